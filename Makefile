@@ -1,0 +1,109 @@
+# df11fs - lossless BF16 model weights, mounted transparently.
+#   make            build/libdf11.a, build/df11, build/df11fs (+ CUDA when nvcc exists)
+#   make NO_CUDA=1  CPU-only build
+#   make test       build, then run every test (ends with "N passed, N failed")
+#   make asan       ASan+UBSan build in build-asan/, then run the tests with it
+#   make fuzz       libFuzzer targets in build-fuzz/ (clang)
+#   make bench      benchmarks (bench/README.md)
+
+BUILD   ?= build
+CC      ?= cc
+OPT     ?= -O2
+CFLAGS  ?=
+CFLAGS  += -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -Icodec
+PKGS    := libcjson libzstd libxxhash libcrypto
+LIBS    := $(shell pkg-config --libs $(PKGS)) -lm -pthread
+FUSE_CFLAGS := $(shell pkg-config --cflags fuse3)
+FUSE_LIBS   := $(shell pkg-config --libs fuse3)
+
+# CUDA: used when nvcc is found and NO_CUDA is not set. cudart is linked
+# statically so the binaries start on machines with no CUDA runtime at all.
+NVCC ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+ifeq ($(NO_CUDA),1)
+NVCC :=
+endif
+CUDA_ARCHS  ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+NVCCFLAGS   ?= -O3 -std=c++17 $(CUDA_ARCHS) -Xcompiler -Wall,-Wextra,-Werror,-fPIC -Icodec -Ikernels
+
+CODEC_SRC  := $(wildcard codec/common/*.c codec/compress/*.c codec/decompress/*.c)
+FS_SRC     := $(wildcard fs/*.c)
+TOOLS_SRC  := $(wildcard tools/*.c)
+ifneq ($(NVCC),)
+KERNEL_SRC := $(wildcard kernels/*.cu)
+KERNEL_OBJ := $(KERNEL_SRC:%.cu=$(BUILD)/%.o)
+CUDA_HOME  := $(patsubst %/bin/nvcc,%,$(NVCC))
+CFLAGS     += -DDF11_HAVE_CUDA=1
+LIBS       += -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/targets/x86_64-linux/lib -lcudart_static -ldl -lrt -lstdc++
+else
+KERNEL_SRC := $(wildcard kernels/*_stub.c)
+KERNEL_OBJ := $(KERNEL_SRC:%.c=$(BUILD)/%.o)
+endif
+
+CODEC_OBJ := $(CODEC_SRC:%.c=$(BUILD)/%.o)
+FS_OBJ    := $(FS_SRC:%.c=$(BUILD)/%.o)
+TOOLS_OBJ := $(TOOLS_SRC:%.c=$(BUILD)/%.o)
+
+# Test and bench programs: one C file each, linked against libdf11.
+TEST_C    := $(wildcard tests/c/*.c)
+TEST_BIN  := $(TEST_C:tests/c/%.c=$(BUILD)/tests/%)
+BENCH_C   := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
+
+all: $(BUILD)/libdf11.a $(BUILD)/df11 $(BUILD)/df11fs $(TEST_BIN) $(BENCH_BIN)
+
+$(BUILD)/libdf11.a: $(CODEC_OBJ) $(KERNEL_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/df11: $(TOOLS_OBJ) $(BUILD)/libdf11.a
+	$(CC) $(CFLAGS) -o $@ $(TOOLS_OBJ) $(BUILD)/libdf11.a $(LIBS)
+
+$(BUILD)/df11fs: $(FS_OBJ) $(BUILD)/libdf11.a
+	$(CC) $(CFLAGS) -o $@ $(FS_OBJ) $(BUILD)/libdf11.a $(FUSE_LIBS) $(LIBS)
+
+$(BUILD)/tests/%: tests/c/%.c $(BUILD)/libdf11.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(FUSE_CFLAGS) -o $@ $< $(BUILD)/libdf11.a $(LIBS) $(shell pkg-config --libs check 2>/dev/null)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libdf11.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(FUSE_CFLAGS) -o $@ $< $(BUILD)/libdf11.a $(FUSE_LIBS) $(LIBS)
+
+$(BUILD)/fs/%.o: fs/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(FUSE_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(@D)
+	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+
+test: all
+	BUILD=$(BUILD) tests/run
+
+asan:
+	$(MAKE) BUILD=build-asan NO_CUDA=1 OPT=-O1 \
+	  CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	  test
+
+FUZZ_C := $(wildcard tests/fuzz/fuzz_*.c)
+fuzz:
+	$(MAKE) BUILD=build-fuzz NO_CUDA=1 CC=clang OPT=-O1 \
+	  CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libdf11.a
+	@mkdir -p build-fuzz/fuzz
+	for f in $(FUZZ_C); do \
+	  clang -std=c11 -O1 -g -D_GNU_SOURCE -Icodec -fsanitize=fuzzer,address,undefined \
+	    -o build-fuzz/fuzz/$$(basename $$f .c) $$f build-fuzz/libdf11.a $(LIBS) || exit 1; \
+	done
+
+bench: all
+	BUILD=$(BUILD) bench/run
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+.PHONY: all test asan fuzz bench clean
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

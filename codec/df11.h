@@ -1,0 +1,199 @@
+/*
+ * df11.h - the one public header of libdf11.
+ *
+ * libdf11 stores .safetensors files (or any file) losslessly in the .df11
+ * format (doc/FORMAT.md) and reads any byte range of the original back by
+ * decoding only the chunks that range touches.
+ *
+ * Conventions, for every function below:
+ *  - Functions that can fail return a df11_status; DF11_OK (0) is success.
+ *    On failure they fill *err (when err is not NULL) with the same code and
+ *    a message that names the file and, where one applies, the offset.
+ *  - Status codes are stable: their numbers never change meaning.
+ *  - Nothing here aborts, prints, or exits on bad input.
+ */
+#ifndef DF11_H
+#define DF11_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DF11_LIB_VERSION "1.0.0"
+#define DF11_FORMAT_MAJOR 1
+#define DF11_FORMAT_MINOR 0
+
+typedef enum {
+    DF11_OK = 0,
+    DF11_E_ARG = 1,            /* invalid argument from the caller */
+    DF11_E_NOMEM = 2,          /* allocation failed */
+    DF11_E_IO = 3,             /* open/read/write failed (errno in message) */
+    DF11_E_TRUNCATED = 4,      /* file shorter than its own header says */
+    DF11_E_BAD_MAGIC = 5,      /* not a .df11 file */
+    DF11_E_VERSION = 6,        /* format major version not supported */
+    DF11_E_CORRUPT_HEADER = 7, /* file header fails its checks */
+    DF11_E_CORRUPT_INDEX = 8,  /* segment/chunk tables fail their checks */
+    DF11_E_BAD_TABLE = 9,      /* invalid Huffman code lengths */
+    DF11_E_CORRUPT_CHUNK = 10, /* chunk payload inconsistent */
+    DF11_E_CHECKSUM = 11,      /* decoded chunk does not match its XXH3 */
+    DF11_E_SHA256 = 12,        /* whole-file SHA-256 mismatch */
+    DF11_E_NOT_SAFETENSORS = 13, /* input is not a valid .safetensors file */
+    DF11_E_RANGE = 14,         /* read past the end of the original file */
+    DF11_E_NO_GPU = 15,        /* no usable CUDA device or driver */
+    DF11_E_GPU = 16,           /* a CUDA call failed */
+    DF11_E_INTERNAL = 17
+} df11_status;
+
+#define DF11_ERROR_MESSAGE_MAX 512
+typedef struct {
+    df11_status code;
+    char message[DF11_ERROR_MESSAGE_MAX];
+} df11_error;
+
+/* "DF11_E_CHECKSUM" etc.; never NULL. */
+const char *df11_status_name(df11_status code);
+/* Library version string, DF11_LIB_VERSION of the built library. */
+const char *df11_version(void);
+
+/* ------------------------------------------------------------------ */
+/* Reading                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct df11_reader df11_reader;
+
+/* Opens a .df11 file and validates its header, index and code tables
+ * (not the chunk payloads). Reads at most the header and the index.
+ * On success *out owns an open descriptor; release it with df11_close(). */
+df11_status df11_open(const char *path, df11_reader **out, df11_error *err);
+/* Closes the file and frees everything. NULL is accepted. */
+void df11_close(df11_reader *r);
+
+/* Size of the original file, from the header alone. */
+uint64_t df11_original_size(const df11_reader *r);
+/* SHA-256 of the original file, as recorded in the header (32 bytes). */
+const uint8_t *df11_original_sha256(const df11_reader *r);
+/* Size of the .df11 file itself. */
+uint64_t df11_stored_size(const df11_reader *r);
+/* The path the reader was opened with; owned by the reader. */
+const char *df11_path(const df11_reader *r);
+
+/* Reads exactly len bytes of the original file starting at off into buf.
+ * off + len must not exceed the original size (DF11_E_RANGE otherwise).
+ * Every chunk touched is decoded and checked against its checksum.
+ * Thread-safe: many threads may call it on one reader at once. */
+df11_status df11_pread(df11_reader *r, void *buf, size_t len, uint64_t off,
+                       df11_error *err);
+
+/* Chunk geometry, for callers that cache decoded chunks (df11fs). */
+uint32_t df11_chunk_count(const df11_reader *r);
+/* Largest decoded size of any chunk: 2^chunk_log2. */
+uint32_t df11_chunk_size_max(const df11_reader *r);
+/* The chunk holding original byte off; off must be < original size. */
+uint32_t df11_chunk_at(const df11_reader *r, uint64_t off);
+/* Original offset and decoded length of chunk idx (idx < chunk count). */
+void df11_chunk_extent(const df11_reader *r, uint32_t idx, uint64_t *off,
+                       uint32_t *len);
+/* Decodes chunk idx into dst (at least its decoded length) and checks it.
+ * Thread-safe. */
+df11_status df11_decode_chunk(df11_reader *r, uint32_t idx, void *dst,
+                              df11_error *err);
+
+/* Decodes everything, checks every chunk and the whole-file SHA-256.
+ * progress (may be NULL) is called with bytes done so far. Thread-safe. */
+df11_status df11_verify(df11_reader *r, int threads,
+                        void (*progress)(void *ctx, uint64_t done, uint64_t total),
+                        void *ctx, df11_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Tensor table (from the original safetensors header)                 */
+/* ------------------------------------------------------------------ */
+
+typedef enum {
+    DF11_CODEC_RAW = 0,
+    DF11_CODEC_ZSTD = 1,
+    DF11_CODEC_EXP = 2,
+    DF11_CODEC_MIXED = 3 /* a tensor whose chunks use different codecs */
+} df11_codec;
+
+typedef struct {
+    const char *name;        /* owned by the reader */
+    const char *dtype;       /* "BF16", "F32", ...; owned by the reader */
+    uint64_t offset;         /* original file offset of the data */
+    uint64_t length;         /* bytes in the original file */
+    uint64_t elements;       /* product of the shape */
+    uint64_t stored_bytes;   /* payload bytes of the chunks it spans */
+    df11_codec codec;
+} df11_tensor;
+
+/* Parses the original safetensors header (decoding the first chunks) and
+ * returns the number of tensors in *count. Fails with
+ * DF11_E_NOT_SAFETENSORS when the original is not a safetensors file.
+ * Thread-safe; the table is built once and kept. */
+df11_status df11_tensor_count(df11_reader *r, size_t *count, df11_error *err);
+/* Fills *t for tensor i (in header order) after a successful
+ * df11_tensor_count(). Returns DF11_E_ARG for i out of range. */
+df11_status df11_tensor_get(df11_reader *r, size_t i, df11_tensor *t,
+                            df11_error *err);
+/* Bytes of the .df11 file spent on headers, tables and lane lengths. */
+uint64_t df11_overhead_bytes(const df11_reader *r);
+
+/* ------------------------------------------------------------------ */
+/* Encoding                                                            */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    int threads;          /* worker threads; <= 0: all online cores */
+    int zstd_level;       /* level for ZSTD chunks; default 3 */
+    uint32_t chunk_log2;  /* 16..20; default 18 (256 KiB chunks) */
+    /* Called from the writing thread with bytes of input done. May be NULL. */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
+} df11_encode_options;
+
+void df11_encode_options_default(df11_encode_options *o);
+
+/* Compresses in_path (a .safetensors file) into out_path. Memory stays
+ * bounded whatever the input size: the input is streamed with pread.
+ * The output is written to a temporary file in the same folder and renamed
+ * over out_path only on success, so readers never see a partial file.
+ * Fails with DF11_E_NOT_SAFETENSORS when the input header is not valid
+ * safetensors. opts may be NULL for the defaults. */
+df11_status df11_encode_file(const char *in_path, const char *out_path,
+                             const df11_encode_options *opts, df11_error *err);
+
+/* ------------------------------------------------------------------ */
+/* GPU decoding (kernels/; CPU fallback when built without CUDA)       */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    df11_reader *reader;
+    uint32_t chunk;
+    void *dst;            /* host or device memory, per df11_batch_mode */
+} df11_chunk_job;
+
+typedef enum {
+    DF11_BATCH_HOST = 0,  /* dst is host memory */
+    DF11_BATCH_DEVICE = 1 /* dst is CUDA device memory (GPU path only) */
+} df11_batch_mode;
+
+/* DF11_OK when this build has CUDA and a usable device; otherwise
+ * DF11_E_NO_GPU with the reason in err. Cheap after the first call. */
+df11_status df11_gpu_available(df11_error *err);
+
+/* Decodes n chunks (possibly from many readers) on the GPU in one batch.
+ * status[i] (n entries, caller-owned) receives each job's result, so one
+ * corrupt chunk does not fail the others. Returns DF11_OK when every job
+ * succeeded, otherwise the first failing status. Host mode falls back to the
+ * CPU for jobs the GPU cannot take. Thread-safe (calls are serialised per
+ * device internally). */
+df11_status df11_gpu_decode_batch(const df11_chunk_job *jobs, size_t n,
+                                  df11_batch_mode mode, df11_status *status,
+                                  df11_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
