@@ -10,7 +10,7 @@ BUILD   ?= build
 CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?=
-CFLAGS  += -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -Icodec
+override CFLAGS += -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -Icodec
 PKGS    := libcjson libzstd libxxhash libcrypto
 LIBS    := $(shell pkg-config --libs $(PKGS)) -lm -pthread
 FUSE_CFLAGS := $(shell pkg-config --cflags fuse3)
@@ -32,7 +32,7 @@ ifneq ($(NVCC),)
 KERNEL_SRC := $(wildcard kernels/*.cu)
 KERNEL_OBJ := $(KERNEL_SRC:%.cu=$(BUILD)/%.o)
 CUDA_HOME  := $(patsubst %/bin/nvcc,%,$(NVCC))
-CFLAGS     += -DDF11_HAVE_CUDA=1
+override CFLAGS += -DDF11_HAVE_CUDA=1
 LIBS       += -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/targets/x86_64-linux/lib -lcudart_static -ldl -lrt -lstdc++
 else
 KERNEL_SRC := $(wildcard kernels/*_stub.c)
