@@ -46,10 +46,13 @@ TOOLS_OBJ := $(TOOLS_SRC:%.c=$(BUILD)/%.o)
 # Test and bench programs: one C file each, linked against libdf11.
 TEST_C    := $(wildcard tests/c/*.c)
 TEST_BIN  := $(TEST_C:tests/c/%.c=$(BUILD)/tests/%)
+# Helper programs the test scripts call (not test cases themselves).
+TTOOL_C   := $(wildcard tests/tools/*.c)
+TTOOL_BIN := $(TTOOL_C:tests/tools/%.c=$(BUILD)/testtools/%)
 BENCH_C   := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
 
-all: $(BUILD)/libdf11.a $(BUILD)/df11 $(BUILD)/df11fs $(TEST_BIN) $(BENCH_BIN)
+all: $(BUILD)/libdf11.a $(BUILD)/df11 $(BUILD)/df11fs $(TEST_BIN) $(TTOOL_BIN) $(BENCH_BIN)
 
 $(BUILD)/libdf11.a: $(CODEC_OBJ) $(KERNEL_OBJ)
 	@mkdir -p $(@D)
@@ -64,6 +67,10 @@ $(BUILD)/df11fs: $(FS_OBJ) $(BUILD)/libdf11.a
 $(BUILD)/tests/%: tests/c/%.c $(BUILD)/libdf11.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(FUSE_CFLAGS) -o $@ $< $(BUILD)/libdf11.a $(LIBS) $(shell pkg-config --libs check 2>/dev/null)
+
+$(BUILD)/testtools/%: tests/tools/%.c $(BUILD)/libdf11.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(FUSE_CFLAGS) -o $@ $< $(BUILD)/libdf11.a $(FUSE_LIBS) $(LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libdf11.a
 	@mkdir -p $(@D)
