@@ -1,0 +1,137 @@
+/*
+ * internal.h - what the codec's own sources (and the GPU glue in
+ * codec/decompress/gpu_*.c) share. fs/ and tools/ never include this:
+ * they see only df11.h.
+ */
+#ifndef DF11_INTERNAL_H
+#define DF11_INTERNAL_H
+
+#include "df11.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <string.h>
+
+#define DF11_HEADER_SIZE 128u
+#define DF11_SEGMENT_ENTRY_SIZE 160u
+#define DF11_CHUNK_ENTRY_SIZE 24u
+#define DF11_MAX_CODE_LEN 12u
+#define DF11_TABLE_SIZE (1u << DF11_MAX_CODE_LEN)
+/* Every payload buffer handed to a decoder has this many readable bytes
+ * past its end, so bit readers may load 8 bytes at a time without bounds
+ * checks; the lane-length check catches any real overrun. */
+#define DF11_PAYLOAD_SLACK 16u
+#define DF11_CHUNK_LOG2_MIN 16u
+#define DF11_CHUNK_LOG2_MAX 20u
+#define DF11_CHUNK_LOG2_DEFAULT 18u
+#define DF11_LANE_SYMBOLS_DEFAULT 1024u
+
+extern const uint8_t df11_magic[8];
+
+enum df11_segment_kind { DF11_SEG_BYTES = 0, DF11_SEG_EXP16 = 1, DF11_SEG_EXP32 = 2 };
+
+/* CPU decode table: entry[peek of the next 12 bits]. Each entry decodes up
+ * to four whole symbols: bits 0..31 the symbols (first in the low byte),
+ * bits 32..39 the bits consumed, bits 40..47 the symbol count, bits 48..55
+ * the length of the first symbol alone (for exact tails). */
+typedef struct {
+    uint64_t entry[DF11_TABLE_SIZE];
+    bool constant;           /* one-symbol code: no bits at all */
+    uint8_t constant_symbol;
+} df11_huff_dtable;
+
+typedef struct {
+    uint64_t orig_offset;
+    uint64_t orig_length;
+    uint32_t first_chunk;
+    uint32_t chunk_count;
+    uint8_t kind;
+    uint8_t code_lengths[256];  /* unpacked from the nibbles */
+    df11_huff_dtable *dtable;   /* built at open for EXP segments */
+} df11_segment;
+
+typedef struct {
+    uint64_t payload_offset;
+    uint64_t orig_offset;
+    uint32_t payload_length;
+    uint32_t decoded_length;
+    uint32_t segment;
+    uint8_t codec;
+    uint64_t xxh3;
+} df11_chunk;
+
+typedef struct df11_tensor_table df11_tensor_table;
+
+struct df11_reader {
+    int fd;
+    char *path;
+    uint64_t file_size;
+    uint64_t original_size;
+    uint8_t sha256[32];
+    uint32_t chunk_log2;
+    uint32_t lane_symbols;
+    uint32_t segment_count;
+    uint32_t chunk_count;
+    uint64_t index_offset;
+    df11_segment *segments;
+    df11_chunk *chunks;
+    pthread_mutex_t tensor_lock;
+    df11_tensor_table *tensors; /* built lazily by df11_tensor_count */
+};
+
+/* Fills *err (if not NULL) and returns code. Messages name the file first. */
+df11_status df11_fail(df11_error *err, df11_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static inline uint16_t df11_rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline uint32_t df11_rd32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t df11_rd64(const uint8_t *p) {
+    return (uint64_t)df11_rd32(p) | (uint64_t)df11_rd32(p + 4) << 32;
+}
+static inline void df11_wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void df11_wr32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void df11_wr64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Full pread: DF11_E_IO on error, DF11_E_TRUNCATED on a short read. */
+df11_status df11_pread_full(int fd, const char *path, void *buf, size_t len,
+                            uint64_t off, df11_error *err);
+
+/* --- Huffman code (codec/common/huffman_code.c) --- */
+/* DF11_OK when the 256 lengths form a valid code per FORMAT.md 5.1. */
+df11_status df11_huff_check(const uint8_t len[256], bool *constant);
+/* Canonical code values for the lengths (valid complete code). */
+void df11_huff_canonical(const uint8_t len[256], uint16_t code[256]);
+/* Builds the CPU decode table; lengths must have passed df11_huff_check. */
+void df11_huff_build_dtable(const uint8_t len[256], df11_huff_dtable *t);
+
+/* --- EXP chunk decode (codec/decompress/exp_decode.c) --- */
+/* Decodes one EXP payload (payload_len bytes, DF11_PAYLOAD_SLACK readable
+ * bytes beyond) into dst: n elements of width 2 or 4 bytes. scratch holds n
+ * bytes. Returns DF11_E_CORRUPT_CHUNK (message names the lane) on any
+ * inconsistency; the caller prefixes file and chunk. */
+df11_status df11_exp_decode(const uint8_t *payload, uint32_t payload_len,
+                            uint32_t n, unsigned width, uint32_t lane_symbols,
+                            const df11_huff_dtable *t, void *dst,
+                            uint8_t *scratch, char *why, size_t why_len);
+
+/* --- Reader internals (codec/decompress/) --- */
+/* Reads chunk idx's payload into a new buffer with DF11_PAYLOAD_SLACK zero
+ * bytes after it; free() it. */
+df11_status df11_read_payload(df11_reader *r, uint32_t idx, uint8_t **out,
+                              df11_error *err);
+/* Decodes an already-read payload of chunk idx into dst and checks XXH3. */
+df11_status df11_decode_payload(df11_reader *r, uint32_t idx,
+                                const uint8_t *payload, void *dst,
+                                df11_error *err);
+/* Checks dst (the decoded chunk idx) against its recorded XXH3. */
+df11_status df11_check_chunk(const df11_reader *r, uint32_t idx,
+                             const void *dst, df11_error *err);
+
+#endif
