@@ -1,0 +1,161 @@
+/* df11 decompress: .df11 -> original bytes, one file, stdout, or a folder. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "decode_out.h"
+#include "fsutil.h"
+#include "msg.h"
+#include "progress.h"
+#include "walk.h"
+
+static int open_df11(const char *in, df11_reader **r)
+{
+    df11_error err;
+    df11_status s = df11_open(in, r, &err);
+    if (s == DF11_OK)
+        return CLI_EXIT_OK;
+    msg_lib_error(&err);
+    return cli_exit_for_open(in, s);
+}
+
+/* out NULL: write to stdout. */
+static int decompress_file(const cli_opts *o, const char *in, const char *out,
+                           const struct stat *st)
+{
+    int rc;
+    if (out) {
+        if (same_file(in, out)) {
+            msg_error("%s: input and output are the same file", in);
+            return CLI_EXIT_USAGE;
+        }
+        if ((rc = out_check(out, o->force)))
+            return rc;
+    }
+    df11_reader *r;
+    if ((rc = open_df11(in, &r)))
+        return rc;
+    progress p;
+    progress_begin(&p, in);
+    if (!out) {
+        rc = decode_to_fd(r, STDOUT_FILENO, "stdout", o->threads, &p);
+        progress_end(&p);
+        df11_close(r);
+        return rc;
+    }
+    char *tmp = NULL;
+    int fd = out_tmp_open(out, &tmp, &rc);
+    if (fd >= 0) {
+        rc = decode_to_fd(r, fd, out, o->threads, &p);
+        if (rc == CLI_EXIT_OK)
+            meta_copy_fd(fd, st);
+        if (close(fd) != 0 && rc == CLI_EXIT_OK)
+            rc = msg_errno(out, "writing", errno);
+        if (rc == CLI_EXIT_OK)
+            rc = out_commit(tmp, out, o->force);
+        else
+            out_abort(tmp);
+    }
+    progress_end(&p);
+    df11_close(r);
+    if (rc == CLI_EXIT_OK)
+        msg_info("%s -> %s", in, out);
+    return rc;
+}
+
+static int folder_entry(void *ctx, const char *src, const char *dst_dir,
+                        const char *name, const struct stat *st)
+{
+    const cli_opts *o = ctx;
+    int rc;
+    int packed = path_ends_with(name, ".df11");
+    char *base = packed ? path_swap_suffix(name, ".df11", ".safetensors", 0) : NULL;
+    char *out = path_join(dst_dir, packed ? (base ? base : "") : name);
+    if (!out || (packed && !base))
+        rc = msg_errno(src, "allocating", ENOMEM);
+    else if (packed)
+        rc = decompress_file(o, src, out, st);
+    else if ((rc = copy_file(src, out, st, o->force)) == CLI_EXIT_OK)
+        msg_info("%s -> %s: copied", src, out);
+    free(base);
+    free(out);
+    return rc;
+}
+
+static int run(const cli_opts *o)
+{
+    if (o->to_stdout && isatty(STDOUT_FILENO) && !o->force) {
+        msg_error("decompress: stdout is a terminal; not writing binary data "
+                  "there (use -f to insist)");
+        return CLI_EXIT_USAGE;
+    }
+    int rc = CLI_EXIT_OK;
+    for (int i = 0; i < o->ninputs; i++) {
+        const char *in = o->inputs[i];
+        struct stat st;
+        if (stat(in, &st) != 0) {
+            cli_keep_first(&rc, msg_errno(in, "stat", errno));
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if (!o->output || o->to_stdout) {
+                msg_error("%s: is a folder; name the output folder with -o", in);
+                cli_keep_first(&rc, CLI_EXIT_USAGE);
+                continue;
+            }
+            cli_keep_first(&rc, walk_tree(in, o->output, o->force, folder_entry, (void *)o));
+            continue;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            msg_error("%s: not a regular file", in);
+            cli_keep_first(&rc, CLI_EXIT_FORMAT);
+            continue;
+        }
+        if (o->to_stdout) {
+            cli_keep_first(&rc, decompress_file(o, in, NULL, &st));
+            continue;
+        }
+        char *def = o->output ? NULL : path_swap_suffix(in, ".df11", ".safetensors", 0);
+        if (!o->output && !def) {
+            msg_error("%s: unknown suffix (expected .df11); name the output with -o", in);
+            cli_keep_first(&rc, CLI_EXIT_USAGE);
+            continue;
+        }
+        cli_keep_first(&rc, decompress_file(o, in, o->output ? o->output : def, &st));
+        free(def);
+    }
+    return rc;
+}
+
+const cli_command cmd_decompress = {
+    .name = "decompress",
+    .accepts = "ocfqvThk",
+    .synopsis = "restore the original files from .df11 files or a store folder",
+    .min_inputs = 1,
+    .run = run,
+    .help =
+        "Usage: df11 decompress [OPTIONS] IN.df11... [-o OUT | -c]\n"
+        "       df11 decompress [OPTIONS] STORE_DIR -o OUT_DIR\n\n"
+        "Restores the original bytes. The default output replaces the .df11\n"
+        "suffix with .safetensors. Every chunk checksum and the whole-file\n"
+        "SHA-256 are checked; on a mismatch no output file is left behind\n"
+        "(with -c, what was already written stays written). The source is kept.\n\n"
+        "Folder mode: every *.df11 file under STORE_DIR becomes a .safetensors\n"
+        "file under OUT_DIR; other files are copied and symlinks recreated.\n\n"
+        "Options:\n"
+        "  -o, --output PATH   output file (one input) or output folder\n"
+        "  -c, --stdout        write to standard output\n"
+        "  -f, --force         overwrite existing outputs; with -c, write even\n"
+        "                      to a terminal\n"
+        "  -T, --threads N     decoding threads (default 0: all cores)\n"
+        "  -q, --quiet         no warnings and no progress bar\n"
+        "  -v, --verbose       one line per file\n"
+        "  -k, --keep          accepted for zstd habits; sources are always kept\n"
+        "  -h, --help          this text\n\n"
+        "Exit codes: 0 ok, 1 usage, 2 I/O, 3 not a .df11 file or unsupported\n"
+        "version, 4 corrupt .df11 data, 5 output exists (use -f), 6 out of\n"
+        "memory or internal error.\n",
+};

@@ -1,0 +1,22 @@
+/*
+ * Folder mode: mirrors a source tree into a destination tree. Folders are
+ * created, symlinks are recreated with the same target text (never followed,
+ * so loops cannot happen and links into the tree keep working once df11fs
+ * shows the .df11 files under their original names), and each regular file
+ * is handed to a callback that decides what to write.
+ */
+#ifndef DF11_CLI_WALK_H
+#define DF11_CLI_WALK_H
+
+#include <sys/stat.h>
+
+/* src: path of the regular file; dst_dir: existing destination folder;
+ * name: the entry name. Returns an exit code. */
+typedef int (*walk_file_fn)(void *ctx, const char *src, const char *dst_dir,
+                            const char *name, const struct stat *st);
+
+/* Returns the exit code of the first failure; goes on after failures. */
+int walk_tree(const char *src_root, const char *dst_root, int force,
+              walk_file_fn fn, void *ctx);
+
+#endif
