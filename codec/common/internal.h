@@ -134,4 +134,51 @@ df11_status df11_decode_payload(df11_reader *r, uint32_t idx,
 df11_status df11_check_chunk(const df11_reader *r, uint32_t idx,
                              const void *dst, df11_error *err);
 
+/* Frees the lazily built tensor table (codec/decompress/tensors.c). */
+void df11_tensor_table_free(df11_tensor_table *t);
+
+/* --- Encoder pieces (codec/compress/) --- */
+/* Length-limited (<= 12) Huffman code lengths for a histogram with at least
+ * one nonzero count; one symbol gives the constant code. */
+void df11_huff_lengths(const uint64_t freq[256], uint8_t len[256]);
+/* Encodes n elements of width 2 or 4 from src as an EXP payload into out
+ * (capacity cap). Returns the payload size, or 0 if it does not fit. */
+size_t df11_exp_encode(const uint8_t *src, uint32_t n, unsigned width, uint32_t lane_symbols,
+                       const uint8_t len[256], const uint16_t code[256],
+                       uint8_t *out, size_t cap);
+/* Adds the exponents of n elements of width 2 or 4 to freq. */
+void df11_exp_histogram(const uint8_t *src, uint32_t n, unsigned width, uint64_t freq[256]);
+
+/* --- Ordered parallel loop (codec/common/parallel.c) --- */
+/* Runs work(i, worker, ctx) for i in 0..n-1 on `threads` threads, at most
+ * `window` items ahead of emit, and emit(i, ctx) on the calling thread in
+ * order. The first non-OK status stops the loop and is returned. */
+typedef df11_status (*df11_work_fn)(uint64_t i, unsigned worker, void *ctx);
+typedef df11_status (*df11_emit_fn)(uint64_t i, void *ctx);
+df11_status df11_parallel_ordered(uint64_t n, unsigned threads, unsigned window,
+                                  df11_work_fn work, df11_emit_fn emit, void *ctx);
+unsigned df11_default_threads(void);
+
+/* --- safetensors header (codec/common/safetensors_header.c) --- */
+#define DF11_ST_MAX_HEADER (100u << 20) /* the safetensors library's own cap */
+typedef struct {
+    char *name;
+    char dtype[16];
+    uint64_t begin, end; /* absolute offsets in the original file */
+    uint64_t elements;
+    bool elements_ok;    /* false when the shape product overflows */
+} df11_st_tensor;
+
+typedef struct {
+    uint64_t data_start; /* 8 + header length */
+    size_t count;
+    df11_st_tensor *tensors; /* in header order */
+} df11_st_header;
+
+/* Parses the JSON header (len bytes) of a safetensors file of file_size
+ * bytes. DF11_E_NOT_SAFETENSORS on anything the format does not allow. */
+df11_status df11_st_parse(const char *path, const uint8_t *json, size_t len,
+                          uint64_t file_size, df11_st_header *out, df11_error *err);
+void df11_st_free(df11_st_header *h);
+
 #endif

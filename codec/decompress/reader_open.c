@@ -1,0 +1,242 @@
+/* Opening a .df11 file: the header and the index are checked completely
+ * here, so every later read can trust offsets, lengths and code tables. */
+#include "../common/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+#define FAIL(code, off, ...) fail_at(err, code, r->path, off, __VA_ARGS__)
+
+static df11_status fail_at(df11_error *err, df11_status code, const char *path, uint64_t off,
+                           const char *what)
+{
+    return df11_fail(err, code, "%s: offset %llu: %s", path, (unsigned long long)off, what);
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i]) return false;
+    return true;
+}
+
+static df11_status parse_header(df11_reader *r, const uint8_t *h, df11_error *err)
+{
+    if (memcmp(h, df11_magic, 8) != 0) return FAIL(DF11_E_BAD_MAGIC, 0, "not a .df11 file (bad magic)");
+    if (df11_rd16(h + 8) != DF11_FORMAT_MAJOR)
+        return df11_fail(err, DF11_E_VERSION, "%s: offset 8: format version %u.%u is not supported (this library reads %u.x)",
+                         r->path, df11_rd16(h + 8), df11_rd16(h + 10), DF11_FORMAT_MAJOR);
+    if (XXH3_64bits(h, 120) != df11_rd64(h + 120))
+        return FAIL(DF11_E_CORRUPT_HEADER, 120, "header checksum mismatch");
+    if (df11_rd32(h + 12) != 0) return FAIL(DF11_E_CORRUPT_HEADER, 12, "unknown flags");
+    if (!all_zero(h + 96, 24)) return FAIL(DF11_E_CORRUPT_HEADER, 96, "reserved bytes are not zero");
+    r->original_size = df11_rd64(h + 16);
+    memcpy(r->sha256, h + 24, 32);
+    r->chunk_log2 = df11_rd32(h + 56);
+    r->lane_symbols = df11_rd32(h + 60);
+    r->segment_count = df11_rd32(h + 64);
+    r->chunk_count = df11_rd32(h + 68);
+    r->index_offset = df11_rd64(h + 72);
+    uint64_t index_length = df11_rd64(h + 80);
+    if (r->chunk_log2 < DF11_CHUNK_LOG2_MIN || r->chunk_log2 > DF11_CHUNK_LOG2_MAX)
+        return FAIL(DF11_E_CORRUPT_HEADER, 56, "chunk size out of range");
+    uint32_t L = r->lane_symbols;
+    if (L < 256 || L > 4096 || (L & (L - 1)))
+        return FAIL(DF11_E_CORRUPT_HEADER, 60, "lane size out of range");
+    if (r->index_offset < DF11_HEADER_SIZE || r->index_offset > r->file_size ||
+        index_length != r->file_size - r->index_offset)
+        return FAIL(DF11_E_TRUNCATED, 72, "index does not end at the end of the file");
+    if ((r->original_size == 0) != (r->segment_count == 0) || r->segment_count > r->chunk_count)
+        return FAIL(DF11_E_CORRUPT_HEADER, 64, "segment and chunk counts are inconsistent");
+    return DF11_OK;
+}
+
+static df11_status parse_segments(df11_reader *r, const uint8_t *idx, df11_error *err)
+{
+    uint64_t pos = 0;
+    uint32_t chunks = 0;
+    uint64_t C = 1ull << r->chunk_log2;
+    for (uint32_t i = 0; i < r->segment_count; i++) {
+        const uint8_t *e = idx + (size_t)i * DF11_SEGMENT_ENTRY_SIZE;
+        uint64_t at = r->index_offset + (uint64_t)i * DF11_SEGMENT_ENTRY_SIZE;
+        df11_segment *s = &r->segments[i];
+        s->orig_offset = df11_rd64(e);
+        s->orig_length = df11_rd64(e + 8);
+        s->first_chunk = df11_rd32(e + 16);
+        s->kind = e[20];
+        if (s->orig_offset != pos || s->orig_length == 0 || s->orig_length > r->original_size - pos)
+            return FAIL(DF11_E_CORRUPT_INDEX, at, "segment is not contiguous with the previous one");
+        if (s->kind > DF11_SEG_EXP32 || !all_zero(e + 21, 11))
+            return FAIL(DF11_E_CORRUPT_INDEX, at + 20, "bad segment kind or reserved bytes");
+        uint64_t width = s->kind == DF11_SEG_EXP32 ? 4 : 2;
+        if (s->kind != DF11_SEG_BYTES && s->orig_length % width)
+            return FAIL(DF11_E_CORRUPT_INDEX, at + 8, "segment length is not a whole number of elements");
+        uint64_t n = (s->orig_length + C - 1) / C;
+        if (s->first_chunk != chunks || n > r->chunk_count - chunks)
+            return FAIL(DF11_E_CORRUPT_INDEX, at + 16, "segment's first chunk does not follow the previous segment");
+        s->chunk_count = (uint32_t)n;
+        chunks += (uint32_t)n;
+        pos += s->orig_length;
+        for (int k = 0; k < 128; k++) {
+            s->code_lengths[2 * k] = e[32 + k] & 0x0F;
+            s->code_lengths[2 * k + 1] = e[32 + k] >> 4;
+        }
+        if (s->kind == DF11_SEG_BYTES) {
+            if (!all_zero(e + 32, 128))
+                return FAIL(DF11_E_BAD_TABLE, at + 32, "code lengths in a BYTES segment");
+            continue;
+        }
+        bool constant;
+        if (df11_huff_check(s->code_lengths, &constant) != DF11_OK)
+            return FAIL(DF11_E_BAD_TABLE, at + 32, "invalid Huffman code lengths");
+        s->dtable = malloc(sizeof *s->dtable);
+        if (!s->dtable) return df11_fail(err, DF11_E_NOMEM, "%s: out of memory", r->path);
+        df11_huff_build_dtable(s->code_lengths, s->dtable);
+    }
+    if (pos != r->original_size || chunks != r->chunk_count)
+        return FAIL(DF11_E_CORRUPT_INDEX, r->index_offset, "segments do not cover the original file");
+    return DF11_OK;
+}
+
+static df11_status parse_chunks(df11_reader *r, const uint8_t *idx, df11_error *err)
+{
+    const uint8_t *base = idx + (size_t)r->segment_count * DF11_SEGMENT_ENTRY_SIZE;
+    uint64_t at0 = r->index_offset + (uint64_t)r->segment_count * DF11_SEGMENT_ENTRY_SIZE;
+    uint64_t payload = DF11_HEADER_SIZE;
+    uint32_t i = 0;
+    for (uint32_t si = 0; si < r->segment_count; si++) {
+        const df11_segment *s = &r->segments[si];
+        for (uint32_t j = 0; j < s->chunk_count; j++, i++) {
+            const uint8_t *e = base + (size_t)i * DF11_CHUNK_ENTRY_SIZE;
+            uint64_t at = at0 + (uint64_t)i * DF11_CHUNK_ENTRY_SIZE;
+            df11_chunk *c = &r->chunks[i];
+            c->payload_offset = df11_rd64(e);
+            c->payload_length = df11_rd32(e + 8);
+            c->codec = e[12];
+            c->xxh3 = df11_rd64(e + 16);
+            c->segment = si;
+            c->orig_offset = s->orig_offset + ((uint64_t)j << r->chunk_log2);
+            uint64_t left = s->orig_offset + s->orig_length - c->orig_offset;
+            c->decoded_length = (uint32_t)(left < (1ull << r->chunk_log2) ? left : 1ull << r->chunk_log2);
+            if (c->payload_offset != payload || c->payload_length > r->index_offset - payload)
+                return FAIL(DF11_E_CORRUPT_INDEX, at, "chunk payload is not contiguous with the previous one");
+            payload += c->payload_length;
+            if (c->codec > 2 || !all_zero(e + 13, 3) ||
+                (c->codec == 2 && s->kind == DF11_SEG_BYTES))
+                return FAIL(DF11_E_CORRUPT_INDEX, at + 12, "bad chunk codec for its segment");
+            if (c->codec == 0 && c->payload_length != c->decoded_length)
+                return FAIL(DF11_E_CORRUPT_INDEX, at + 8, "RAW chunk length differs from its decoded length");
+        }
+    }
+    if (payload != r->index_offset)
+        return FAIL(DF11_E_CORRUPT_INDEX, r->index_offset, "chunk payloads do not end where the index starts");
+    return DF11_OK;
+}
+
+static df11_status load(df11_reader *r, df11_error *err)
+{
+    struct stat st;
+    if (fstat(r->fd, &st) != 0)
+        return df11_fail(err, DF11_E_IO, "%s: stat failed: %s", r->path, strerror(errno));
+    r->file_size = (uint64_t)st.st_size;
+    if (r->file_size < DF11_HEADER_SIZE) {
+        uint8_t m[8] = {0};
+        size_t n = r->file_size < 8 ? (size_t)r->file_size : 8;
+        if (df11_pread_full(r->fd, r->path, m, n, 0, err) == DF11_OK && memcmp(m, df11_magic, n) != 0)
+            return FAIL(DF11_E_BAD_MAGIC, 0, "not a .df11 file (bad magic)");
+        return FAIL(DF11_E_TRUNCATED, r->file_size, "file is shorter than the 128-byte header");
+    }
+    uint8_t h[DF11_HEADER_SIZE];
+    df11_status s = df11_pread_full(r->fd, r->path, h, sizeof h, 0, err);
+    if (s == DF11_OK) s = parse_header(r, h, err);
+    if (s != DF11_OK) return s;
+    /* The stored index is at most the file; its decoded size follows from
+     * the counts, which cannot claim more than the file could describe. */
+    size_t zlen = (size_t)(r->file_size - r->index_offset);
+    uint64_t len = (uint64_t)r->segment_count * DF11_SEGMENT_ENTRY_SIZE +
+                   (uint64_t)r->chunk_count * DF11_CHUNK_ENTRY_SIZE;
+    /* zstd expands at most ~32768x (RLE blocks); 1 GiB of index already
+     * describes an 11 TB original. Checked before anything is allocated. */
+    if (r->chunk_count > r->original_size || len > (uint64_t)zlen * 32768 || len > (1ull << 30))
+        return FAIL(DF11_E_CORRUPT_HEADER, 64, "segment or chunk count is impossible");
+    uint8_t *z = malloc(zlen ? zlen : 1);
+    uint8_t *idx = malloc(len ? len : 1);
+    r->segments = calloc(r->segment_count ? r->segment_count : 1, sizeof *r->segments);
+    r->chunks = calloc(r->chunk_count ? r->chunk_count : 1, sizeof *r->chunks);
+    if (!z || !idx || !r->segments || !r->chunks)
+        s = df11_fail(err, DF11_E_NOMEM, "%s: out of memory", r->path);
+    if (s == DF11_OK) s = df11_pread_full(r->fd, r->path, z, zlen, r->index_offset, err);
+    if (s == DF11_OK && (ZSTD_findFrameCompressedSize(z, zlen) != zlen ||
+                         ZSTD_decompress(idx, len, z, zlen) != len))
+        s = FAIL(DF11_E_CORRUPT_INDEX, r->index_offset, "index is not one zstd frame of the expected size");
+    free(z);
+    if (s == DF11_OK && XXH3_64bits(idx, len) != df11_rd64(h + 88))
+        s = FAIL(DF11_E_CORRUPT_INDEX, r->index_offset, "index checksum mismatch");
+    if (s == DF11_OK) s = parse_segments(r, idx, err);
+    if (s == DF11_OK) s = parse_chunks(r, idx, err);
+    free(idx);
+    return s;
+}
+
+df11_status df11_open(const char *path, df11_reader **out, df11_error *err)
+{
+    if (!path || !out) return df11_fail(err, DF11_E_ARG, "df11_open: NULL argument");
+    *out = NULL;
+    df11_reader *r = calloc(1, sizeof *r);
+    if (!r || !(r->path = strdup(path))) {
+        free(r);
+        return df11_fail(err, DF11_E_NOMEM, "%s: out of memory", path);
+    }
+    pthread_mutex_init(&r->tensor_lock, NULL);
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
+        df11_status s = df11_fail(err, DF11_E_IO, "%s: cannot open: %s", path, strerror(errno));
+        df11_close(r);
+        return s;
+    }
+    df11_status s = load(r, err);
+    if (s != DF11_OK) {
+        df11_close(r);
+        return s;
+    }
+    *out = r;
+    return DF11_OK;
+}
+
+void df11_close(df11_reader *r)
+{
+    if (!r) return;
+    if (r->fd >= 0) close(r->fd);
+    if (r->segments)
+        for (uint32_t i = 0; i < r->segment_count; i++) free(r->segments[i].dtable);
+    df11_tensor_table_free(r->tensors);
+    pthread_mutex_destroy(&r->tensor_lock);
+    free(r->segments);
+    free(r->chunks);
+    free(r->path);
+    free(r);
+}
+
+uint64_t df11_original_size(const df11_reader *r) { return r->original_size; }
+const uint8_t *df11_original_sha256(const df11_reader *r) { return r->sha256; }
+uint64_t df11_stored_size(const df11_reader *r) { return r->file_size; }
+const char *df11_path(const df11_reader *r) { return r->path; }
+uint32_t df11_chunk_count(const df11_reader *r) { return r->chunk_count; }
+uint32_t df11_chunk_size_max(const df11_reader *r) { return 1u << r->chunk_log2; }
+
+uint64_t df11_overhead_bytes(const df11_reader *r)
+{
+    uint64_t o = r->file_size - r->index_offset + DF11_HEADER_SIZE;
+    for (uint32_t i = 0; i < r->chunk_count; i++) {
+        const df11_chunk *c = &r->chunks[i];
+        uint32_t W = r->segments[c->segment].kind == DF11_SEG_EXP32 ? 4 : 2;
+        if (c->codec == 2)
+            o += 2ull * ((c->decoded_length / W + r->lane_symbols - 1) / r->lane_symbols);
+    }
+    return o;
+}

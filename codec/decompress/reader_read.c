@@ -1,0 +1,136 @@
+/* Reading the original bytes back: one chunk at a time, each checked
+ * against its XXH3 before anyone sees it. Every function here is
+ * thread-safe: the reader is read-only after open and pread(2) is atomic. */
+#include "../common/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+uint32_t df11_chunk_at(const df11_reader *r, uint64_t off)
+{
+    uint32_t lo = 0, hi = r->segment_count; /* segment holding off */
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (r->segments[mid].orig_offset <= off) lo = mid;
+        else hi = mid;
+    }
+    const df11_segment *s = &r->segments[lo];
+    return s->first_chunk + (uint32_t)((off - s->orig_offset) >> r->chunk_log2);
+}
+
+void df11_chunk_extent(const df11_reader *r, uint32_t idx, uint64_t *off, uint32_t *len)
+{
+    *off = r->chunks[idx].orig_offset;
+    *len = r->chunks[idx].decoded_length;
+}
+
+df11_status df11_read_payload(df11_reader *r, uint32_t idx, uint8_t **out, df11_error *err)
+{
+    const df11_chunk *c = &r->chunks[idx];
+    uint8_t *buf = malloc((size_t)c->payload_length + DF11_PAYLOAD_SLACK);
+    if (!buf) return df11_fail(err, DF11_E_NOMEM, "%s: chunk %u: out of memory", r->path, idx);
+    memset(buf + c->payload_length, 0, DF11_PAYLOAD_SLACK);
+    df11_status s = df11_pread_full(r->fd, r->path, buf, c->payload_length, c->payload_offset, err);
+    if (s != DF11_OK) {
+        free(buf);
+        return s;
+    }
+    *out = buf;
+    return DF11_OK;
+}
+
+df11_status df11_check_chunk(const df11_reader *r, uint32_t idx, const void *dst, df11_error *err)
+{
+    const df11_chunk *c = &r->chunks[idx];
+    if (XXH3_64bits(dst, c->decoded_length) == c->xxh3) return DF11_OK;
+    return df11_fail(err, DF11_E_CHECKSUM,
+                     "%s: offset %llu: chunk %u (original bytes %llu..%llu) fails its checksum",
+                     r->path, (unsigned long long)c->payload_offset, idx,
+                     (unsigned long long)c->orig_offset,
+                     (unsigned long long)(c->orig_offset + c->decoded_length));
+}
+
+static df11_status corrupt(df11_reader *r, uint32_t idx, const char *why, df11_error *err)
+{
+    return df11_fail(err, DF11_E_CORRUPT_CHUNK, "%s: offset %llu: chunk %u: %s", r->path,
+                     (unsigned long long)r->chunks[idx].payload_offset, idx, why);
+}
+
+df11_status df11_decode_payload(df11_reader *r, uint32_t idx, const uint8_t *payload, void *dst,
+                                df11_error *err)
+{
+    const df11_chunk *c = &r->chunks[idx];
+    const df11_segment *s = &r->segments[c->segment];
+    switch (c->codec) {
+    case 0:
+        memcpy(dst, payload, c->decoded_length);
+        break;
+    case 1: {
+        if (ZSTD_findFrameCompressedSize(payload, c->payload_length) != c->payload_length)
+            return corrupt(r, idx, "payload is not exactly one zstd frame", err);
+        size_t got = ZSTD_decompress(dst, c->decoded_length, payload, c->payload_length);
+        if (ZSTD_isError(got) || got != c->decoded_length) {
+            char why[160];
+            snprintf(why, sizeof why, "zstd: %s", ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong decoded size");
+            return corrupt(r, idx, why, err);
+        }
+        break;
+    }
+    default: {
+        unsigned width = s->kind == DF11_SEG_EXP32 ? 4 : 2;
+        uint32_t n = c->decoded_length / width;
+        uint8_t *scratch = malloc(n ? n : 1);
+        if (!scratch) return df11_fail(err, DF11_E_NOMEM, "%s: chunk %u: out of memory", r->path, idx);
+        char why[160];
+        df11_status st = df11_exp_decode(payload, c->payload_length, n, width, r->lane_symbols,
+                                         s->dtable, dst, scratch, why, sizeof why);
+        free(scratch);
+        if (st != DF11_OK) return corrupt(r, idx, why, err);
+    }
+    }
+    return df11_check_chunk(r, idx, dst, err);
+}
+
+df11_status df11_decode_chunk(df11_reader *r, uint32_t idx, void *dst, df11_error *err)
+{
+    if (!r || !dst || idx >= r->chunk_count)
+        return df11_fail(err, DF11_E_ARG, "%s: chunk %u out of range", r ? r->path : "?", idx);
+    uint8_t *payload;
+    df11_status s = df11_read_payload(r, idx, &payload, err);
+    if (s != DF11_OK) return s;
+    s = df11_decode_payload(r, idx, payload, dst, err);
+    free(payload);
+    return s;
+}
+
+df11_status df11_pread(df11_reader *r, void *buf, size_t len, uint64_t off, df11_error *err)
+{
+    if (!r || (!buf && len))
+        return df11_fail(err, DF11_E_ARG, "df11_pread: NULL argument");
+    if (off > r->original_size || len > r->original_size - off)
+        return df11_fail(err, DF11_E_RANGE, "%s: range %llu+%zu is past the end of the original (%llu bytes)",
+                         r->path, (unsigned long long)off, len, (unsigned long long)r->original_size);
+    uint8_t *out = buf, *tmp = NULL;
+    df11_status s = DF11_OK;
+    while (len > 0 && s == DF11_OK) {
+        uint32_t idx = df11_chunk_at(r, off);
+        const df11_chunk *c = &r->chunks[idx];
+        uint64_t skip = off - c->orig_offset;
+        size_t take = c->decoded_length - skip < len ? (size_t)(c->decoded_length - skip) : len;
+        if (skip == 0 && take == c->decoded_length) {
+            s = df11_decode_chunk(r, idx, out, err);
+        } else {
+            if (!tmp && !(tmp = malloc(1u << r->chunk_log2)))
+                s = df11_fail(err, DF11_E_NOMEM, "%s: out of memory", r->path);
+            if (s == DF11_OK) s = df11_decode_chunk(r, idx, tmp, err);
+            if (s == DF11_OK) memcpy(out, tmp + skip, take);
+        }
+        out += take;
+        off += take;
+        len -= take;
+    }
+    free(tmp);
+    return s;
+}
