@@ -25,7 +25,7 @@
 #define DF11_CHUNK_LOG2_MIN 16u
 #define DF11_CHUNK_LOG2_MAX 20u
 #define DF11_CHUNK_LOG2_DEFAULT 18u
-#define DF11_LANE_SYMBOLS_DEFAULT 1024u
+#define DF11_LANE_SYMBOLS_DEFAULT 2048u
 
 extern const uint8_t df11_magic[8];
 
