@@ -1,0 +1,95 @@
+# Shared by the cli_*.sh cases (sourced, not a case itself: no .sh suffix).
+# Results are "PASS name" / "FAIL name why" / "SKIP name why" lines.
+set -u
+ROOT="${DF11_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+BUILD="${BUILD:-build}"
+case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
+DF11="$BUILD/df11"
+PY=python3
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/df11-cli.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1${2:+ ($2)}"; }
+
+if [ ! -x "$DF11" ]; then
+    fail "cli_binary" "$DF11 not built"
+    exit 0
+fi
+
+# ok NAME CMD...: passes when CMD exits 0.
+ok() {
+    local name=$1; shift
+    if "$@" >"$WORK/last.out" 2>"$WORK/last.err"; then pass "$name"
+    else fail "$name" "exit $?: $(head -c 300 "$WORK/last.err")"; fi
+}
+
+# rc NAME WANT CMD...: passes when CMD exits with status WANT.
+rc() {
+    local name=$1 want=$2; shift 2
+    "$@" >"$WORK/last.out" 2>"$WORK/last.err"
+    local got=$?
+    if [ "$got" -eq "$want" ]; then pass "$name"
+    else fail "$name" "exit $got, want $want: $(head -c 300 "$WORK/last.err")"; fi
+}
+
+# same NAME A B: byte-identical files, by SHA-256 (independent of df11).
+same() {
+    local a b
+    a=$(sha256sum <"$2" 2>/dev/null | cut -d' ' -f1)
+    b=$(sha256sum <"$3" 2>/dev/null | cut -d' ' -f1)
+    if [ -n "$a" ] && [ "$a" = "$b" ]; then pass "$1"; else fail "$1" "$2 != $3"; fi
+}
+
+# Writes the generated fixtures into $1 (tests/gen/make_fixtures.py when it
+# exists; otherwise one small safetensors file made here).
+make_fixtures() {
+    local out=$1
+    if [ -f "$ROOT/tests/gen/make_fixtures.py" ]; then
+        "$PY" "$ROOT/tests/gen/make_fixtures.py" "$out" >/dev/null && return 0
+        return 1
+    fi
+    mkdir -p "$out" && "$PY" - "$out/small.safetensors" <<'PYEOF'
+import json, random, struct, sys
+rng = random.Random(7)
+def bf16(x):
+    b = struct.unpack("<I", struct.pack("<f", x))[0]
+    return (b + 0x7FFF + ((b >> 16) & 1)) >> 16 & 0xFFFF
+ts = [("w", [300, 700]), ("b", [700])]
+hdr, data, off = {}, b"", 0
+for name, shape in ts:
+    n = 1
+    for d in shape: n *= d
+    raw = struct.pack("<%dH" % n, *[bf16(rng.gauss(0, 0.02)) for _ in range(n)])
+    hdr[name] = {"dtype": "BF16", "shape": shape, "data_offsets": [off, off + len(raw)]}
+    off += len(raw); data += raw
+h = json.dumps(hdr).encode(); h += b" " * (-len(h) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + data)
+PYEOF
+}
+
+# Number of tensors in a safetensors header, read by Python, not by df11.
+header_tensor_count() {
+    "$PY" - "$1" <<'PYEOF'
+import json, struct, sys
+f = open(sys.argv[1], "rb")
+n = struct.unpack("<Q", f.read(8))[0]
+print(len([k for k in json.loads(f.read(n)) if k != "__metadata__"]))
+PYEOF
+}
+
+# Flips one byte of a file at offset $2.
+flip_byte() {
+    "$PY" - "$1" "$2" <<'PYEOF'
+import sys
+path, off = sys.argv[1], int(sys.argv[2])
+with open(path, "r+b") as f:
+    f.seek(off); b = f.read(1); f.seek(off); f.write(bytes([b[0] ^ 0x5A]))
+PYEOF
+}
+
+# index_offset field of a .df11 header (byte 72, FORMAT.md section 2).
+index_offset() {
+    "$PY" -c 'import struct,sys; f=open(sys.argv[1],"rb"); f.seek(72); print(struct.unpack("<Q", f.read(8))[0])' "$1"
+}
