@@ -1,0 +1,188 @@
+/*
+ * fs.h - internal interfaces of df11fs, shared by the files in fs/.
+ *
+ * Layering (squashfuse style): inode.c, vfile.c, cache.c, prefetch.c and
+ * stats.c know nothing of FUSE; ops.c is the thin FUSE front end and main.c
+ * parses options and runs the session.
+ */
+#ifndef DF11FS_FS_H
+#define DF11FS_FS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "df11.h"
+
+#define FS_ROOT_INO 1
+#define FS_STATS_INO 2             /* the hidden stats file */
+#define FS_STATS_NAME ".df11fs-stats"
+
+/* ---- configuration (main.c fills it once, read-only afterwards) ---- */
+
+enum fs_gpu_mode { FS_GPU_OFF = 0, FS_GPU_AUTO = 1, FS_GPU_ON = 2 };
+
+struct fs_config {
+    char *store;              /* absolute path of STORE */
+    int store_fd;             /* O_DIRECTORY descriptor of STORE */
+    uint64_t cache_size;      /* decoded-chunk cache budget, bytes */
+    enum fs_gpu_mode gpu_mode;
+    int gpu_active;           /* decided after daemonizing */
+    unsigned gpu_min_chunks;  /* reads touching this many chunks go batched */
+    unsigned stats_interval;  /* seconds; 0 = no periodic log line */
+    unsigned check_interval;  /* seconds between replacement checks; 0 = off */
+    unsigned prefetch;        /* chunks to decode ahead of a sequential reader */
+    unsigned workers;         /* prefetch worker threads */
+    double timeout;           /* entry and attribute timeout, seconds */
+    int foreground;
+};
+
+extern struct fs_config fs_cfg;
+
+/* ---- log.c ---- */
+
+void fs_log_init(int use_syslog);
+void fs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- stats.c ---- */
+
+struct fs_stats {
+    atomic_uint_fast64_t reads, bytes_served, chunks_decoded, cache_hits,
+        cache_misses, errors, decode_ns, bytes_decoded_cpu, bytes_decoded_gpu,
+        gpu_batches, prefetch_chunks, replacements;
+};
+extern struct fs_stats fs_stats;
+
+#define STAT_ADD(field, n) atomic_fetch_add_explicit(&fs_stats.field, (n), memory_order_relaxed)
+
+/* Formats all counters as "name value" lines; returns a malloc'd string. */
+char *fs_stats_format(size_t *len);
+int fs_stats_start(void);   /* the stats_interval log thread */
+void fs_stats_stop(void);
+
+/* ---- vfile.c: one opened version of a .df11 backing file ---- */
+
+struct fs_ident {           /* what identifies a version of a backing file */
+    dev_t dev;
+    ino_t ino;
+    struct timespec mtime;
+    off_t size;
+};
+
+void fs_ident_of(const struct stat *st, struct fs_ident *id);
+int fs_ident_eq(const struct fs_ident *a, const struct fs_ident *b);
+
+struct vfile {
+    atomic_int refs;
+    uint64_t id;            /* cache key; never reused */
+    df11_reader *r;
+    struct fs_ident ident;
+    uint64_t size;          /* original size */
+    uint32_t nchunks;
+    char *name;             /* mount-relative name, for log lines */
+};
+
+/* Opens STORE/bpath as a .df11 file; returns 0 or -errno (logged). */
+int vfile_open(const char *bpath, const char *vname, struct vfile **out);
+struct vfile *vfile_ref(struct vfile *vf);
+void vfile_unref(struct vfile *vf);
+
+/* ---- cache.c: decoded chunks shared by all files, byte budget ---- */
+
+struct centry;
+
+int cache_init(uint64_t budget);
+void cache_destroy(void);
+/* Returns chunk idx of vf decoded and pinned, or NULL with *st set. */
+struct centry *cache_get(struct vfile *vf, uint32_t idx, df11_status *st);
+void cache_put(struct centry *e);
+const uint8_t *centry_data(const struct centry *e);
+uint32_t centry_len(const struct centry *e);
+/* Decodes the chunks [first, first+n) of vf that are not cached yet,
+ * batched on the GPU when use_gpu; returns how many it decoded. */
+unsigned cache_fill(struct vfile *vf, uint32_t first, uint32_t n, int use_gpu);
+/* Drops every unpinned chunk of a file that is going away. */
+void cache_drop_file(uint64_t vfid);
+uint64_t cache_bytes(void);
+
+/* ---- prefetch.c: sequential detection and readahead workers ---- */
+
+struct ra_state {           /* per open handle */
+    pthread_mutex_t mu;
+    uint64_t end;           /* end of the furthest read so far */
+    unsigned streak;        /* consecutive reads that looked sequential */
+    uint32_t next_chunk;    /* first chunk not yet handed to a worker */
+};
+
+int prefetch_start(unsigned workers);
+void prefetch_stop(void);
+void ra_init(struct ra_state *ra);
+void ra_destroy(struct ra_state *ra);
+/* Called after each read of vf; may queue the chunks that follow. */
+void ra_note(struct ra_state *ra, struct vfile *vf, uint64_t off, size_t len);
+
+/* ---- names.c: mapping STORE names to mirrored names ---- */
+
+enum node_kind { NK_DIR, NK_REG, NK_LNK, NK_DF11, NK_STATS };
+
+struct resolved {
+    enum node_kind kind;
+    char *bpath;            /* backing path relative to STORE, malloc'd */
+    struct stat st;         /* lstat of the backing path */
+};
+
+/* Joins two relative path parts; "" is the STORE root. malloc'd. */
+char *path_join(const char *dir, const char *name);
+/* lstat relative to STORE ("" is STORE itself). */
+int bstat(const char *bpath, struct stat *st);
+/* Maps mirrored name in mirrored directory dir to its backing file. */
+int names_resolve(const char *dir, const char *name, struct resolved *r);
+
+/* A snapshot of a mirrored directory's entries, "." and ".." first. */
+struct dirent_v {
+    char *name;
+    ino_t d_ino;
+    mode_t type;            /* S_IFDIR etc. */
+};
+struct dir_list {
+    struct dirent_v *e;
+    size_t n;
+};
+int names_list(const char *dir, struct dir_list *out);
+void dir_list_free(struct dir_list *dl);
+
+/* ---- inode.c: the inode table ---- */
+
+struct node;
+
+int inode_init(void);
+void inode_destroy(void);
+/* Looks name up in directory parent and takes one lookup reference.
+ * Fills *st (st_ino = our inode number). Returns 0 or -errno. */
+int inode_lookup(uint64_t parent, const char *name, struct stat *st);
+void inode_forget(uint64_t ino, uint64_t n);
+/* Re-stats the backing file (detecting replacement) and fills *st. */
+int inode_getattr(uint64_t ino, struct stat *st);
+
+/* What an open() needs: the kind, a backing fd or a vfile reference, and
+ * whether the kernel's cached pages of this inode may be stale. */
+struct open_info {
+    enum node_kind kind;
+    int fd;                 /* NK_REG, NK_DIR: owned by the caller */
+    struct vfile *vf;       /* NK_DF11: one reference, owned by the caller */
+    int stale;              /* contents changed since the kernel last saw them */
+};
+int inode_open(uint64_t ino, int flags, struct open_info *oi);
+int inode_readlink(uint64_t ino, char *buf, size_t size);
+
+int inode_list_dir(uint64_t ino, struct dir_list *out);
+
+/* For the watcher: re-stats every file the kernel knows, marks the ones
+ * whose backing file changed since last seen as stale and returns their
+ * inode numbers in a malloc'd array (*inos, NULL when none). */
+size_t inode_check_changes(uint64_t **inos);
+
+#endif

@@ -1,0 +1,14 @@
+/* fuse_front.h - what the FUSE-facing files (main.c, ops.c, watch.c) share. */
+#ifndef DF11FS_FUSE_FRONT_H
+#define DF11FS_FUSE_FRONT_H
+
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+
+extern const struct fuse_lowlevel_ops fs_ops;
+extern struct fuse_session *fs_session;
+
+int watch_start(void);
+void watch_stop(void);
+
+#endif

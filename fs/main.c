@@ -1,0 +1,382 @@
+/* main.c - df11fs: options, mounting and the session loop.
+ *
+ *   df11fs [options] STORE MOUNTPOINT
+ *
+ * Mounts the folder STORE read-only at MOUNTPOINT, showing every NAME.df11
+ * as the original NAME.safetensors (doc/FS.md). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <malloc.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "fuse_front.h"
+
+struct fs_config fs_cfg;
+struct fuse_session *fs_session;
+
+#define DEFAULT_CACHE_SIZE "256M"
+#define DEFAULT_PREFETCH 16
+#define DEFAULT_GPU_MIN_CHUNKS 4
+#define DEFAULT_CHECK_INTERVAL 1
+#define DEFAULT_TIMEOUT 86400.0
+
+struct cli {
+    char *store;
+    char *cache_size;
+    char *gpu;
+    unsigned stats_interval, check_interval, prefetch, workers, gpu_min_chunks;
+    double timeout;
+    int help, version;
+};
+
+enum { KEY_HELP, KEY_VERSION };
+
+#define OPT(t, f) { t, offsetof(struct cli, f), 0 }
+static const struct fuse_opt cli_spec[] = {
+    OPT("cache_size=%s", cache_size),
+    OPT("gpu=%s", gpu),
+    OPT("stats_interval=%u", stats_interval),
+    OPT("check_interval=%u", check_interval),
+    OPT("prefetch=%u", prefetch),
+    OPT("workers=%u", workers),
+    OPT("gpu_min_chunks=%u", gpu_min_chunks),
+    OPT("timeout=%lf", timeout),
+    FUSE_OPT_KEY("-h", KEY_HELP),
+    FUSE_OPT_KEY("--help", KEY_HELP),
+    FUSE_OPT_KEY("-V", KEY_VERSION),
+    FUSE_OPT_KEY("--version", KEY_VERSION),
+    FUSE_OPT_END
+};
+
+static int cli_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+    (void)outargs;
+    struct cli *c = data;
+    switch (key) {
+    case FUSE_OPT_KEY_NONOPT:
+        if (!c->store) {
+            c->store = strdup(arg);
+            return 0;       /* consumed; the next one is the mountpoint */
+        }
+        return 1;
+    case KEY_HELP:
+        c->help = 1;
+        return 0;
+    case KEY_VERSION:
+        c->version = 1;
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+static void usage(const char *prog)
+{
+    printf(
+"usage: %s [options] STORE MOUNTPOINT\n"
+"\n"
+"Mounts the folder STORE read-only at MOUNTPOINT. Every NAME.df11 appears as\n"
+"NAME.safetensors with the bytes of the original file; everything else is\n"
+"mirrored unchanged. Counters: MOUNTPOINT/" FS_STATS_NAME " (see doc/FS.md).\n"
+"\n"
+"df11fs options:\n"
+"    -o cache_size=SIZE      decoded-chunk cache budget, shared by all files;\n"
+"                            K/M/G suffixes (default " DEFAULT_CACHE_SIZE ", capped at 1/4 of RAM)\n"
+"    -o gpu=auto|on|off      auto: use the GPU when one is usable, else the CPU\n"
+"                            (one log line); on: refuse to mount without one;\n"
+"                            off: CPU only (default auto)\n"
+"    -o gpu_min_chunks=N     reads touching at least N chunks are decoded as one\n"
+"                            GPU batch (default %d)\n"
+"    -o prefetch=N           chunks decoded ahead of a sequential reader, 0 = off\n"
+"                            (default %d)\n"
+"    -o workers=N            prefetch worker threads (default: online CPUs, at most 8)\n"
+"    -o stats_interval=SECS  log the counters every SECS seconds, 0 = never\n"
+"                            (default 0)\n"
+"    -o check_interval=SECS  look for replaced backing files every SECS seconds\n"
+"                            and drop their cached pages, 0 = only on open\n"
+"                            (default %d)\n"
+"    -o timeout=SECS         entry and attribute cache timeout (default %.0f)\n"
+"\n"
+"FUSE options:\n"
+"    -h   --help            print this help and exit\n"
+"    -V   --version         print versions and exit\n"
+"    -f                     stay in the foreground, log to stderr (default: detach\n"
+"                            and log to syslog)\n"
+"    -d   -o debug          print every FUSE request; implies -f (default off)\n"
+"    -s                     single-threaded session loop (default multi-threaded)\n"
+"    -o clone_fd            one /dev/fuse descriptor per thread (default off)\n"
+"    -o max_idle_threads=N  idle session threads kept (default 10)\n"
+"    -o allow_other         let other users access the mount (default: only the\n"
+"                            mounting user; needs user_allow_other in /etc/fuse.conf\n"
+"                            for non-root)\n"
+"    -o auto_unmount        unmount when the daemon dies, even by SIGKILL\n"
+"                            (default off)\n"
+"    -o fsname=NAME         name in /proc/mounts (default: STORE)\n"
+"    -o subtype=NAME        type fuse.NAME in /proc/mounts (default df11fs)\n"
+"The mount is always ro and default_permissions (modes from STORE apply).\n"
+"Other mount options (nodev, nosuid, noexec, noatime, ...) go to the kernel.\n"
+"\n"
+"fstab (needs /sbin/mount.fuse.df11fs -> mount.fuse3 and df11fs in PATH):\n"
+"    /srv/store  /mnt/model  fuse.df11fs  allow_other,cache_size=1G,nofail  0 0\n",
+        prog, DEFAULT_GPU_MIN_CHUNKS, DEFAULT_PREFETCH, DEFAULT_CHECK_INTERVAL, DEFAULT_TIMEOUT);
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *s == '-')
+        return -1;
+    unsigned shift = 0;
+    switch (*end) {
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    case 't': case 'T': shift = 40; end++; break;
+    default: break;
+    }
+    if (*end == 'i' && end[1] == 'B')
+        end += 2;
+    else if (*end == 'B')
+        end++;
+    if (*end || (shift && v > (UINT64_MAX >> shift)))
+        return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+/* gpu=on must fail before mounting, but CUDA must not be initialised in a
+ * process that later forks to daemonize: ask in a throwaway child. */
+static int gpu_probe(char *why, size_t whylen)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(p[0]);
+        df11_error err;
+        df11_status s = df11_gpu_available(&err);
+        if (s != DF11_OK && write(p[1], err.message, strlen(err.message)) < 0)
+            _exit(2);
+        _exit(s == DF11_OK ? 0 : 1);
+    }
+    close(p[1]);
+    ssize_t n = read(p[0], why, whylen - 1);
+    why[n > 0 ? n : 0] = '\0';
+    close(p[0]);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static void gpu_decide(void)
+{
+    fs_cfg.gpu_active = 0;
+    if (fs_cfg.gpu_mode == FS_GPU_OFF)
+        return;
+    df11_error err;
+    if (df11_gpu_available(&err) == DF11_OK) {
+        fs_cfg.gpu_active = 1;
+        fs_log(LOG_INFO, "decoding large reads and prefetches on the GPU");
+    } else {
+        fs_log(LOG_INFO, "no usable GPU (%s); decoding on the CPU", err.message);
+    }
+}
+
+static uint64_t default_cache_size(void)
+{
+    uint64_t size;
+    parse_size(DEFAULT_CACHE_SIZE, &size);
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && psz > 0 && (uint64_t)pages * (uint64_t)psz / 4 < size)
+        size = (uint64_t)pages * (uint64_t)psz / 4;
+    return size;
+}
+
+static int configure(struct cli *c, const char *prog)
+{
+    if (!c->store) {
+        fprintf(stderr, "%s: missing STORE (try --help)\n", prog);
+        return -1;
+    }
+    fs_cfg.store = realpath(c->store, NULL);
+    if (!fs_cfg.store) {
+        fprintf(stderr, "%s: %s: %s\n", prog, c->store, strerror(errno));
+        return -1;
+    }
+    fs_cfg.store_fd = open(fs_cfg.store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fs_cfg.store_fd < 0) {
+        fprintf(stderr, "%s: %s: %s\n", prog, fs_cfg.store, strerror(errno));
+        return -1;
+    }
+    fs_cfg.cache_size = default_cache_size();
+    if (c->cache_size && parse_size(c->cache_size, &fs_cfg.cache_size) != 0) {
+        fprintf(stderr, "%s: bad cache_size '%s'\n", prog, c->cache_size);
+        return -1;
+    }
+    if (!c->gpu || !strcmp(c->gpu, "auto")) {
+        fs_cfg.gpu_mode = FS_GPU_AUTO;
+    } else if (!strcmp(c->gpu, "on")) {
+        fs_cfg.gpu_mode = FS_GPU_ON;
+    } else if (!strcmp(c->gpu, "off")) {
+        fs_cfg.gpu_mode = FS_GPU_OFF;
+    } else {
+        fprintf(stderr, "%s: bad gpu '%s' (auto, on or off)\n", prog, c->gpu);
+        return -1;
+    }
+    if (fs_cfg.gpu_mode == FS_GPU_ON) {
+        char why[DF11_ERROR_MESSAGE_MAX];
+        if (gpu_probe(why, sizeof why) != 0) {
+            fprintf(stderr, "%s: gpu=on but no usable GPU: %s\n", prog, *why ? why : "probe failed");
+            return -1;
+        }
+    }
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    fs_cfg.workers = c->workers ? c->workers : (unsigned)(ncpu < 1 ? 1 : ncpu > 8 ? 8 : ncpu);
+    fs_cfg.prefetch = c->prefetch;
+    fs_cfg.gpu_min_chunks = c->gpu_min_chunks ? c->gpu_min_chunks : 1;
+    fs_cfg.stats_interval = c->stats_interval;
+    fs_cfg.check_interval = c->check_interval;
+    fs_cfg.timeout = c->timeout;
+    if (fs_cfg.timeout < 0) {
+        fprintf(stderr, "%s: bad timeout\n", prog);
+        return -1;
+    }
+    return 0;
+}
+
+/* Options every df11fs mount gets, after the user's so they win. */
+static int add_fixed_opts(struct fuse_args *args)
+{
+    char *o = NULL;
+    int rc = fuse_opt_add_opt(&o, "ro") || fuse_opt_add_opt(&o, "default_permissions") ||
+             fuse_opt_add_opt(&o, "subtype=df11fs");
+    int has_fsname = 0;
+    for (int i = 0; i < args->argc; i++)
+        if (strstr(args->argv[i], "fsname="))
+            has_fsname = 1;
+    if (!rc && !has_fsname) {
+        char *fsname = NULL;
+        if (asprintf(&fsname, "fsname=%s", fs_cfg.store) < 0)
+            rc = -1;
+        else
+            rc = fuse_opt_add_opt_escaped(&o, fsname);
+        free(fsname);
+    }
+    if (!rc)
+        rc = fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, o);
+    free(o);
+    return rc ? -1 : 0;
+}
+
+static int run_session(struct fuse_cmdline_opts *opts)
+{
+    int ret = 1;
+    if (fuse_daemonize(opts->foreground) != 0)
+        return 1;
+    fs_log_init(!opts->foreground);
+    gpu_decide();
+    int rc = cache_init(fs_cfg.cache_size);
+    if (!rc)
+        rc = prefetch_start(fs_cfg.workers);
+    if (!rc)
+        rc = fs_stats_start();
+    if (!rc)
+        rc = watch_start();
+    if (rc) {
+        fs_log(LOG_ERR, "cannot start: %s", strerror(-rc));
+    } else if (opts->singlethread) {
+        ret = fuse_session_loop(fs_session) < 0;
+    } else {
+        struct fuse_loop_config cfg = { .clone_fd = opts->clone_fd,
+                                        .max_idle_threads = opts->max_idle_threads };
+        ret = fuse_session_loop_mt(fs_session, &cfg) < 0;
+    }
+    watch_stop();
+    fs_stats_stop();
+    prefetch_stop();
+    return ret;
+}
+
+int main(int argc, char *argv[])
+{
+    struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+    struct cli c = { .prefetch = DEFAULT_PREFETCH, .gpu_min_chunks = DEFAULT_GPU_MIN_CHUNKS,
+                     .check_interval = DEFAULT_CHECK_INTERVAL, .timeout = DEFAULT_TIMEOUT };
+    struct fuse_cmdline_opts opts = { 0 };
+    int ret = 1;
+    const char *prog = argv[0];
+    fs_cfg.store_fd = -1;
+
+    /* Decoded chunks are 64 KiB..1 MiB; serving them from mmap keeps the
+     * daemon's footprint close to the cache budget after eviction. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+
+    if (fuse_opt_parse(&args, &c, cli_spec, cli_proc) != 0)
+        goto out;
+    if (c.help) {
+        usage(prog);
+        ret = 0;
+        goto out;
+    }
+    if (c.version) {
+        printf("df11fs (libdf11 %s, libfuse %s)\n", df11_version(), fuse_pkgversion());
+        ret = 0;
+        goto out;
+    }
+    if (fuse_parse_cmdline(&args, &opts) != 0)
+        goto out;
+    if (!opts.mountpoint) {
+        fprintf(stderr, "%s: missing MOUNTPOINT (try --help)\n", prog);
+        goto out;
+    }
+    if (configure(&c, prog) != 0 || add_fixed_opts(&args) != 0)
+        goto out;
+    if (inode_init() != 0) {
+        fprintf(stderr, "%s: cannot read %s\n", prog, fs_cfg.store);
+        goto out;
+    }
+    fs_cfg.foreground = opts.foreground;
+    fs_session = fuse_session_new(&args, &fs_ops, sizeof fs_ops, NULL);
+    if (!fs_session)
+        goto out_inodes;
+    if (fuse_set_signal_handlers(fs_session) != 0)
+        goto out_session;
+    if (fuse_session_mount(fs_session, opts.mountpoint) != 0)
+        goto out_signals;
+    ret = run_session(&opts);
+    fuse_session_unmount(fs_session);
+out_signals:
+    fuse_remove_signal_handlers(fs_session);
+out_session:
+    fuse_session_destroy(fs_session);
+out_inodes:
+    inode_destroy();
+    cache_destroy();
+out:
+    if (fs_cfg.store_fd >= 0)
+        close(fs_cfg.store_fd);
+    free(fs_cfg.store);
+    free(opts.mountpoint);
+    free(c.store);
+    free(c.cache_size);
+    free(c.gpu);
+    fuse_opt_free_args(&args);
+    return ret;
+}

@@ -1,0 +1,193 @@
+/* names.c - the name mapping between STORE and the mount.
+ *
+ *  - A regular file NAME.df11 appears as NAME.safetensors, unless STORE also
+ *    holds an entry named NAME.safetensors: then that entry wins (it already
+ *    is the original, no decoding needed) and NAME.df11 stays hidden.
+ *  - Regular files named *.df11 are never visible under their own name.
+ *  - Everything else (regular files, folders, symlinks) is mirrored as it
+ *    is; sockets, fifos and devices are left out.
+ *  - In the root, the name .df11fs-stats is the stats file and shadows any
+ *    STORE entry of that name.
+ * Directories keep their names, so a directory's mirrored path is also its
+ * backing path. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs.h"
+
+static const char DF11_EXT[] = ".df11";
+static const char ST_EXT[] = ".safetensors";
+
+static int ends_with(const char *s, size_t n, const char *suffix)
+{
+    size_t k = strlen(suffix);
+    return n > k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+char *path_join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = malloc(a + b + 2);
+    if (!p)
+        return NULL;
+    if (a) {
+        memcpy(p, dir, a);
+        p[a++] = '/';
+    }
+    memcpy(p + a, name, b + 1);
+    return p;
+}
+
+int bstat(const char *bpath, struct stat *st)
+{
+    if (fstatat(fs_cfg.store_fd, *bpath ? bpath : ".", st, AT_SYMLINK_NOFOLLOW) != 0)
+        return -errno;
+    return 0;
+}
+
+static int kind_of(mode_t m, enum node_kind *k)
+{
+    if (S_ISDIR(m)) *k = NK_DIR;
+    else if (S_ISREG(m)) *k = NK_REG;
+    else if (S_ISLNK(m)) *k = NK_LNK;
+    else return -ENOENT;
+    return 0;
+}
+
+int names_resolve(const char *dir, const char *name, struct resolved *r)
+{
+    size_t n = strlen(name);
+    if (n > NAME_MAX)
+        return -ENAMETOOLONG;
+    if (strchr(name, '/') || n == 0)
+        return -ENOENT;
+    r->bpath = path_join(dir, name);
+    if (!r->bpath)
+        return -ENOMEM;
+    int rc = bstat(r->bpath, &r->st);
+    if (rc == 0) {
+        rc = kind_of(r->st.st_mode, &r->kind);
+        if (rc == 0 && r->kind == NK_REG && ends_with(name, n, DF11_EXT))
+            rc = -ENOENT;
+    } else if (rc == -ENOENT && ends_with(name, n, ST_EXT)) {
+        /* NAME.safetensors absent: is there a NAME.df11 to show instead? */
+        size_t stem = n - strlen(ST_EXT);
+        char *alt = malloc(stem + sizeof DF11_EXT);
+        if (!alt) {
+            rc = -ENOMEM;
+        } else {
+            memcpy(alt, name, stem);
+            memcpy(alt + stem, DF11_EXT, sizeof DF11_EXT);
+            free(r->bpath);
+            r->bpath = path_join(dir, alt);
+            free(alt);
+            if (!r->bpath)
+                return -ENOMEM;
+            rc = bstat(r->bpath, &r->st);
+            if (rc == 0 && !S_ISREG(r->st.st_mode))
+                rc = -ENOENT;
+            r->kind = NK_DF11;
+        }
+    }
+    if (rc != 0) {
+        free(r->bpath);
+        r->bpath = NULL;
+    }
+    return rc;
+}
+
+static int list_add(struct dir_list *dl, size_t *cap, const char *name, size_t len,
+                    ino_t d_ino, mode_t type)
+{
+    if (dl->n == *cap) {
+        size_t c = *cap ? *cap * 2 : 32;
+        struct dirent_v *e = realloc(dl->e, c * sizeof *e);
+        if (!e)
+            return -ENOMEM;
+        dl->e = e;
+        *cap = c;
+    }
+    char *s = strndup(name, len);
+    if (!s)
+        return -ENOMEM;
+    dl->e[dl->n++] = (struct dirent_v){ s, d_ino ? d_ino : 1, type };
+    return 0;
+}
+
+int names_list(const char *dir, struct dir_list *out)
+{
+    int fd = openat(fs_cfg.store_fd, *dir ? dir : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    struct dir_list dl = { 0 };
+    size_t cap = 0;
+    int rc = list_add(&dl, &cap, ".", 1, 1, S_IFDIR);
+    if (!rc)
+        rc = list_add(&dl, &cap, "..", 2, 1, S_IFDIR);
+    struct dirent *de;
+    while (!rc && (errno = 0, de = readdir(d))) {
+        const char *name = de->d_name;
+        size_t n = strlen(name);
+        if (!strcmp(name, ".") || !strcmp(name, ".."))
+            continue;
+        if (!*dir && !strcmp(name, FS_STATS_NAME))
+            continue;
+        mode_t type;
+        struct stat st;
+        switch (de->d_type) {
+        case DT_REG: type = S_IFREG; break;
+        case DT_DIR: type = S_IFDIR; break;
+        case DT_LNK: type = S_IFLNK; break;
+        case DT_UNKNOWN:
+            if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+                continue;
+            type = st.st_mode & S_IFMT;
+            break;
+        default: continue;
+        }
+        if (type != S_IFREG && type != S_IFDIR && type != S_IFLNK)
+            continue;
+        if (type == S_IFREG && ends_with(name, n, DF11_EXT)) {
+            size_t stem = n - strlen(DF11_EXT);
+            char vname[NAME_MAX + 16];
+            if (stem + sizeof ST_EXT > sizeof vname || stem + strlen(ST_EXT) > NAME_MAX)
+                continue;
+            memcpy(vname, name, stem);
+            memcpy(vname + stem, ST_EXT, sizeof ST_EXT);
+            if (fstatat(fd, vname, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                continue;   /* a real NAME.safetensors wins */
+            rc = list_add(&dl, &cap, vname, strlen(vname), de->d_ino, S_IFREG);
+        } else {
+            rc = list_add(&dl, &cap, name, n, de->d_ino, type);
+        }
+    }
+    if (!rc && errno)
+        rc = -errno;
+    closedir(d);
+    if (rc) {
+        dir_list_free(&dl);
+        return rc;
+    }
+    *out = dl;
+    return 0;
+}
+
+void dir_list_free(struct dir_list *dl)
+{
+    for (size_t i = 0; i < dl->n; i++)
+        free(dl->e[i].name);
+    free(dl->e);
+    dl->e = NULL;
+    dl->n = 0;
+}

@@ -1,0 +1,452 @@
+/* ops.c - the FUSE low-level handlers: a thin front end over inode.c,
+ * cache.c and prefetch.c. Every handler sends exactly one reply. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "fuse_front.h"
+
+struct handle {
+    enum node_kind kind;
+    int fd;                 /* NK_REG */
+    struct vfile *vf;       /* NK_DF11 */
+    struct ra_state ra;     /* NK_DF11 */
+    char *data;             /* NK_STATS: snapshot taken at open */
+    size_t len;
+    struct dir_list dl;     /* directories */
+};
+
+static struct handle *H(struct fuse_file_info *fi) { return (struct handle *)(uintptr_t)fi->fh; }
+
+static void fill_entry(struct fuse_entry_param *e, const struct stat *st)
+{
+    memset(e, 0, sizeof *e);
+    e->ino = st->st_ino;
+    e->attr = *st;
+    e->attr_timeout = fs_cfg.timeout;
+    e->entry_timeout = fs_cfg.timeout;
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+    (void)userdata;
+    /* Large requests: libfuse derives the kernel's max_pages from
+     * max_write, so this also lets reads grow to 1 MiB. */
+    conn->max_write = 1u << 20;
+    conn->max_readahead = 1u << 20;
+    if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+        conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+    if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+        conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+    conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+    conn->time_gran = 1;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct stat st;
+    int rc = inode_lookup(parent, name, &st);
+    if (rc) {
+        fuse_reply_err(req, -rc);
+        return;
+    }
+    struct fuse_entry_param e;
+    fill_entry(&e, &st);
+    if (fuse_reply_entry(req, &e) != 0 && st.st_ino != FS_STATS_INO)
+        inode_forget(st.st_ino, 1);     /* the kernel never got it */
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+    inode_forget(ino, nlookup);
+    fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *f)
+{
+    for (size_t i = 0; i < count; i++)
+        inode_forget(f[i].ino, f[i].nlookup);
+    fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)fi;
+    struct stat st;
+    int rc = inode_getattr(ino, &st);
+    if (rc)
+        fuse_reply_err(req, -rc);
+    else
+        fuse_reply_attr(req, &st, fs_cfg.timeout);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+    char buf[PATH_MAX + 1];
+    int rc = inode_readlink(ino, buf, sizeof buf);
+    if (rc)
+        fuse_reply_err(req, -rc);
+    else
+        fuse_reply_readlink(req, buf);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct open_info oi;
+    int rc = inode_open(ino, fi->flags, &oi);
+    if (rc) {
+        fuse_reply_err(req, -rc);
+        return;
+    }
+    struct handle *h = calloc(1, sizeof *h);
+    if (!h) {
+        if (oi.fd >= 0)
+            close(oi.fd);
+        vfile_unref(oi.vf);
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    h->kind = oi.kind;
+    h->fd = oi.fd;
+    h->vf = oi.vf;
+    if (h->kind == NK_STATS) {
+        h->data = fs_stats_format(&h->len);
+        fi->direct_io = 1;      /* size 0 in stat; contents made at open */
+    } else {
+        if (h->kind == NK_DF11)
+            ra_init(&h->ra);
+        /* Cached mode so mmap works; keep the kernel's pages across opens
+         * unless the backing file changed since they were read. */
+        fi->keep_cache = !oi.stale;
+        if (oi.stale) {
+            /* The size may have changed too: have the kernel ask again. Only
+             * attributes, so this cannot wait on pages locked by reads. */
+            fuse_lowlevel_notify_inval_inode(fs_session, ino, -1, 0);
+        }
+    }
+    fi->noflush = 1;
+    fi->fh = (uintptr_t)h;
+    if (fuse_reply_open(req, fi) != 0) {
+        if (h->fd >= 0)
+            close(h->fd);
+        if (h->kind == NK_DF11)
+            ra_destroy(&h->ra);
+        vfile_unref(h->vf);
+        free(h->data);
+        free(h);
+    }
+}
+
+static void read_df11(fuse_req_t req, struct handle *h, size_t size, off_t off)
+{
+    struct vfile *vf = h->vf;
+    if (off < 0 || (uint64_t)off >= vf->size || size == 0) {
+        fuse_reply_buf(req, NULL, 0);
+        return;
+    }
+    uint64_t o = (uint64_t)off;
+    if (size > vf->size - o)
+        size = (size_t)(vf->size - o);
+    ra_note(&h->ra, vf, o, size);
+    uint32_t first = df11_chunk_at(vf->r, o), last = df11_chunk_at(vf->r, o + size - 1);
+    uint32_t n = last - first + 1;
+    if (fs_cfg.gpu_active && n >= fs_cfg.gpu_min_chunks)
+        cache_fill(vf, first, n, 1);
+    struct centry *es_small[8];
+    struct iovec iov_small[8];
+    struct centry **es = n <= 8 ? es_small : calloc(n, sizeof *es);
+    struct iovec *iov = n <= 8 ? iov_small : calloc(n, sizeof *iov);
+    uint32_t got = 0;
+    int err = (!es || !iov) ? ENOMEM : 0;
+    size_t total = 0;
+    for (uint32_t i = 0; !err && i < n; i++) {
+        df11_status st = DF11_OK;
+        struct centry *e = cache_get(vf, first + i, &st);
+        if (!e) {
+            err = st == DF11_E_NOMEM ? ENOMEM : EIO;
+            break;
+        }
+        es[got++] = e;
+        uint64_t coff;
+        uint32_t clen;
+        df11_chunk_extent(vf->r, first + i, &coff, &clen);
+        uint64_t lo = o > coff ? o - coff : 0;
+        uint64_t hi = o + size < coff + clen ? o + size - coff : clen;
+        if (hi <= lo || centry_len(e) != clen) {
+            err = EIO;
+            break;
+        }
+        iov[i].iov_base = (void *)(centry_data(e) + lo);
+        iov[i].iov_len = (size_t)(hi - lo);
+        total += iov[i].iov_len;
+    }
+    if (!err && total != size)
+        err = EIO;          /* never a short reply: the kernel would shrink the file */
+    if (err) {
+        fs_log(LOG_ERR, "%s: read of %zu bytes at %llu failed: %s", vf->name, size,
+               (unsigned long long)o, strerror(err));
+        fuse_reply_err(req, err);
+    } else {
+        fuse_reply_iov(req, iov, (int)n);
+        STAT_ADD(reads, 1);
+        STAT_ADD(bytes_served, size);
+    }
+    for (uint32_t i = 0; i < got; i++)
+        cache_put(es[i]);
+    if (es != es_small)
+        free(es);
+    if (iov != iov_small)
+        free(iov);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+    (void)ino;
+    struct handle *h = H(fi);
+    switch (h->kind) {
+    case NK_DF11:
+        read_df11(req, h, size, off);
+        return;
+    case NK_REG: {
+        struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+        buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+        buf.buf[0].fd = h->fd;
+        buf.buf[0].pos = off;
+        STAT_ADD(reads, 1);
+        if (fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE) == 0)
+            STAT_ADD(bytes_served, size);
+        return;
+    }
+    case NK_STATS: {
+        size_t n = 0;
+        if (off >= 0 && (size_t)off < h->len)
+            n = h->len - (size_t)off < size ? h->len - (size_t)off : size;
+        fuse_reply_buf(req, n ? h->data + off : NULL, n);
+        return;
+    }
+    default:
+        fuse_reply_err(req, EISDIR);
+    }
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)ino;
+    struct handle *h = H(fi);
+    if (h->fd >= 0)
+        close(h->fd);
+    if (h->kind == NK_DF11)
+        ra_destroy(&h->ra);
+    vfile_unref(h->vf);
+    free(h->data);
+    free(h);
+    fuse_reply_err(req, 0);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct handle *h = calloc(1, sizeof *h);
+    if (!h) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    h->kind = NK_DIR;
+    h->fd = -1;
+    /* One snapshot per opendir, so offsets stay valid whatever happens to
+     * STORE while the directory is being read. */
+    int rc = inode_list_dir(ino, &h->dl);
+    if (rc) {
+        free(h);
+        fuse_reply_err(req, -rc);
+        return;
+    }
+    fi->fh = (uintptr_t)h;
+    fi->cache_readdir = 0;
+    if (fuse_reply_open(req, fi) != 0) {
+        dir_list_free(&h->dl);
+        free(h);
+    }
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi, int plus)
+{
+    struct handle *h = H(fi);
+    char *buf = malloc(size);
+    if (!buf) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    size_t used = 0;
+    for (size_t i = off < 0 ? 0 : (size_t)off; i < h->dl.n; i++) {
+        struct dirent_v *d = &h->dl.e[i];
+        size_t need;
+        if (!plus) {
+            struct stat st = { .st_ino = d->d_ino, .st_mode = d->type };
+            need = fuse_add_direntry(req, buf + used, size - used, d->name, &st, (off_t)i + 1);
+            if (need > size - used)
+                break;
+            used += need;
+            continue;
+        }
+        /* Check the room first: an entry looked up but not sent would
+         * leak a lookup count. */
+        need = fuse_add_direntry_plus(req, NULL, 0, d->name, NULL, 0);
+        if (need > size - used)
+            break;
+        struct fuse_entry_param e;
+        memset(&e, 0, sizeof e);
+        int is_dot = !strcmp(d->name, ".") || !strcmp(d->name, "..");
+        struct stat st;
+        if (!is_dot && inode_lookup(ino, d->name, &st) == 0) {
+            fill_entry(&e, &st);
+        } else {
+            /* ino 0: the kernel lists the name but caches no entry, so a
+             * later lookup reports the real error. */
+            e.attr.st_ino = d->d_ino;
+            e.attr.st_mode = d->type;
+        }
+        used += fuse_add_direntry_plus(req, buf + used, size - used, d->name, &e, (off_t)i + 1);
+    }
+    fuse_reply_buf(req, buf, used);
+    free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+    do_readdir(req, ino, size, off, fi, 0);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                           struct fuse_file_info *fi)
+{
+    do_readdir(req, ino, size, off, fi, 1);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)ino;
+    struct handle *h = H(fi);
+    dir_list_free(&h->dl);
+    free(h);
+    fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+    (void)ino;
+    struct statvfs sv;
+    if (fstatvfs(fs_cfg.store_fd, &sv) != 0)
+        fuse_reply_err(req, errno);
+    else
+        fuse_reply_statfs(req, &sv);
+}
+
+/* Everything that would modify the tree. */
+static void erofs(fuse_req_t req) { fuse_reply_err(req, EROFS); }
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int to_set,
+                       struct fuse_file_info *fi)
+{
+    (void)ino, (void)a, (void)to_set, (void)fi;
+    erofs(req);
+}
+static void op_mknod(fuse_req_t req, fuse_ino_t p, const char *n, mode_t m, dev_t r)
+{
+    (void)p, (void)n, (void)m, (void)r;
+    erofs(req);
+}
+static void op_mkdir(fuse_req_t req, fuse_ino_t p, const char *n, mode_t m)
+{
+    (void)p, (void)n, (void)m;
+    erofs(req);
+}
+static void op_unlink(fuse_req_t req, fuse_ino_t p, const char *n)
+{
+    (void)p, (void)n;
+    erofs(req);
+}
+static void op_symlink(fuse_req_t req, const char *l, fuse_ino_t p, const char *n)
+{
+    (void)l, (void)p, (void)n;
+    erofs(req);
+}
+static void op_rename(fuse_req_t req, fuse_ino_t p, const char *n, fuse_ino_t np,
+                      const char *nn, unsigned int f)
+{
+    (void)p, (void)n, (void)np, (void)nn, (void)f;
+    erofs(req);
+}
+static void op_link(fuse_req_t req, fuse_ino_t i, fuse_ino_t np, const char *nn)
+{
+    (void)i, (void)np, (void)nn;
+    erofs(req);
+}
+static void op_write(fuse_req_t req, fuse_ino_t i, const char *b, size_t s, off_t o,
+                     struct fuse_file_info *fi)
+{
+    (void)i, (void)b, (void)s, (void)o, (void)fi;
+    erofs(req);
+}
+static void op_create(fuse_req_t req, fuse_ino_t p, const char *n, mode_t m,
+                      struct fuse_file_info *fi)
+{
+    (void)p, (void)n, (void)m, (void)fi;
+    erofs(req);
+}
+static void op_setxattr(fuse_req_t req, fuse_ino_t i, const char *n, const char *v,
+                        size_t s, int f)
+{
+    (void)i, (void)n, (void)v, (void)s, (void)f;
+    erofs(req);
+}
+static void op_removexattr(fuse_req_t req, fuse_ino_t i, const char *n)
+{
+    (void)i, (void)n;
+    erofs(req);
+}
+static void op_fallocate(fuse_req_t req, fuse_ino_t i, int m, off_t o, off_t l,
+                         struct fuse_file_info *fi)
+{
+    (void)i, (void)m, (void)o, (void)l, (void)fi;
+    erofs(req);
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+    .init = op_init,
+    .lookup = op_lookup,
+    .forget = op_forget,
+    .forget_multi = op_forget_multi,
+    .getattr = op_getattr,
+    .setattr = op_setattr,
+    .readlink = op_readlink,
+    .mknod = op_mknod,
+    .mkdir = op_mkdir,
+    .unlink = op_unlink,
+    .rmdir = op_unlink,
+    .symlink = op_symlink,
+    .rename = op_rename,
+    .link = op_link,
+    .open = op_open,
+    .read = op_read,
+    .write = op_write,
+    .release = op_release,
+    .opendir = op_opendir,
+    .readdir = op_readdir,
+    .readdirplus = op_readdirplus,
+    .releasedir = op_releasedir,
+    .statfs = op_statfs,
+    .setxattr = op_setxattr,
+    .removexattr = op_removexattr,
+    .create = op_create,
+    .fallocate = op_fallocate,
+};
