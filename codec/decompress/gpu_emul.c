@@ -1,0 +1,81 @@
+/* A CPU model of the GPU EXP16 decoder for machines without a GPU: the same
+ * staging (16-byte aligned payload, zeroed slack), the same lane offsets, the
+ * same lane reader (kernels/lane_decode.h) and the same end-of-lane check,
+ * run one lane after another. Tests select it with DF11_GPU_EMULATE=1 so the
+ * whole batch path (routing, LUTs, validation, per-job errors) runs for real
+ * where no kernel can. It is not a fast path. */
+#include "../common/internal.h"
+#include "../../kernels/df11_cuda.h"
+#include "../../kernels/lane_decode.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Decodes one staged payload into dst; lane errors name the lane. */
+static df11_status emul_one(const uint8_t *p, const df11_cuda_job *J, const uint16_t *lut,
+                            uint8_t *exps, uint8_t *dst, char *msg, size_t msg_len)
+{
+    const uint32_t L = J->lane_symbols, n = J->n;
+    const uint32_t nl = (uint32_t)(((uint64_t)n + L - 1) / L);
+    const uint32_t sym = J->payload_len - n;
+    uint32_t off = 2 * nl;
+    for (uint32_t k = 0; k < nl; k++) {
+        const uint32_t len = df11_rd16(p + 2 * (size_t)k);
+        const uint32_t count = k + 1 < nl ? L : n - k * L;
+        df11_lane_reader rd;
+        df11_lane_init(&rd, p, J->payload_len, off);
+        for (uint32_t i = 0; i < count; i++) exps[(size_t)k * L + i] = (uint8_t)df11_lane_next(&rd, lut);
+        if (off + len > sym || !df11_lane_ok(&rd, len)) {
+            snprintf(msg, msg_len, "lane %u: bit length does not match its stored length", k);
+            return DF11_E_CORRUPT_CHUNK;
+        }
+        off += len;
+    }
+    for (uint32_t i = 0; i < n; i++) df11_wr16(dst + 2 * (size_t)i, df11_bf16_join(exps[i], p[sym + i]));
+    return DF11_OK;
+}
+
+df11_status df11_emul_decode(const df11_cuda_job *jobs, size_t n, const uint16_t *luts,
+                             size_t lut_count, const df11_cuda_io *io, df11_status *status,
+                             char *why, size_t why_len)
+{
+    uint8_t *stage = NULL, *exps = NULL;
+    size_t stage_cap = 0, exps_cap = 0;
+    for (size_t j = 0; j < n; j++) {
+        const df11_cuda_job *J = &jobs[j];
+        size_t need = ((size_t)J->payload_len + DF11_CUDA_SLACK + 15) & ~(size_t)15;
+        if (J->lut >= lut_count || J->n == 0 || J->lane_symbols == 0) {
+            status[j] = DF11_E_INTERNAL;
+            io->fail(io->ctx, j, status[j], "job not valid for the GPU decoder");
+            continue;
+        }
+        if (need > stage_cap || J->n > exps_cap) {
+            free(stage);
+            free(exps);
+            stage_cap = need > stage_cap ? need : stage_cap;
+            exps_cap = J->n > exps_cap ? J->n : exps_cap;
+            stage = aligned_alloc(16, stage_cap);
+            exps = malloc(exps_cap);
+            if (!stage || !exps) {
+                free(stage);
+                free(exps);
+                snprintf(why, why_len, "out of memory");
+                return DF11_E_NOMEM;
+            }
+        }
+        status[j] = io->load(io->ctx, j, stage);
+        if (status[j] != DF11_OK) continue;
+        memset(stage + J->payload_len, 0, need - J->payload_len);
+        char msg[96];
+        status[j] = emul_one(stage, J, luts + (size_t)J->lut * DF11_CUDA_LUT_ENTRIES, exps, J->dst,
+                             msg, sizeof msg);
+        if (status[j] != DF11_OK) {
+            io->fail(io->ctx, j, status[j], msg);
+            continue;
+        }
+        status[j] = io->check(io->ctx, j, J->dst);
+    }
+    free(stage);
+    free(exps);
+    return DF11_OK;
+}

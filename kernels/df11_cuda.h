@@ -1,0 +1,120 @@
+/*
+ * df11_cuda.h - the plain-C seam between the codec (codec/decompress/gpu_*.c)
+ * and the CUDA code in the kernels/ .cu files. No CUDA types cross it, so the codec is
+ * compiled by the C compiler alone and links against either the .cu objects
+ * or kernels/gpu_stub.c (builds without CUDA).
+ *
+ * Only EXP chunks of EXP16 (BF16) segments reach this interface. The codec
+ * validates reader, chunk and code table before a job is handed over; the
+ * payload itself is validated by the io->load callback (it reads it).
+ */
+#ifndef DF11_CUDA_H
+#define DF11_CUDA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "df11.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DF11_CUDA_LUT_ENTRIES 4096u
+/* Zeroed bytes the staging code keeps after every payload, so word loads
+ * near the end of a payload never touch another job's bytes. */
+#define DF11_CUDA_SLACK 16u
+
+/* One EXP16 chunk to decode. The LUT entry for a 12-bit peek is
+ * symbol | code_length << 8; a constant code has length 0 everywhere. */
+typedef struct {
+    uint32_t payload_len;
+    uint32_t n;            /* BF16 elements: decoded bytes / 2 */
+    uint32_t lane_symbols;
+    uint32_t lut;          /* index into the LUT array of the call */
+    void *dst;             /* n*2 bytes; host or device memory per mode */
+} df11_cuda_job;
+
+/* Callbacks into the codec. j indexes the job array of the call. */
+typedef struct {
+    /* Reads job j's payload (payload_len bytes) into buf and validates its
+     * sizes and lane-length table; a non-OK status drops the job. */
+    df11_status (*load)(void *ctx, size_t j, uint8_t *buf);
+    /* Checks job j's decoded bytes (host memory) against the chunk XXH3. */
+    df11_status (*check)(void *ctx, size_t j, const void *bytes);
+    /* Reports a job the decoder itself rejected (status already set). */
+    void (*fail)(void *ctx, size_t j, df11_status st, const char *msg);
+    void *ctx;
+} df11_cuda_io;
+
+/* DF11_OK when a CUDA device can run the decoder; why gets the device name
+ * or, on DF11_E_NO_GPU, the reason (no driver, no device, no kernel image). */
+df11_status df11_cuda_probe(char *why, size_t why_len);
+
+/* Decodes n jobs. Every job gets status[j]. Returns DF11_OK when the batch
+ * ran (per-job results in status), DF11_E_GPU with the failing CUDA call in
+ * why when the GPU failed: then no status is meaningful and the caller
+ * decodes the whole batch another way. device_mode: dst is device memory and
+ * the decoded bytes are copied back once for io->check. Serialised. */
+df11_status df11_cuda_decode(const df11_cuda_job *jobs, size_t n,
+                             const uint16_t *luts, size_t lut_count,
+                             int device_mode, const df11_cuda_io *io,
+                             df11_status *status, char *why, size_t why_len);
+
+/* Device memory helpers (device-mode CPU fallback, tests, benchmarks). */
+df11_status df11_cuda_copy_to_device(void *dst, const void *src, size_t len,
+                                     char *why, size_t why_len);
+df11_status df11_cuda_copy_to_host(void *dst, const void *src, size_t len,
+                                   char *why, size_t why_len);
+df11_status df11_cuda_malloc(void **p, size_t len, char *why, size_t why_len);
+void df11_cuda_free(void *p);
+
+/* --- benchmarks (kernels/bench.cu) --- */
+typedef struct {
+    char name[128];
+    int cc_major, cc_minor;
+    int sm_count;
+    uint64_t mem_bytes;
+    double mem_bw_gbs;     /* theoretical peak from cudaDeviceProp */
+} df11_cuda_device_info;
+
+df11_status df11_cuda_info(df11_cuda_device_info *info, char *why, size_t why_len);
+/* Loads every payload once into device memory, decodes once and checks
+ * every job with io->check, then times reps device-to-device decodes of the
+ * whole set; *sec is the mean seconds per pass. dst of the jobs is unused. */
+df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t n,
+                                   const uint16_t *luts, size_t lut_count,
+                                   const df11_cuda_io *io, int reps,
+                                   double *sec, char *why, size_t why_len);
+/* Mean seconds of a pinned H2D and a pinned D2H copy of bytes. */
+df11_status df11_cuda_bench_copy(size_t bytes, int reps, double *h2d_sec,
+                                 double *d2h_sec, char *why, size_t why_len);
+
+/* --- codec side (codec/decompress/gpu_prep.c) --- */
+/* LUT for 256 code lengths that passed the format's checks: DF11_E_BAD_TABLE
+ * unless they form a complete or constant code (FORMAT.md 5.1). */
+df11_status df11_gpu_build_lut(const uint8_t len[256], uint16_t lut[DF11_CUDA_LUT_ENTRIES]);
+/* Whether payload_len is possible for n elements at all (before reading). */
+int df11_gpu_payload_len_ok(uint32_t payload_len, uint32_t n, uint32_t lane_symbols);
+/* Validates a read EXP16 payload: lane table total matches the payload
+ * exactly; a constant code has only empty lanes. why names the lane. */
+df11_status df11_gpu_check_payload(const uint8_t *p, uint32_t payload_len,
+                                   uint32_t n, uint32_t lane_symbols,
+                                   int constant, char *why, size_t why_len);
+/* CPU model of the kernel: the same lane decoder and reconstruction run
+ * sequentially. Host mode only; used by tests through DF11_GPU_EMULATE=1. */
+df11_status df11_emul_decode(const df11_cuda_job *jobs, size_t n,
+                             const uint16_t *luts, size_t lut_count,
+                             const df11_cuda_io *io, df11_status *status,
+                             char *why, size_t why_len);
+
+/* --- codec side (codec/decompress/gpu_batch.c) --- */
+/* df11_cuda_bench_decode over the EXP16 chunks among jobs (others are
+ * skipped; *bytes gets the decoded bytes per pass). */
+df11_status df11_gpu_bench_jobs(const df11_chunk_job *jobs, size_t n, int reps,
+                                double *sec, uint64_t *bytes, df11_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

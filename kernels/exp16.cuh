@@ -1,0 +1,55 @@
+/*
+ * exp16.cuh - what decode.cu (the kernel), batch.cu (host pipeline) and
+ * bench.cu share: the device-side job layout and the launcher.
+ */
+#ifndef DF11_EXP16_CUH
+#define DF11_EXP16_CUH
+
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+/* One thread per lane; a block takes up to this many lanes of one chunk.
+ * 128 matches the default geometry (256 KiB chunk / 1024 symbols per lane). */
+#define DF11_LANES_PER_BLOCK 128u
+/* Symbols per lane decoded between two cooperative output writes: 64 BF16
+ * words = one 128-byte line per lane. lane_symbols (>= 256, a power of two)
+ * is a multiple of it. */
+#define DF11_TILE 64u
+
+struct df11_dev_job {
+    uint64_t in_off;       /* payload offset in the input buffer, 16-aligned */
+    uint8_t *out;          /* n*2 bytes of device memory */
+    uint32_t payload_len;
+    uint32_t n;
+    uint32_t lane_symbols;
+    uint32_t lut;
+};
+
+struct df11_dev_block {
+    uint32_t job;          /* index into the job array of the launch */
+    uint32_t lane0;        /* first lane, a multiple of DF11_LANES_PER_BLOCK */
+};
+
+static inline uint32_t df11_lane_count(uint32_t n, uint32_t lane_symbols)
+{
+    return (uint32_t)(((uint64_t)n + lane_symbols - 1) / lane_symbols);
+}
+
+static inline uint32_t df11_block_count(uint32_t n, uint32_t lane_symbols)
+{
+    return (df11_lane_count(n, lane_symbols) + DF11_LANES_PER_BLOCK - 1) / DF11_LANES_PER_BLOCK;
+}
+
+/* errs[] value for a job whose sizes make no sense (lanes give 1 + lane). */
+#define DF11_ERR_SIZES 0x7fffffff
+
+/* Enqueues the decoder on st. errs[job] ends 0, or 1 + the first bad lane
+ * found (callers zero it first). Returns the launch status. */
+cudaError_t df11_exp16_launch(const uint8_t *in, const df11_dev_job *jobs,
+                              const df11_dev_block *blocks, uint32_t nblocks,
+                              const uint16_t *luts, int32_t *errs,
+                              cudaStream_t st);
+/* Attributes of the kernel; fails when no image fits the current device. */
+cudaError_t df11_exp16_attributes(cudaFuncAttributes *a);
+
+#endif
