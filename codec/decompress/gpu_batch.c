@@ -305,3 +305,46 @@ df11_status df11_gpu_decode_batch(const df11_chunk_job *jobs, size_t n, df11_bat
     }
     return DF11_OK;
 }
+
+df11_status df11_gpu_bench_jobs(const df11_chunk_job *jobs, size_t n, int reps, double *sec,
+                                uint64_t *bytes, df11_error *err)
+{
+    df11_error gerr;
+    if (df11_gpu_available(&gerr) != DF11_OK) {
+        if (err) *err = gerr;
+        return gerr.code;
+    }
+    df11_status *status = calloc(n ? n : 1, sizeof *status);
+    uint8_t *route = malloc(n ? n : 1);
+    df11_cuda_job *gj = malloc((n ? n : 1) * sizeof *gj);
+    batch b = {.jobs = jobs, .mode = DF11_BATCH_DEVICE, .status = status, .first_bad = (size_t)-1};
+    b.gmap = malloc((n ? n : 1) * sizeof *b.gmap);
+    b.constant = malloc(n ? n : 1);
+    lut_set ls = {0};
+    size_t ng = 0;
+    char why[256] = "";
+    df11_status st = DF11_E_NOMEM;
+    if (status && route && gj && b.gmap && b.constant) {
+        route_jobs(&b, n, 1, route);
+        st = gpu_jobs(&b, route, n, gj, &ng, &ls);
+    }
+    if (st == DF11_OK) {
+        *bytes = 0;
+        for (size_t k = 0; k < ng; k++) *bytes += (uint64_t)gj[k].n * 2;
+        df11_cuda_io io = {cb_load, cb_check, cb_fail, &b};
+        st = df11_cuda_bench_decode(gj, ng, ls.luts, ls.count, &io, reps, sec, why, sizeof why);
+        if (st != DF11_OK) {
+            if (b.first_bad != (size_t)-1 && err) *err = b.first_err;
+            else df11_fail(err, st, "GPU benchmark: %s", why);
+        }
+    } else {
+        df11_fail(err, st, "GPU benchmark: cannot prepare jobs");
+    }
+    free(status);
+    free(route);
+    free(gj);
+    free(b.gmap);
+    free(b.constant);
+    free(ls.luts);
+    return st;
+}

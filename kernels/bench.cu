@@ -1,0 +1,185 @@
+/*
+ * bench.cu - measurement helpers for bench/gpu_bench.c: device properties,
+ * device-to-device decode time of a set of chunks (payloads resident on the
+ * GPU, output into GPU memory), and plain pinned copy times to compare with.
+ * Timing uses CUDA events on one stream; the first pass is a checked warm-up.
+ */
+#include <stdlib.h>
+
+#include "cuda_check.cuh"
+#include "exp16.cuh"
+
+extern "C" df11_status df11_cuda_info(df11_cuda_device_info *info, char *why, size_t why_len)
+{
+    int dev = 0, clock_khz = 0, bus_bits = 0;
+    cudaDeviceProp p;
+    CK(cudaGetDevice(&dev));
+    CK(cudaGetDeviceProperties(&p, dev));
+    /* Memory clock and bus width left cudaDeviceProp in CUDA 13. */
+    CK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrMemoryClockRate, dev));
+    CK(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, dev));
+    memset(info, 0, sizeof *info);
+    snprintf(info->name, sizeof info->name, "%.127s", p.name);
+    info->cc_major = p.major;
+    info->cc_minor = p.minor;
+    info->sm_count = p.multiProcessorCount;
+    info->mem_bytes = p.totalGlobalMem;
+    /* DDR: two transfers per clock. */
+    info->mem_bw_gbs = 2.0 * clock_khz * 1e3 * (bus_bits / 8.0) / 1e9;
+    return DF11_OK;
+}
+
+namespace {
+
+struct Bench {
+    uint8_t *h_in = nullptr, *d_in = nullptr, *d_out = nullptr, *h_out = nullptr;
+    uint16_t *d_luts = nullptr;
+    df11_dev_job *d_jobs = nullptr;
+    df11_dev_block *d_blocks = nullptr;
+    int32_t *d_err = nullptr;
+    cudaStream_t st = nullptr;
+    cudaEvent_t t0 = nullptr, t1 = nullptr;
+    ~Bench()
+    {
+        if (st) cudaStreamSynchronize(st);
+        cudaFreeHost(h_in); cudaFreeHost(h_out);
+        cudaFree(d_in); cudaFree(d_out); cudaFree(d_luts);
+        cudaFree(d_jobs); cudaFree(d_blocks); cudaFree(d_err);
+        if (t0) cudaEventDestroy(t0);
+        if (t1) cudaEventDestroy(t1);
+        if (st) cudaStreamDestroy(st);
+    }
+};
+
+size_t align16(size_t v) { return (v + 15u) & ~(size_t)15u; }
+
+} // namespace
+
+extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t n,
+                                              const uint16_t *luts, size_t lut_count,
+                                              const df11_cuda_io *io, int reps, double *sec,
+                                              char *why, size_t why_len)
+{
+    Bench b;
+    size_t in_total = 0, out_total = 0, nblocks = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (jobs[j].lut >= lut_count || jobs[j].n == 0 || jobs[j].lane_symbols % DF11_TILE) {
+            df11_set_why(why, why_len, "job not valid for the GPU decoder");
+            return DF11_E_ARG;
+        }
+        in_total += align16((size_t)jobs[j].payload_len + DF11_CUDA_SLACK);
+        out_total += align16((size_t)jobs[j].n * 2u);
+        nblocks += df11_block_count(jobs[j].n, jobs[j].lane_symbols);
+    }
+    if (n == 0 || nblocks > 0x7fffffffu) {
+        df11_set_why(why, why_len, "nothing to decode, or too many blocks");
+        return DF11_E_ARG;
+    }
+    df11_dev_job *hj = (df11_dev_job *)malloc(n * sizeof *hj);
+    df11_dev_block *hb = (df11_dev_block *)malloc(nblocks * sizeof *hb);
+    int32_t *herr = (int32_t *)malloc(n * sizeof *herr);
+    size_t *out_off = (size_t *)malloc(n * sizeof *out_off);
+    df11_status st = DF11_E_NOMEM;
+    if (!hj || !hb || !herr || !out_off) goto out;
+    st = DF11_E_GPU;
+    if (!df11_ck(cudaMallocHost((void **)&b.h_in, in_total), "cudaMallocHost", why, why_len) ||
+        !df11_ck(cudaMalloc((void **)&b.d_in, in_total), "cudaMalloc", why, why_len) ||
+        !df11_ck(cudaMalloc((void **)&b.d_out, out_total), "cudaMalloc", why, why_len) ||
+        !df11_ck(cudaMalloc((void **)&b.d_luts, lut_count * DF11_CUDA_LUT_ENTRIES * 2u), "cudaMalloc", why, why_len) ||
+        !df11_ck(cudaMalloc((void **)&b.d_jobs, n * sizeof *hj), "cudaMalloc", why, why_len) ||
+        !df11_ck(cudaMalloc((void **)&b.d_blocks, nblocks * sizeof *hb), "cudaMalloc", why, why_len) ||
+        !df11_ck(cudaMalloc((void **)&b.d_err, n * sizeof *herr), "cudaMalloc", why, why_len) ||
+        !df11_ck(cudaStreamCreate(&b.st), "cudaStreamCreate", why, why_len) ||
+        !df11_ck(cudaEventCreate(&b.t0), "cudaEventCreate", why, why_len) ||
+        !df11_ck(cudaEventCreate(&b.t1), "cudaEventCreate", why, why_len))
+        goto out;
+    {
+        size_t in_off = 0, o = 0, blk = 0;
+        for (size_t j = 0; j < n; j++) {
+            st = io->load(io->ctx, j, b.h_in + in_off);
+            if (st != DF11_OK) {
+                df11_set_why(why, why_len, "a payload failed to load or validate");
+                goto out;
+            }
+            size_t in_need = align16((size_t)jobs[j].payload_len + DF11_CUDA_SLACK);
+            memset(b.h_in + in_off + jobs[j].payload_len, 0, in_need - jobs[j].payload_len);
+            hj[j] = df11_dev_job{in_off, b.d_out + o, jobs[j].payload_len, jobs[j].n,
+                                 jobs[j].lane_symbols, jobs[j].lut};
+            uint32_t nb = df11_block_count(jobs[j].n, jobs[j].lane_symbols);
+            for (uint32_t k = 0; k < nb; k++) hb[blk++] = df11_dev_block{(uint32_t)j, k * DF11_LANES_PER_BLOCK};
+            out_off[j] = o;
+            in_off += in_need;
+            o += align16((size_t)jobs[j].n * 2u);
+        }
+    }
+    st = DF11_E_GPU;
+    if (!df11_ck(cudaMemcpy(b.d_in, b.h_in, in_total, cudaMemcpyHostToDevice), "cudaMemcpy", why, why_len) ||
+        !df11_ck(cudaMemcpy(b.d_luts, luts, lut_count * DF11_CUDA_LUT_ENTRIES * 2u, cudaMemcpyHostToDevice),
+                 "cudaMemcpy", why, why_len) ||
+        !df11_ck(cudaMemcpy(b.d_jobs, hj, n * sizeof *hj, cudaMemcpyHostToDevice), "cudaMemcpy", why, why_len) ||
+        !df11_ck(cudaMemcpy(b.d_blocks, hb, nblocks * sizeof *hb, cudaMemcpyHostToDevice), "cudaMemcpy", why, why_len) ||
+        !df11_ck(cudaMemset(b.d_err, 0, n * sizeof *herr), "cudaMemset", why, why_len) ||
+        !df11_ck(df11_exp16_launch(b.d_in, b.d_jobs, b.d_blocks, (uint32_t)nblocks, b.d_luts, b.d_err, b.st),
+                 "df11_exp16_launch", why, why_len) ||
+        !df11_ck(cudaStreamSynchronize(b.st), "cudaStreamSynchronize", why, why_len) ||
+        !df11_ck(cudaMemcpy(herr, b.d_err, n * sizeof *herr, cudaMemcpyDeviceToHost), "cudaMemcpy", why, why_len))
+        goto out;
+    /* The warm-up pass is checked in full: a fast wrong decoder is no result. */
+    if (!df11_ck(cudaMallocHost((void **)&b.h_out, out_total), "cudaMallocHost", why, why_len) ||
+        !df11_ck(cudaMemcpy(b.h_out, b.d_out, out_total, cudaMemcpyDeviceToHost), "cudaMemcpy", why, why_len))
+        goto out;
+    for (size_t j = 0; j < n; j++) {
+        if (herr[j] != 0 || io->check(io->ctx, j, b.h_out + out_off[j]) != DF11_OK) {
+            st = herr[j] ? DF11_E_CORRUPT_CHUNK : DF11_E_CHECKSUM;
+            if (why && why_len) snprintf(why, why_len, "warm-up decode of job %zu is wrong", j);
+            goto out;
+        }
+    }
+    if (!df11_ck(cudaEventRecord(b.t0, b.st), "cudaEventRecord", why, why_len)) goto out;
+    for (int r = 0; r < reps; r++)
+        if (!df11_ck(df11_exp16_launch(b.d_in, b.d_jobs, b.d_blocks, (uint32_t)nblocks, b.d_luts, b.d_err, b.st),
+                     "df11_exp16_launch", why, why_len))
+            goto out;
+    {
+        float ms = 0;
+        if (!df11_ck(cudaEventRecord(b.t1, b.st), "cudaEventRecord", why, why_len) ||
+            !df11_ck(cudaEventSynchronize(b.t1), "cudaEventSynchronize", why, why_len) ||
+            !df11_ck(cudaEventElapsedTime(&ms, b.t0, b.t1), "cudaEventElapsedTime", why, why_len))
+            goto out;
+        *sec = ms / 1e3 / (reps > 0 ? reps : 1);
+    }
+    st = DF11_OK;
+out:
+    free(hj);
+    free(hb);
+    free(herr);
+    free(out_off);
+    return st;
+}
+
+extern "C" df11_status df11_cuda_bench_copy(size_t bytes, int reps, double *h2d_sec, double *d2h_sec,
+                                            char *why, size_t why_len)
+{
+    Bench b;
+    float ms = 0;
+    CK(cudaMallocHost((void **)&b.h_in, bytes));
+    CK(cudaMalloc((void **)&b.d_in, bytes));
+    CK(cudaStreamCreate(&b.st));
+    CK(cudaEventCreate(&b.t0));
+    CK(cudaEventCreate(&b.t1));
+    memset(b.h_in, 0x5a, bytes); /* touch every page before timing */
+    CK(cudaMemcpy(b.d_in, b.h_in, bytes, cudaMemcpyHostToDevice));
+    CK(cudaEventRecord(b.t0, b.st));
+    for (int r = 0; r < reps; r++) CK(cudaMemcpyAsync(b.d_in, b.h_in, bytes, cudaMemcpyHostToDevice, b.st));
+    CK(cudaEventRecord(b.t1, b.st));
+    CK(cudaEventSynchronize(b.t1));
+    CK(cudaEventElapsedTime(&ms, b.t0, b.t1));
+    *h2d_sec = ms / 1e3 / (reps > 0 ? reps : 1);
+    CK(cudaEventRecord(b.t0, b.st));
+    for (int r = 0; r < reps; r++) CK(cudaMemcpyAsync(b.h_in, b.d_in, bytes, cudaMemcpyDeviceToHost, b.st));
+    CK(cudaEventRecord(b.t1, b.st));
+    CK(cudaEventSynchronize(b.t1));
+    CK(cudaEventElapsedTime(&ms, b.t0, b.t1));
+    *d2h_sec = ms / 1e3 / (reps > 0 ? reps : 1);
+    return DF11_OK;
+}
