@@ -1,5 +1,6 @@
 #include "progress.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -8,7 +9,10 @@
 
 #include "msg.h"
 
-static progress *on_screen;
+/* df11_verify may report from several threads, and messages from the main
+ * thread erase the bar: one lock for the terminal line. */
+static pthread_mutex_t screen = PTHREAD_MUTEX_INITIALIZER;
+static int drawn;
 
 double cli_now(void)
 {
@@ -20,7 +24,6 @@ double cli_now(void)
 void progress_begin(progress *p, const char *label)
 {
     memset(p, 0, sizeof *p);
-    pthread_mutex_init(&p->mu, NULL);
     p->label = label;
     p->start = cli_now();
     p->enabled = cli_verbosity >= 1 && isatty(STDERR_FILENO);
@@ -59,8 +62,7 @@ static void draw(progress *p, uint64_t done, uint64_t total, double now)
     fprintf(stderr, "\r\033[K%s [%s] %3d%% %s/%s %s/s", label, bar,
             (int)(frac * 100), d, t, r);
     fflush(stderr);
-    p->drawn = 1;
-    on_screen = p;
+    drawn = 1;
 }
 
 void progress_update(void *ctx, uint64_t done, uint64_t total)
@@ -69,28 +71,28 @@ void progress_update(void *ctx, uint64_t done, uint64_t total)
     if (!p || !p->enabled)
         return;
     double now = cli_now();
-    pthread_mutex_lock(&p->mu);
+    pthread_mutex_lock(&screen);
     if (now - p->start >= 0.5 && now - p->last_draw >= 0.1) {
         p->last_draw = now;
         draw(p, done, total, now);
     }
-    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_unlock(&screen);
 }
 
 void progress_clear_line(void)
 {
-    if (on_screen && on_screen->drawn) {
+    pthread_mutex_lock(&screen);
+    if (drawn) {
         fputs("\r\033[K", stderr);
         fflush(stderr);
-        on_screen->drawn = 0;
+        drawn = 0;
     }
+    pthread_mutex_unlock(&screen);
 }
 
 void progress_end(progress *p)
 {
-    if (on_screen == p) {
+    if (p->enabled)
         progress_clear_line();
-        on_screen = NULL;
-    }
-    pthread_mutex_destroy(&p->mu);
+    p->enabled = 0;
 }

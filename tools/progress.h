@@ -6,14 +6,12 @@
 #ifndef DF11_CLI_PROGRESS_H
 #define DF11_CLI_PROGRESS_H
 
-#include <pthread.h>
 #include <stdint.h>
 
 typedef struct {
     const char *label;
     double start, last_draw;
-    int enabled, drawn;
-    pthread_mutex_t mu; /* df11_verify may report from several threads */
+    int enabled;
 } progress;
 
 void progress_begin(progress *p, const char *label);
