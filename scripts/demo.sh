@@ -59,7 +59,15 @@ say "Verify and inspect"
 while IFS= read -r z; do
     echo "-- $z"
     "$BUILD/df11" verify "$z"
-    "$BUILD/df11" info "$z"
+    # The per-tensor table runs to hundreds of lines: show its head and the
+    # totals, keep the whole of it in a file.
+    table="$DEMO/info-$(basename "$z" .df11).txt"
+    "$BUILD/df11" info "$z" >"$table"
+    if [ "$(wc -l <"$table")" -gt 30 ]; then
+        head -n 6 "$table"; echo "  ... (all of it in $table)"; tail -n 12 "$table"
+    else
+        cat "$table"
+    fi
 done < <(find "$store" -type f -name '*.df11' | sort)
 
 bytes_of() { # DIR PATTERN: total size of matching regular files
