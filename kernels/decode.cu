@@ -6,8 +6,8 @@
  * 5.2). The grid covers every lane of every chunk of a launch, so many chunks
  * go in one launch. Per block:
  *   1. the chunk's 4096-entry LUT is copied to shared memory (16-byte loads);
- *   2. a block-wide prefix sum over the lane-length table gives each thread
- *      the byte where its lane starts;
+ *   2. a block-wide prefix sum over the lane-length table (lengths in bits,
+ *      lanes packed bit after bit) gives each thread its lane's start bit;
  *   3. in steps of DF11_TILE symbols, each thread decodes its lane into a
  *      shared tile, then the block writes the tile out cooperatively: a warp
  *      writes one lane's 64 BF16 words (128 contiguous bytes) per store, so
@@ -91,7 +91,7 @@ df11_exp16_kernel(const uint8_t *__restrict__ in, const df11_dev_job *__restrict
     /* The host validated all of this; a block that still finds it false
      * reports the chunk rather than reading outside the payload. */
     if (L < DF11_TILE || L % DF11_TILE != 0 || blk.lane0 >= nl ||
-        (uint64_t)plen < 2ull * nl + n) {
+        (uint64_t)plen < 2ull * nl + n || plen > (1u << 28)) {
         if (tid == 0) atomicCAS(&errs[blk.job], 0, DF11_ERR_SIZES);
         return; /* uniform across the block: no barrier is skipped */
     }
@@ -117,14 +117,14 @@ df11_exp16_kernel(const uint8_t *__restrict__ in, const df11_dev_job *__restrict
     /* block_scan synchronised the block, so the LUT is complete here. */
 
     const uint32_t lane = blk.lane0 + tid;
-    const uint32_t sym_end = plen >= n ? plen - n : 0; /* sign/mantissa plane start */
-    const uint32_t start = 2u * nl + my_off;
+    const uint32_t sym_end = plen - n; /* sign/mantissa plane start */
+    const uint64_t start = 16ull * nl + my_off;
     uint32_t count = 0;
     if (lane < nl) count = min(L, n - lane * L);
-    int bad = lane < nl && ((uint64_t)start + my_len > sym_end);
+    const int bad = lane < nl && start + my_len > 8ull * sym_end;
 
     df11_lane_reader rd;
-    df11_lane_init(&rd, p, plen, start);
+    df11_lane_init(&rd, p, plen, bad ? 0u : (uint32_t)start);
 
     const uint32_t first_count = min(L, n - blk.lane0 * L); /* the block's longest lane */
     const uint32_t steps = (first_count + DF11_TILE - 1u) / DF11_TILE;

@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 /* One thread per lane; a block takes up to this many lanes of one chunk.
- * 128 matches the default geometry (256 KiB chunk / 1024 symbols per lane). */
-#define DF11_LANES_PER_BLOCK 128u
+ * 64 matches the default geometry (256 KiB chunk / 2048 symbols per lane). */
+#define DF11_LANES_PER_BLOCK 64u
 /* Symbols per lane decoded between two cooperative output writes: 64 BF16
  * words = one 128-byte line per lane. lane_symbols (>= 256, a power of two)
  * is a multiple of it. */

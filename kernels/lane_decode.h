@@ -3,11 +3,11 @@
  * CUDA kernel (kernels/decode.cu) and its CPU model (gpu_emul.c) so the model
  * exercises the very code the GPU runs.
  *
- * A lane is a byte string of MSB-first canonical codes (FORMAT.md 5.2). The
- * reader loads aligned 32-bit words; words at or past lim read as zero, so a
- * lane that runs over never reads outside its payload. Whether the lane was
- * consistent is decided once at the end: ceil(bits used / 8) must equal the
- * lane's stored length.
+ * A lane is a run of MSB-first canonical codes starting at any bit of the
+ * payload (FORMAT.md 5.2: lanes are packed bit after bit). The reader loads
+ * aligned 32-bit words; words at or past lim read as zero, so a lane that
+ * runs over never reads outside its payload. Whether the lane was consistent
+ * is decided once at the end: the bits used must equal its stored length.
  */
 #ifndef DF11_LANE_DECODE_H
 #define DF11_LANE_DECODE_H
@@ -42,14 +42,14 @@ DF11_HD uint32_t df11_lane_word(const uint8_t *base, uint32_t word, uint32_t lim
 #endif
 }
 
-/* Positions the reader at byte start of the payload. */
+/* Positions the reader at bit start_bit of the payload. */
 DF11_HD void df11_lane_init(df11_lane_reader *r, const uint8_t *base,
-                            uint32_t payload_len, uint32_t start)
+                            uint32_t payload_len, uint32_t start_bit)
 {
-    uint32_t skip = (start & 3u) * 8u;
+    uint32_t skip = start_bit & 31u;
     r->base = base;
     r->lim = (payload_len + 3u) / 4u;
-    r->word = start / 4u;
+    r->word = start_bit / 32u;
     r->buf = (uint64_t)df11_lane_word(base, r->word, r->lim) << (32u + skip);
     r->word++;
     r->have = 32u - skip;
@@ -72,11 +72,10 @@ DF11_HD uint32_t df11_lane_next(df11_lane_reader *r, const uint16_t *lut)
     return e & 0xFFu;
 }
 
-/* The lane is consistent when its stored length is exactly its bits rounded
- * up to bytes (no overrun, no whole unused byte). */
-DF11_HD int df11_lane_ok(const df11_lane_reader *r, uint32_t lane_len)
+/* The lane is consistent when its symbols used exactly its stored bits. */
+DF11_HD int df11_lane_ok(const df11_lane_reader *r, uint32_t lane_bits)
 {
-    return (r->used + 7u) / 8u == lane_len;
+    return r->used == lane_bits;
 }
 
 /* BF16 word from exponent e and sign/mantissa byte m (FORMAT.md 5). */

@@ -51,7 +51,7 @@ int df11_gpu_payload_len_ok(uint32_t payload_len, uint32_t n, uint32_t lane_symb
     if (n == 0 || lane_symbols == 0) return 0;
     uint64_t nl = ((uint64_t)n + lane_symbols - 1) / lane_symbols;
     uint64_t min = 2 * nl + n;
-    uint64_t max = min + ((uint64_t)n * DF11_MAX_CODE_LEN + 7) / 8 + nl;
+    uint64_t max = min + ((uint64_t)n * DF11_MAX_CODE_LEN + 7) / 8;
     return payload_len >= min && payload_len <= max;
 }
 
@@ -63,20 +63,20 @@ df11_status df11_gpu_check_payload(const uint8_t *p, uint32_t payload_len, uint3
         return DF11_E_CORRUPT_CHUNK;
     }
     uint32_t nl = (uint32_t)(((uint64_t)n + lane_symbols - 1) / lane_symbols);
-    uint64_t total = 0;
+    uint64_t bits = 0;
     for (uint32_t k = 0; k < nl; k++) {
         uint32_t len = df11_rd16(p + 2 * (size_t)k);
         uint32_t syms = k + 1 < nl ? lane_symbols : n - k * lane_symbols;
-        /* A lane of s symbols holds between s and 12*s bits. */
-        if (constant ? len != 0 : (len < (syms + 7) / 8 || len > (syms * DF11_MAX_CODE_LEN + 7) / 8)) {
-            snprintf(why, why_len, "lane %u: length %u impossible for %u symbols", k, len, syms);
+        /* A lane of s symbols holds between s and 12*s bits (0 if constant). */
+        if (constant ? len != 0 : (len < syms || len > syms * DF11_MAX_CODE_LEN)) {
+            snprintf(why, why_len, "lane %u: %u bits impossible for %u symbols", k, len, syms);
             return DF11_E_CORRUPT_CHUNK;
         }
-        total += len;
+        bits += len;
     }
-    if (2 * (uint64_t)nl + total + n != payload_len) {
-        snprintf(why, why_len, "lane lengths add up to %llu bytes, payload holds %llu",
-                 (unsigned long long)total, (unsigned long long)(payload_len - 2 * (uint64_t)nl - n));
+    if (2 * (uint64_t)nl + (bits + 7) / 8 + n != payload_len) {
+        snprintf(why, why_len, "lane lengths add up to %llu bits, payload holds %llu bytes for them",
+                 (unsigned long long)bits, (unsigned long long)(payload_len - 2 * (uint64_t)nl - n));
         return DF11_E_CORRUPT_CHUNK;
     }
     return DF11_OK;
