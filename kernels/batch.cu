@@ -96,6 +96,9 @@ df11_status slot_init(Slot &s, char *why, size_t why_len)
         (st = dev_alloc(&s.d_blocks, BLOCK_CAP, why, why_len)) ||
         (st = dev_alloc(&s.d_err, JOB_CAP, why, why_len)))
         return st;
+    /* The padding between jobs in d_out is never written by the kernel but
+     * is copied back with the rest: give it defined contents once. */
+    CK(cudaMemset(s.d_out, 0, OUT_CAP));
     s.map = (size_t *)malloc(JOB_CAP * sizeof(size_t));
     s.out_off = (size_t *)malloc(JOB_CAP * sizeof(size_t));
     if (!s.map || !s.out_off) {

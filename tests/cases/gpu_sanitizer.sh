@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs the GPU part of gpu_diff under compute-sanitizer: memcheck (out of
+# bounds / misaligned accesses, also on the corrupted chunks), racecheck
+# (shared-memory hazards between the tile writes and reads), initcheck
+# (reads of uninitialised device memory) and synccheck (barrier misuse).
+# Every tool is a SKIP without a GPU or without compute-sanitizer.
+set -u
+cd "${DF11_ROOT:-$(dirname "$0")/../..}"
+BUILD="${BUILD:-build}"
+bin="$BUILD/tests/gpu_diff"
+tools="memcheck racecheck initcheck synccheck"
+
+skip_all() { for t in $tools; do echo "SKIP gpu_sanitizer_$t $1"; done; exit 0; }
+
+[ -x "$bin" ] || skip_all "$bin not built"
+why=$("$bin" --probe); rc=$?
+[ $rc -eq 0 ] || skip_all "no GPU: $why"
+cs=$(command -v compute-sanitizer || true)
+[ -z "$cs" ] && [ -x /usr/local/cuda/bin/compute-sanitizer ] && cs=/usr/local/cuda/bin/compute-sanitizer
+[ -n "$cs" ] || skip_all "compute-sanitizer not found"
+
+log=$(mktemp -d /tmp/gpu_sanitizer.XXXXXX)
+trap 'rm -rf "$log"' EXIT
+for t in $tools; do
+    extra=""
+    [ "$t" = racecheck ] && extra="--racecheck-report all"
+    # --gpu-only: the CPU parts of gpu_diff add nothing here and are slow
+    # under the sanitizer's interception.
+    if "$cs" --tool "$t" $extra --error-exitcode 99 "$bin" --gpu-only >"$log/$t.out" 2>&1 &&
+        ! grep -q '^FAIL ' "$log/$t.out"; then
+        echo "PASS gpu_sanitizer_$t"
+    else
+        echo "FAIL gpu_sanitizer_$t"
+        grep -E '^FAIL |=========' "$log/$t.out" | head -20
+    fi
+done
