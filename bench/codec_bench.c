@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +49,15 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU seconds of the whole process (every thread), user + system. */
+static double cpu_now(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -599,29 +609,36 @@ static int max_threads(const options *o)
 static void bench_encode(const options *o, const input *in, const char *df11_path,
                          zchunked *zc_first)
 {
-    printf("\n== compression: MB/s of input (1 MB = 1e6 B), median of %d ==\n", o->enc_runs);
+    printf("\n== compression: MB/s of input (1 MB = 1e6 B) and MB per CPU-second, "
+           "median of %d ==\n", o->enc_runs);
     char zname[32];
     snprintf(zname, sizeof zname, "zstd -%d chunks", zc_first->level);
-    printf("%-8s %12s %16s %10s\n", "threads", "df11", zname, "df11/zstd");
+    printf("%-8s %10s %10s %16s %10s %10s\n", "threads", "df11", "per CPU-s", zname,
+           "per CPU-s", "df11/zstd");
     for (int ti = 0; ti < o->nthreads; ti++) {
         int T = o->threads[ti];
-        double td[100], tz[100];
+        double td[100], tz[100], cd[100], cz[100];
         for (int k = 0; k < o->enc_runs; k++) {
             df11_encode_options eo;
             df11_encode_options_default(&eo);
             eo.threads = T;
             df11_error err;
-            double t0 = now();
+            double c0 = cpu_now(), t0 = now();
             if (df11_encode_file(in->path, df11_path, &eo, &err) != DF11_OK)
                 die("df11_encode_file: %s", err.message);
             td[k] = now() - t0;
+            cd[k] = cpu_now() - c0;
+            c0 = cpu_now();
             tz[k] = zc_compress(zc_first, T);
+            cz[k] = cpu_now() - c0;
         }
-        double md = (double)in->size / median(td, o->enc_runs) / 1e6;
-        double mz = (double)in->size / median(tz, o->enc_runs) / 1e6;
-        printf("%-8d %12.1f %16.1f %10.2f\n", T, md, mz, md / mz);
-        result("encode_mbps_t%d %.1f\nzstd%d_chunk_encode_mbps_t%d %.1f\n", T, md,
-               zc_first->level, T, mz);
+        double S = (double)in->size / 1e6;
+        double md = S / median(td, o->enc_runs), mz = S / median(tz, o->enc_runs);
+        double pd = S / median(cd, o->enc_runs), pz = S / median(cz, o->enc_runs);
+        printf("%-8d %10.1f %10.1f %16.1f %10.1f %10.2f\n", T, md, pd, mz, pz, md / mz);
+        result("encode_mbps_t%d %.1f\nencode_mb_per_cpus_t%d %.1f\n", T, md, T, pd);
+        result("zstd%d_chunk_encode_mbps_t%d %.1f\nzstd%d_chunk_encode_mb_per_cpus_t%d %.1f\n",
+               zc_first->level, T, mz, zc_first->level, T, pz);
     }
 }
 
