@@ -756,6 +756,14 @@ static void bench_decode(const options *o, const input *in, decoder *d, int nd, 
                 printf(" %13.3f", gbs[0] / gbs[k]);
         }
         printf("\n");
+        /* The spread shows whether another process cut into the runs. */
+        double lo = t[0], hi = t[0];
+        for (int run = 1; run < o->runs; run++) {
+            lo = t[run] < lo ? t[run] : lo;
+            hi = t[run] > hi ? t[run] : hi;
+        }
+        printf("%-8s df11 runs: %.3f .. %.3f GB/s\n", "", (double)in->size / hi / 1e9,
+               (double)in->size / lo / 1e9);
         if (ti > 0)
             printf("%-8s %13.2fx scaling of df11 from %d thread(s)\n", "", gbs[0] / gbs1[0],
                    o->threads[0]);
