@@ -60,20 +60,43 @@ static inline void oracle_put_bit(uint8_t *p, uint64_t pos, unsigned b)
     else p[pos >> 3] &= (uint8_t)~(0x80 >> (pos & 7));
 }
 
+/* A code ready for bit-at-a-time decoding: sym[l][c] is the symbol whose
+ * code is the l-bit value c, or -1. */
+typedef struct {
+    uint8_t len[256];
+    uint16_t code[256];
+    int kind; /* as oracle_check */
+    int constant_symbol;
+    int16_t sym[ORACLE_MAX_LEN + 1][1u << ORACLE_MAX_LEN];
+} oracle_code;
+
+static inline void oracle_code_init(oracle_code *c, const uint8_t len[256])
+{
+    memcpy(c->len, len, 256);
+    c->kind = oracle_check(len);
+    c->constant_symbol = -1;
+    memset(c->sym, 0xFF, sizeof c->sym);
+    if (c->kind < 0) return;
+    oracle_canonical(len, c->code);
+    for (unsigned s = 0; s < 256; s++)
+        if (len[s]) {
+            c->sym[len[s]][c->code[s]] = (int16_t)s;
+            c->constant_symbol = (int)s;
+        }
+}
+
 /* Decodes one symbol from bit pos of p (nbits readable bits), one bit at a
  * time. Returns the symbol, or -1 when no code matches within nbits. */
-static inline int oracle_symbol(const uint8_t len[256], const uint16_t code[256], const uint8_t *p,
-                                uint64_t nbits, uint64_t *pos)
+static inline int oracle_symbol(const oracle_code *c, const uint8_t *p, uint64_t nbits, uint64_t *pos)
 {
-    uint32_t c = 0;
+    uint32_t v = 0;
     for (unsigned l = 1; l <= ORACLE_MAX_LEN; l++) {
         if (*pos + l > nbits) return -1;
-        c = c << 1 | oracle_bit(p, *pos + l - 1);
-        for (unsigned s = 0; s < 256; s++)
-            if (len[s] == l && code[s] == c) {
-                *pos += l;
-                return (int)s;
-            }
+        v = v << 1 | oracle_bit(p, *pos + l - 1);
+        if (c->sym[l][v] >= 0) {
+            *pos += l;
+            return c->sym[l][v];
+        }
     }
     return -1;
 }
@@ -122,29 +145,23 @@ static inline size_t oracle_encode(const uint8_t *src, uint32_t n, unsigned widt
 /* Decodes an EXP payload the slow way into dst (n * width bytes). Returns
  * false on anything FORMAT.md 5 forbids. */
 static inline bool oracle_decode(const uint8_t *payload, size_t payload_len, uint32_t n,
-                                 unsigned width, uint32_t L, const uint8_t len[256], uint8_t *dst)
+                                 unsigned width, uint32_t L, const oracle_code *c, uint8_t *dst)
 {
-    int kind = oracle_check(len);
-    if (kind < 0) return false;
-    uint16_t code[256];
-    oracle_canonical(len, code);
+    if (c->kind < 0) return false;
     uint64_t nl = ((uint64_t)n + L - 1) / L;
     uint64_t fixed = 2 * nl + (uint64_t)n * (width - 1);
     if (payload_len < 2 * nl) return false;
     uint64_t total = 0;
     for (uint64_t k = 0; k < nl; k++) total += (uint64_t)(payload[2 * k] | payload[2 * k + 1] << 8);
     if (payload_len != fixed + (total + 7) / 8) return false;
+    if (c->kind == 1 && total != 0) return false;
     const uint8_t *bits = payload + 2 * nl, *r = bits + (total + 7) / 8, *low = r + n;
-    int constant_symbol = -1;
-    for (unsigned s = 0; s < 256; s++)
-        if (kind == 1 && len[s]) constant_symbol = (int)s;
-    if (kind == 1 && total != 0) return false;
     uint64_t pos = 0;
     for (uint64_t k = 0; k < nl; k++) {
         uint64_t lane_len = (uint64_t)(payload[2 * k] | payload[2 * k + 1] << 8);
         uint64_t end = pos + lane_len;
         for (uint64_t i = k * L; i < n && i < (k + 1) * L; i++) {
-            int e = kind == 1 ? constant_symbol : oracle_symbol(len, code, bits, end, &pos);
+            int e = c->kind == 1 ? c->constant_symbol : oracle_symbol(c, bits, end, &pos);
             if (e < 0) return false;
             uint16_t v = (uint16_t)(((r[i] & 0x80) << 8) | (unsigned)e << 7 | (r[i] & 0x7F));
             uint8_t *d = dst + i * width;
