@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,6 +357,11 @@ int main(int argc, char *argv[])
     fs_session = fuse_session_new(&args, &fs_ops, sizeof fs_ops, NULL);
     if (!fs_session)
         goto out_inodes;
+    /* A shell starts background jobs with SIGINT ignored, and libfuse only
+     * takes over signals left at their default: restore INT and TERM so the
+     * daemon always exits cleanly on them (HUP stays as given, for nohup). */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     if (fuse_set_signal_handlers(fs_session) != 0)
         goto out_session;
     if (fuse_session_mount(fs_session, opts.mountpoint) != 0)

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# df11fs basics: every mirrored file equals its original (cmp), sizes agree
+# across stat/readdir/lseek, the name mapping and its both-exist rule, the
+# read-only errors, the hidden stats file, --help, gpu= handling, daemon
+# mode and mount -t fuse.df11fs.
+set -u
+. "$(dirname "$0")/fs_lib.sh"
+fs_setup
+T="$FS_TMP"
+
+fs_fixtures "$T/src" || { fail "fixtures generated"; exit 0; }
+fs_store "$T/src" "$T/store" || { fail "store built"; exit 0; }
+# Both-exist rule: a real NAME.safetensors wins over NAME.df11.
+printf 'the real one\n' >"$T/store/both.safetensors"
+cp "$T/store/dtypes.df11" "$T/store/both.df11"
+# A .df11 that is not a valid .df11 file at all.
+printf 'not a df11 file' >"$T/store/broken.df11"
+
+fs_mount "$T/store" "$T/mnt" || { fail "mount"; exit 0; }
+M="$T/mnt"
+pass "mount"
+
+# Every file of the original folder, compressed or passed through, by cmp.
+n=0 bad=0
+while IFS= read -r -d '' f; do
+    rel="${f#"$T/src/"}"
+    n=$((n + 1))
+    if [ -L "$f" ]; then
+        [ -L "$M/$rel" ] && [ "$(readlink "$f")" = "$(readlink "$M/$rel")" ] && cmp -s "$f" "$M/$rel" || { echo "symlink differs: $rel"; bad=$((bad + 1)); }
+    else
+        cmp "$f" "$M/$rel" || bad=$((bad + 1))
+    fi
+done < <(find "$T/src" \( -type f -o -type l \) -print0)
+check "cmp all $n files (virtual, passthrough, symlinks)" [ "$bad" -eq 0 -a "$n" -gt 5 ]
+
+# Sizes: stat, readdirplus (ls -l right after a fresh mount) and SEEK_END.
+sizes_ok=1
+while IFS= read -r -d '' f; do
+    rel="${f#"$T/src/"}"
+    want=$(stat -c %s "$f")
+    got_stat=$(stat -c %s "$M/$rel")
+    got_seek=$(python3 -c 'import os,sys; fd=os.open(sys.argv[1],os.O_RDONLY); print(os.lseek(fd,0,os.SEEK_END))' "$M/$rel")
+    [ "$want" = "$got_stat" ] && [ "$want" = "$got_seek" ] || { echo "size $rel: want $want stat $got_stat seek $got_seek"; sizes_ok=0; }
+done < <(find "$T/src" -type f -print0)
+check "stat and lseek(SEEK_END) sizes equal the originals" [ "$sizes_ok" = 1 ]
+
+fs_umount "$M" && fs_mount "$T/store" "$M" || fail "remount"
+ls_ok=1
+while read -r size name; do
+    [ -f "$T/src/model/$name" ] || continue
+    [ "$size" = "$(stat -c %s "$T/src/model/$name")" ] || { echo "readdirplus size $name: $size"; ls_ok=0; }
+done < <(ls -l "$M/model" | awk 'NF >= 9 { print $5, $9 }')
+check "readdirplus sizes (ls -l on a fresh mount) equal the originals" [ "$ls_ok" = 1 ]
+
+# Name mapping.
+check "NAME.df11 shown as NAME.safetensors" [ -f "$M/dtypes.safetensors" ]
+check "NAME.df11 itself not visible" [ ! -e "$M/dtypes.df11" ]
+check "no .df11 names in listings" [ -z "$(find "$M" -name '*.df11')" ]
+check "both exist: the real NAME.safetensors wins" cmp -s "$M/both.safetensors" "$T/store/both.safetensors"
+check "both exist: listed once" [ "$(ls "$M" | grep -c '^both\.')" = 1 ]
+check "nested folder mirrored" cmp -s "$T/src/model/sub/folder/adapter.safetensors" "$M/model/sub/folder/adapter.safetensors"
+out=$(cat "$M/nope.safetensors" 2>&1); check "unknown name gives ENOENT" grep -q "No such file" <<<"$out"
+out=$(stat "$M/broken.safetensors" 2>&1); check "invalid .df11 gives EIO, not a crash" grep -q "Input/output error" <<<"$out"
+check "invalid .df11 logged with its name" grep -q "broken.safetensors" "$M.log"
+check "still serving after the invalid file" cmp -s "$T/src/dtypes.safetensors" "$M/dtypes.safetensors"
+
+# Read-only.
+erofs() { local out; out=$("$@" 2>&1); grep -q "Read-only file system" <<<"$out" || { echo "$*: $out"; return 1; }; }
+check "create gives EROFS" erofs touch "$M/new-file"
+check "write gives EROFS" erofs sh -c "echo x >> '$M/model/config.json'"
+check "unlink gives EROFS" erofs rm -f "$M/model/config.json"
+check "rename gives EROFS" erofs mv "$M/model/config.json" "$M/model/c2.json"
+check "mkdir gives EROFS" erofs mkdir "$M/d"
+check "chmod (setattr) gives EROFS" erofs chmod 600 "$M/model/config.json"
+check "truncate gives EROFS" erofs truncate -s 0 "$M/dtypes.safetensors"
+check "symlink gives EROFS" erofs ln -s x "$M/lnk"
+check "store untouched" cmp -s "$T/src/model/config.json" "$T/store/model/config.json"
+
+# Stats file: readable, not listed, counts what we did.
+stats=$(cat "$M/.df11fs-stats")
+check "stats file readable" grep -q '^chunks_decoded [1-9]' <<<"$stats"
+check "stats file lists every counter" bash -c 'for k in reads bytes_served chunks_decoded cache_hits cache_misses errors decode_ns bytes_decoded_cpu bytes_decoded_gpu; do grep -q "^$k [0-9]" <<<"$1" || exit 1; done' _ "$stats"
+check "stats file not in readdir" [ -z "$(ls -A "$M" | grep -F .df11fs-stats)" ]
+check "errors counted" [ "$(fs_stat_field "$M" errors)" -ge 1 ]
+check "gpu=auto falls back with one log line" [ "$(grep -c 'no usable GPU' "$M.log")" = 1 ]
+check "unmount exits 0" fs_umount "$M"
+
+# --help lists every option with its default.
+help=$("$DF11FS" --help 2>&1)
+hok=1
+for o in cache_size gpu gpu_min_chunks prefetch workers stats_interval check_interval timeout allow_other auto_unmount " -f " " -d " " -s "; do
+    grep -q -- "$o" <<<"$help" || { echo "--help misses $o"; hok=0; }
+done
+check "--help lists the options" [ "$hok" = 1 ]
+check "--help gives defaults" [ "$(grep -c default <<<"$help")" -ge 8 ]
+
+# gpu=on without a GPU refuses to mount, leaving nothing behind.
+mkdir -p "$T/m2"
+if "$BUILD/df11fs" -f -o gpu=on "$T/store" "$T/m2" 2>"$T/gpu_on.log"; then rc=0; else rc=$?; fi
+if grep -q "no usable GPU" "$T/gpu_on.log"; then
+    check "gpu=on without a GPU fails to mount" [ "$rc" -ne 0 -a -z "$(fs_mounts_under "$T")" ]
+else
+    skip "gpu=on-refusal a GPU is present here"
+fi
+out=$("$DF11FS" -o gpu=maybe "$T/store" "$T/m2" 2>&1); check "bad option value rejected" grep -q "bad gpu" <<<"$out"
+out=$("$DF11FS" -o no_such_opt "$T/store" "$T/m2" 2>&1); check "unknown option rejected" [ -z "$(fs_mounts_under "$T")" ]
+
+# Daemon mode (no -f), stats_interval log, SIGTERM exit.
+"$DF11FS" -o stats_interval=1 "$T/store" "$T/m2"; rc=$?
+check "daemon mode mounts" fs_wait_mount "$T/m2" 1
+dpid=$(pgrep -n -f "df11fs -o stats_interval=1 $T/store") || true
+check "daemon mode serves" cmp -s "$T/src/edge_bf16.safetensors" "$T/m2/edge_bf16.safetensors"
+if [ -n "$dpid" ]; then
+    kill -TERM "$dpid"
+    check "SIGTERM unmounts cleanly" fs_wait_mount "$T/m2" 0
+else
+    fail "daemon pid found"; fusermount3 -u "$T/m2"
+fi
+
+# SIGINT on a foreground daemon.
+fs_mount "$T/store" "$T/m3" -o stats_interval=1 && {
+    sleep 1.3
+    kill -INT "$FS_PID"; fs_wait_exit "$FS_PID"; rc=$?
+    check "SIGINT: daemon exits 0" [ "$rc" = 0 ]
+    check "SIGINT: unmounted" fs_wait_mount "$T/m3" 0
+    check "stats_interval log line" grep -q "stats: reads=" "$T/m3.log"
+}
+
+# mount -t fuse.df11fs through mount.fuse3 (a helper symlink installed only
+# for this test, removed right after).
+helper=/sbin/mount.fuse.df11fs
+if [ "$(id -u)" = 0 ] && [ -x /sbin/mount.fuse3 ] && [ ! -e "$helper" ] && command -v mount >/dev/null; then
+    ln -s /sbin/mount.fuse3 "$helper"
+    mkdir -p "$T/m4"
+    PATH="$BUILD:$PATH" mount -t fuse.df11fs -o allow_other,cache_size=8M "$T/store" "$T/m4" 2>"$T/m4.err"
+    check "mount -t fuse.df11fs STORE MNT" fs_wait_mount "$T/m4" 1
+    check "mount -t: serves the files" cmp -s "$T/src/model/model-00002-of-00002.safetensors" "$T/m4/model/model-00002-of-00002.safetensors"
+    check "mount -t: ro and allow_other applied" grep -q " $T/m4 fuse.df11fs ro,.*allow_other" /proc/mounts
+    umount "$T/m4"
+    check "umount of mount -t mount" fs_wait_mount "$T/m4" 0
+    rm -f "$helper"
+else
+    skip "mount-t needs root, /sbin/mount.fuse3 and no existing $helper"
+fi
+
+# Real weights, when present.
+gpt="$SHARED_MODELS/gpt2-small-partial.bf16.safetensors"
+if [ -f "$gpt" ]; then
+    mkdir -p "$T/gsrc"; ln -s "$gpt" "$T/gsrc/"
+    "$DF11" compress -q "$gpt" -o "$T/gstore/gpt2.df11" 2>/dev/null || { mkdir -p "$T/gstore"; "$DF11" compress -q "$gpt" -o "$T/gstore/gpt2.df11"; }
+    fs_mount "$T/gstore" "$T/gm" && {
+        check "GPT-2 weights: cmp with the original" cmp "$gpt" "$T/gm/gpt2.safetensors"
+        check "GPT-2 weights: sha256" [ "$(sha256sum <"$gpt")" = "$(sha256sum <"$T/gm/gpt2.safetensors")" ]
+        fs_umount "$T/gm" || fail "GPT-2 unmount"
+    }
+else
+    skip "gpt2 $gpt absent"
+fi
+exit 0
