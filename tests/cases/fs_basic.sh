@@ -126,21 +126,41 @@ fs_mount "$T/store" "$T/m3" -o stats_interval=1 && {
     check "stats_interval log line" grep -q "stats: reads=" "$T/m3.log"
 }
 
-# mount -t fuse.df11fs through mount.fuse3 (a helper symlink installed only
-# for this test, removed right after).
-helper=/sbin/mount.fuse.df11fs
-if [ "$(id -u)" = 0 ] && [ -x /sbin/mount.fuse3 ] && [ ! -e "$helper" ] && command -v mount >/dev/null; then
-    ln -s /sbin/mount.fuse3 "$helper"
+# mount(8) through mount.fuse3, as /etc/fstab does. First the mount.fuse3
+# "PROGRAM#STORE" form of type fuse, which needs nothing installed.
+if [ "$(id -u)" = 0 ] && [ -x /sbin/mount.fuse ] && command -v mount >/dev/null; then
     mkdir -p "$T/m4"
-    PATH="$BUILD:$PATH" mount -t fuse.df11fs -o allow_other,cache_size=8M "$T/store" "$T/m4" 2>"$T/m4.err"
-    check "mount -t fuse.df11fs STORE MNT" fs_wait_mount "$T/m4" 1
-    check "mount -t: serves the files" cmp -s "$T/src/model/model-00002-of-00002.safetensors" "$T/m4/model/model-00002-of-00002.safetensors"
-    check "mount -t: ro and allow_other applied" grep -q " $T/m4 fuse.df11fs ro,.*allow_other" /proc/mounts
+    mount -t fuse -o allow_other,cache_size=8M "$DF11FS#$T/store" "$T/m4" 2>"$T/m4.err"
+    check "mount -t fuse 'df11fs#STORE' MNT" fs_wait_mount "$T/m4" 1
+    check "mount -t fuse: serves the files" cmp -s "$T/src/model/model-00002-of-00002.safetensors" "$T/m4/model/model-00002-of-00002.safetensors"
+    check "mount -t fuse: ro and allow_other applied" grep -q " $T/m4 fuse.df11fs ro,.*allow_other" /proc/mounts
     umount "$T/m4"
-    check "umount of mount -t mount" fs_wait_mount "$T/m4" 0
-    rm -f "$helper"
+    check "umount of the mount(8) mount" fs_wait_mount "$T/m4" 0
 else
-    skip "mount-t needs root, /sbin/mount.fuse3 and no existing $helper"
+    skip "mount-t-fuse needs root and /sbin/mount.fuse"
+fi
+# Then type fuse.df11fs: needs /sbin/mount.fuse.df11fs -> mount.fuse3 and
+# df11fs in mount's PATH; installed only for this check (under a lock, as
+# parallel runs share /sbin) and removed right after.
+helper=/sbin/mount.fuse.df11fs bin=/usr/local/bin/df11fs
+if [ "$(id -u)" = 0 ] && [ -x /sbin/mount.fuse3 ] && command -v flock >/dev/null; then
+    exec 9>"${TMPDIR:-/tmp}/df11fs-mount-helper.lock"
+    flock -w 60 9
+    if [ ! -e "$helper" ] && [ ! -e "$bin" ]; then
+        ln -s /sbin/mount.fuse3 "$helper"; ln -s "$DF11FS" "$bin"
+        mkdir -p "$T/m5"
+        mount -t fuse.df11fs -o cache_size=8M "$T/store" "$T/m5" 2>"$T/m5.err"
+        check "mount -t fuse.df11fs STORE MNT" fs_wait_mount "$T/m5" 1
+        check "mount -t fuse.df11fs: serves the files" cmp -s "$T/src/dtypes.safetensors" "$T/m5/dtypes.safetensors"
+        umount "$T/m5"
+        check "umount of the fuse.df11fs mount" fs_wait_mount "$T/m5" 0
+        rm -f "$helper" "$bin"
+    else
+        skip "mount-t-fuse.df11fs $helper or $bin already installed"
+    fi
+    flock -u 9; exec 9>&-
+else
+    skip "mount-t-fuse.df11fs needs root, /sbin/mount.fuse3 and flock"
 fi
 
 # Real weights, when present.
