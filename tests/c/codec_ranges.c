@@ -9,6 +9,8 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <xxhash.h>
+#include <zstd.h>
 
 #define MAX_POINTS 4096
 
@@ -385,6 +387,43 @@ static void check_tensor_table(const char *in_path, const char *out_path, const 
     unlink(out_path);
 }
 
+/* FORMAT.md 3: "An original file of size 0 has no segments and no chunks."
+ * The encoder never writes one (it wants a safetensors header), so the file
+ * is built here by hand, straight from the spec. */
+static void check_zero_size(const char *dir)
+{
+    static const uint8_t magic[8] = {'D', 'F', '1', '1', 0x0D, 0x0A, 0x1A, 0x0A};
+    static const uint8_t sha_empty[32] = {
+        0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+        0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55};
+    uint8_t f[128 + 64] = {0};
+    memcpy(f, magic, 8);
+    f[8] = 1;                       /* version 1.0 */
+    memcpy(f + 24, sha_empty, 32);
+    f[56] = 18;                     /* chunk_log2 */
+    f[61] = 0x08;                   /* lane_symbols 2048 */
+    f[72] = 128;                    /* index_offset */
+    size_t z = ZSTD_compress(f + 128, 64, "", 0, 3);
+    uint64_t ix = XXH3_64bits("", 0), hx;
+    for (int i = 0; i < 8; i++) f[80 + i] = (uint8_t)((uint64_t)z >> (8 * i)), f[88 + i] = (uint8_t)(ix >> (8 * i));
+    hx = XXH3_64bits(f, 120);
+    for (int i = 0; i < 8; i++) f[120 + i] = (uint8_t)(hx >> (8 * i));
+    char path[4200];
+    snprintf(path, sizeof path, "%s/zero.df11", dir);
+    df11_reader *r = NULL;
+    df11_error e = {0};
+    uint8_t one[1];
+    size_t count;
+    bool ok = !ZSTD_isError(z) && tu_write_file(path, f, 128 + z) && df11_open(path, &r, &e) == DF11_OK &&
+              df11_original_size(r) == 0 && df11_chunk_count(r) == 0 &&
+              df11_pread(r, one, 0, 0, &e) == DF11_OK && df11_pread(r, one, 1, 0, NULL) == DF11_E_RANGE &&
+              df11_verify(r, 1, NULL, NULL, &e) == DF11_OK &&
+              df11_tensor_count(r, &count, NULL) == DF11_E_NOT_SAFETENSORS;
+    tu_result(ok, "ranges.zero_size_original", "%s", e.message);
+    df11_close(r);
+    unlink(path);
+}
+
 int main(void)
 {
     uint64_t seed = tu_seed("codec_ranges");
@@ -407,6 +446,7 @@ int main(void)
         run_subject("synthetic.c16", in, out, 16, tu_next(&g), 3000);
     }
     unlink(in);
+    check_zero_size(dir);
 
     const char *models = "/work/shared/models";
     DIR *d = opendir(models);
