@@ -164,25 +164,31 @@ void inode_destroy(void);
  * Fills *st (st_ino = our inode number). Returns 0 or -errno. */
 int inode_lookup(uint64_t parent, const char *name, struct stat *st);
 void inode_forget(uint64_t ino, uint64_t n);
-/* Re-stats the backing file (detecting replacement) and fills *st. */
+/* Attributes of inode ino. A file inode stands for one version of its
+ * backing file and keeps that version's attributes. */
 int inode_getattr(uint64_t ino, struct stat *st);
 
-/* What an open() needs: the kind, a backing fd or a vfile reference, and
- * whether the kernel's cached pages of this inode may be stale. */
+/* What an open() needs: the kind and a backing fd or a vfile reference.
+ * Fails with ESTALE when the backing file is no longer the version this
+ * inode stands for, which makes the kernel look the name up again. */
 struct open_info {
     enum node_kind kind;
-    int fd;                 /* NK_REG, NK_DIR: owned by the caller */
+    int fd;                 /* NK_REG: owned by the caller */
     struct vfile *vf;       /* NK_DF11: one reference, owned by the caller */
-    int stale;              /* contents changed since the kernel last saw them */
 };
 int inode_open(uint64_t ino, int flags, struct open_info *oi);
 int inode_readlink(uint64_t ino, char *buf, size_t size);
 
 int inode_list_dir(uint64_t ino, struct dir_list *out);
 
-/* For the watcher: re-stats every file the kernel knows, marks the ones
- * whose backing file changed since last seen as stale and returns their
- * inode numbers in a malloc'd array (*inos, NULL when none). */
-size_t inode_check_changes(uint64_t **inos);
+/* For the watcher: re-stats every file reachable by name; those whose
+ * backing file was replaced, changed or removed are unbound from their
+ * name (the next lookup makes a new inode) and returned, as (parent inode,
+ * name) pairs for the kernel's dentry invalidation. */
+struct changed {
+    uint64_t parent;
+    char *name;             /* malloc'd */
+};
+size_t inode_check_changes(struct changed **out);
 
 #endif

@@ -2,11 +2,14 @@
  * lookup counts, and what each one stands for in STORE.
  *
  * Inode numbers come from a counter and are never reused. A node is found
- * by number (kernel requests) or by mirrored path (lookups). When the kind
- * of file behind a path changes, the path gets a new node; when only the
- * contents change (a .df11 replaced by rename), the node keeps its number,
- * switches to a vfile of the new backing file and is marked stale so the
- * next open drops the kernel's cached pages. */
+ * by number (kernel requests) or by mirrored path (lookups). A file node
+ * stands for one version of its backing file, identified by (st_dev,
+ * st_ino, mtime, size): when the backing file is replaced (the encoder
+ * renames a new file over the old), changed or removed, the node is unbound
+ * from its path and the next lookup makes a new node. So, as on a local
+ * filesystem after rename(), handles opened before keep the old inode, its
+ * df11_reader and its cached pages, and new opens get the new contents in a
+ * fresh page cache: never a mix of the two. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -20,13 +23,13 @@
 struct node {
     uint64_t ino;
     uint64_t nlookup;
+    uint64_t parent;        /* inode of the directory it was looked up in */
     enum node_kind kind;
     char *vpath;            /* mirrored path; "" for the root */
     char *bpath;            /* backing path relative to STORE */
-    struct stat bst;        /* last lstat of the backing file */
-    struct fs_ident ident;  /* identity of the backing file last seen */
-    struct vfile *vf;       /* NK_DF11: the current version */
-    int stale;              /* the kernel may cache an older version */
+    struct stat bst;        /* lstat of the backing file (at lookup) */
+    struct fs_ident ident;  /* the version this node stands for */
+    struct vfile *vf;       /* NK_DF11: that version, opened */
     int in_path;            /* reachable through the path table */
     struct node *inext, *pnext;
 };
@@ -191,49 +194,18 @@ static void fill_attr(const struct node *n, struct stat *st)
     }
 }
 
-/* Points node n at a new backing state; returns the vfile to release
- * (outside the lock). Consumes the caller's reference to vf. */
-static struct vfile *node_update(struct node *n, const struct stat *st, struct vfile *vf)
-{
-    struct fs_ident id;
-    fs_ident_of(st, &id);
-    struct vfile *old = NULL;
-    if (n->kind == NK_DF11) {
-        if (n->vf == vf) {
-            old = vf;           /* the caller's extra reference */
-        } else {
-            if (n->vf) {
-                n->stale = 1;
-                STAT_ADD(replacements, 1);
-            }
-            old = n->vf;
-            n->vf = vf;
-        }
-    } else if (n->kind == NK_REG && n->ident.ino && !fs_ident_eq(&n->ident, &id)) {
-        n->stale = 1;
-        STAT_ADD(replacements, 1);
-    }
-    n->ident = id;
-    n->bst = *st;
-    return old;
-}
+static int is_file(enum node_kind k) { return k == NK_REG || k == NK_DF11; }
 
-/* A vfile for the backing file described by st: the node's current one when
- * it is still that file, else a newly opened one. */
-static int vfile_for(const char *vpath, const char *bpath, const struct stat *st,
-                     struct vfile **out)
+/* Does node n (under the lock) still stand for what resolve found? */
+static int node_matches(const struct node *n, const struct resolved *r)
 {
-    struct fs_ident id;
-    fs_ident_of(st, &id);
-    pthread_mutex_lock(&T.mu);
-    struct node *n = find_path(vpath);
-    if (n && n->kind == NK_DF11 && n->vf && fs_ident_eq(&n->vf->ident, &id)) {
-        *out = vfile_ref(n->vf);
-        pthread_mutex_unlock(&T.mu);
+    if (n->kind != r->kind || strcmp(n->bpath, r->bpath))
         return 0;
-    }
-    pthread_mutex_unlock(&T.mu);
-    return vfile_open(bpath, vpath, out);
+    if (!is_file(n->kind))
+        return 1;
+    struct fs_ident id;
+    fs_ident_of(&r->st, &id);
+    return fs_ident_eq(&n->ident, &id);
 }
 
 int inode_lookup(uint64_t parent, const char *name, struct stat *st)
@@ -259,41 +231,56 @@ int inode_lookup(uint64_t parent, const char *name, struct stat *st)
     free(dir);
     if (rc)
         return rc;
-    struct vfile *vf = NULL;
-    if (!vpath)
-        rc = -ENOMEM;
-    else if (r.kind == NK_DF11)
-        rc = vfile_for(vpath, r.bpath, &r.st, &vf);
-    if (rc) {
-        free(vpath);
+    if (!vpath) {
         free(r.bpath);
-        return rc;
+        return -ENOMEM;
     }
-    /* vfile_open stats again; use what the reader really holds. */
-    if (vf) {
-        r.st.st_ino = vf->ident.ino;
-        r.st.st_dev = vf->ident.dev;
-        r.st.st_size = vf->ident.size;
-        r.st.st_mtim = vf->ident.mtime;
+    struct vfile *vf = NULL;
+    for (;;) {
+        pthread_mutex_lock(&T.mu);
+        struct node *n = find_path(vpath);
+        if (n && !node_matches(n, &r)) {
+            path_unlink(n);     /* another version, or another kind of file */
+            if (is_file(n->kind))
+                STAT_ADD(replacements, 1);
+            n = NULL;
+        }
+        if (!n && r.kind == NK_DF11 && !vf) {
+            /* Open outside the lock, then look again: another thread may
+             * have made the node meanwhile. */
+            pthread_mutex_unlock(&T.mu);
+            rc = vfile_open(r.bpath, vpath, &vf);
+            if (rc)
+                break;
+            /* What the reader holds is the version to stand for. */
+            r.st.st_ino = vf->ident.ino;
+            r.st.st_dev = vf->ident.dev;
+            r.st.st_size = vf->ident.size;
+            r.st.st_mtim = vf->ident.mtime;
+            continue;
+        }
+        if (!n) {
+            n = node_new(r.kind, vpath, r.bpath);
+            if (n) {
+                n->parent = parent;
+                n->bst = r.st;
+                fs_ident_of(&r.st, &n->ident);
+                n->vf = vf;
+                vf = NULL;
+            }
+        } else if (n->kind == NK_DIR || n->kind == NK_LNK) {
+            n->bst = r.st;      /* directories change; they keep their inode */
+        }
+        if (n) {
+            n->nlookup++;
+            fill_attr(n, st);
+        } else {
+            rc = -ENOMEM;
+        }
+        pthread_mutex_unlock(&T.mu);
+        break;
     }
-    pthread_mutex_lock(&T.mu);
-    struct node *n = find_path(vpath);
-    if (n && (n->kind != r.kind || strcmp(n->bpath, r.bpath))) {
-        path_unlink(n);         /* something else lives at this path now */
-        n = NULL;
-    }
-    if (!n)
-        n = node_new(r.kind, vpath, r.bpath);
-    struct vfile *old = vf;
-    if (n) {
-        old = node_update(n, &r.st, vf);
-        n->nlookup++;
-        fill_attr(n, st);
-    } else {
-        rc = -ENOMEM;
-    }
-    pthread_mutex_unlock(&T.mu);
-    vfile_unref(old);
+    vfile_unref(vf);
     free(vpath);
     free(r.bpath);
     return rc;
@@ -325,7 +312,7 @@ void inode_forget(uint64_t ino, uint64_t count)
 }
 
 /* Copies what a request needs out of the node, under the lock. */
-static int snapshot(uint64_t ino, enum node_kind *kind, char **bpath, char **vpath)
+static int snapshot(uint64_t ino, enum node_kind *kind, char **bpath, struct fs_ident *id)
 {
     pthread_mutex_lock(&T.mu);
     struct node *n = find_ino(ino);
@@ -335,71 +322,10 @@ static int snapshot(uint64_t ino, enum node_kind *kind, char **bpath, char **vpa
     }
     *kind = n->kind;
     *bpath = strdup(n->bpath);
-    if (vpath)
-        *vpath = strdup(n->vpath);
+    if (id)
+        *id = n->ident;
     pthread_mutex_unlock(&T.mu);
-    if (!*bpath || (vpath && !*vpath)) {
-        free(*bpath);
-        if (vpath)
-            free(*vpath);
-        return -ENOMEM;
-    }
-    return 0;
-}
-
-static int kind_matches(enum node_kind k, mode_t m)
-{
-    switch (k) {
-    case NK_DIR: return S_ISDIR(m);
-    case NK_LNK: return S_ISLNK(m);
-    default: return S_ISREG(m);
-    }
-}
-
-/* Re-stats node ino's backing file and follows a replacement. */
-static int refresh(uint64_t ino, struct stat *attr, struct vfile **vf_out, int *stale_out)
-{
-    enum node_kind kind;
-    char *bpath, *vpath;
-    int rc = snapshot(ino, &kind, &bpath, &vpath);
-    if (rc)
-        return rc;
-    struct stat st;
-    struct vfile *vf = NULL;
-    rc = bstat(bpath, &st);
-    if (!rc && !kind_matches(kind, st.st_mode))
-        rc = -ESTALE;
-    if (!rc && kind == NK_DF11)
-        rc = vfile_for(vpath, bpath, &st, &vf);
-    if (!rc && vf) {
-        st.st_ino = vf->ident.ino;
-        st.st_dev = vf->ident.dev;
-        st.st_size = vf->ident.size;
-        st.st_mtim = vf->ident.mtime;
-    }
-    free(bpath);
-    free(vpath);
-    if (rc)
-        return rc;
-    pthread_mutex_lock(&T.mu);
-    struct node *n = find_ino(ino);
-    struct vfile *old = vf;
-    if (n) {
-        old = node_update(n, &st, vf);
-        if (attr)
-            fill_attr(n, attr);
-        if (vf_out)
-            *vf_out = vfile_ref(n->vf);
-        if (stale_out) {
-            *stale_out = n->stale;
-            n->stale = 0;
-        }
-    } else {
-        rc = -ESTALE;
-    }
-    pthread_mutex_unlock(&T.mu);
-    vfile_unref(old);
-    return rc;
+    return *bpath ? 0 : -ENOMEM;
 }
 
 int inode_getattr(uint64_t ino, struct stat *st)
@@ -408,7 +334,54 @@ int inode_getattr(uint64_t ino, struct stat *st)
         stats_attr(st);
         return 0;
     }
-    return refresh(ino, st, NULL, NULL);
+    pthread_mutex_lock(&T.mu);
+    struct node *n = find_ino(ino);
+    if (!n) {
+        pthread_mutex_unlock(&T.mu);
+        return -ESTALE;
+    }
+    if (is_file(n->kind)) {
+        /* The version this inode stands for: a handle opened before a
+         * replacement must keep seeing the size of what it reads. */
+        fill_attr(n, st);
+        pthread_mutex_unlock(&T.mu);
+        return 0;
+    }
+    char *bpath = strdup(n->bpath);
+    enum node_kind kind = n->kind;
+    pthread_mutex_unlock(&T.mu);
+    if (!bpath)
+        return -ENOMEM;
+    struct stat bst;
+    int rc = bstat(bpath, &bst);
+    free(bpath);
+    if (rc)
+        return rc;
+    if ((kind == NK_DIR) != !!S_ISDIR(bst.st_mode) || (kind == NK_LNK) != !!S_ISLNK(bst.st_mode))
+        return -ESTALE;
+    pthread_mutex_lock(&T.mu);
+    n = find_ino(ino);
+    if (n) {
+        n->bst = bst;
+        fill_attr(n, st);
+    }
+    pthread_mutex_unlock(&T.mu);
+    return n ? 0 : -ESTALE;
+}
+
+/* ESTALE for an inode whose backing file is not its version any more: the
+ * kernel then looks the name up again (LOOKUP_REVAL) and retries the open
+ * on the new inode. */
+static int stale(uint64_t ino)
+{
+    pthread_mutex_lock(&T.mu);
+    struct node *n = find_ino(ino);
+    if (n && n->in_path) {
+        path_unlink(n);
+        STAT_ADD(replacements, 1);
+    }
+    pthread_mutex_unlock(&T.mu);
+    return -ESTALE;
 }
 
 int inode_open(uint64_t ino, int flags, struct open_info *oi)
@@ -423,7 +396,8 @@ int inode_open(uint64_t ino, int flags, struct open_info *oi)
     }
     enum node_kind kind;
     char *bpath;
-    int rc = snapshot(ino, &kind, &bpath, NULL);
+    struct fs_ident want, id;
+    int rc = snapshot(ino, &kind, &bpath, &want);
     if (rc)
         return rc;
     oi->kind = kind;
@@ -432,25 +406,34 @@ int inode_open(uint64_t ino, int flags, struct open_info *oi)
         struct stat st;
         rc = fd < 0 ? -errno : fstat(fd, &st) ? -errno : 0;
         free(bpath);
-        if (rc) {
-            if (fd >= 0)
-                close(fd);
-            return rc;
+        if (rc == 0) {
+            fs_ident_of(&st, &id);
+            if (fs_ident_eq(&id, &want)) {
+                oi->fd = fd;
+                return 0;
+            }
         }
-        pthread_mutex_lock(&T.mu);
-        struct node *n = find_ino(ino);
-        if (n) {
-            node_update(n, &st, NULL);
-            oi->stale = n->stale;
-            n->stale = 0;
+        if (fd >= 0)
+            close(fd);
+        return rc == -ENOMEM ? rc : stale(ino);
+    }
+    if (kind == NK_DF11) {
+        struct stat st;
+        rc = bstat(bpath, &st);
+        free(bpath);
+        if (rc == 0) {
+            fs_ident_of(&st, &id);
+            if (fs_ident_eq(&id, &want)) {
+                pthread_mutex_lock(&T.mu);
+                struct node *n = find_ino(ino);
+                oi->vf = n ? vfile_ref(n->vf) : NULL;
+                pthread_mutex_unlock(&T.mu);
+                return oi->vf ? 0 : -ESTALE;
+            }
         }
-        pthread_mutex_unlock(&T.mu);
-        oi->fd = fd;
-        return 0;
+        return stale(ino);
     }
     free(bpath);
-    if (kind == NK_DF11)
-        return refresh(ino, NULL, &oi->vf, &oi->stale);
     return kind == NK_DIR ? 0 : -ELOOP;
 }
 
@@ -481,49 +464,50 @@ int inode_list_dir(uint64_t ino, struct dir_list *out)
     return rc;
 }
 
-size_t inode_check_changes(uint64_t **inos)
+size_t inode_check_changes(struct changed **out)
 {
-    struct item { uint64_t ino; char *bpath; struct fs_ident id; } *items = NULL;
+    struct item { uint64_t ino; char *bpath; struct fs_ident id; } *items;
     size_t n = 0, found = 0;
-    *inos = NULL;
+    *out = NULL;
     pthread_mutex_lock(&T.mu);
     items = calloc(T.count ? T.count : 1, sizeof *items);
     for (size_t b = 0; items && b < T.nb; b++) {
         for (struct node *nd = T.by_ino[b]; nd; nd = nd->inext) {
-            if (nd->kind != NK_REG && nd->kind != NK_DF11)
+            if (!is_file(nd->kind) || !nd->in_path)
                 continue;
             char *bp = strdup(nd->bpath);
-            if (!bp)
-                continue;
-            items[n++] = (struct item){ nd->ino, bp, nd->ident };
+            if (bp)
+                items[n++] = (struct item){ nd->ino, bp, nd->ident };
         }
     }
     pthread_mutex_unlock(&T.mu);
-    uint64_t *out = n ? calloc(n, sizeof *out) : NULL;
+    struct changed *ch = n ? calloc(n, sizeof *ch) : NULL;
     for (size_t i = 0; i < n; i++) {
         struct stat st;
         struct fs_ident id;
-        if (out && bstat(items[i].bpath, &st) == 0) {
+        int gone = bstat(items[i].bpath, &st) != 0;
+        if (!gone)
             fs_ident_of(&st, &id);
-            if (!fs_ident_eq(&id, &items[i].id)) {
-                pthread_mutex_lock(&T.mu);
-                struct node *nd = find_ino(items[i].ino);
-                /* Only the identity the watcher compares against moves on;
-                 * the node keeps its vfile until someone looks again. */
-                if (nd && fs_ident_eq(&nd->ident, &items[i].id)) {
-                    nd->ident = id;
-                    nd->stale = 1;
-                    out[found++] = items[i].ino;
+        if (ch && (gone || !fs_ident_eq(&id, &items[i].id))) {
+            pthread_mutex_lock(&T.mu);
+            struct node *nd = find_ino(items[i].ino);
+            if (nd && nd->in_path) {
+                const char *slash = strrchr(nd->vpath, '/');
+                char *name = strdup(slash ? slash + 1 : nd->vpath);
+                if (name) {
+                    path_unlink(nd);
+                    STAT_ADD(replacements, 1);
+                    ch[found++] = (struct changed){ nd->parent, name };
                 }
-                pthread_mutex_unlock(&T.mu);
             }
+            pthread_mutex_unlock(&T.mu);
         }
         free(items[i].bpath);
     }
     free(items);
     if (found)
-        *inos = out;
+        *out = ch;
     else
-        free(out);
+        free(ch);
     return found;
 }

@@ -122,14 +122,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     } else {
         if (h->kind == NK_DF11)
             ra_init(&h->ra);
-        /* Cached mode so mmap works; keep the kernel's pages across opens
-         * unless the backing file changed since they were read. */
-        fi->keep_cache = !oi.stale;
-        if (oi.stale) {
-            /* The size may have changed too: have the kernel ask again. Only
-             * attributes, so this cannot wait on pages locked by reads. */
-            fuse_lowlevel_notify_inval_inode(fs_session, ino, -1, 0);
-        }
+        /* Cached mode so mmap works. An inode's contents never change (a
+         * replaced backing file gets a new inode), so its pages stay valid
+         * across opens. */
+        fi->keep_cache = 1;
     }
     fi->noflush = 1;
     fi->fh = (uintptr_t)h;

@@ -1,10 +1,13 @@
-/* watch.c - notices backing files replaced or changed while mounted, even
- * when nobody opens them again, and drops the kernel's cached pages and
- * attributes for them. It runs on its own thread rather than in a handler:
- * invalidating pages waits for page locks that in-flight reads hold, and
- * those reads need the session loop to make progress. */
+/* watch.c - notices backing files replaced, changed or removed while
+ * mounted, even when nobody opens them again, and drops the kernel's cached
+ * name for them so the next path lookup reaches the new version (a new
+ * inode with an empty page cache; handles opened before keep the old inode
+ * and its pages, which still hold only the old contents). It runs on its
+ * own thread rather than in a handler: the kernel takes the directory lock
+ * to invalidate a name, which a lookup waiting for our reply may hold. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "fs.h"
@@ -28,11 +31,14 @@ static void *watch_main(void *arg)
         if (watch_stop_flag)
             break;
         pthread_mutex_unlock(&watch_mu);
-        uint64_t *inos;
-        size_t n = inode_check_changes(&inos);
-        for (size_t i = 0; i < n; i++)
-            fuse_lowlevel_notify_inval_inode(fs_session, inos[i], 0, 0);
-        free(inos);
+        struct changed *ch;
+        size_t n = inode_check_changes(&ch);
+        for (size_t i = 0; i < n; i++) {
+            fuse_lowlevel_notify_inval_entry(fs_session, ch[i].parent, ch[i].name,
+                                             strlen(ch[i].name));
+            free(ch[i].name);
+        }
+        free(ch);
         pthread_mutex_lock(&watch_mu);
     }
     pthread_mutex_unlock(&watch_mu);
