@@ -193,6 +193,12 @@ static void check_edges(subject *s)
               df11_pread(s->r, NULL, 0, 0, NULL) == DF11_OK;
     tu_result(ok, name, "a zero-length read inside the file failed");
 
+    snprintf(name, sizeof name, "ranges.%s.bad_chunk_index_is_E_ARG", s->label);
+    df11_error ce = {0};
+    tu_result(buf && df11_decode_chunk(s->r, df11_chunk_count(s->r), buf, &ce) == DF11_E_ARG &&
+                  df11_decode_chunk(s->r, UINT32_MAX, buf, NULL) == DF11_E_ARG,
+              name, "%s", ce.message);
+
     snprintf(name, sizeof name, "ranges.%s.past_end_is_E_RANGE", s->label);
     struct { uint64_t off; size_t len; } bad[] = {
         {s->size, 1}, {s->size + 1, 0}, {s->size - 1, 2}, {0, s->size + 1},
@@ -447,6 +453,15 @@ int main(void)
     }
     unlink(in);
     check_zero_size(dir);
+    {
+        df11_reader *r = (df11_reader *)1;
+        df11_error e = {0};
+        char missing[4200];
+        snprintf(missing, sizeof missing, "%s/missing.df11", dir);
+        bool ok = df11_open(NULL, &r, NULL) == DF11_E_ARG &&
+                  df11_open(missing, &r, &e) == DF11_E_IO && r == NULL && strstr(e.message, missing);
+        tu_result(ok, "ranges.open_bad_arguments", "%s", e.message);
+    }
 
     const char *models = "/work/shared/models";
     DIR *d = opendir(models);
