@@ -13,6 +13,7 @@ CFLAGS  ?=
 override CFLAGS += -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -Icodec
 PKGS    := libcjson libzstd libxxhash libcrypto
 LIBS    := $(shell pkg-config --libs $(PKGS)) -lm -pthread
+CPU_LIBS := $(LIBS)
 FUSE_CFLAGS := $(shell pkg-config --cflags fuse3)
 FUSE_LIBS   := $(shell pkg-config --libs fuse3)
 
@@ -99,11 +100,11 @@ asan:
 FUZZ_C := $(wildcard tests/fuzz/fuzz_*.c)
 fuzz:
 	$(MAKE) BUILD=build-fuzz NO_CUDA=1 CC=clang OPT=-O1 \
-	  CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libdf11.a
+	  CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" build-fuzz/libdf11.a
 	@mkdir -p build-fuzz/fuzz
 	for f in $(FUZZ_C); do \
-	  clang -std=c11 -O1 -g -D_GNU_SOURCE -Icodec -fsanitize=fuzzer,address,undefined \
-	    -o build-fuzz/fuzz/$$(basename $$f .c) $$f build-fuzz/libdf11.a $(LIBS) || exit 1; \
+	  clang -std=c11 -O1 -g -D_GNU_SOURCE -Icodec -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    -o build-fuzz/fuzz/$$(basename $$f .c) $$f build-fuzz/libdf11.a $(CPU_LIBS) || exit 1; \
 	done
 
 bench: all

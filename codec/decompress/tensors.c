@@ -41,12 +41,14 @@ static df11_status build(df11_reader *r, df11_error *err)
 {
     uint8_t lenbuf[8];
     if (r->original_size < 8)
-        return df11_fail(err, DF11_E_NOT_SAFETENSORS, "%s: original is not a safetensors file", r->path);
+        return df11_fail(err, DF11_E_NOT_SAFETENSORS, "%s: original offset 0: original is not a safetensors file (%llu bytes)",
+                         r->path, (unsigned long long)r->original_size);
     df11_status s = df11_pread(r, lenbuf, 8, 0, err);
     if (s != DF11_OK) return s;
     uint64_t hlen = df11_rd64(lenbuf);
     if (hlen > DF11_ST_MAX_HEADER || hlen > r->original_size - 8)
-        return df11_fail(err, DF11_E_NOT_SAFETENSORS, "%s: original is not a safetensors file", r->path);
+        return df11_fail(err, DF11_E_NOT_SAFETENSORS, "%s: original offset 0: original is not a safetensors file (header length %llu)",
+                         r->path, (unsigned long long)hlen);
     df11_tensor_table *t = calloc(1, sizeof *t);
     uint8_t *json = malloc(hlen ? hlen : 1);
     if (!t || !json) {
