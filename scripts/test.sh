@@ -32,7 +32,9 @@ run() { # LABEL make-args...
     [ "$f" -eq 0 ] || status=1
 }
 
-run test -j"$JOBS" test
+# BUILD (when set) picks the normal build's folder; make asan always uses
+# build-asan/.
+run test -j"$JOBS" ${BUILD:+BUILD="$BUILD"} test
 run asan -j"$JOBS" asan
 echo "$total_p passed, $total_f failed, $total_s skipped"
 exit $status
