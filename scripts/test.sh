@@ -33,8 +33,13 @@ run() { # LABEL make-args...
 }
 
 # BUILD (when set) picks the normal build's folder; make asan always uses
-# build-asan/.
-run test -j"$JOBS" ${BUILD:+BUILD="$BUILD"} test
-run asan -j"$JOBS" asan
+# build-asan/. DF11_TEST_RUNS chooses the runs (default both).
+for r in ${DF11_TEST_RUNS:-test asan}; do
+    case $r in
+        test) run test -j"$JOBS" ${BUILD:+BUILD="$BUILD"} test ;;
+        asan) run asan -j"$JOBS" asan ;;
+        *) echo "test.sh: unknown run '$r'" >&2; exit 2 ;;
+    esac
+done
 echo "$total_p passed, $total_f failed, $total_s skipped"
 exit $status

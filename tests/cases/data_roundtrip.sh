@@ -7,7 +7,8 @@ set -u
 cd "${DF11_ROOT:-$(dirname "$0")/../..}"
 BUILD="${BUILD:-build}"
 DF11="$BUILD/df11"
-MODELS="${DF11_MODELS:-/work/shared/models}"
+# Real weights live in shared/models beside the repository.
+MODELS="${DF11_MODELS:-$(dirname "$PWD")/shared/models}"
 
 if [ ! -x "$DF11" ]; then
     echo "SKIP data_roundtrip $DF11 not built"

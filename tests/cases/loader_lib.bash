@@ -6,7 +6,8 @@ BUILD="${BUILD:-build}"
 DF11="$BUILD/df11"
 DF11FS="$BUILD/df11fs"
 PY="${DF11_PYTHON:-$PWD/.venv/bin/python}"
-MODELS="${DF11_MODELS:-/work/shared/models}"
+# Real weights live in shared/models beside the repository.
+MODELS="${DF11_MODELS:-$(dirname "$PWD")/shared/models}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/df11-loader.XXXXXX")
