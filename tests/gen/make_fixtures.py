@@ -26,7 +26,7 @@ STRUCT_CODE = {
     "I32": "i", "U32": "I", "F32": "f", "I64": "q", "U64": "Q", "F64": "d",
 }
 
-LANE = 1024            # default lane_symbols
+LANE = 1024            # lane_symbols of FORMAT.md's defaults (the encoder may pick 2048)
 CHUNK_BF16 = 131072    # elements of BF16 in one 256 KiB chunk
 CHUNK_F32 = 65536      # elements of F32 in one 256 KiB chunk
 
@@ -218,13 +218,24 @@ def edge_file(out):
     w = [0x3F00] * CHUNK_BF16 + bf16_from_floats(gaussian(rng, 5000, 0.02))
     ts.append(Tensor("constant_first_chunk", "BF16", [len(w)], pack_u16(w)))
     ts.append(Tensor("all_exponents", "BF16", [256, 16], pack_u16(all_exponents_bf16(rng))))
+    # One exponent, random sign and mantissa: zstd cannot beat 8 bits/weight
+    # here, so the encoder takes EXP with the one-symbol "constant" code.
+    w = [(rng.randrange(2) << 15) | (0x7C << 7) | rng.randrange(128) for _ in range(100000)]
+    ts.append(Tensor("single_exponent", "BF16", [len(w)], pack_u16(w)))
+    # Realistic values with every one of the 256 exponents (Inf/NaN included)
+    # sprinkled in: a skewed code where many rare symbols need the length limit.
+    w = bf16_from_floats(gaussian(rng, 300000, 0.02))
+    for e in range(256):
+        for _ in range(2):
+            w[rng.randrange(len(w))] = (rng.randrange(2) << 15) | (e << 7) | rng.randrange(128)
+    ts.append(Tensor("realistic_all_exponents", "BF16", [len(w)], pack_u16(w)))
     sp = specials_bf16()
     ts.append(Tensor("specials", "BF16", [len(sp)], pack_u16(sp)))
     ts.append(Tensor("specials_repeated", "BF16", [len(sp) * 100], pack_u16(sp * 100)))
     fib = fibonacci_exponents_bf16(rng)
     ts.append(Tensor("fibonacci_exponents", "BF16", [len(fib)], pack_u16(fib)))
-    for n in (LANE - 1, LANE, LANE + 1, CHUNK_BF16 - 1, CHUNK_BF16, CHUNK_BF16 + 1,
-              2 * CHUNK_BF16 + 5):
+    for n in (LANE - 1, LANE, LANE + 1, 2 * LANE - 1, 2 * LANE, 2 * LANE + 1,
+              CHUNK_BF16 - 1, CHUNK_BF16, CHUNK_BF16 + 1, 2 * CHUNK_BF16 + 5):
         ts.append(Tensor("size_%d" % n, "BF16", [n], realistic_bf16(rng, n)))
     for n in (CHUNK_F32 - 1, CHUNK_F32, CHUNK_F32 + 1):
         ts.append(Tensor("f32_size_%d" % n, "F32", [n], realistic_f32(rng, n)))
