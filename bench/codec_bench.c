@@ -560,7 +560,8 @@ static void usage(void)
     fputs("Usage: codec_bench [-r RUNS] [-e ENC_RUNS] [-z LEVELS] [-t THREADS]\n"
           "                   [-k SAMPLES] [-w WORKDIR] FILE.safetensors\n"
           "  -r  timed decode passes per decoder and thread count (default 7)\n"
-          "  -e  timed compressions per thread count (default 3)\n"
+          "  -e  timed compressions per thread count (default 3; 0: compress once,\n"
+          "      untimed, to measure the rest)\n"
           "  -z  zstd levels for the baselines, comma-separated (default 3,19)\n"
           "  -t  thread counts, comma-separated (default 1,2)\n"
           "  -k  random 4 KiB reads per reader (default 2000)\n"
@@ -590,7 +591,7 @@ static void parse_options(int argc, char **argv, options *o)
         default: usage();
         }
     }
-    if (optind != argc - 1 || o->runs < 1 || o->runs > 1000 || o->enc_runs < 1 ||
+    if (optind != argc - 1 || o->runs < 1 || o->runs > 1000 || o->enc_runs < 0 ||
         o->enc_runs > 100 || o->samples < 10 || o->samples > 10000000)
         usage();
     o->file = argv[optind];
@@ -848,7 +849,14 @@ int main(int argc, char **argv)
     size_t chunk = 1u << 18; /* df11's default; checked against the file below */
     for (int l = 0; l < o.nlevels; l++)
         zc_init(&zc[l], &in, o.levels[l], chunk, o.dir, TM);
-    bench_encode(&o, &in, df11_path, &zc[0]);
+    if (o.enc_runs > 0) {
+        bench_encode(&o, &in, df11_path, &zc[0]);
+    } else {
+        df11_error e0;
+        if (df11_encode_file(in.path, df11_path, NULL, &e0) != DF11_OK)
+            die("df11_encode_file: %s", e0.message);
+        zc_compress(&zc[0], TM);
+    }
     for (int l = 1; l < o.nlevels; l++) {
         double s = zc_compress(&zc[l], TM);
         printf("(zstd -%d, 256 KiB frames: one compression, %d threads, %.1f MB/s)\n", zc[l].level,
