@@ -3,13 +3,12 @@
 # the loader tests and the demo use. Installs only what fails to import, so a
 # run on a ready venv costs one python start.
 #
-# torch from PyPI pulls several GB of CUDA libraries; the CPU wheel from the
-# PyTorch index is ~200 MB, so that index is tried first (short timeout) and
-# PyPI is the fallback. Set DF11_TORCH_INDEX= (empty) to go straight to PyPI.
+# Packages come from PyPI only (the one Python registry this project relies
+# on). torch from PyPI pulls several GB of CUDA libraries, which is why an
+# existing venv is always reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${DF11_VENV:-$PWD/.venv}"
-TORCH_INDEX="${DF11_TORCH_INDEX-https://download.pytorch.org/whl/cpu}"
 
 if [ ! -x "$VENV/bin/python" ]; then
     echo "setup-venv: creating $VENV"
@@ -37,11 +36,6 @@ if [ -z "$todo" ]; then
 fi
 echo "setup-venv: installing: $todo"
 PIP=("$PY" -m pip install --disable-pip-version-check -q)
-if [[ " $todo " == *" torch "* ]] && [ -n "$TORCH_INDEX" ]; then
-    # Installed first and alone, so that the later installs find it satisfied.
-    "${PIP[@]}" --timeout 20 --retries 1 --index-url "$TORCH_INDEX" torch \
-        || echo "setup-venv: CPU torch index unavailable, using PyPI"
-fi
 # shellcheck disable=SC2086
 "${PIP[@]}" $todo
 todo=$(missing)
