@@ -2,10 +2,16 @@
 # The project's test command: the normal build's tests (CUDA too when nvcc is
 # there), then the same tests under ASan+UBSan (CPU only). Ends with one line
 # "N passed, N failed, N skipped" summing both runs; exits non-zero if any
-# test failed or a build broke.
+# test failed or a build broke. On a fresh machine it first installs what is
+# missing (Debian packages, the Python venv); both steps are no-ops when done.
 set -u
 cd "$(dirname "$0")/.."
 JOBS="${JOBS:-2}"
+if [ "${DF11_SKIP_SETUP:-0}" != 1 ]; then
+    scripts/install-deps.sh </dev/null || { echo "test.sh: dependency install failed" >&2; exit 1; }
+    # Without the venv the loader tests print SKIP lines; everything else runs.
+    scripts/setup-venv.sh </dev/null || echo "test.sh: WARNING: venv setup failed" >&2
+fi
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/df11-test.XXXXXX")
 trap 'rm -rf "$logdir"' EXIT
 
