@@ -19,6 +19,7 @@ struct centry {
     uint64_t vfid;
     uint32_t idx;
     uint32_t len;
+    uint32_t cap;           /* size of buf: the file's largest chunk */
     int state;
     int pins;
     int hashed;             /* still reachable through the table */
@@ -36,6 +37,51 @@ static struct {
     uint64_t bytes, budget;
     struct centry lru;      /* sentinel: lru.lnext is the most recent */
 } C = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+/* Recycled chunk buffers, per size: a fresh 256 KiB allocation is an mmap
+ * plus a page fault per page, which cost more than decoding the chunk. */
+#define POOL_CLASSES 5          /* chunk_log2 16..20 */
+#define POOL_MAX 32
+static struct {
+    pthread_mutex_t mu;
+    void *bufs[POOL_CLASSES][POOL_MAX];
+    int n[POOL_CLASSES];
+} pool = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static int pool_class(uint32_t cap)
+{
+    for (int c = 0; c < POOL_CLASSES; c++)
+        if (cap == (1u << (16 + c)))
+            return c;
+    return -1;
+}
+
+static uint8_t *buf_get(uint32_t cap)
+{
+    int c = pool_class(cap);
+    void *b = NULL;
+    if (c >= 0) {
+        pthread_mutex_lock(&pool.mu);
+        if (pool.n[c])
+            b = pool.bufs[c][--pool.n[c]];
+        pthread_mutex_unlock(&pool.mu);
+    }
+    return b ? b : malloc(cap ? cap : 1);
+}
+
+static void buf_put(uint8_t *b, uint32_t cap)
+{
+    int c = pool_class(cap);
+    if (b && c >= 0) {
+        pthread_mutex_lock(&pool.mu);
+        if (pool.n[c] < POOL_MAX) {
+            pool.bufs[c][pool.n[c]++] = b;
+            b = NULL;
+        }
+        pthread_mutex_unlock(&pool.mu);
+    }
+    free(b);
+}
 
 static size_t bucket_of(uint64_t vfid, uint32_t idx)
 {
@@ -104,7 +150,7 @@ static void grow_table(void)
 
 static void entry_free(struct centry *e)
 {
-    free(e->buf);
+    buf_put(e->buf, e->cap);
     free(e);
 }
 
@@ -138,6 +184,11 @@ void cache_destroy(void)
     C.bytes = 0;
     C.lru.lnext = C.lru.lprev = &C.lru;
     pthread_mutex_unlock(&C.mu);
+    pthread_mutex_lock(&pool.mu);
+    for (int c = 0; c < POOL_CLASSES; c++)
+        while (pool.n[c])
+            free(pool.bufs[c][--pool.n[c]]);
+    pthread_mutex_unlock(&pool.mu);
 }
 
 static struct centry *find_locked(uint64_t vfid, uint32_t idx)
@@ -156,6 +207,9 @@ static struct centry *claim_locked(struct vfile *vf, uint32_t idx)
         return NULL;
     uint64_t off;
     df11_chunk_extent(vf->r, idx, &off, &e->len);
+    e->cap = df11_chunk_size_max(vf->r);
+    if (e->cap < e->len)
+        e->cap = e->len;
     e->vfid = vf->id;
     e->idx = idx;
     e->state = CE_LOADING;
@@ -195,7 +249,7 @@ static void finish_locked(struct centry *e, df11_status s)
          * (an I/O error may be transient); waiters still see the status. */
         e->state = CE_FAILED;
         e->status = s;
-        free(e->buf);
+        buf_put(e->buf, e->cap);
         e->buf = NULL;
         table_remove(e);
         C.bytes -= e->len;
@@ -206,7 +260,7 @@ static void finish_locked(struct centry *e, df11_status s)
 static df11_status decode_cpu(struct vfile *vf, struct centry *e)
 {
     df11_error err;
-    e->buf = malloc(e->len ? e->len : 1);
+    e->buf = buf_get(e->cap);
     if (!e->buf)
         return DF11_E_NOMEM;
     uint64_t t0 = now_ns();
@@ -289,7 +343,7 @@ static void decode_gpu(struct vfile *vf, struct centry **es, unsigned n, df11_st
     unsigned nj = 0;
     uint64_t bytes = 0;
     for (unsigned i = 0; jobs && st && i < n; i++) {
-        es[i]->buf = malloc(es[i]->len ? es[i]->len : 1);
+        es[i]->buf = buf_get(es[i]->cap);
         if (!es[i]->buf)
             continue;
         jobs[nj].reader = vf->r;
@@ -315,7 +369,7 @@ static void decode_gpu(struct vfile *vf, struct centry **es, unsigned n, df11_st
             }
             j++;
         }
-        free(es[i]->buf);
+        buf_put(es[i]->buf, es[i]->cap);
         es[i]->buf = NULL;
         res[i] = decode_cpu(vf, es[i]);
     }

@@ -41,8 +41,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
      * max_write, so this also lets reads grow to 1 MiB. */
     conn->max_write = 1u << 20;
     conn->max_readahead = 1u << 20;
-    if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
-        conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+    /* An inode's contents never change (a replaced file gets a new inode),
+     * so reads need not re-check attributes. */
+    conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
     if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
         conn->want |= FUSE_CAP_CACHE_SYMLINKS;
     conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
