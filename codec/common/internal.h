@@ -48,7 +48,8 @@ typedef struct {
     uint32_t chunk_count;
     uint8_t kind;
     uint8_t code_lengths[256];  /* unpacked from the nibbles */
-    df11_huff_dtable *dtable;   /* built at open for EXP segments */
+    df11_huff_dtable *dtable;   /* EXP segments: built on first decode,
+                                   shared by identical codes; atomic */
 } df11_segment;
 
 typedef struct {
@@ -62,6 +63,11 @@ typedef struct {
 } df11_chunk;
 
 typedef struct df11_tensor_table df11_tensor_table;
+
+struct df11_shared_table {
+    uint8_t code_lengths[256];
+    df11_huff_dtable *dtable;
+};
 
 struct df11_reader {
     int fd;
@@ -78,7 +84,20 @@ struct df11_reader {
     df11_chunk *chunks;
     pthread_mutex_t tensor_lock;
     df11_tensor_table *tensors; /* built lazily by df11_tensor_count */
+    /* Decode tables are 32 KiB each; big checkpoints have thousands of
+     * tensors, many with the same code. Built lazily and deduplicated. */
+    pthread_mutex_t table_lock;
+    struct df11_shared_table *tables; /* distinct codes, owned */
+    size_t table_count;
 };
+
+/* The decode table of EXP segment seg, built on first use (thread-safe).
+ * NULL only when out of memory. */
+const df11_huff_dtable *df11_segment_dtable(df11_reader *r, uint32_t seg);
+
+/* A buffer owned by the calling thread, reused across calls and freed at
+ * thread exit; slot 0..1 are independent. NULL when out of memory. */
+uint8_t *df11_thread_buffer(unsigned slot, size_t size);
 
 /* Fills *err (if not NULL) and returns code. Messages name the file first. */
 df11_status df11_fail(df11_error *err, df11_status code, const char *fmt, ...)

@@ -94,9 +94,6 @@ static df11_status parse_segments(df11_reader *r, const uint8_t *idx, df11_error
         bool constant;
         if (df11_huff_check(s->code_lengths, &constant) != DF11_OK)
             return FAIL(DF11_E_BAD_TABLE, at + 32, "invalid Huffman code lengths");
-        s->dtable = malloc(sizeof *s->dtable);
-        if (!s->dtable) return df11_fail(err, DF11_E_NOMEM, "%s: out of memory", r->path);
-        df11_huff_build_dtable(s->code_lengths, s->dtable);
     }
     if (pos != r->original_size || chunks != r->chunk_count)
         return FAIL(DF11_E_CORRUPT_INDEX, r->index_offset, "segments do not cover the original file");
@@ -193,6 +190,7 @@ df11_status df11_open(const char *path, df11_reader **out, df11_error *err)
         return df11_fail(err, DF11_E_NOMEM, "%s: out of memory", path);
     }
     pthread_mutex_init(&r->tensor_lock, NULL);
+    pthread_mutex_init(&r->table_lock, NULL);
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (r->fd < 0) {
         df11_status s = df11_fail(err, DF11_E_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -212,10 +210,11 @@ void df11_close(df11_reader *r)
 {
     if (!r) return;
     if (r->fd >= 0) close(r->fd);
-    if (r->segments)
-        for (uint32_t i = 0; i < r->segment_count; i++) free(r->segments[i].dtable);
+    for (size_t i = 0; i < r->table_count; i++) free(r->tables[i].dtable);
+    free(r->tables);
     df11_tensor_table_free(r->tensors);
     pthread_mutex_destroy(&r->tensor_lock);
+    pthread_mutex_destroy(&r->table_lock);
     free(r->segments);
     free(r->chunks);
     free(r->path);

@@ -81,12 +81,12 @@ df11_status df11_decode_payload(df11_reader *r, uint32_t idx, const uint8_t *pay
     default: {
         unsigned width = s->kind == DF11_SEG_EXP32 ? 4 : 2;
         uint32_t n = c->decoded_length / width;
-        uint8_t *scratch = malloc(n ? n : 1);
-        if (!scratch) return df11_fail(err, DF11_E_NOMEM, "%s: chunk %u: out of memory", r->path, idx);
+        const df11_huff_dtable *t = df11_segment_dtable(r, c->segment);
+        uint8_t *scratch = df11_thread_buffer(1, n ? n : 1);
+        if (!t || !scratch) return df11_fail(err, DF11_E_NOMEM, "%s: chunk %u: out of memory", r->path, idx);
         char why[160];
         df11_status st = df11_exp_decode(payload, c->payload_length, n, width, r->lane_symbols,
-                                         s->dtable, dst, scratch, why, sizeof why);
-        free(scratch);
+                                         t, dst, scratch, why, sizeof why);
         if (st != DF11_OK) return corrupt(r, idx, why, err);
     }
     }
@@ -97,12 +97,14 @@ df11_status df11_decode_chunk(df11_reader *r, uint32_t idx, void *dst, df11_erro
 {
     if (!r || !dst || idx >= r->chunk_count)
         return df11_fail(err, DF11_E_ARG, "%s: chunk %u out of range", r ? r->path : "?", idx);
-    uint8_t *payload;
-    df11_status s = df11_read_payload(r, idx, &payload, err);
-    if (s != DF11_OK) return s;
-    s = df11_decode_payload(r, idx, payload, dst, err);
-    free(payload);
-    return s;
+    /* per-thread buffer: a daemon decodes thousands of chunks a second and
+     * fresh 256 KiB allocations each time fragment glibc's arenas */
+    const df11_chunk *c = &r->chunks[idx];
+    uint8_t *payload = df11_thread_buffer(0, (size_t)c->payload_length + DF11_PAYLOAD_SLACK);
+    if (!payload) return df11_fail(err, DF11_E_NOMEM, "%s: chunk %u: out of memory", r->path, idx);
+    memset(payload + c->payload_length, 0, DF11_PAYLOAD_SLACK);
+    df11_status s = df11_pread_full(r->fd, r->path, payload, c->payload_length, c->payload_offset, err);
+    return s == DF11_OK ? df11_decode_payload(r, idx, payload, dst, err) : s;
 }
 
 df11_status df11_pread(df11_reader *r, void *buf, size_t len, uint64_t off, df11_error *err)

@@ -166,7 +166,7 @@ static bool check_shape(const char *path, uint64_t *bounds, size_t *nbounds)
         regions[nregions++] = (region){c->payload_offset, c->payload_offset + c->payload_length,
                                                    names[c->codec]};
         codec[c->codec] = true;
-        if (c->codec == 2 && s->dtable->constant) constant = true;
+        if (c->codec == 2 && df11_segment_dtable(r, c->segment)->constant) constant = true;
         if (c->codec == 2 && s->kind == DF11_SEG_EXP32) exp32 = true;
         if (c->codec == 2 && c->decoded_length / 2 > 2 * r->lane_symbols) lanes = true;
         if (s->chunk_count > 1) multi = true;

@@ -1,0 +1,47 @@
+/* Per-thread scratch buffers, grown on demand and freed when the thread
+ * exits (pthread key destructor), so hot decode paths allocate nothing. */
+#include "internal.h"
+
+#include <stdlib.h>
+
+#define SLOTS 2
+
+typedef struct {
+    uint8_t *buf[SLOTS];
+    size_t cap[SLOTS];
+} thread_buffers;
+
+static pthread_key_t key;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static bool key_ok;
+
+static void destroy(void *p)
+{
+    thread_buffers *b = p;
+    for (int i = 0; i < SLOTS; i++) free(b->buf[i]);
+    free(b);
+}
+
+static void make_key(void) { key_ok = pthread_key_create(&key, destroy) == 0; }
+
+uint8_t *df11_thread_buffer(unsigned slot, size_t size)
+{
+    if (slot >= SLOTS) return NULL;
+    pthread_once(&once, make_key);
+    if (!key_ok) return NULL;
+    thread_buffers *b = pthread_getspecific(key);
+    if (!b) {
+        if (!(b = calloc(1, sizeof *b))) return NULL;
+        if (pthread_setspecific(key, b) != 0) {
+            free(b);
+            return NULL;
+        }
+    }
+    if (b->cap[slot] < size) {
+        uint8_t *p = realloc(b->buf[slot], size);
+        if (!p) return NULL;
+        b->buf[slot] = p;
+        b->cap[slot] = size;
+    }
+    return b->buf[slot];
+}
