@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "msg.h"
+#include "open.h"
 #include "progress.h"
 
 #define WINDOW_MAX ((size_t)512 << 20)
@@ -169,13 +170,9 @@ static int run(const cli_opts *o)
 {
     const char *path = o->inputs[0];
     df11_reader *r;
-    df11_error err;
-    df11_status s = df11_open(path, &r, &err);
-    if (s != DF11_OK) {
-        msg_lib_error(&err);
-        return cli_exit_for_open(path, s);
-    }
-    int rc = CLI_EXIT_OK;
+    int rc = cli_open(path, &r);
+    if (rc)
+        return rc;
     if (df11_original_size(r) == 0) {
         msg_error("%s: empty original; nothing to measure", path);
         rc = CLI_EXIT_FORMAT;

@@ -9,18 +9,9 @@
 #include "decode_out.h"
 #include "fsutil.h"
 #include "msg.h"
+#include "open.h"
 #include "progress.h"
 #include "walk.h"
-
-static int open_df11(const char *in, df11_reader **r)
-{
-    df11_error err;
-    df11_status s = df11_open(in, r, &err);
-    if (s == DF11_OK)
-        return CLI_EXIT_OK;
-    msg_lib_error(&err);
-    return cli_exit_for_open(in, s);
-}
 
 /* out NULL: write to stdout. */
 static int decompress_file(const cli_opts *o, const char *in, const char *out,
@@ -36,7 +27,7 @@ static int decompress_file(const cli_opts *o, const char *in, const char *out,
             return rc;
     }
     df11_reader *r;
-    if ((rc = open_df11(in, &r)))
+    if ((rc = cli_open(in, &r)))
         return rc;
     progress p;
     progress_begin(&p, in);

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "info.h"
 #include "msg.h"
+#include "open.h"
 
 const char *info_codec_name(df11_codec c)
 {
@@ -134,16 +135,13 @@ static int run(const cli_opts *o)
 {
     const char *path = o->inputs[0];
     df11_reader *r;
-    df11_error err;
-    df11_status s = df11_open(path, &r, &err);
-    if (s != DF11_OK) {
-        msg_lib_error(&err);
-        return cli_exit_for_open(path, s);
-    }
+    int rc = cli_open(path, &r);
+    if (rc)
+        return rc;
     info_data d;
     memset(&d, 0, sizeof d);
     d.path = path;
-    int rc = gather(r, &d);
+    rc = gather(r, &d);
     if (rc == CLI_EXIT_OK) {
         if (o->json)
             rc = info_print_json(&d);

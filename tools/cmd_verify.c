@@ -3,22 +3,20 @@
 
 #include "cli.h"
 #include "msg.h"
+#include "open.h"
 #include "progress.h"
 
 static int verify_one(const cli_opts *o, const char *path)
 {
     df11_reader *r;
-    df11_error err;
-    df11_status s = df11_open(path, &r, &err);
-    if (s != DF11_OK) {
-        msg_lib_error(&err);
-        return cli_exit_for_open(path, s);
-    }
+    int rc = cli_open(path, &r);
+    if (rc)
+        return rc;
     progress p;
     progress_begin(&p, path);
-    s = df11_verify(r, o->threads, progress_update, &p, &err);
+    df11_error err;
+    df11_status s = df11_verify(r, o->threads, progress_update, &p, &err);
     progress_end(&p);
-    int rc = CLI_EXIT_OK;
     if (s != DF11_OK) {
         rc = msg_lib_error(&err);
     } else if (cli_verbosity >= 1) {
