@@ -104,6 +104,18 @@ static int folder_entry(void *ctx, const char *src, const char *dst_dir,
     return rc;
 }
 
+static int one_file(void *ctx, const char *in, const struct stat *st)
+{
+    const cli_opts *o = ctx;
+    char *def = o->output ? NULL : path_swap_suffix(in, ".safetensors", ".df11", 1);
+    const char *out = o->output ? o->output : def;
+    if (!out)
+        return msg_errno(in, "allocating", ENOMEM);
+    int rc = compress_file(o, in, out, st, NULL);
+    free(def);
+    return rc;
+}
+
 static int run(const cli_opts *o)
 {
     if (o->to_stdout) {
@@ -111,38 +123,8 @@ static int run(const cli_opts *o)
                   "written after the data");
         return CLI_EXIT_USAGE;
     }
-    int rc = CLI_EXIT_OK;
-    for (int i = 0; i < o->ninputs; i++) {
-        const char *in = o->inputs[i];
-        struct stat st;
-        if (stat(in, &st) != 0) {
-            cli_keep_first(&rc, msg_errno(in, "stat", errno));
-            continue;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            if (!o->output) {
-                msg_error("%s: is a folder; name the output folder with -o", in);
-                cli_keep_first(&rc, CLI_EXIT_USAGE);
-                continue;
-            }
-            cli_keep_first(&rc, walk_tree(in, o->output, o->force, folder_entry, (void *)o));
-            continue;
-        }
-        if (!S_ISREG(st.st_mode)) {
-            msg_error("%s: not a regular file", in);
-            cli_keep_first(&rc, CLI_EXIT_FORMAT);
-            continue;
-        }
-        char *def = o->output ? NULL : path_swap_suffix(in, ".safetensors", ".df11", 1);
-        const char *out = o->output ? o->output : def;
-        if (!out) {
-            cli_keep_first(&rc, msg_errno(in, "allocating", ENOMEM));
-            continue;
-        }
-        cli_keep_first(&rc, compress_file(o, in, out, &st, NULL));
-        free(def);
-    }
-    return rc;
+    return walk_inputs(o->inputs, o->ninputs, o->output, o->force, folder_entry,
+                       one_file, (void *)o);
 }
 
 const cli_command cmd_compress = {

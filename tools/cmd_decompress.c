@@ -76,6 +76,21 @@ static int folder_entry(void *ctx, const char *src, const char *dst_dir,
     return rc;
 }
 
+static int one_file(void *ctx, const char *in, const struct stat *st)
+{
+    const cli_opts *o = ctx;
+    if (o->to_stdout)
+        return decompress_file(o, in, NULL, st);
+    char *def = o->output ? NULL : path_swap_suffix(in, ".df11", ".safetensors", 0);
+    if (!o->output && !def) {
+        msg_error("%s: unknown suffix (expected .df11); name the output with -o", in);
+        return CLI_EXIT_USAGE;
+    }
+    int rc = decompress_file(o, in, o->output ? o->output : def, st);
+    free(def);
+    return rc;
+}
+
 static int run(const cli_opts *o)
 {
     if (o->to_stdout && isatty(STDOUT_FILENO) && !o->force) {
@@ -83,42 +98,9 @@ static int run(const cli_opts *o)
                   "there (use -f to insist)");
         return CLI_EXIT_USAGE;
     }
-    int rc = CLI_EXIT_OK;
-    for (int i = 0; i < o->ninputs; i++) {
-        const char *in = o->inputs[i];
-        struct stat st;
-        if (stat(in, &st) != 0) {
-            cli_keep_first(&rc, msg_errno(in, "stat", errno));
-            continue;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            if (!o->output || o->to_stdout) {
-                msg_error("%s: is a folder; name the output folder with -o", in);
-                cli_keep_first(&rc, CLI_EXIT_USAGE);
-                continue;
-            }
-            cli_keep_first(&rc, walk_tree(in, o->output, o->force, folder_entry, (void *)o));
-            continue;
-        }
-        if (!S_ISREG(st.st_mode)) {
-            msg_error("%s: not a regular file", in);
-            cli_keep_first(&rc, CLI_EXIT_FORMAT);
-            continue;
-        }
-        if (o->to_stdout) {
-            cli_keep_first(&rc, decompress_file(o, in, NULL, &st));
-            continue;
-        }
-        char *def = o->output ? NULL : path_swap_suffix(in, ".df11", ".safetensors", 0);
-        if (!o->output && !def) {
-            msg_error("%s: unknown suffix (expected .df11); name the output with -o", in);
-            cli_keep_first(&rc, CLI_EXIT_USAGE);
-            continue;
-        }
-        cli_keep_first(&rc, decompress_file(o, in, o->output ? o->output : def, &st));
-        free(def);
-    }
-    return rc;
+    /* No folder mode with -c: a folder cannot go to one stream. */
+    return walk_inputs(o->inputs, o->ninputs, o->to_stdout ? NULL : o->output, o->force,
+                       folder_entry, one_file, (void *)o);
 }
 
 const cli_command cmd_decompress = {

@@ -124,3 +124,29 @@ int walk_tree(const char *src_root, const char *dst_root, int force,
     walker w = {force, fn, ctx, dst.st_dev, dst.st_ino};
     return walk_dir(&w, src_root, dst_root);
 }
+
+int walk_inputs(char *const *inputs, int n, const char *out_dir, int force,
+                walk_file_fn entry, walk_input_fn file, void *ctx)
+{
+    int rc = CLI_EXIT_OK;
+    for (int i = 0; i < n; i++) {
+        const char *in = inputs[i];
+        struct stat st;
+        if (stat(in, &st) != 0) {
+            cli_keep_first(&rc, msg_errno(in, "stat", errno));
+        } else if (S_ISDIR(st.st_mode)) {
+            if (out_dir) {
+                cli_keep_first(&rc, walk_tree(in, out_dir, force, entry, ctx));
+            } else {
+                msg_error("%s: is a folder; name the output folder with -o", in);
+                cli_keep_first(&rc, CLI_EXIT_USAGE);
+            }
+        } else if (!S_ISREG(st.st_mode)) {
+            msg_error("%s: not a regular file", in);
+            cli_keep_first(&rc, CLI_EXIT_FORMAT);
+        } else {
+            cli_keep_first(&rc, file(ctx, in, &st));
+        }
+    }
+    return rc;
+}

@@ -19,4 +19,14 @@ typedef int (*walk_file_fn)(void *ctx, const char *src, const char *dst_dir,
 int walk_tree(const char *src_root, const char *dst_root, int force,
               walk_file_fn fn, void *ctx);
 
+/* Handles one regular-file operand. Returns an exit code. */
+typedef int (*walk_input_fn)(void *ctx, const char *path, const struct stat *st);
+
+/* Every command-line operand in turn: a folder is mirrored into out_dir
+ * with walk_tree and entry (a usage error when out_dir is NULL), a regular
+ * file goes to file, anything else is refused. Goes on after failures and
+ * returns the exit code of the first. */
+int walk_inputs(char *const *inputs, int n, const char *out_dir, int force,
+                walk_file_fn entry, walk_input_fn file, void *ctx);
+
 #endif
