@@ -26,6 +26,8 @@
 #define DF11_CHUNK_LOG2_MAX 20u
 #define DF11_CHUNK_LOG2_DEFAULT 18u
 #define DF11_LANE_SYMBOLS_DEFAULT 2048u
+/* More threads than this only add memory (windows of chunk buffers). */
+#define DF11_MAX_THREADS 256u
 
 extern const uint8_t df11_magic[8];
 

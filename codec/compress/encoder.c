@@ -46,6 +46,7 @@ typedef struct {
     ZSTD_CCtx **cctx;
     EVP_MD_CTX *sha;
     uint8_t *chunk_table;
+    uint64_t *pass1_xxh3; /* what pass 1 read, to catch an input that changes */
     uint64_t out_pos, done;
     df11_error *err;
     pthread_mutex_t err_lock;
@@ -75,6 +76,7 @@ static df11_status pass1_work(uint64_t i, unsigned worker, void *ctx)
     df11_status s = read_job(e, i, sl);
     if (s != DF11_OK) return s;
     memset(sl->freq, 0, sizeof sl->freq);
+    e->pass1_xxh3[i] = XXH3_64bits(sl->in, e->jobs[i].length);
     uint8_t kind = e->plan.segs[e->jobs[i].segment].kind;
     if (kind != DF11_SEG_BYTES) {
         unsigned w = kind == DF11_SEG_EXP32 ? 4 : 2;
@@ -153,9 +155,13 @@ static df11_status write_at(encoder *e, const void *buf, size_t len, uint64_t of
     while (len) {
         ssize_t n = pwrite(e->out_fd, p, len, (off_t)off);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0)
-            return df11_fail(e->err, DF11_E_IO, "%s: offset %llu: write failed: %s", e->out_path,
-                             (unsigned long long)off, strerror(n < 0 ? errno : ENOSPC));
+        if (n <= 0) {
+            df11_error local;
+            df11_status s = df11_fail(&local, DF11_E_IO, "%s: offset %llu: write failed: %s",
+                                      e->out_path, (unsigned long long)off,
+                                      strerror(n < 0 ? errno : ENOSPC));
+            return fail_locked(e, s, &local);
+        }
         p += n;
         len -= (size_t)n;
         off += (uint64_t)n;
@@ -168,6 +174,12 @@ static df11_status pass2_emit(uint64_t i, void *ctx)
     encoder *e = ctx;
     slot *sl = &e->slots[i % e->window];
     if (sl->out_len > UINT32_MAX) return DF11_E_INTERNAL;
+    if (sl->xxh3 != e->pass1_xxh3[i]) {
+        df11_error local;
+        df11_status s = df11_fail(&local, DF11_E_IO, "%s: offset %llu: input changed while it was being compressed",
+                                  e->in_path, (unsigned long long)e->jobs[i].orig_offset);
+        return fail_locked(e, s, &local);
+    }
     df11_status s = write_at(e, sl->out, sl->out_len, e->out_pos);
     if (s != DF11_OK) return s;
     uint8_t *c = e->chunk_table + i * DF11_CHUNK_ENTRY_SIZE;
@@ -185,7 +197,10 @@ static df11_status make_jobs(encoder *e)
 {
     uint64_t C = 1ull << e->o.chunk_log2, n = 0;
     for (uint32_t s = 0; s < e->plan.count; s++) n += (e->plan.segs[s].length + C - 1) / C;
-    if (n > UINT32_MAX) return df11_fail(e->err, DF11_E_ARG, "%s: too many chunks", e->in_path);
+    /* the decoder caps the index at 1 GiB (FORMAT.md 2 / reader_open.c) */
+    if (n * DF11_CHUNK_ENTRY_SIZE + (uint64_t)e->plan.count * DF11_SEGMENT_ENTRY_SIZE > (1ull << 30))
+        return df11_fail(e->err, DF11_E_ARG, "%s: too many chunks (%llu); use a larger chunk size",
+                         e->in_path, (unsigned long long)n);
     e->njobs = n;
     e->jobs = calloc(n ? n : 1, sizeof *e->jobs);
     e->first_chunk = calloc(e->plan.count ? e->plan.count : 1, sizeof *e->first_chunk);
@@ -213,8 +228,10 @@ static df11_status alloc_state(encoder *e, unsigned threads)
     e->len = calloc(ns, sizeof *e->len);
     e->code = calloc(ns, sizeof *e->code);
     e->chunk_table = calloc(e->njobs ? e->njobs : 1, DF11_CHUNK_ENTRY_SIZE);
+    e->pass1_xxh3 = calloc(e->njobs ? e->njobs : 1, sizeof *e->pass1_xxh3);
     e->sha = EVP_MD_CTX_new();
-    if (!e->slots || !e->cctx || !e->freq || !e->len || !e->code || !e->chunk_table || !e->sha)
+    if (!e->slots || !e->cctx || !e->freq || !e->len || !e->code || !e->chunk_table ||
+        !e->pass1_xxh3 || !e->sha)
         return DF11_E_NOMEM;
     for (unsigned i = 0; i < e->window; i++) {
         e->slots[i].in = malloc(C);
@@ -241,6 +258,7 @@ static void free_state(encoder *e, unsigned threads)
     free(e->len);
     free(e->code);
     free(e->chunk_table);
+    free(e->pass1_xxh3);
     free(e->jobs);
     free(e->first_chunk);
     EVP_MD_CTX_free(e->sha);
@@ -341,6 +359,7 @@ df11_status df11_encode_file(const char *in_path, const char *out_path,
     if (e.o.chunk_log2 < DF11_CHUNK_LOG2_MIN || e.o.chunk_log2 > DF11_CHUNK_LOG2_MAX)
         return df11_fail(err, DF11_E_ARG, "%s: chunk_log2 %u out of range", out_path, e.o.chunk_log2);
     unsigned threads = e.o.threads > 0 ? (unsigned)e.o.threads : df11_default_threads();
+    if (threads > DF11_MAX_THREADS) threads = DF11_MAX_THREADS;
     pthread_mutex_init(&e.err_lock, NULL);
     e.in_fd = open(in_path, O_RDONLY | O_CLOEXEC);
     if (e.in_fd < 0) {

@@ -38,9 +38,13 @@ size_t df11_exp_encode(const uint8_t *src, uint32_t n, unsigned width, uint32_t 
     for (uint32_t k = 0; k < nl; k++) {
         uint32_t bits = 0;
         uint32_t end = (k + 1) * lane_symbols < n ? (k + 1) * lane_symbols : n;
-        for (uint32_t i = k * lane_symbols; !constant && i < end; i++) {
+        for (uint32_t i = k * lane_symbols; i < end; i++) {
             const uint8_t *q = hi + (size_t)i * width;
             uint8_t e = (uint8_t)((q[1] << 1) | (q[0] >> 7));
+            /* a symbol the code lacks (the input differs from what the
+             * histogram saw): refuse, and the chunk is stored otherwise */
+            if (len[e] == 0) return 0;
+            if (constant) continue;
             acc = acc << len[e] | code[e];
             cnt += len[e];
             bits += len[e];

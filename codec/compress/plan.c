@@ -61,18 +61,20 @@ df11_status df11_plan_file(int fd, const char *path, uint64_t size, df11_plan *p
 
     span *sp = calloc(h.count ? h.count : 1, sizeof *sp);
     bool ok = sp != NULL;
+    size_t ns = 0; /* empty tensors own no bytes: leave them out */
     for (size_t i = 0; ok && i < h.count; i++)
-        sp[i] = (span){h.tensors[i].begin, h.tensors[i].end, kind_of(&h.tensors[i])};
-    if (ok) qsort(sp, h.count, sizeof *sp, by_begin);
-    for (size_t i = 1; ok && i < h.count; i++)
+        if (h.tensors[i].end > h.tensors[i].begin)
+            sp[ns++] = (span){h.tensors[i].begin, h.tensors[i].end, kind_of(&h.tensors[i])};
+    if (ok) qsort(sp, ns, sizeof *sp, by_begin);
+    for (size_t i = 1; ok && i < ns; i++)
         if (sp[i].begin < sp[i - 1].end) { /* overlapping tensors: keep their bytes as they are */
-            for (size_t j = 0; j < h.count; j++) sp[j].kind = DF11_SEG_BYTES;
+            for (size_t j = 0; j < ns; j++) sp[j].kind = DF11_SEG_BYTES;
             break;
         }
     uint64_t cursor = 0;
     ok = ok && push(p, 0, h.data_start, DF11_SEG_BYTES);
     cursor = h.data_start;
-    for (size_t i = 0; ok && i < h.count; i++) {
+    for (size_t i = 0; ok && i < ns; i++) {
         if (sp[i].end <= cursor) continue;
         uint64_t b = sp[i].begin > cursor ? sp[i].begin : cursor;
         ok = push(p, cursor, b, DF11_SEG_BYTES) &&

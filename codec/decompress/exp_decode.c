@@ -41,7 +41,7 @@ static inline void burst(lane *l, const uint64_t *T)
 
 static inline bool can_burst(const lane *l)
 {
-    return l->out + 16 <= l->end && l->pos <= l->limit;
+    return l->end - l->out >= 16 && l->pos <= l->limit;
 }
 
 /* Finishes one lane exactly: bursts while there is room, then one symbol
@@ -79,11 +79,10 @@ static void interleave4(lane *L, const uint64_t *T)
     const uint8_t *base = L[0].base;
     uint64_t p0 = L[0].pos, p1 = L[1].pos, p2 = L[2].pos, p3 = L[3].pos;
     uint8_t *o0 = L[0].out, *o1 = L[1].out, *o2 = L[2].out, *o3 = L[3].out;
-    uint8_t *const e0 = L[0].end - 16, *const e1 = L[1].end - 16, *const e2 = L[2].end - 16,
-                   *const e3 = L[3].end - 16;
+    uint8_t *const e0 = L[0].end, *const e1 = L[1].end, *const e2 = L[2].end, *const e3 = L[3].end;
     const uint64_t l0 = L[0].limit, l1 = L[1].limit, l2 = L[2].limit, l3 = L[3].limit;
-    while (o0 <= e0 && o1 <= e1 && o2 <= e2 && o3 <= e3 && p0 <= l0 && p1 <= l1 && p2 <= l2 &&
-           p3 <= l3) {
+    while (e0 - o0 >= 16 && e1 - o1 >= 16 && e2 - o2 >= 16 && e3 - o3 >= 16 && p0 <= l0 &&
+           p1 <= l1 && p2 <= l2 && p3 <= l3) {
         BURST(w0, p0, o0);
         BURST(w1, p1, o1);
         BURST(w2, p2, o2);

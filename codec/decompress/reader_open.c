@@ -49,8 +49,10 @@ static df11_status parse_header(df11_reader *r, const uint8_t *h, df11_error *er
     if (L < 256 || L > 4096 || (L & (L - 1)))
         return FAIL(DF11_E_CORRUPT_HEADER, 60, "lane size out of range");
     if (r->index_offset < DF11_HEADER_SIZE || r->index_offset > r->file_size ||
-        index_length != r->file_size - r->index_offset)
+        index_length > r->file_size - r->index_offset)
         return FAIL(DF11_E_TRUNCATED, 72, "index does not end at the end of the file");
+    if (index_length != r->file_size - r->index_offset)
+        return FAIL(DF11_E_CORRUPT_HEADER, r->index_offset + index_length, "bytes after the end of the index");
     if ((r->original_size == 0) != (r->segment_count == 0) || r->segment_count > r->chunk_count)
         return FAIL(DF11_E_CORRUPT_HEADER, 64, "segment and chunk counts are inconsistent");
     return DF11_OK;
@@ -76,7 +78,7 @@ static df11_status parse_segments(df11_reader *r, const uint8_t *idx, df11_error
         uint64_t width = s->kind == DF11_SEG_EXP32 ? 4 : 2;
         if (s->kind != DF11_SEG_BYTES && s->orig_length % width)
             return FAIL(DF11_E_CORRUPT_INDEX, at + 8, "segment length is not a whole number of elements");
-        uint64_t n = (s->orig_length + C - 1) / C;
+        uint64_t n = s->orig_length / C + (s->orig_length % C != 0);
         if (s->first_chunk != chunks || n > r->chunk_count - chunks)
             return FAIL(DF11_E_CORRUPT_INDEX, at + 16, "segment's first chunk does not follow the previous segment");
         s->chunk_count = (uint32_t)n;
@@ -98,6 +100,18 @@ static df11_status parse_segments(df11_reader *r, const uint8_t *idx, df11_error
     if (pos != r->original_size || chunks != r->chunk_count)
         return FAIL(DF11_E_CORRUPT_INDEX, r->index_offset, "segments do not cover the original file");
     return DF11_OK;
+}
+
+/* The longest payload a valid chunk can have, so a crafted index cannot make
+ * a reader allocate gigabytes for one chunk. */
+static uint64_t max_payload(const df11_reader *r, const df11_segment *s, const df11_chunk *c)
+{
+    uint64_t D = c->decoded_length;
+    if (c->codec == 1) return ZSTD_compressBound(D);
+    if (c->codec != 2) return D;
+    uint64_t W = s->kind == DF11_SEG_EXP32 ? 4 : 2, n = D / W;
+    uint64_t nl = n / r->lane_symbols + (n % r->lane_symbols != 0);
+    return 2 * nl + (nl * UINT16_MAX + 7) / 8 + n * (W - 1);
 }
 
 static df11_status parse_chunks(df11_reader *r, const uint8_t *idx, df11_error *err)
@@ -128,6 +142,8 @@ static df11_status parse_chunks(df11_reader *r, const uint8_t *idx, df11_error *
                 return FAIL(DF11_E_CORRUPT_INDEX, at + 12, "bad chunk codec for its segment");
             if (c->codec == 0 && c->payload_length != c->decoded_length)
                 return FAIL(DF11_E_CORRUPT_INDEX, at + 8, "RAW chunk length differs from its decoded length");
+            if (c->payload_length > max_payload(r, s, c))
+                return FAIL(DF11_E_CORRUPT_INDEX, at + 8, "chunk payload is longer than its codec can produce");
         }
     }
     if (payload != r->index_offset)

@@ -48,6 +48,7 @@ df11_status df11_verify(df11_reader *r, int threads,
     if (!r) return df11_fail(err, DF11_E_ARG, "df11_verify: NULL reader");
     if (err) err->code = DF11_OK;
     unsigned t = threads > 0 ? (unsigned)threads : df11_default_threads();
+    if (t > DF11_MAX_THREADS) t = DF11_MAX_THREADS;
     verifier v = {.r = r, .window = 2 * t, .progress = progress, .pctx = ctx, .err = err};
     v.bufs = calloc(v.window, sizeof *v.bufs);
     v.sha = EVP_MD_CTX_new();
