@@ -23,6 +23,7 @@ struct centry {
     int state;
     int pins;
     int hashed;             /* still reachable through the table */
+    uint32_t served;        /* bytes handed to sequential readers */
     df11_status status;
     uint8_t *buf;
     struct centry *hnext;
@@ -282,6 +283,28 @@ void cache_put(struct centry *e)
         entry_free(e);
     else if (e->pins == 0 && C.bytes > C.budget)
         evict_locked();
+    pthread_mutex_unlock(&C.mu);
+}
+
+/* Drop-behind: once sequential readers were served every byte of a chunk,
+ * the kernel's page cache holds it and no sequential reader asks again, so
+ * the chunk goes at once; its buffer goes back to the pool, still warm, for
+ * the next decode. Keeping it would only fill the budget with chunks nobody
+ * reads, and fresh buffers cost a page fault per page. */
+void cache_put_served(struct centry *e, uint32_t nbytes)
+{
+    pthread_mutex_lock(&C.mu);
+    e->served += nbytes;
+    if (--e->pins == 0 && !e->hashed) {
+        entry_free(e);
+    } else if (e->pins == 0 && e->served >= e->len && e->state == CE_READY) {
+        lru_unlink(e);
+        table_remove(e);
+        C.bytes -= e->len;
+        entry_free(e);
+    } else if (e->pins == 0 && C.bytes > C.budget) {
+        evict_locked();
+    }
     pthread_mutex_unlock(&C.mu);
 }
 

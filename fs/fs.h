@@ -37,6 +37,8 @@ struct fs_config {
     unsigned prefetch;        /* chunks to decode ahead of a sequential reader */
     unsigned workers;         /* prefetch worker threads */
     double timeout;           /* entry and attribute timeout, seconds */
+    unsigned readahead_kb;    /* kernel readahead for the mount; 0 = leave it */
+    char *mountpoint;         /* absolute, for finding the mount's bdi */
     int foreground;
 };
 
@@ -47,12 +49,17 @@ extern struct fs_config fs_cfg;
 void fs_log_init(int use_syslog);
 void fs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---- bdi.c ---- */
+
+/* Sets the mount's kernel readahead; call after INIT was answered. */
+void bdi_set_readahead(void);
+
 /* ---- stats.c ---- */
 
 struct fs_stats {
     atomic_uint_fast64_t reads, bytes_served, chunks_decoded, cache_hits,
         cache_misses, errors, decode_ns, bytes_decoded_cpu, bytes_decoded_gpu,
-        gpu_batches, prefetch_chunks, replacements;
+        gpu_batches, prefetch_chunks, replacements, reads_1m, read_max;
 };
 extern struct fs_stats fs_stats;
 
@@ -83,6 +90,7 @@ struct vfile {
     uint64_t size;          /* original size */
     uint32_t nchunks;
     char *name;             /* mount-relative name, for log lines */
+    atomic_uint_fast64_t seq_end;   /* furthest end of a sequential read */
 };
 
 /* Opens STORE/bpath as a .df11 file; returns 0 or -errno (logged). */
@@ -99,6 +107,9 @@ void cache_destroy(void);
 /* Returns chunk idx of vf decoded and pinned, or NULL with *st set. */
 struct centry *cache_get(struct vfile *vf, uint32_t idx, df11_status *st);
 void cache_put(struct centry *e);
+/* cache_put for a sequential reader that was served nbytes of the chunk;
+ * a chunk served in full is dropped (drop-behind). */
+void cache_put_served(struct centry *e, uint32_t nbytes);
 const uint8_t *centry_data(const struct centry *e);
 uint32_t centry_len(const struct centry *e);
 /* Decodes the chunks [first, first+n) of vf that are not cached yet,
@@ -121,8 +132,9 @@ int prefetch_start(unsigned workers);
 void prefetch_stop(void);
 void ra_init(struct ra_state *ra);
 void ra_destroy(struct ra_state *ra);
-/* Called after each read of vf; may queue the chunks that follow. */
-void ra_note(struct ra_state *ra, struct vfile *vf, uint64_t off, size_t len);
+/* Called before each read of vf; may queue the chunks that follow.
+ * Returns 1 when the handle reads sequentially. */
+int ra_note(struct ra_state *ra, struct vfile *vf, uint64_t off, size_t len);
 
 /* ---- names.c: mapping STORE names to mirrored names ---- */
 

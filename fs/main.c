@@ -28,12 +28,13 @@ struct fuse_session *fs_session;
 #define DEFAULT_GPU_MIN_CHUNKS 4
 #define DEFAULT_CHECK_INTERVAL 1
 #define DEFAULT_TIMEOUT 86400.0
+#define DEFAULT_READAHEAD_KB 4096
 
 struct cli {
     char *store;
     char *cache_size;
     char *gpu;
-    unsigned stats_interval, check_interval, prefetch, workers, gpu_min_chunks;
+    unsigned stats_interval, check_interval, prefetch, workers, gpu_min_chunks, readahead_kb;
     double timeout;
     int help, version;
 };
@@ -50,6 +51,7 @@ static const struct fuse_opt cli_spec[] = {
     OPT("workers=%u", workers),
     OPT("gpu_min_chunks=%u", gpu_min_chunks),
     OPT("timeout=%lf", timeout),
+    OPT("readahead_kb=%u", readahead_kb),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -105,6 +107,9 @@ static void usage(const char *prog)
 "                            and drop their cached pages, 0 = only on open\n"
 "                            (default %d)\n"
 "    -o timeout=SECS         entry and attribute cache timeout (default %.0f)\n"
+"    -o readahead_kb=N       kernel readahead of the mount in KiB, written to\n"
+"                            /sys/class/bdi/0:N/read_ahead_kb (needs root);\n"
+"                            0 = kernel default (default %d)\n"
 "\n"
 "FUSE options:\n"
 "    -h   --help            print this help and exit\n"
@@ -127,7 +132,8 @@ static void usage(const char *prog)
 "\n"
 "fstab (needs /sbin/mount.fuse.df11fs -> mount.fuse3 and df11fs in PATH):\n"
 "    /srv/store  /mnt/model  fuse.df11fs  allow_other,cache_size=1G,nofail  0 0\n",
-        prog, DEFAULT_GPU_MIN_CHUNKS, DEFAULT_PREFETCH, DEFAULT_CHECK_INTERVAL, DEFAULT_TIMEOUT);
+        prog, DEFAULT_GPU_MIN_CHUNKS, DEFAULT_PREFETCH, DEFAULT_CHECK_INTERVAL, DEFAULT_TIMEOUT,
+        DEFAULT_READAHEAD_KB);
 }
 
 static int parse_size(const char *s, uint64_t *out)
@@ -255,6 +261,7 @@ static int configure(struct cli *c, const char *prog)
     fs_cfg.stats_interval = c->stats_interval;
     fs_cfg.check_interval = c->check_interval;
     fs_cfg.timeout = c->timeout;
+    fs_cfg.readahead_kb = c->readahead_kb;
     if (fs_cfg.timeout < 0) {
         fprintf(stderr, "%s: bad timeout\n", prog);
         return -1;
@@ -319,7 +326,8 @@ int main(int argc, char *argv[])
 {
     struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
     struct cli c = { .prefetch = DEFAULT_PREFETCH, .gpu_min_chunks = DEFAULT_GPU_MIN_CHUNKS,
-                     .check_interval = DEFAULT_CHECK_INTERVAL, .timeout = DEFAULT_TIMEOUT };
+                     .check_interval = DEFAULT_CHECK_INTERVAL, .timeout = DEFAULT_TIMEOUT,
+                     .readahead_kb = DEFAULT_READAHEAD_KB };
     struct fuse_cmdline_opts opts = { 0 };
     int ret = 1;
     const char *prog = argv[0];
@@ -354,6 +362,7 @@ int main(int argc, char *argv[])
         goto out;
     }
     fs_cfg.foreground = opts.foreground;
+    fs_cfg.mountpoint = realpath(opts.mountpoint, NULL);
     fs_session = fuse_session_new(&args, &fs_ops, sizeof fs_ops, NULL);
     if (!fs_session)
         goto out_inodes;
@@ -379,6 +388,7 @@ out:
     if (fs_cfg.store_fd >= 0)
         close(fs_cfg.store_fd);
     free(fs_cfg.store);
+    free(fs_cfg.mountpoint);
     free(opts.mountpoint);
     free(c.store);
     free(c.cache_size);

@@ -98,8 +98,13 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
         fuse_reply_readlink(req, buf);
 }
 
+/* The readahead can only be raised once the kernel has our INIT reply, so
+ * the first open does it: sequential reads only matter from then on. */
+static pthread_once_t readahead_once = PTHREAD_ONCE_INIT;
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+    pthread_once(&readahead_once, bdi_set_readahead);
     struct open_info oi;
     int rc = inode_open(ino, fi->flags, &oi);
     if (rc) {
@@ -151,7 +156,7 @@ static void read_df11(fuse_req_t req, struct handle *h, size_t size, off_t off)
     uint64_t o = (uint64_t)off;
     if (size > vf->size - o)
         size = (size_t)(vf->size - o);
-    ra_note(&h->ra, vf, o, size);
+    int seq = ra_note(&h->ra, vf, o, size);
     uint32_t first = df11_chunk_at(vf->r, o), last = df11_chunk_at(vf->r, o + size - 1);
     uint32_t n = last - first + 1;
     if (fs_cfg.gpu_active && n >= fs_cfg.gpu_min_chunks)
@@ -195,12 +200,28 @@ static void read_df11(fuse_req_t req, struct handle *h, size_t size, off_t off)
         STAT_ADD(reads, 1);
         STAT_ADD(bytes_served, size);
     }
-    for (uint32_t i = 0; i < got; i++)
-        cache_put(es[i]);
+    for (uint32_t i = 0; i < got; i++) {
+        if (seq && !err)
+            cache_put_served(es[i], (uint32_t)iov[i].iov_len);
+        else
+            cache_put(es[i]);
+    }
     if (es != es_small)
         free(es);
     if (iov != iov_small)
         free(iov);
+}
+
+/* Request sizes show whether the kernel's readahead reaches max_pages. */
+static void note_request(size_t size)
+{
+    if (size >= (1u << 20))
+        STAT_ADD(reads_1m, 1);
+    uint_fast64_t cur = atomic_load_explicit(&fs_stats.read_max, memory_order_relaxed);
+    while (size > cur && !atomic_compare_exchange_weak_explicit(&fs_stats.read_max, &cur, size,
+                                                                memory_order_relaxed,
+                                                                memory_order_relaxed))
+        ;
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -208,6 +229,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
     (void)ino;
     struct handle *h = H(fi);
+    note_request(size);
     switch (h->kind) {
     case NK_DF11:
         read_df11(req, h, size, off);

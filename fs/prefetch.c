@@ -24,6 +24,14 @@ static struct {
     unsigned nthreads;
 } P = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
+static uint64_t chunk_end(struct vfile *vf, uint32_t idx)
+{
+    uint64_t off;
+    uint32_t len;
+    df11_chunk_extent(vf->r, idx, &off, &len);
+    return off + len;
+}
+
 static void *worker_main(void *arg)
 {
     (void)arg;
@@ -37,6 +45,11 @@ static void *worker_main(void *arg)
         P.head = (P.head + 1) % QUEUE_MAX;
         P.len--;
         pthread_mutex_unlock(&P.mu);
+        /* A job that waited in the queue may be partly behind the reader
+         * by now; those chunks were served (and dropped) already. */
+        uint64_t pos = atomic_load_explicit(&j.vf->seq_end, memory_order_relaxed);
+        while (j.n && chunk_end(j.vf, j.first) <= pos)
+            j.first++, j.n--;
         unsigned done = cache_fill(j.vf, j.first, j.n, fs_cfg.gpu_active);
         STAT_ADD(prefetch_chunks, done);
         vfile_unref(j.vf);
@@ -109,31 +122,49 @@ void ra_destroy(struct ra_state *ra)
 }
 
 /* The kernel issues its readahead asynchronously and a multi-threaded daemon
- * may see the requests slightly out of order, so "sequential" means
- * "starts near where the furthest read so far ended". */
-#define SEQ_SLACK (2u << 20)
-
-void ra_note(struct ra_state *ra, struct vfile *vf, uint64_t off, size_t len)
+ * may see the requests out of order, by up to the readahead window, so
+ * "sequential" means "starts near where the furthest read so far ended". */
+static uint64_t seq_slack(void)
 {
-    if (fs_cfg.prefetch == 0 || P.nthreads == 0 || len == 0 || vf->nchunks == 0)
-        return;
+    uint64_t ra = (uint64_t)fs_cfg.readahead_kb << 11;    /* twice the window */
+    return ra > (2u << 20) ? ra : (2u << 20);
+}
+
+int ra_note(struct ra_state *ra, struct vfile *vf, uint64_t off, size_t len)
+{
+    if (len == 0 || vf->nchunks == 0)
+        return 0;
     uint64_t end = off + len;
     uint32_t first = 0, n = 0;
+    uint64_t slack = seq_slack();
     pthread_mutex_lock(&ra->mu);
-    int seq = off <= ra->end + SEQ_SLACK && end + SEQ_SLACK >= ra->end;
+    int seq = off <= ra->end + slack && end + slack >= ra->end;
     ra->streak = seq ? ra->streak + 1 : 0;
     if (end > ra->end || !seq)
         ra->end = end;
-    if (ra->streak >= 2 && ra->end < vf->size) {
+    int sequential = ra->streak >= 2;
+    if (sequential) {
+        uint_fast64_t cur = atomic_load_explicit(&vf->seq_end, memory_order_relaxed);
+        while (end > cur && !atomic_compare_exchange_weak_explicit(&vf->seq_end, &cur, end,
+                                                                   memory_order_relaxed,
+                                                                   memory_order_relaxed))
+            ;
+    }
+    if (sequential && fs_cfg.prefetch && P.nthreads && ra->end < vf->size) {
         uint32_t from = df11_chunk_at(vf->r, ra->end);
-        uint64_t lim = (uint64_t)from + fs_cfg.prefetch;
+        /* At least two requests' worth ahead: with 1 MiB requests and small
+         * chunks, a fixed chunk count would not even cover the next one. */
+        uint64_t depth = fs_cfg.prefetch, csize = df11_chunk_size_max(vf->r);
+        if (csize && 2 * len / csize > depth)
+            depth = 2 * len / csize;
+        uint64_t lim = (uint64_t)from + depth;
         if (lim > vf->nchunks)
             lim = vf->nchunks;
         if (ra->next_chunk < from || ra->next_chunk > lim)
             ra->next_chunk = from;
         /* Only top the window up by at least a quarter, so jobs are batches
          * rather than one chunk each. */
-        if (lim - ra->next_chunk >= (fs_cfg.prefetch + 3) / 4 || lim == vf->nchunks) {
+        if (lim - ra->next_chunk >= (depth + 3) / 4 || lim == vf->nchunks) {
             first = ra->next_chunk;
             n = (uint32_t)(lim - first);
             ra->next_chunk = (uint32_t)lim;
@@ -142,4 +173,5 @@ void ra_note(struct ra_state *ra, struct vfile *vf, uint64_t off, size_t len)
     pthread_mutex_unlock(&ra->mu);
     if (n)
         submit(vf, first, n);
+    return sequential;
 }

@@ -35,13 +35,15 @@ char *fs_stats_format(size_t *len)
         "gpu_batches %" PRIu64 "\n"
         "prefetch_chunks %" PRIu64 "\n"
         "replacements %" PRIu64 "\n"
+        "reads_1m %" PRIu64 "\n"
+        "read_max %" PRIu64 "\n"
         "cache_bytes %" PRIu64 "\n"
         "cache_budget %" PRIu64 "\n"
         "gpu %s\n",
         LD(reads), LD(bytes_served), LD(chunks_decoded), LD(cache_hits),
         LD(cache_misses), LD(errors), LD(decode_ns), LD(bytes_decoded_cpu),
         LD(bytes_decoded_gpu), LD(gpu_batches), LD(prefetch_chunks),
-        LD(replacements), cache_bytes(), fs_cfg.cache_size,
+        LD(replacements), LD(reads_1m), LD(read_max), cache_bytes(), fs_cfg.cache_size,
         fs_cfg.gpu_active ? "on" : "off");
     if (n < 0)
         return NULL;

@@ -80,6 +80,7 @@ int vfile_open(const char *bpath, const char *vname, struct vfile **out)
                 return -ENOMEM;
             }
             atomic_init(&vf->refs, 1);
+            atomic_init(&vf->seq_end, 0);
             vf->id = atomic_fetch_add(&next_vfile_id, 1);
             vf->r = r;
             fs_ident_of(&after, &vf->ident);

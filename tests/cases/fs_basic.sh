@@ -88,7 +88,7 @@ check "unmount exits 0" fs_umount "$M"
 # --help lists every option with its default.
 help=$("$DF11FS" --help 2>&1)
 hok=1
-for o in cache_size gpu gpu_min_chunks prefetch workers stats_interval check_interval timeout allow_other auto_unmount " -f " " -d " " -s "; do
+for o in cache_size gpu gpu_min_chunks prefetch workers stats_interval check_interval timeout readahead_kb allow_other auto_unmount " -f " " -d " " -s "; do
     grep -q -- "$o" <<<"$help" || { echo "--help misses $o"; hok=0; }
 done
 check "--help lists the options" [ "$hok" = 1 ]
@@ -171,7 +171,26 @@ if [ -f "$gpt" ]; then
     fs_mount "$T/gstore" "$T/gm" && {
         check "GPT-2 weights: cmp with the original" cmp "$gpt" "$T/gm/gpt2.safetensors"
         check "GPT-2 weights: sha256" [ "$(sha256sum <"$gpt")" = "$(sha256sum <"$T/gm/gpt2.safetensors")" ]
+        # -o readahead_kb (default 4096) raises the mount's kernel readahead,
+        # so sequential reads reach the daemon as 1 MiB requests.
+        if [ "$(id -u)" = 0 ]; then
+            bdi="/sys/class/bdi/$(mountpoint -d "$T/gm")/read_ahead_kb"
+            check "readahead_kb: the mount's read_ahead_kb is 4096" [ "$(cat "$bdi")" = 4096 ]
+            check "readahead_kb: sequential reads arrive as 1 MiB requests" \
+                [ "$(fs_stat_field "$T/gm" read_max)" = 1048576 -a "$(fs_stat_field "$T/gm" reads_1m)" -gt 10 ]
+        else
+            skip "readahead_kb needs root to write /sys/class/bdi"
+        fi
         fs_umount "$T/gm" || fail "GPT-2 unmount"
+    }
+    fs_mount "$T/gstore" "$T/gm" -o readahead_kb=0 && {
+        cat "$T/gm/gpt2.safetensors" >/dev/null
+        bdi="/sys/class/bdi/$(mountpoint -d "$T/gm")/read_ahead_kb"
+        check "readahead_kb=0 leaves the kernel's readahead" [ "$(cat "$bdi")" != 4096 ]
+        if [ "$(cat "$bdi")" -lt 1024 ]; then
+            check "readahead_kb=0: requests stay below 1 MiB" [ "$(fs_stat_field "$T/gm" reads_1m)" = 0 ]
+        fi
+        fs_umount "$T/gm" || fail "GPT-2 unmount (readahead_kb=0)"
     }
 else
     skip "gpt2 $gpt absent"
