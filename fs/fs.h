@@ -130,6 +130,10 @@ struct ra_state {           /* per open handle */
 
 int prefetch_start(unsigned workers);
 void prefetch_stop(void);
+/* Hands chunks [first, first+n) of a read that touches several to the
+ * workers, so they decode in parallel with the reader's own thread (which
+ * decodes whatever nobody has started yet). */
+void prefetch_split(struct vfile *vf, uint32_t first, uint32_t n);
 void ra_init(struct ra_state *ra);
 void ra_destroy(struct ra_state *ra);
 /* Called before each read of vf; may queue the chunks that follow.

@@ -161,6 +161,8 @@ static void read_df11(fuse_req_t req, struct handle *h, size_t size, off_t off)
     uint32_t n = last - first + 1;
     if (fs_cfg.gpu_active && n >= fs_cfg.gpu_min_chunks)
         cache_fill(vf, first, n, 1);
+    else if (n > 1 && !seq)
+        prefetch_split(vf, first + 1, n - 1);
     struct centry *es_small[8];
     struct iovec iov_small[8];
     struct centry **es = n <= 8 ? es_small : calloc(n, sizeof *es);

@@ -12,6 +12,7 @@
 struct job {
     struct vfile *vf;
     uint32_t first, n;
+    int readahead;          /* ahead of a sequential reader, not a read's own */
 };
 
 static struct {
@@ -48,7 +49,7 @@ static void *worker_main(void *arg)
         /* A job that waited in the queue may be partly behind the reader
          * by now; those chunks were served (and dropped) already. */
         uint64_t pos = atomic_load_explicit(&j.vf->seq_end, memory_order_relaxed);
-        while (j.n && chunk_end(j.vf, j.first) <= pos)
+        while (j.readahead && j.n && chunk_end(j.vf, j.first) <= pos)
             j.first++, j.n--;
         unsigned done = cache_fill(j.vf, j.first, j.n, fs_cfg.gpu_active);
         STAT_ADD(prefetch_chunks, done);
@@ -97,11 +98,11 @@ void prefetch_stop(void)
 }
 
 /* Queues a job; a full queue drops it, since prefetching is only a hint. */
-static void submit(struct vfile *vf, uint32_t first, uint32_t n)
+static void submit(struct vfile *vf, uint32_t first, uint32_t n, int readahead)
 {
     pthread_mutex_lock(&P.mu);
     if (!P.stop && P.nthreads && P.len < QUEUE_MAX) {
-        P.q[(P.head + P.len) % QUEUE_MAX] = (struct job){ vfile_ref(vf), first, n };
+        P.q[(P.head + P.len) % QUEUE_MAX] = (struct job){ vfile_ref(vf), first, n, readahead };
         P.len++;
         pthread_cond_signal(&P.cv);
     }
@@ -172,6 +173,12 @@ int ra_note(struct ra_state *ra, struct vfile *vf, uint64_t off, size_t len)
     }
     pthread_mutex_unlock(&ra->mu);
     if (n)
-        submit(vf, first, n);
+        submit(vf, first, n, 1);
     return sequential;
+}
+
+void prefetch_split(struct vfile *vf, uint32_t first, uint32_t n)
+{
+    if (n && P.nthreads)
+        submit(vf, first, n, 0);
 }
