@@ -8,6 +8,8 @@
 extern const struct fuse_lowlevel_ops fs_ops;
 extern struct fuse_session *fs_session;
 
+/* Frees the handles whose RELEASE never came; after the session loop. */
+void ops_release_all(void);
 int watch_start(void);
 void watch_stop(void);
 

@@ -319,6 +319,7 @@ static int run_session(struct fuse_cmdline_opts *opts)
     watch_stop();
     fs_stats_stop();
     prefetch_stop();
+    ops_release_all();
     return ret;
 }
 

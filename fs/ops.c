@@ -21,9 +21,52 @@ struct handle {
     char *data;             /* NK_STATS: snapshot taken at open */
     size_t len;
     struct dir_list dl;     /* directories */
+    struct handle *prev, *next;     /* every live handle, see ops_release_all */
 };
 
 static struct handle *H(struct fuse_file_info *fi) { return (struct handle *)(uintptr_t)fi->fh; }
+
+/* Handles the kernel still holds. After a lazy unmount the kernel sends the
+ * last RELEASE in the background and may tear the connection down before we
+ * read it, so whatever is left here is freed at exit instead. */
+static pthread_mutex_t handles_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct handle handles = { .prev = &handles, .next = &handles };
+
+static void handle_track(struct handle *h)
+{
+    pthread_mutex_lock(&handles_mu);
+    h->next = handles.next;
+    h->prev = &handles;
+    handles.next->prev = h;
+    handles.next = h;
+    pthread_mutex_unlock(&handles_mu);
+}
+
+/* Frees a handle and what it holds; untracks it first if it was tracked. */
+static void handle_free(struct handle *h)
+{
+    if (h->next) {
+        pthread_mutex_lock(&handles_mu);
+        h->prev->next = h->next;
+        h->next->prev = h->prev;
+        pthread_mutex_unlock(&handles_mu);
+    }
+    if (h->fd >= 0)
+        close(h->fd);
+    if (h->kind == NK_DF11)
+        ra_destroy(&h->ra);
+    if (h->kind == NK_DIR)
+        dir_list_free(&h->dl);
+    vfile_unref(h->vf);
+    free(h->data);
+    free(h);
+}
+
+void ops_release_all(void)
+{
+    while (handles.next != &handles)
+        handle_free(handles.next);
+}
 
 static void fill_entry(struct fuse_entry_param *e, const struct stat *st)
 {
@@ -135,15 +178,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     }
     fi->noflush = 1;
     fi->fh = (uintptr_t)h;
-    if (fuse_reply_open(req, fi) != 0) {
-        if (h->fd >= 0)
-            close(h->fd);
-        if (h->kind == NK_DF11)
-            ra_destroy(&h->ra);
-        vfile_unref(h->vf);
-        free(h->data);
-        free(h);
-    }
+    handle_track(h);
+    if (fuse_reply_open(req, fi) != 0)
+        handle_free(h);
 }
 
 static void read_df11(fuse_req_t req, struct handle *h, size_t size, off_t off)
@@ -261,14 +298,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     (void)ino;
-    struct handle *h = H(fi);
-    if (h->fd >= 0)
-        close(h->fd);
-    if (h->kind == NK_DF11)
-        ra_destroy(&h->ra);
-    vfile_unref(h->vf);
-    free(h->data);
-    free(h);
+    handle_free(H(fi));
     fuse_reply_err(req, 0);
 }
 
@@ -291,10 +321,9 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     }
     fi->fh = (uintptr_t)h;
     fi->cache_readdir = 0;
-    if (fuse_reply_open(req, fi) != 0) {
-        dir_list_free(&h->dl);
-        free(h);
-    }
+    handle_track(h);
+    if (fuse_reply_open(req, fi) != 0)
+        handle_free(h);
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -356,9 +385,7 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     (void)ino;
-    struct handle *h = H(fi);
-    dir_list_free(&h->dl);
-    free(h);
+    handle_free(H(fi));
     fuse_reply_err(req, 0);
 }
 
