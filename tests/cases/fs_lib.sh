@@ -75,10 +75,11 @@ fs_wait_exit() {
 
 fs_is_mounted() { grep -q " $1 fuse.df11fs " /proc/mounts; }
 
-# Waits (up to 10 s) until $1 is mounted (want=1) or not (want=0).
+# fs_wait_mount MNT [WANT [SECONDS]]: waits (default 10 s) until MNT is
+# mounted (want=1) or not (want=0).
 fs_wait_mount() {
     local mnt="$1" want="${2:-1}" i
-    for i in $(seq 100); do
+    for i in $(seq $((${3:-10} * 10))); do
         if fs_is_mounted "$mnt"; then [ "$want" = 1 ] && return 0
         else [ "$want" = 0 ] && return 0; fi
         sleep 0.1
