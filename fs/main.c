@@ -309,12 +309,16 @@ static int run_session(struct fuse_cmdline_opts *opts)
         rc = watch_start();
     if (rc) {
         fs_log(LOG_ERR, "cannot start: %s", strerror(-rc));
-    } else if (opts->singlethread) {
-        ret = fuse_session_loop(fs_session) < 0;
     } else {
         struct fuse_loop_config cfg = { .clone_fd = opts->clone_fd,
                                         .max_idle_threads = opts->max_idle_threads };
-        ret = fuse_session_loop_mt(fs_session, &cfg) < 0;
+        rc = opts->singlethread ? fuse_session_loop(fs_session)
+                                : fuse_session_loop_mt(fs_session, &cfg);
+        /* An aborted connection (/sys/fs/fuse/connections/N/abort) ends the
+         * mount as an unmount does; there is nothing left to serve. */
+        if (rc == -ECONNABORTED)
+            fs_log(LOG_INFO, "the kernel aborted the connection; exiting");
+        ret = rc < 0 && rc != -ECONNABORTED;
     }
     watch_stop();
     fs_stats_stop();

@@ -287,7 +287,18 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         size_t n = 0;
         if (off >= 0 && (size_t)off < h->len)
             n = h->len - (size_t)off < size ? h->len - (size_t)off : size;
-        fuse_reply_buf(req, n ? h->data + off : NULL, n);
+        /* Replied from a copy: once the kernel has the reply, the reader may
+         * close and the RELEASE free h on another thread, while AddressSanitizer
+         * still checks the buffer after writev returned. */
+        char *copy = n ? malloc(n) : NULL;
+        if (n && !copy) {
+            fuse_reply_err(req, ENOMEM);
+            return;
+        }
+        if (n)
+            memcpy(copy, h->data + off, n);
+        fuse_reply_buf(req, copy, n);
+        free(copy);
         return;
     }
     default:
