@@ -93,6 +93,7 @@ for r in $(seq "$RUNS"); do
     drop; cold_fs+=("$(seqread "$M/big.safetensors")")
     warm_fs+=("$(seqread "$M/big.safetensors")")
     warm2_fs+=("$(seqread "$M/big.safetensors")")
+    seq_hwm=$(awk '/VmHWM/ { print $2 }' /proc/"$FSPID"/status)
     [ -n "$reqs" ] || reqs="$(awk '$1 == "reads" || $1 == "reads_1m" || $1 == "read_max" { printf "%s %s ", $1, $2 }' "$M/.df11fs-stats")"
     umount_df11fs
     drop; cold_mem+=("$(seqread "$MEMFILE")")
@@ -143,6 +144,7 @@ for k in p50_us p90_us p99_us MBps; do
     a=$(rmed $k "${rand_fs[@]}") b=$(rmed $k "${rand_orig[@]}") c=$(rmed $k "${rand_mem[@]}")
     printf "%-44s %12s %12s %12s %8s\n" "  $k" "$a" "$b" "$c" "$(ratio "$a" "$b")"
 done
+printf "%-44s %12s %12s\n" "daemon peak RSS, sequential reads (MiB)" "$((seq_hwm / 1024))" "budget $((budget >> 20))"
 printf "%-44s %12s %12s\n" "daemon RSS after random reads (MiB)" "$((rss_now / 1024))" "budget $((budget >> 20))"
 printf "%-44s %12s %12s\n" "daemon peak RSS (MiB)" "$((rss_hwm / 1024))" "cache $((cache_b >> 20))"
 printf "%-44s %12s\n" "daemon RSS with the file open, no reads (MiB)" "$((rss_open / 1024))"
