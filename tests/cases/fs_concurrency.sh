@@ -9,9 +9,8 @@ T="$FS_TMP"
 SEED="${FSX_SEED:-$RANDOM$RANDOM}"
 echo "seed base $SEED (set FSX_SEED to replay)"
 
-fs_fixtures "$T/src" || { fail "fixtures generated"; exit 0; }
+fs_fixtures_and_gpt2 "$T/src" || { fail "fixtures generated"; exit 0; }
 gpt="$SHARED_MODELS/gpt2-small-partial.bf16.safetensors"
-[ -f "$gpt" ] && cp "$gpt" "$T/src/gpt2.safetensors"
 fs_store "$T/src" "$T/store" || { fail "store built"; exit 0; }
 files="dtypes edge_bf16 model/model-00001-of-00002 model/model-00002-of-00002"
 [ -f "$gpt" ] && files="$files gpt2"

@@ -10,9 +10,8 @@ T="$FS_TMP"
 SEED="${FSX_SEED:-$RANDOM$RANDOM}"
 echo "seed base $SEED (set FSX_SEED to replay)"
 
-fs_fixtures "$T/src" || { fail "fixtures generated"; exit 0; }
+fs_fixtures_and_gpt2 "$T/src" || { fail "fixtures generated"; exit 0; }
 gpt="$SHARED_MODELS/gpt2-small-partial.bf16.safetensors"
-[ -f "$gpt" ] && cp "$gpt" "$T/src/gpt2.safetensors"
 
 for log2 in 18 16; do
     fs_store "$T/src" "$T/store$log2" --chunk-log2 "$log2" || { fail "store chunk 2^$log2"; continue; }

@@ -116,6 +116,14 @@ fs_fixtures() {
     python3 "$DF11_ROOT/tests/gen/make_fixtures.py" "$1" >/dev/null
 }
 
+# fs_fixtures_and_gpt2 DIR: the fixtures plus a real copy (not a link: folder
+# mode keeps links as links) of the GPT-2 weights when ../shared has them.
+fs_fixtures_and_gpt2() {
+    fs_fixtures "$1" || return 1
+    local gpt="$SHARED_MODELS/gpt2-small-partial.bf16.safetensors"
+    [ ! -f "$gpt" ] || cp "$gpt" "$1/gpt2.safetensors"
+}
+
 # fs_store SRC STORE [compress options]: a df11 store of a model folder.
 fs_store() {
     local src="$1" dst="$2"; shift 2
