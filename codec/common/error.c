@@ -34,6 +34,14 @@ df11_status df11_fail(df11_error *err, df11_status code, const char *fmt, ...)
     return code;
 }
 
+void df11_error_keep_first(pthread_mutex_t *lock, df11_error *dst, const df11_error *src)
+{
+    if (!dst) return;
+    pthread_mutex_lock(lock);
+    if (dst->code == DF11_OK) *dst = *src;
+    pthread_mutex_unlock(lock);
+}
+
 df11_status df11_pread_full(int fd, const char *path, void *buf, size_t len,
                             uint64_t off, df11_error *err)
 {

@@ -120,6 +120,10 @@ static inline void df11_wr64(uint8_t *p, uint64_t v) {
     for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
+/* Copies src into *dst under lock unless dst already holds an error, so
+ * the first failure of a parallel loop is the one reported. dst may be NULL. */
+void df11_error_keep_first(pthread_mutex_t *lock, df11_error *dst, const df11_error *src);
+
 /* Full pread: DF11_E_IO on error, DF11_E_TRUNCATED on a short read. */
 df11_status df11_pread_full(int fd, const char *path, void *buf, size_t len,
                             uint64_t off, df11_error *err);

@@ -54,9 +54,7 @@ typedef struct {
 
 static df11_status fail_locked(encoder *e, df11_status s, df11_error *local)
 {
-    pthread_mutex_lock(&e->err_lock);
-    if (e->err && e->err->code == DF11_OK) *e->err = *local;
-    pthread_mutex_unlock(&e->err_lock);
+    df11_error_keep_first(&e->err_lock, e->err, local);
     return s;
 }
 

@@ -26,13 +26,20 @@ void df11_chunk_extent(const df11_reader *r, uint32_t idx, uint64_t *off, uint32
     *len = r->chunks[idx].decoded_length;
 }
 
-df11_status df11_read_payload(df11_reader *r, uint32_t idx, uint8_t **out, df11_error *err)
+/* Reads chunk idx's payload into buf (payload_length + DF11_PAYLOAD_SLACK
+ * bytes) and zeroes the slack the bit readers may touch. */
+static df11_status read_payload_into(df11_reader *r, uint32_t idx, uint8_t *buf, df11_error *err)
 {
     const df11_chunk *c = &r->chunks[idx];
-    uint8_t *buf = malloc((size_t)c->payload_length + DF11_PAYLOAD_SLACK);
-    if (!buf) return df11_fail(err, DF11_E_NOMEM, "%s: chunk %u: out of memory", r->path, idx);
     memset(buf + c->payload_length, 0, DF11_PAYLOAD_SLACK);
-    df11_status s = df11_pread_full(r->fd, r->path, buf, c->payload_length, c->payload_offset, err);
+    return df11_pread_full(r->fd, r->path, buf, c->payload_length, c->payload_offset, err);
+}
+
+df11_status df11_read_payload(df11_reader *r, uint32_t idx, uint8_t **out, df11_error *err)
+{
+    uint8_t *buf = malloc((size_t)r->chunks[idx].payload_length + DF11_PAYLOAD_SLACK);
+    if (!buf) return df11_fail(err, DF11_E_NOMEM, "%s: chunk %u: out of memory", r->path, idx);
+    df11_status s = read_payload_into(r, idx, buf, err);
     if (s != DF11_OK) {
         free(buf);
         return s;
@@ -102,8 +109,7 @@ df11_status df11_decode_chunk(df11_reader *r, uint32_t idx, void *dst, df11_erro
     const df11_chunk *c = &r->chunks[idx];
     uint8_t *payload = df11_thread_buffer(0, (size_t)c->payload_length + DF11_PAYLOAD_SLACK);
     if (!payload) return df11_fail(err, DF11_E_NOMEM, "%s: chunk %u: out of memory", r->path, idx);
-    memset(payload + c->payload_length, 0, DF11_PAYLOAD_SLACK);
-    df11_status s = df11_pread_full(r->fd, r->path, payload, c->payload_length, c->payload_offset, err);
+    df11_status s = read_payload_into(r, idx, payload, err);
     return s == DF11_OK ? df11_decode_payload(r, idx, payload, dst, err) : s;
 }
 

@@ -23,11 +23,7 @@ static df11_status work(uint64_t i, unsigned worker, void *ctx)
     verifier *v = ctx;
     df11_error local = {0};
     df11_status s = df11_decode_chunk(v->r, (uint32_t)i, v->bufs[i % v->window], &local);
-    if (s != DF11_OK) {
-        pthread_mutex_lock(&v->lock);
-        if (v->err && v->err->code == DF11_OK) *v->err = local;
-        pthread_mutex_unlock(&v->lock);
-    }
+    if (s != DF11_OK) df11_error_keep_first(&v->lock, v->err, &local);
     return s;
 }
 
