@@ -41,6 +41,7 @@ void df11_huff_build_dtable(const uint8_t len[256], df11_huff_dtable *t)
     bool constant = false;
     (void)df11_huff_check(len, &constant);
     memset(t, 0, sizeof *t);
+    memcpy(t->len, len, 256);
     if (constant) {
         t->constant = true;
         for (int s = 0; s < 256; s++)
@@ -68,6 +69,6 @@ void df11_huff_build_dtable(const uint8_t len[256], df11_huff_dtable *t)
             bits += l;
             n++;
         }
-        t->entry[p] = syms | (uint64_t)bits << 32 | (uint64_t)n << 40 | (uint64_t)len1 << 48;
+        t->entry[p] = syms << 32 | (uint64_t)len1 << 16 | (uint64_t)n << 8 | bits;
     }
 }

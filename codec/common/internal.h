@@ -26,6 +26,8 @@
 #define DF11_CHUNK_LOG2_MAX 20u
 #define DF11_CHUNK_LOG2_DEFAULT 18u
 #define DF11_LANE_SYMBOLS_DEFAULT 2048u
+#define DF11_LANE_SYMBOLS_MIN 256u
+#define DF11_LANE_SYMBOLS_MAX 4096u
 /* More threads than this only add memory (windows of chunk buffers). */
 #define DF11_MAX_THREADS 256u
 
@@ -34,11 +36,14 @@ extern const uint8_t df11_magic[8];
 enum df11_segment_kind { DF11_SEG_BYTES = 0, DF11_SEG_EXP16 = 1, DF11_SEG_EXP32 = 2 };
 
 /* CPU decode table: entry[peek of the next 12 bits]. Each entry decodes up
- * to four whole symbols: bits 0..31 the symbols (first in the low byte),
- * bits 32..39 the bits consumed, bits 40..47 the symbol count, bits 48..55
- * the length of the first symbol alone (for exact tails). */
+ * to four whole symbols: bits 0..7 the bits consumed, bits 8..15 the symbol
+ * count, bits 16..23 the length of the first symbol alone (for exact tails),
+ * bits 32..63 the symbols (first in the low byte). The bits consumed sit in
+ * the low byte so the decoder can shift its bit window by the entry itself:
+ * the lookup-to-lookup dependency is then load, shift, shift. */
 typedef struct {
     uint64_t entry[DF11_TABLE_SIZE];
+    uint8_t len[256];        /* code length of each symbol */
     bool constant;           /* one-symbol code: no bits at all */
     uint8_t constant_symbol;
 } df11_huff_dtable;
@@ -138,9 +143,10 @@ void df11_huff_build_dtable(const uint8_t len[256], df11_huff_dtable *t);
 
 /* --- EXP chunk decode (codec/decompress/exp_decode.c) --- */
 /* Decodes one EXP payload (payload_len bytes, DF11_PAYLOAD_SLACK readable
- * bytes beyond) into dst: n elements of width 2 or 4 bytes. scratch holds n
- * bytes. Returns DF11_E_CORRUPT_CHUNK (message names the lane) on any
+ * bytes beyond) into dst: n elements of width 2 or 4 bytes. scratch holds
+ * df11_exp_scratch_size(n, lane_symbols) bytes. Returns DF11_E_CORRUPT_CHUNK (message names the lane) on any
  * inconsistency; the caller prefixes file and chunk. */
+size_t df11_exp_scratch_size(uint32_t n, uint32_t lane_symbols);
 df11_status df11_exp_decode(const uint8_t *payload, uint32_t payload_len,
                             uint32_t n, unsigned width, uint32_t lane_symbols,
                             const df11_huff_dtable *t, void *dst,

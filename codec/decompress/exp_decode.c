@@ -9,12 +9,45 @@
 #error "the merge pass assumes a little-endian host"
 #endif
 
+/* Lane k's exponents go to scratch + k * LANE_STRIDE(L): every lane has 16
+ * spare bytes after it, so a lane's last burst may run past its end without
+ * touching the next lane, which another slot is decoding at the same time. */
+#define LANE_STRIDE(L) ((size_t)(L) + 16)
+
+size_t df11_exp_scratch_size(uint32_t n, uint32_t lane_symbols)
+{
+    size_t nl = ((size_t)n + lane_symbols - 1) / lane_symbols;
+    return (nl ? nl : 1) * LANE_STRIDE(lane_symbols);
+}
+
 typedef struct {
-    const uint8_t *base;  /* start of the stream area, shared by all lanes */
     uint64_t pos;         /* next bit to read */
     uint64_t limit;       /* bit where this lane ends */
     uint8_t *out, *end;   /* exponent output for this lane */
+    uint32_t index;       /* for error messages */
 } lane;
+
+/* The lanes of one chunk, handed out in order to the decoding slots. */
+typedef struct {
+    const uint8_t *base;  /* start of the stream area, shared by all lanes */
+    const uint8_t *lens;  /* u16 bit length of each lane */
+    uint8_t *scratch;     /* exponent output, LANE_STRIDE bytes per lane */
+    uint32_t next, count; /* next lane to hand out, lanes in all */
+    uint32_t n, lane_symbols;
+    uint64_t start;       /* first bit of lane `next` */
+} lane_queue;
+
+static bool next_lane(lane_queue *q, lane *l)
+{
+    if (q->next == q->count) return false;
+    uint32_t k = q->next++, first = k * q->lane_symbols;
+    uint32_t len = df11_rd16(q->lens + 2 * (size_t)k);
+    uint32_t count = q->n - first < q->lane_symbols ? q->n - first : q->lane_symbols;
+    uint8_t *out = q->scratch + k * LANE_STRIDE(q->lane_symbols);
+    *l = (lane){q->start, q->start + len, out, out + count, k};
+    q->start += len;
+    return true;
+}
 
 /* 64 bits starting at bit pos, MSB first; at least 57 of them are valid. */
 static inline uint64_t peek64(const uint8_t *base, uint64_t pos)
@@ -24,72 +57,119 @@ static inline uint64_t peek64(const uint8_t *base, uint64_t pos)
     return __builtin_bswap64(w) << (pos & 7);
 }
 
-/* Four lookups from one load: at most 48 bits, within the 57 valid. Writes
- * up to 16 symbols, so the caller keeps 16 bytes of room in out. */
-static inline void burst(lane *l, const uint64_t *T)
-{
-    uint64_t w = peek64(l->base, l->pos), e;
-    unsigned used = 0;
-    for (int k = 0; k < 4; k++) {
-        e = T[(w << used) >> 52];
-        memcpy(l->out, &e, 4);
-        l->out += (e >> 40) & 0xFF;
-        used += (e >> 32) & 0xFF;
-    }
-    l->pos += used;
-}
-
-static inline bool can_burst(const lane *l)
-{
-    return l->end - l->out >= 16 && l->pos <= l->limit;
-}
-
-/* Finishes one lane exactly: bursts while there is room, then one symbol
- * at a time. Returns false if the lane overruns its declared length. */
-static bool finish_lane(lane *l, const uint64_t *T)
-{
-    while (can_burst(l)) burst(l, T);
-    while (l->out < l->end) {
-        if (l->pos > l->limit) return false;
-        uint64_t e = T[peek64(l->base, l->pos) >> 52];
-        *l->out++ = (uint8_t)e;
-        l->pos += (e >> 48) & 0xFF;
-    }
-    return l->pos == l->limit;
-}
-
-/* Four lanes at once, with their state in locals: stores through uint8_t
- * pointers may alias anything, so state kept in the lane structs would be
- * reloaded after every store and the four chains would not overlap. */
-#define BURST(w, pos, out)                                   \
-    do {                                                     \
-        uint64_t w_ = peek64(base, pos), e_;                 \
-        unsigned u_ = 0;                                     \
-        for (int k_ = 0; k_ < 4; k_++) {                     \
-            e_ = T[(w_ << u_) >> 52];                        \
-            memcpy(out, &e_, 4);                             \
-            out += (e_ >> 40) & 0xFF;                        \
-            u_ += (e_ >> 32) & 0xFF;                         \
-        }                                                    \
-        pos += u_;                                           \
+/* One table lookup: up to four symbols out, the window shifted past them.
+ * Only `w` carries from one lookup to the next (load, shift by the entry's
+ * low byte, shift for the index); the store and the counts are off that
+ * chain. The entry's low byte is at most 12, so `& 63` changes nothing and
+ * lets the compiler shift by the entry directly. */
+#define STEP(w, out, used)                          \
+    do {                                            \
+        uint64_t e_ = T[(w) >> 52];                 \
+        (w) <<= (e_ & 63);                          \
+        uint32_t s_ = (uint32_t)(e_ >> 32);         \
+        memcpy((out), &s_, 4);                      \
+        (out) += (e_ >> 8) & 0xFF;                  \
+        (used) += (unsigned)(e_ & 0xFF);            \
     } while (0)
 
-static void interleave4(lane *L, const uint64_t *T)
+/* Four lookups from one load: at most 48 bits, within the 57 valid, and
+ * at most 16 symbols, within the 16 spare bytes after a lane. */
+#define BURST(pos, out)                                      \
+    do {                                                     \
+        uint64_t w_ = peek64(base, pos);                     \
+        unsigned u_ = 0;                                     \
+        STEP(w_, out, u_);                                   \
+        STEP(w_, out, u_);                                   \
+        STEP(w_, out, u_);                                   \
+        STEP(w_, out, u_);                                   \
+        (pos) += u_;                                         \
+    } while (0)
+
+/* A lane keeps bursting until it has all its symbols; pos <= limit keeps a
+ * corrupt lane from reading on past its own bits. */
+static inline bool lane_running(const lane *l)
 {
-    const uint8_t *base = L[0].base;
+    return l->out < l->end && l->pos <= l->limit;
+}
+
+/* Finishes a lane that has stopped running. Its last burst may have decoded
+ * a few symbols past the end from the next lane's bits; taking their code
+ * lengths back off gives the exact bit where the lane's own symbols end,
+ * which must be the declared length (FORMAT.md 5.2). No serial tail. */
+static bool lane_ends_exactly(const lane *l, const uint8_t len[256])
+{
+    if (l->out < l->end) return false;
+    uint64_t extra = 0;
+    for (const uint8_t *p = l->end; p < l->out; p++) extra += len[*p];
+    return l->pos - extra == l->limit;
+}
+
+static void run_lane(lane *l, const uint8_t *base, const uint64_t *T)
+{
+    uint64_t pos = l->pos;
+    uint8_t *out = l->out;
+    while (out < l->end && pos <= l->limit) BURST(pos, out);
+    l->pos = pos, l->out = out;
+}
+
+/* Four lanes at once while all four run, with their state in locals:
+ * stores through uint8_t pointers may alias anything, so state kept in the
+ * lane structs would be reloaded after every store and the four chains
+ * would not overlap. (Six chains, or bursts counted ahead instead of checked
+ * one by one, measured no faster on Zen 5: the loop is not latency-bound.) */
+static void interleave4(lane *L, const uint8_t *base, const uint64_t *T)
+{
     uint64_t p0 = L[0].pos, p1 = L[1].pos, p2 = L[2].pos, p3 = L[3].pos;
     uint8_t *o0 = L[0].out, *o1 = L[1].out, *o2 = L[2].out, *o3 = L[3].out;
     uint8_t *const e0 = L[0].end, *const e1 = L[1].end, *const e2 = L[2].end, *const e3 = L[3].end;
     const uint64_t l0 = L[0].limit, l1 = L[1].limit, l2 = L[2].limit, l3 = L[3].limit;
-    while (e0 - o0 >= 16 && e1 - o1 >= 16 && e2 - o2 >= 16 && e3 - o3 >= 16 && p0 <= l0 &&
-           p1 <= l1 && p2 <= l2 && p3 <= l3) {
-        BURST(w0, p0, o0);
-        BURST(w1, p1, o1);
-        BURST(w2, p2, o2);
-        BURST(w3, p3, o3);
+    while (o0 < e0 && o1 < e1 && o2 < e2 && o3 < e3 && p0 <= l0 && p1 <= l1 && p2 <= l2 &&
+           p3 <= l3) {
+        BURST(p0, o0);
+        BURST(p1, o1);
+        BURST(p2, o2);
+        BURST(p3, o3);
     }
     L[0].pos = p0, L[1].pos = p1, L[2].pos = p2, L[3].pos = p3;
     L[0].out = o0, L[1].out = o1, L[2].out = o2, L[3].out = o3;
+}
+
+/* Decodes every lane of the queue. Four slots run interleaved; when a
+ * slot's lane ends, it is checked and the slot takes the next lane. Once
+ * the queue runs dry, the two or three lanes still running stay
+ * interleaved: the spare slots shadow them (same bits, output into a
+ * throwaway buffer), so the last lanes of a chunk are not decoded one after
+ * another at the latency of a single chain. Returns false with *bad set on
+ * the first lane that does not decode to its declared length. */
+static bool decode_lanes(lane_queue *q, const df11_huff_dtable *t, uint32_t *bad)
+{
+    const uint64_t *T = t->entry;
+    lane L[4];
+    uint8_t shadow_out[LANE_STRIDE(DF11_LANE_SYMBOLS_MAX)];
+    unsigned live = 0;
+    while (live < 4 && next_lane(q, &L[live])) live++;
+    for (;;) {
+        unsigned j = 0;
+        while (j < live) {
+            if (lane_running(&L[j])) { j++; continue; }
+            if (!lane_ends_exactly(&L[j], t->len)) { *bad = L[j].index; return false; }
+            if (!next_lane(q, &L[j])) L[j] = L[--live];
+        }
+        if (live < 2) break;
+        lane S[4];
+        for (j = 0; j < 4; j++) {
+            const lane *from = &L[j % live];
+            S[j] = *from;
+            if (j >= live) S[j].out = shadow_out, S[j].end = shadow_out + (from->end - from->out);
+        }
+        interleave4(S, q->base, T);
+        for (j = 0; j < live; j++) L[j] = S[j];
+    }
+    if (live == 1) {
+        run_lane(&L[0], q->base, T);
+        if (!lane_ends_exactly(&L[0], t->len)) { *bad = L[0].index; return false; }
+    }
+    return true;
 }
 
 /* Rebuilding elements: lo byte = e<<7 | r&0x7F, hi byte = r&0x80 | e>>1.
@@ -172,33 +252,20 @@ df11_status df11_exp_decode(const uint8_t *payload, uint32_t payload_len, uint32
                      (unsigned long long)streams);
             return DF11_E_CORRUPT_CHUNK;
         }
-        memset(scratch, t->constant_symbol, n);
+        for (uint32_t k = 0; k < nl; k++)
+            memset(scratch + k * LANE_STRIDE(lane_symbols), t->constant_symbol, lane_symbols);
     } else {
-        const uint64_t *T = t->entry;
-        const uint8_t *s = payload + 2ull * nl;
-        uint64_t start = 0;
-        uint32_t k = 0, bad = 0;
-        lane L[4];
-        for (; k < nl; k++) {
-            lane *l = &L[k % 4];
-            uint32_t len = df11_rd16(payload + 2 * k);
-            uint32_t first = k * lane_symbols;
-            uint32_t count = n - first < lane_symbols ? n - first : lane_symbols;
-            *l = (lane){s, start, start + len, scratch + first, scratch + first + count};
-            start += len;
-            if (k % 4 != 3) continue;
-            interleave4(L, T);
-            for (uint32_t j = 0; j < 4; j++)
-                if (!finish_lane(&L[j], T)) { bad = k - 3 + j; goto overrun; }
+        lane_queue q = {payload + 2ull * nl, payload, scratch, 0, nl, n, lane_symbols, 0};
+        uint32_t bad = 0;
+        if (!decode_lanes(&q, t, &bad)) {
+            snprintf(why, why_len, "lane %u of %u does not decode to its declared length", bad, nl);
+            return DF11_E_CORRUPT_CHUNK;
         }
-        for (uint32_t j = k - k % 4; j < k; j++)
-            if (!finish_lane(&L[j % 4], T)) { bad = j; goto overrun; }
-        goto merge;
-    overrun:
-        snprintf(why, why_len, "lane %u of %u does not decode to its declared length", bad, nl);
-        return DF11_E_CORRUPT_CHUNK;
     }
-merge:
-    merge(dst, scratch, planes, planes + n, n, width);
+    for (uint32_t k = 0; k < nl; k++) {
+        uint32_t first = k * lane_symbols, count = n - first < lane_symbols ? n - first : lane_symbols;
+        merge((uint8_t *)dst + (size_t)first * width, scratch + k * LANE_STRIDE(lane_symbols),
+              planes + first, planes + n + 2 * (size_t)first, count, width);
+    }
     return DF11_OK;
 }

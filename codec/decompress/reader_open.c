@@ -46,7 +46,7 @@ static df11_status parse_header(df11_reader *r, const uint8_t *h, df11_error *er
     if (r->chunk_log2 < DF11_CHUNK_LOG2_MIN || r->chunk_log2 > DF11_CHUNK_LOG2_MAX)
         return FAIL(DF11_E_CORRUPT_HEADER, 56, "chunk size out of range");
     uint32_t L = r->lane_symbols;
-    if (L < 256 || L > 4096 || (L & (L - 1)))
+    if (L < DF11_LANE_SYMBOLS_MIN || L > DF11_LANE_SYMBOLS_MAX || (L & (L - 1)))
         return FAIL(DF11_E_CORRUPT_HEADER, 60, "lane size out of range");
     if (r->index_offset < DF11_HEADER_SIZE || r->index_offset > r->file_size ||
         index_length > r->file_size - r->index_offset)

@@ -89,7 +89,7 @@ df11_status df11_decode_payload(df11_reader *r, uint32_t idx, const uint8_t *pay
         unsigned width = s->kind == DF11_SEG_EXP32 ? 4 : 2;
         uint32_t n = c->decoded_length / width;
         const df11_huff_dtable *t = df11_segment_dtable(r, c->segment);
-        uint8_t *scratch = df11_thread_buffer(1, n ? n : 1);
+        uint8_t *scratch = df11_thread_buffer(1, df11_exp_scratch_size(n, r->lane_symbols));
         if (!t || !scratch) return df11_fail(err, DF11_E_NOMEM, "%s: chunk %u: out of memory", r->path, idx);
         char why[160];
         df11_status st = df11_exp_decode(payload, c->payload_length, n, width, r->lane_symbols,

@@ -321,7 +321,7 @@ static uint64_t oracle_entry(const oracle_code *oc, unsigned peek)
         pos = at;
         n++;
     }
-    return syms | pos << 32 | (uint64_t)n << 40 | (uint64_t)len1 << 48;
+    return syms << 32 | (uint64_t)len1 << 16 | (uint64_t)n << 8 | pos;
 }
 
 static void check_dtable(tu_rng *g)
@@ -404,7 +404,7 @@ static df11_status decode_exact(tu_rng *g, const uint8_t *payload, size_t plen, 
                                 unsigned width, uint32_t L, const df11_huff_dtable *t, uint8_t *dst)
 {
     uint8_t *p = exact_copy(g, payload, plen);
-    uint8_t *scratch = malloc(n ? n : 1);
+    uint8_t *scratch = malloc(df11_exp_scratch_size(n, L));
     char why[160];
     df11_status s = p && scratch ? df11_exp_decode(p, (uint32_t)plen, n, width, L, t, dst, scratch, why, sizeof why)
                                  : DF11_E_NOMEM;

@@ -51,7 +51,7 @@ int fuzz_decode(const uint8_t *d, size_t n)
     uint8_t *p = malloc(plen + DF11_PAYLOAD_SLACK);
     size_t out_len = (size_t)count * width;
     uint8_t *dst = malloc(out_len ? out_len : 1), *odst = malloc(out_len ? out_len : 1);
-    uint8_t *scratch = malloc(count ? count : 1);
+    uint8_t *scratch = malloc(df11_exp_scratch_size(count, L));
     if (p && dst && odst && scratch) {
         if (plen) memcpy(p, d + FD_HEAD, plen);
         memset(p + plen, 0xA5, DF11_PAYLOAD_SLACK);

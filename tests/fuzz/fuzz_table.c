@@ -35,7 +35,7 @@ static void ft_roundtrip(const uint8_t len[256], const oracle_code *oc, const df
     uint8_t *src = malloc((size_t)count * width + 1);
     size_t cap = 2 * ((size_t)count / L + 1) + (size_t)count * 12 / 8 + (size_t)count * (width - 1) + 64;
     uint8_t *out = malloc(cap), *want = calloc(1, cap), *dst = malloc((size_t)count * width + 1);
-    uint8_t *scratch = malloc(count + 1);
+    uint8_t *scratch = malloc(df11_exp_scratch_size(count, L));
     if (src && out && want && dst && scratch) {
         for (uint32_t i = 0; i < count; i++) {
             uint8_t e = present[d[i] % np], b = d[(i * 7 + 3) % n];
@@ -74,7 +74,7 @@ static void ft_raw_payload(const oracle_code *oc, const df11_huff_dtable *t, con
     const uint8_t *pl = d + 3;
     size_t plen = n - 3;
     uint8_t *p = malloc(plen + DF11_PAYLOAD_SLACK), *dst = malloc((size_t)count * width + 1);
-    uint8_t *odst = malloc((size_t)count * width + 1), *scratch = malloc(count + 1);
+    uint8_t *odst = malloc((size_t)count * width + 1), *scratch = malloc(df11_exp_scratch_size(count, L));
     if (p && dst && odst && scratch) {
         if (plen) memcpy(p, pl, plen);
         memset(p + plen, 0, DF11_PAYLOAD_SLACK);
