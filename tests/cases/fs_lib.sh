@@ -89,10 +89,14 @@ fs_wait_mount() {
 
 # fs_mount STORE MNT [df11fs options...]: foreground daemon in the
 # background, log in $MNT.log; sets FS_PID. Fails if it does not come up.
+# DF11FS_TEST_OPTS (e.g. "-o gpu=on,gpu_min_chunks=1") goes before the
+# case's own options, so the whole fs suite can run on the GPU path.
 fs_mount() {
     local store="$1" mnt="$2"; shift 2
+    local extra=()
+    read -r -a extra <<<"${DF11FS_TEST_OPTS:-}"
     mkdir -p "$mnt"
-    "$DF11FS" -f "$@" "$store" "$mnt" >"$mnt.log" 2>&1 &
+    "$DF11FS" -f "${extra[@]}" "$@" "$store" "$mnt" >"$mnt.log" 2>&1 &
     FS_PID=$!
     FS_PIDS+=("$FS_PID")
     if ! fs_wait_mount "$mnt" 1; then
