@@ -43,7 +43,9 @@ compress_and_mount() {
         return 1
     fi
     mkdir -p "$mnt"
-    "$DF11FS" -f "$store" "$mnt" >"$work/$name.fs.log" 2>&1 &
+    local extra=()
+    read -r -a extra <<<"${DF11FS_TEST_OPTS:-}"   # as in fs_lib.sh's fs_mount
+    "$DF11FS" -f "${extra[@]}" "$store" "$mnt" >"$work/$name.fs.log" 2>&1 &
     pids+=("$!")
     mounts+=("$mnt")
     for i in $(seq 100); do
