@@ -1,5 +1,5 @@
 /* The canonical code of FORMAT.md 5.1: validity, code values, and the CPU
- * decode table that resolves up to four symbols per 12-bit lookup. */
+ * decode table that resolves up to six symbols per 12-bit lookup. */
 #include "internal.h"
 
 df11_status df11_huff_check(const uint8_t len[256], bool *constant)
@@ -60,8 +60,8 @@ void df11_huff_build_dtable(const uint8_t len[256], df11_huff_dtable *t)
     }
     for (unsigned p = 0; p < DF11_TABLE_SIZE; p++) {
         uint64_t syms = 0;
-        unsigned bits = 0, n = 0, len1 = single[p] >> 8;
-        while (n < 4) {
+        unsigned bits = 0, n = 0;
+        while (n < DF11_TABLE_MAX_SYMBOLS) {
             uint16_t e = single[(p << bits) & (DF11_TABLE_SIZE - 1)];
             unsigned l = e >> 8;
             if (bits + l > DF11_MAX_CODE_LEN) break;
@@ -69,6 +69,6 @@ void df11_huff_build_dtable(const uint8_t len[256], df11_huff_dtable *t)
             bits += l;
             n++;
         }
-        t->entry[p] = syms << 32 | (uint64_t)len1 << 16 | (uint64_t)n << 8 | bits;
+        t->entry[p] = syms << 16 | (uint64_t)n << 8 | bits;
     }
 }

@@ -1,18 +1,21 @@
 /* CPU decoder of EXP chunks (FORMAT.md 5): table-driven Huffman over
  * independent lanes, four lanes interleaved so their dependency chains
- * overlap, then one vectorisable pass that merges exponents back in. */
+ * overlap, then exp_merge.c puts the exponents back into the elements. */
 #include "../common/internal.h"
 
 #include <stdio.h>
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "the merge pass assumes a little-endian host"
+#error "the table's packed symbols assume a little-endian host"
 #endif
 
-/* Lane k's exponents go to scratch + k * LANE_STRIDE(L): every lane has 16
+/* Lane k's exponents go to scratch + k * LANE_STRIDE(L): every lane has
  * spare bytes after it, so a lane's last burst may run past its end without
- * touching the next lane, which another slot is decoding at the same time. */
-#define LANE_STRIDE(L) ((size_t)(L) + 16)
+ * touching the next lane, which another slot is decoding at the same time.
+ * A burst starts with out < end and advances out by at most 4 x 6 symbols;
+ * its last 8-byte store starts at most 18 symbols in: end + 25 at most. */
+#define LANE_SLACK 32u
+#define LANE_STRIDE(L) ((size_t)(L) + LANE_SLACK)
 
 size_t df11_exp_scratch_size(uint32_t n, uint32_t lane_symbols)
 {
@@ -57,7 +60,8 @@ static inline uint64_t peek64(const uint8_t *base, uint64_t pos)
     return __builtin_bswap64(w) << (pos & 7);
 }
 
-/* One table lookup: up to four symbols out, the window shifted past them.
+/* One table lookup: up to six symbols out (stored as 8 bytes; the two past
+ * the count are overwritten next), the window shifted past them.
  * Only `w` carries from one lookup to the next (load, shift by the entry's
  * low byte, shift for the index); the store and the counts are off that
  * chain. The entry's low byte is at most 12, so `& 63` changes nothing and
@@ -66,14 +70,13 @@ static inline uint64_t peek64(const uint8_t *base, uint64_t pos)
     do {                                            \
         uint64_t e_ = T[(w) >> 52];                 \
         (w) <<= (e_ & 63);                          \
-        uint32_t s_ = (uint32_t)(e_ >> 32);         \
-        memcpy((out), &s_, 4);                      \
+        uint64_t s_ = e_ >> 16;                     \
+        memcpy((out), &s_, 8);                      \
         (out) += (e_ >> 8) & 0xFF;                  \
         (used) += (unsigned)(e_ & 0xFF);            \
     } while (0)
 
-/* Four lookups from one load: at most 48 bits, within the 57 valid, and
- * at most 16 symbols, within the 16 spare bytes after a lane. */
+/* Four lookups from one load: at most 48 bits, within the 57 valid. */
 #define BURST(pos, out)                                      \
     do {                                                     \
         uint64_t w_ = peek64(base, pos);                     \
@@ -172,60 +175,6 @@ static bool decode_lanes(lane_queue *q, const df11_huff_dtable *t, uint32_t *bad
     return true;
 }
 
-/* Rebuilding elements: lo byte = e<<7 | r&0x7F, hi byte = r&0x80 | e>>1.
- * SSE2 (every x86-64) does 16 elements a step; gcc -O2 would not vectorise
- * the byte-interleaving scalar loop, which then dominated the profile. */
-static inline void merge_scalar(uint8_t *dst, const uint8_t *e, const uint8_t *r,
-                                const uint8_t *low, uint32_t i, uint32_t n, unsigned width)
-{
-    for (; i < n; i++) {
-        uint8_t *d = dst + (size_t)i * width;
-        if (width == 4) {
-            d[0] = low[2 * i];
-            d[1] = low[2 * i + 1];
-            d += 2;
-        }
-        d[0] = (uint8_t)((e[i] << 7) | (r[i] & 0x7F));
-        d[1] = (uint8_t)((r[i] & 0x80) | (e[i] >> 1));
-    }
-}
-
-#ifdef __SSE2__
-#include <emmintrin.h>
-static void merge(uint8_t *dst, const uint8_t *e, const uint8_t *r, const uint8_t *low,
-                  uint32_t n, unsigned width)
-{
-    const __m128i one = _mm_set1_epi8(1), m7f = _mm_set1_epi8(0x7F), m80 = _mm_set1_epi8((char)0x80);
-    uint32_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m128i ev = _mm_loadu_si128((const __m128i *)(e + i));
-        __m128i rv = _mm_loadu_si128((const __m128i *)(r + i));
-        __m128i lo = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(ev, one), 7), _mm_and_si128(rv, m7f));
-        __m128i hi = _mm_or_si128(_mm_and_si128(rv, m80), _mm_and_si128(_mm_srli_epi16(ev, 1), m7f));
-        __m128i w0 = _mm_unpacklo_epi8(lo, hi), w1 = _mm_unpackhi_epi8(lo, hi);
-        if (width == 2) {
-            _mm_storeu_si128((__m128i *)(dst + 2 * i), w0);
-            _mm_storeu_si128((__m128i *)(dst + 2 * i + 16), w1);
-        } else {
-            __m128i l0 = _mm_loadu_si128((const __m128i *)(low + 2 * i));
-            __m128i l1 = _mm_loadu_si128((const __m128i *)(low + 2 * i + 16));
-            uint8_t *d = dst + 4 * (size_t)i;
-            _mm_storeu_si128((__m128i *)d, _mm_unpacklo_epi16(l0, w0));
-            _mm_storeu_si128((__m128i *)(d + 16), _mm_unpackhi_epi16(l0, w0));
-            _mm_storeu_si128((__m128i *)(d + 32), _mm_unpacklo_epi16(l1, w1));
-            _mm_storeu_si128((__m128i *)(d + 48), _mm_unpackhi_epi16(l1, w1));
-        }
-    }
-    merge_scalar(dst, e, r, low, i, n, width);
-}
-#else
-static void merge(uint8_t *dst, const uint8_t *e, const uint8_t *r, const uint8_t *low,
-                  uint32_t n, unsigned width)
-{
-    merge_scalar(dst, e, r, low, 0, n, width);
-}
-#endif
-
 df11_status df11_exp_decode(const uint8_t *payload, uint32_t payload_len, uint32_t n,
                             unsigned width, uint32_t lane_symbols,
                             const df11_huff_dtable *t, void *dst, uint8_t *scratch,
@@ -264,8 +213,8 @@ df11_status df11_exp_decode(const uint8_t *payload, uint32_t payload_len, uint32
     }
     for (uint32_t k = 0; k < nl; k++) {
         uint32_t first = k * lane_symbols, count = n - first < lane_symbols ? n - first : lane_symbols;
-        merge((uint8_t *)dst + (size_t)first * width, scratch + k * LANE_STRIDE(lane_symbols),
-              planes + first, planes + n + 2 * (size_t)first, count, width);
+        df11_exp_merge((uint8_t *)dst + (size_t)first * width, scratch + k * LANE_STRIDE(lane_symbols),
+                       planes + first, planes + n + 2 * (size_t)first, count, width);
     }
     return DF11_OK;
 }

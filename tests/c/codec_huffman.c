@@ -311,17 +311,16 @@ static uint64_t oracle_entry(const oracle_code *oc, unsigned peek)
 {
     uint8_t window[2] = {(uint8_t)(peek >> 4), (uint8_t)(peek << 4)};
     uint64_t pos = 0, syms = 0;
-    unsigned n = 0, len1 = 0;
-    while (n < 4) {
+    unsigned n = 0;
+    while (n < DF11_TABLE_MAX_SYMBOLS) {
         uint64_t at = pos;
         int s = oracle_symbol(oc, window, DF11_MAX_CODE_LEN, &at);
         if (s < 0) break;
-        if (n == 0) len1 = (unsigned)(at - pos);
         syms |= (uint64_t)s << (8 * n);
         pos = at;
         n++;
     }
-    return syms << 32 | (uint64_t)len1 << 16 | (uint64_t)n << 8 | pos;
+    return syms << 16 | (uint64_t)n << 8 | pos;
 }
 
 static void check_dtable(tu_rng *g)
