@@ -17,7 +17,8 @@
 # BIG defaults to .data/bench/tiled-1100.safetensors (tiled from SMALL by
 # tests/gen/tile_gpt2.py when missing). Environment: BUILD, RUNS, RAND_N,
 # CACHE (df11fs cache_size, default 256M), RA_KB (read_ahead_kb of both FUSE
-# mounts, default 4096, as df11fs sets by default), FS_BENCH_DATA.
+# mounts, default 4096, as df11fs sets by default), FS_OPTS (more df11fs -o
+# options, e.g. gpu=on on a GPU machine), FS_BENCH_DATA.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -63,7 +64,7 @@ wait_mount() { local i; for i in $(seq 200); do grep -q " $1 fuse" /proc/mounts 
 # writes it itself; fs_memfs does not).
 set_ra() { echo "$RA_KB" >"/sys/class/bdi/$(mountpoint -d "$1")/read_ahead_kb"; }
 mount_df11fs() {
-    "$DF11FS" -f -o cache_size="$CACHE",readahead_kb="$RA_KB" "$STORE" "$M" 2>>"$DATA/df11fs.log" &
+    "$DF11FS" -f -o cache_size="$CACHE",readahead_kb="$RA_KB"${FS_OPTS:+,$FS_OPTS} "$STORE" "$M" 2>>"$DATA/df11fs.log" &
     FSPID=$!; PIDS+=("$FSPID"); wait_mount "$M" && set_ra "$M"
 }
 umount_df11fs() { fusermount3 -u "$M"; wait "$FSPID" 2>/dev/null; }
