@@ -23,6 +23,13 @@ size_t df11_exp_scratch_size(uint32_t n, uint32_t lane_symbols)
     return (nl ? nl : 1) * LANE_STRIDE(lane_symbols);
 }
 
+/* Symbols in lane k of n: lane_symbols, fewer in the last lane. */
+static inline uint32_t lane_count(uint32_t n, uint32_t lane_symbols, uint32_t k)
+{
+    uint32_t first = k * lane_symbols;
+    return n - first < lane_symbols ? n - first : lane_symbols;
+}
+
 typedef struct {
     uint64_t pos;         /* next bit to read */
     uint64_t limit;       /* bit where this lane ends */
@@ -43,11 +50,10 @@ typedef struct {
 static bool next_lane(lane_queue *q, lane *l)
 {
     if (q->next == q->count) return false;
-    uint32_t k = q->next++, first = k * q->lane_symbols;
+    uint32_t k = q->next++;
     uint32_t len = df11_rd16(q->lens + 2 * (size_t)k);
-    uint32_t count = q->n - first < q->lane_symbols ? q->n - first : q->lane_symbols;
     uint8_t *out = q->scratch + k * LANE_STRIDE(q->lane_symbols);
-    *l = (lane){q->start, q->start + len, out, out + count, k};
+    *l = (lane){q->start, q->start + len, out, out + lane_count(q->n, q->lane_symbols, k), k};
     q->start += len;
     return true;
 }
@@ -212,7 +218,7 @@ df11_status df11_exp_decode(const uint8_t *payload, uint32_t payload_len, uint32
         }
     }
     for (uint32_t k = 0; k < nl; k++) {
-        uint32_t first = k * lane_symbols, count = n - first < lane_symbols ? n - first : lane_symbols;
+        uint32_t first = k * lane_symbols, count = lane_count(n, lane_symbols, k);
         df11_exp_merge((uint8_t *)dst + (size_t)first * width, scratch + k * LANE_STRIDE(lane_symbols),
                        planes + first, planes + n + 2 * (size_t)first, count, width);
     }
