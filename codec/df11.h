@@ -44,7 +44,9 @@ typedef enum {
     DF11_E_RANGE = 14,         /* read past the end of the original file */
     DF11_E_NO_GPU = 15,        /* no usable CUDA device or driver */
     DF11_E_GPU = 16,           /* a CUDA call failed */
-    DF11_E_INTERNAL = 17
+    DF11_E_INTERNAL = 17,
+    DF11_E_AGAIN = 18,         /* a source's transient failure; retry later */
+    DF11_E_CHANGED = 19        /* input changed while it was being encoded */
 } df11_status;
 
 #define DF11_ERROR_MESSAGE_MAX 512
@@ -64,10 +66,54 @@ const char *df11_version(void);
 
 typedef struct df11_reader df11_reader;
 
-/* Opens a .df11 file and validates its header, index and code tables
- * (not the chunk payloads). Reads at most the header and the index.
- * On success *out owns an open descriptor; release it with df11_close(). */
+/* Where a reader gets the bytes of a .df11 object: a local file, a remote
+ * object, a cache. The reader never touches a descriptor itself; it calls
+ * read_at, from many threads at once, so read_at must be thread-safe.
+ *
+ * read_at reads up to len bytes at offset off into buf and sets *got.
+ * A short read is fine (the reader asks again for the rest); *got == 0 with
+ * DF11_OK means the object ends at off. It returns DF11_OK, DF11_E_AGAIN
+ * for a transient failure the reader may retry (a few times, then it
+ * reports DF11_E_IO), or any other status, usually DF11_E_IO with the errno
+ * or HTTP status and the object's name in err->message. A source that can
+ * be slow (a network) does its own retries and deadlines; the reader only
+ * bounds DF11_E_AGAIN. */
+typedef struct df11_source {
+    void *ctx;
+    uint64_t size;          /* bytes in the .df11 object */
+    const char *name;       /* path or URL, for messages; copied at open */
+    df11_status (*read_at)(void *ctx, void *buf, size_t len, uint64_t off,
+                           size_t *got, df11_error *err);
+    void (*close)(void *ctx);   /* may be NULL; called once by df11_close()
+                                   or by a failed open */
+} df11_source;
+
+/* Opens a reader over a source and validates the header, index and code
+ * tables (not the chunk payloads). The reader owns the source from the
+ * call on, whether the open succeeds or not: it calls src->close exactly
+ * once. */
+df11_status df11_open_source(const df11_source *src, df11_reader **out,
+                             df11_error *err);
+
+/* A source over an open descriptor of a regular file (pread; EINTR is
+ * retried). The source owns fd and closes it. name is for messages. */
+df11_status df11_source_fd(int fd, const char *name, df11_source *out,
+                           df11_error *err);
+
+/* Convenience: df11_open_source over df11_source_fd of path, opened
+ * O_RDONLY. */
 df11_status df11_open(const char *path, df11_reader **out, df11_error *err);
+
+/* The fixed header alone (the first 128 bytes of a .df11 object): enough
+ * to show a file's size without loading its index or keeping it open.
+ * Checks the magic, the version and the header checksum. */
+typedef struct {
+    uint64_t original_size;
+    uint8_t original_sha256[32];
+} df11_header_info;
+#define DF11_HEADER_BYTES 128
+df11_status df11_parse_header(const void *buf, size_t len, const char *name,
+                              df11_header_info *out, df11_error *err);
 /* Closes the file and frees everything. NULL is accepted. */
 void df11_close(df11_reader *r);
 
@@ -100,6 +146,19 @@ void df11_chunk_extent(const df11_reader *r, uint32_t idx, uint64_t *off,
  * Thread-safe. */
 df11_status df11_decode_chunk(df11_reader *r, uint32_t idx, void *dst,
                               df11_error *err);
+
+/* Decodes the whole original in order on up to threads threads (<= 0: all
+ * cores), checks every chunk and the whole-file SHA-256, and hands the
+ * bytes to write (called from one thread at a time, in file order, with
+ * pieces of at most a few hundred KiB) as they become ready. A write that
+ * fails stops the decode; its status and message are returned. write may
+ * be NULL (df11_verify). progress may be NULL. Thread-safe. */
+typedef df11_status (*df11_write_fn)(void *ctx, const void *buf, size_t len,
+                                     df11_error *err);
+df11_status df11_decode_all(df11_reader *r, int threads, df11_write_fn write,
+                            void *write_ctx,
+                            void (*progress)(void *ctx, uint64_t done, uint64_t total),
+                            void *progress_ctx, df11_error *err);
 
 /* Decodes everything, checks every chunk and the whole-file SHA-256.
  * progress (may be NULL) is called with bytes done so far. Thread-safe. */
@@ -163,6 +222,15 @@ void df11_encode_options_default(df11_encode_options *o);
  * safetensors. opts may be NULL for the defaults. */
 df11_status df11_encode_file(const char *in_path, const char *out_path,
                              const df11_encode_options *opts, df11_error *err);
+
+/* Compresses the safetensors file open on in_fd (a regular file, read with
+ * pread; in_name names it in messages) into out_fd, written with write(2)
+ * from its current position, in order (a pipe works). Creates, renames and
+ * removes nothing: file policy belongs to the caller. If the input changes
+ * size or content between the two passes it fails with DF11_E_CHANGED. */
+df11_status df11_encode_fd(int in_fd, const char *in_name, int out_fd,
+                           const char *out_name,
+                           const df11_encode_options *opts, df11_error *err);
 
 /* ------------------------------------------------------------------ */
 /* GPU decoding (kernels/; CPU fallback when built without CUDA)       */

@@ -14,7 +14,8 @@ const char *df11_status_name(df11_status code)
         "DF11_E_BAD_MAGIC", "DF11_E_VERSION", "DF11_E_CORRUPT_HEADER",
         "DF11_E_CORRUPT_INDEX", "DF11_E_BAD_TABLE", "DF11_E_CORRUPT_CHUNK",
         "DF11_E_CHECKSUM", "DF11_E_SHA256", "DF11_E_NOT_SAFETENSORS", "DF11_E_RANGE",
-        "DF11_E_NO_GPU", "DF11_E_GPU", "DF11_E_INTERNAL",
+        "DF11_E_NO_GPU", "DF11_E_GPU", "DF11_E_INTERNAL", "DF11_E_AGAIN",
+        "DF11_E_CHANGED",
     };
     if ((unsigned)code < sizeof names / sizeof names[0]) return names[code];
     return "DF11_E_UNKNOWN";
@@ -42,7 +43,7 @@ void df11_error_keep_first(pthread_mutex_t *lock, df11_error *dst, const df11_er
     pthread_mutex_unlock(lock);
 }
 
-df11_status df11_pread_full(int fd, const char *path, void *buf, size_t len,
+df11_status df11_fd_read_exact(int fd, const char *path, void *buf, size_t len,
                             uint64_t off, df11_error *err)
 {
     uint8_t *p = buf;

@@ -79,8 +79,8 @@ struct df11_shared_table {
 };
 
 struct df11_reader {
-    int fd;
-    char *path;
+    df11_source src;        /* every byte of the object comes through it */
+    char *path;             /* src.name, copied: the name in messages */
     uint64_t file_size;
     uint64_t original_size;
     uint8_t sha256[32];
@@ -131,9 +131,15 @@ static inline void df11_wr64(uint8_t *p, uint64_t v) {
  * the first failure of a parallel loop is the one reported. dst may be NULL. */
 void df11_error_keep_first(pthread_mutex_t *lock, df11_error *dst, const df11_error *src);
 
-/* Full pread: DF11_E_IO on error, DF11_E_TRUNCATED on a short read. */
-df11_status df11_pread_full(int fd, const char *path, void *buf, size_t len,
-                            uint64_t off, df11_error *err);
+/* Reads exactly len bytes of a local file (the encoder's input):
+ * DF11_E_IO on error, DF11_E_TRUNCATED when the file ends first. */
+df11_status df11_fd_read_exact(int fd, const char *path, void *buf, size_t len,
+                               uint64_t off, df11_error *err);
+/* Reads exactly len bytes of a source (codec/decompress/source.c): short
+ * reads are continued, DF11_E_AGAIN is retried a bounded number of times,
+ * the end of the object gives DF11_E_TRUNCATED. */
+df11_status df11_source_read_exact(const df11_source *src, void *buf, size_t len,
+                                   uint64_t off, df11_error *err);
 
 /* --- Huffman code (codec/common/huffman_code.c) --- */
 /* DF11_OK when the 256 lengths form a valid code per FORMAT.md 5.1. */

@@ -61,7 +61,7 @@ static df11_status fail_locked(encoder *e, df11_status s, df11_error *local)
 static df11_status read_job(encoder *e, uint64_t i, slot *sl)
 {
     df11_error local = {0};
-    df11_status s = df11_pread_full(e->in_fd, e->in_path, sl->in, e->jobs[i].length,
+    df11_status s = df11_fd_read_exact(e->in_fd, e->in_path, sl->in, e->jobs[i].length,
                                     e->jobs[i].orig_offset, &local);
     return s == DF11_OK ? s : fail_locked(e, s, &local);
 }

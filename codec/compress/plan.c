@@ -45,7 +45,7 @@ df11_status df11_plan_file(int fd, const char *path, uint64_t size, df11_plan *p
     memset(p, 0, sizeof *p);
     uint8_t lenbuf[8];
     if (size < 8) return df11_fail(err, DF11_E_NOT_SAFETENSORS, "%s: offset 0: not a safetensors file: shorter than 8 bytes", path);
-    df11_status s = df11_pread_full(fd, path, lenbuf, 8, 0, err);
+    df11_status s = df11_fd_read_exact(fd, path, lenbuf, 8, 0, err);
     if (s != DF11_OK) return s;
     uint64_t hlen = df11_rd64(lenbuf);
     if (hlen > DF11_ST_MAX_HEADER || hlen > size - 8)
@@ -54,7 +54,7 @@ df11_status df11_plan_file(int fd, const char *path, uint64_t size, df11_plan *p
     uint8_t *json = malloc(hlen ? hlen : 1);
     if (!json) return df11_fail(err, DF11_E_NOMEM, "%s: out of memory", path);
     df11_st_header h;
-    s = df11_pread_full(fd, path, json, hlen, 8, err);
+    s = df11_fd_read_exact(fd, path, json, hlen, 8, err);
     if (s == DF11_OK) s = df11_st_parse(path, json, hlen, size, &h, err);
     free(json);
     if (s != DF11_OK) return s;

@@ -81,7 +81,7 @@ static df11_status cb_load(void *ctx, size_t j, uint8_t *buf)
     const uint32_t idx = b->jobs[i].chunk;
     const df11_chunk *c = &r->chunks[idx];
     df11_error e;
-    df11_status st = df11_pread_full(r->fd, r->path, buf, c->payload_length, c->payload_offset, &e);
+    df11_status st = df11_source_read_exact(&r->src, buf, c->payload_length, c->payload_offset, &e);
     if (st != DF11_OK) {
         note(b, i, &e);
         return st;

@@ -25,16 +25,49 @@ static bool all_zero(const uint8_t *p, size_t n)
     return true;
 }
 
-static df11_status parse_header(df11_reader *r, const uint8_t *h, df11_error *err)
+/* The checks that need nothing but the 128 header bytes; shared by
+ * df11_parse_header (a size without opening) and the reader's open. */
+static df11_status check_header(const uint8_t *h, const char *path, df11_error *err)
 {
-    if (memcmp(h, df11_magic, 8) != 0) return FAIL(DF11_E_BAD_MAGIC, 0, "not a .df11 file (bad magic)");
+    if (memcmp(h, df11_magic, 8) != 0) return fail_at(err, DF11_E_BAD_MAGIC, path, 0, "not a .df11 file (bad magic)");
     if (df11_rd16(h + 8) != DF11_FORMAT_MAJOR)
         return df11_fail(err, DF11_E_VERSION, "%s: offset 8: format version %u.%u is not supported (this library reads %u.x)",
-                         r->path, df11_rd16(h + 8), df11_rd16(h + 10), DF11_FORMAT_MAJOR);
+                         path, df11_rd16(h + 8), df11_rd16(h + 10), DF11_FORMAT_MAJOR);
     if (XXH3_64bits(h, 120) != df11_rd64(h + 120))
-        return FAIL(DF11_E_CORRUPT_HEADER, 120, "header checksum mismatch");
-    if (df11_rd32(h + 12) != 0) return FAIL(DF11_E_CORRUPT_HEADER, 12, "unknown flags");
-    if (!all_zero(h + 96, 24)) return FAIL(DF11_E_CORRUPT_HEADER, 96, "reserved bytes are not zero");
+        return fail_at(err, DF11_E_CORRUPT_HEADER, path, 120, "header checksum mismatch");
+    if (df11_rd32(h + 12) != 0) return fail_at(err, DF11_E_CORRUPT_HEADER, path, 12, "unknown flags");
+    if (!all_zero(h + 96, 24)) return fail_at(err, DF11_E_CORRUPT_HEADER, path, 96, "reserved bytes are not zero");
+    return DF11_OK;
+}
+
+/* A buffer shorter than the header: bad magic if its first bytes already
+ * differ from the magic (an empty or short non-.df11 file), else truncated. */
+static df11_status short_header(const uint8_t *h, size_t len, const char *path, df11_error *err)
+{
+    size_t n = len < 8 ? len : 8;
+    if (n == 0 || memcmp(h, df11_magic, n) != 0)
+        return fail_at(err, DF11_E_BAD_MAGIC, path, 0, "not a .df11 file (bad magic)");
+    return fail_at(err, DF11_E_TRUNCATED, path, len, "file is shorter than the 128-byte header");
+}
+
+df11_status df11_parse_header(const void *buf, size_t len, const char *name,
+                              df11_header_info *out, df11_error *err)
+{
+    if (!buf || !out) return df11_fail(err, DF11_E_ARG, "df11_parse_header: NULL argument");
+    if (!name) name = "(buffer)";
+    const uint8_t *h = buf;
+    if (len < DF11_HEADER_SIZE) return short_header(h, len, name, err);
+    df11_status s = check_header(h, name, err);
+    if (s != DF11_OK) return s;
+    out->original_size = df11_rd64(h + 16);
+    memcpy(out->original_sha256, h + 24, 32);
+    return DF11_OK;
+}
+
+static df11_status parse_header(df11_reader *r, const uint8_t *h, df11_error *err)
+{
+    df11_status st = check_header(h, r->path, err);
+    if (st != DF11_OK) return st;
     r->original_size = df11_rd64(h + 16);
     memcpy(r->sha256, h + 24, 32);
     r->chunk_log2 = df11_rd32(h + 56);
@@ -153,19 +186,15 @@ static df11_status parse_chunks(df11_reader *r, const uint8_t *idx, df11_error *
 
 static df11_status load(df11_reader *r, df11_error *err)
 {
-    struct stat st;
-    if (fstat(r->fd, &st) != 0)
-        return df11_fail(err, DF11_E_IO, "%s: stat failed: %s", r->path, strerror(errno));
-    r->file_size = (uint64_t)st.st_size;
+    r->file_size = r->src.size;
     if (r->file_size < DF11_HEADER_SIZE) {
         uint8_t m[8] = {0};
         size_t n = r->file_size < 8 ? (size_t)r->file_size : 8;
-        if (df11_pread_full(r->fd, r->path, m, n, 0, err) == DF11_OK && memcmp(m, df11_magic, n) != 0)
-            return FAIL(DF11_E_BAD_MAGIC, 0, "not a .df11 file (bad magic)");
-        return FAIL(DF11_E_TRUNCATED, r->file_size, "file is shorter than the 128-byte header");
+        df11_status s = df11_source_read_exact(&r->src, m, n, 0, err);
+        return s != DF11_OK ? s : short_header(m, (size_t)r->file_size, r->path, err);
     }
     uint8_t h[DF11_HEADER_SIZE];
-    df11_status s = df11_pread_full(r->fd, r->path, h, sizeof h, 0, err);
+    df11_status s = df11_source_read_exact(&r->src, h, sizeof h, 0, err);
     if (s == DF11_OK) s = parse_header(r, h, err);
     if (s != DF11_OK) return s;
     /* The stored index is at most the file; its decoded size follows from
@@ -183,7 +212,7 @@ static df11_status load(df11_reader *r, df11_error *err)
     r->chunks = calloc(r->chunk_count ? r->chunk_count : 1, sizeof *r->chunks);
     if (!z || !idx || !r->segments || !r->chunks)
         s = df11_fail(err, DF11_E_NOMEM, "%s: out of memory", r->path);
-    if (s == DF11_OK) s = df11_pread_full(r->fd, r->path, z, zlen, r->index_offset, err);
+    if (s == DF11_OK) s = df11_source_read_exact(&r->src, z, zlen, r->index_offset, err);
     if (s == DF11_OK && (ZSTD_findFrameCompressedSize(z, zlen) != zlen ||
                          ZSTD_decompress(idx, len, z, zlen) != len))
         s = FAIL(DF11_E_CORRUPT_INDEX, r->index_offset, "index is not one zstd frame of the expected size");
@@ -196,23 +225,24 @@ static df11_status load(df11_reader *r, df11_error *err)
     return s;
 }
 
-df11_status df11_open(const char *path, df11_reader **out, df11_error *err)
+df11_status df11_open_source(const df11_source *src, df11_reader **out, df11_error *err)
 {
-    if (!path || !out) return df11_fail(err, DF11_E_ARG, "df11_open: NULL argument");
-    *out = NULL;
-    df11_reader *r = calloc(1, sizeof *r);
-    if (!r || !(r->path = strdup(path))) {
-        free(r);
-        return df11_fail(err, DF11_E_NOMEM, "%s: out of memory", path);
+    if (!src || !out || !src->read_at) {
+        if (src && src->close) src->close(src->ctx);
+        return df11_fail(err, DF11_E_ARG, "df11_open_source: NULL argument");
     }
+    *out = NULL;
+    const char *name = src->name ? src->name : "(source)";
+    df11_reader *r = calloc(1, sizeof *r);
+    if (!r || !(r->path = strdup(name))) {
+        free(r);
+        if (src->close) src->close(src->ctx);
+        return df11_fail(err, DF11_E_NOMEM, "%s: out of memory", name);
+    }
+    r->src = *src;
+    r->src.name = r->path;
     pthread_mutex_init(&r->tensor_lock, NULL);
     pthread_mutex_init(&r->table_lock, NULL);
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0) {
-        df11_status s = df11_fail(err, DF11_E_IO, "%s: cannot open: %s", path, strerror(errno));
-        df11_close(r);
-        return s;
-    }
     df11_status s = load(r, err);
     if (s != DF11_OK) {
         df11_close(r);
@@ -225,7 +255,7 @@ df11_status df11_open(const char *path, df11_reader **out, df11_error *err)
 void df11_close(df11_reader *r)
 {
     if (!r) return;
-    if (r->fd >= 0) close(r->fd);
+    if (r->src.close) r->src.close(r->src.ctx);
     for (size_t i = 0; i < r->table_count; i++) free(r->tables[i].dtable);
     free(r->tables);
     df11_tensor_table_free(r->tensors);

@@ -1,6 +1,7 @@
 /* Reading the original bytes back: one chunk at a time, each checked
  * against its XXH3 before anyone sees it. Every function here is
- * thread-safe: the reader is read-only after open and pread(2) is atomic. */
+ * thread-safe: the reader is read-only after open and sources are
+ * thread-safe (df11.h). */
 #include "../common/internal.h"
 
 #include <stdio.h>
@@ -32,7 +33,7 @@ static df11_status read_payload_into(df11_reader *r, uint32_t idx, uint8_t *buf,
 {
     const df11_chunk *c = &r->chunks[idx];
     memset(buf + c->payload_length, 0, DF11_PAYLOAD_SLACK);
-    return df11_pread_full(r->fd, r->path, buf, c->payload_length, c->payload_offset, err);
+    return df11_source_read_exact(&r->src, buf, c->payload_length, c->payload_offset, err);
 }
 
 df11_status df11_read_payload(df11_reader *r, uint32_t idx, uint8_t **out, df11_error *err)

@@ -355,7 +355,7 @@ static void corruption_checks(const char *backend, const dataset *d)
     uint64_t po = c->payload_offset;
     uint32_t nl = (c->decoded_length / 2 + r->lane_symbols - 1) / r->lane_symbols;
     uint8_t lanes[4];
-    df11_pread_full(r->fd, r->path, lanes, 4, po, &err);
+    df11_source_read_exact(&r->src, lanes, 4, po, &err);
     uint32_t l0 = df11_rd16(lanes), l1 = df11_rd16(lanes + 2);
     df11_close(r);
 
