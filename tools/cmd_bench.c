@@ -16,7 +16,7 @@
 
 #include "cli.h"
 #include "msg.h"
-#include "open.h"
+#include "input.h"
 #include "progress.h"
 
 #define WINDOW_MAX ((size_t)512 << 20)
@@ -170,7 +170,7 @@ static int run(const cli_opts *o)
 {
     const char *path = o->inputs[0];
     df11_reader *r;
-    int rc = cli_open(path, &r);
+    int rc = input_open_df11(path, &r);
     if (rc)
         return rc;
     if (df11_original_size(r) == 0) {

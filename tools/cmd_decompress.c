@@ -9,7 +9,7 @@
 #include "decode_out.h"
 #include "fsutil.h"
 #include "msg.h"
-#include "open.h"
+#include "input.h"
 #include "progress.h"
 #include "walk.h"
 
@@ -27,7 +27,7 @@ static int decompress_file(const cli_opts *o, const char *in, const char *out,
             return rc;
     }
     df11_reader *r;
-    if ((rc = cli_open(in, &r)))
+    if ((rc = input_open_df11(in, &r)))
         return rc;
     progress p;
     progress_begin(&p, in);

@@ -7,7 +7,7 @@
 #include "cli.h"
 #include "info.h"
 #include "msg.h"
-#include "open.h"
+#include "input.h"
 
 const char *info_codec_name(df11_codec c)
 {
@@ -135,7 +135,7 @@ static int run(const cli_opts *o)
 {
     const char *path = o->inputs[0];
     df11_reader *r;
-    int rc = cli_open(path, &r);
+    int rc = input_open_df11(path, &r);
     if (rc)
         return rc;
     info_data d;

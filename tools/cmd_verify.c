@@ -3,13 +3,13 @@
 
 #include "cli.h"
 #include "msg.h"
-#include "open.h"
+#include "input.h"
 #include "progress.h"
 
 static int verify_one(const cli_opts *o, const char *path)
 {
     df11_reader *r;
-    int rc = cli_open(path, &r);
+    int rc = input_open_df11(path, &r);
     if (rc)
         return rc;
     progress p;

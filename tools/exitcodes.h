@@ -11,8 +11,10 @@
 enum {
     CLI_EXIT_OK = 0,
     CLI_EXIT_USAGE = 1,    /* bad command line */
-    CLI_EXIT_IO = 2,       /* open/read/write/rename failed */
-    CLI_EXIT_FORMAT = 3,   /* input is not what the command takes */
+    CLI_EXIT_IO = 2,       /* open/read/write/rename failed, input changed */
+    CLI_EXIT_FORMAT = 3,   /* input is not what the command takes (not a
+                              .df11 or .safetensors file, not a regular
+                              file, a folder whose names collide) */
     CLI_EXIT_CORRUPT = 4,  /* a .df11 file is damaged */
     CLI_EXIT_EXISTS = 5,   /* output exists and -f was not given */
     CLI_EXIT_INTERNAL = 6  /* out of memory or a bug */
@@ -20,9 +22,6 @@ enum {
 
 int cli_exit_for_status(df11_status s);
 int cli_exit_for_errno(int err);
-/* df11_open failed on path with s: a file too short to hold a header is
- * "not a .df11 file" unless it starts like one. */
-int cli_exit_for_open(const char *path, df11_status s);
 
 /* When many files are processed the first failure decides the exit code. */
 static inline void cli_keep_first(int *acc, int rc)

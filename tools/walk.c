@@ -9,6 +9,7 @@
 
 #include "exitcodes.h"
 #include "fsutil.h"
+#include "input.h"
 #include "msg.h"
 
 typedef struct {
@@ -142,8 +143,7 @@ int walk_inputs(char *const *inputs, int n, const char *out_dir, int force,
                 cli_keep_first(&rc, CLI_EXIT_USAGE);
             }
         } else if (!S_ISREG(st.st_mode)) {
-            msg_error("%s: not a regular file", in);
-            cli_keep_first(&rc, CLI_EXIT_FORMAT);
+            cli_keep_first(&rc, input_refuse_special(in, &st));
         } else {
             cli_keep_first(&rc, file(ctx, in, &st));
         }
