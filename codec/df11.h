@@ -214,12 +214,16 @@ typedef struct {
 
 void df11_encode_options_default(df11_encode_options *o);
 
-/* Compresses in_path (a .safetensors file) into out_path. Memory stays
- * bounded whatever the input size: the input is streamed with pread.
- * The output is written to a temporary file in the same folder and renamed
- * over out_path only on success, so readers never see a partial file.
- * Fails with DF11_E_NOT_SAFETENSORS when the input header is not valid
- * safetensors. opts may be NULL for the defaults. */
+/* Compresses in_path (a .safetensors file) into out_path: a thin wrapper
+ * that opens in_path, creates out_path (O_TRUNC, mode 0644 less the umask),
+ * runs df11_encode_fd, fdatasyncs and closes it, and removes out_path again
+ * on failure. No temporary name and no rename: out_path is partial while it
+ * is written, so a caller that needs atomic replacement encodes into its
+ * own temporary file and renames it. Memory stays bounded whatever the
+ * input size: the input is streamed with pread. Fails with
+ * DF11_E_NOT_SAFETENSORS when the input header is not valid safetensors,
+ * DF11_E_CHANGED when the input changes while it is read. opts may be NULL
+ * for the defaults. */
 df11_status df11_encode_file(const char *in_path, const char *out_path,
                              const df11_encode_options *opts, df11_error *err);
 

@@ -1,8 +1,19 @@
-/* df11_encode_file: two streaming passes over the input. Pass 1 hashes the
- * file and counts exponents per EXP segment; pass 2 encodes every chunk with
- * the segment's code and keeps the smallest of EXP, ZSTD and RAW. Both
- * passes read with pread into a bounded window of slots. */
-#include "plan.h"
+/* df11_encode_fd: two streaming passes over the input, output written front
+ * to back with write(2), so out_fd may be a pipe.
+ *
+ * Pass 1 reads every chunk once: SHA-256, the chunk's XXH3, the exponent
+ * histogram of EXP chunks, and a zstd trial where zstd may win. When a
+ * segment's last chunk is in, its code is built and every one of its chunks
+ * gets its codec and exact payload size (an EXP size follows from the
+ * histogram and the code). After pass 1 the chunk table, the index and the
+ * header are therefore final: the header goes out first, then pass 2
+ * encodes each chunk with the codec pass 1 chose and writes it, then the
+ * index. Both passes read with pread into a bounded window of slots.
+ *
+ * An input that changes under us: pass 2 checks each chunk against pass 1's
+ * XXH3; a short read means it shrank; after pass 2 the size is checked again
+ * and one byte is read at the old end. All give DF11_E_CHANGED. */
+#include "container.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +26,8 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+enum { CODEC_RAW = 0, CODEC_ZSTD = 1, CODEC_EXP = 2 };
+
 typedef struct {
     uint64_t orig_offset;
     uint32_t length;
@@ -24,13 +37,13 @@ typedef struct {
 typedef struct {
     uint8_t *in, *out, *alt;
     size_t out_len;
-    uint8_t codec;
+    uint32_t zlen;   /* pass 1: zstd payload size, 0 when not tried or no gain */
     uint64_t xxh3;
     uint64_t freq[256];
 } slot;
 
 typedef struct {
-    const char *in_path, *out_path;
+    const char *in_name, *out_name;
     int in_fd, out_fd;
     uint64_t size;
     df11_encode_options o;
@@ -45,8 +58,14 @@ typedef struct {
     unsigned window;
     ZSTD_CCtx **cctx;
     EVP_MD_CTX *sha;
+    /* The chunk table in wire form. Pass 1 fills it (XXH3, codec, size,
+     * offset); pass 2 checks what it reads and encodes against it. */
     uint8_t *chunk_table;
-    uint64_t *pass1_xxh3; /* what pass 1 read, to catch an input that changes */
+    /* Pass 1: per-chunk exponent histograms and zstd sizes of the segment
+     * in progress, until its code is known. 1 KiB per chunk of the
+     * largest segment (0.4% of it at 256 KiB chunks). */
+    uint32_t (*pend_freq)[256];
+    uint32_t *pend_zlen;
     uint64_t out_pos, done;
     df11_error *err;
     pthread_mutex_t err_lock;
@@ -58,41 +77,26 @@ static df11_status fail_locked(encoder *e, df11_status s, df11_error *local)
     return s;
 }
 
+static df11_status changed(encoder *e, uint64_t off, const char *what)
+{
+    df11_error local;
+    df11_status s = df11_fail(&local, DF11_E_CHANGED,
+                              "%s: offset %llu: input changed while it was being compressed (%s)",
+                              e->in_name, (unsigned long long)off, what);
+    return fail_locked(e, s, &local);
+}
+
+/* The size was fixed at the start: a file that ends early has shrunk. */
 static df11_status read_job(encoder *e, uint64_t i, slot *sl)
 {
     df11_error local = {0};
-    df11_status s = df11_fd_read_exact(e->in_fd, e->in_path, sl->in, e->jobs[i].length,
-                                    e->jobs[i].orig_offset, &local);
+    df11_status s = df11_fd_read_exact(e->in_fd, e->in_name, sl->in, e->jobs[i].length,
+                                       e->jobs[i].orig_offset, &local);
+    if (s == DF11_E_TRUNCATED) return changed(e, e->jobs[i].orig_offset, "it got shorter");
     return s == DF11_OK ? s : fail_locked(e, s, &local);
 }
 
-static df11_status pass1_work(uint64_t i, unsigned worker, void *ctx)
-{
-    (void)worker;
-    encoder *e = ctx;
-    slot *sl = &e->slots[i % e->window];
-    df11_status s = read_job(e, i, sl);
-    if (s != DF11_OK) return s;
-    memset(sl->freq, 0, sizeof sl->freq);
-    e->pass1_xxh3[i] = XXH3_64bits(sl->in, e->jobs[i].length);
-    uint8_t kind = e->plan.segs[e->jobs[i].segment].kind;
-    if (kind != DF11_SEG_BYTES) {
-        unsigned w = kind == DF11_SEG_EXP32 ? 4 : 2;
-        df11_exp_histogram(sl->in, e->jobs[i].length / w, w, sl->freq);
-    }
-    return DF11_OK;
-}
-
-static df11_status pass1_emit(uint64_t i, void *ctx)
-{
-    encoder *e = ctx;
-    slot *sl = &e->slots[i % e->window];
-    for (int s = 0; s < 256; s++) e->freq[e->jobs[i].segment][s] += sl->freq[s];
-    EVP_DigestUpdate(e->sha, sl->in, e->jobs[i].length);
-    e->done += e->jobs[i].length;
-    if (e->o.progress) e->o.progress(e->o.progress_ctx, e->done / 2, e->size);
-    return DF11_OK;
-}
+static unsigned width_of(uint8_t kind) { return kind == DF11_SEG_EXP32 ? 4 : 2; }
 
 /* Order-0 entropy of the sign/mantissa bytes: real weights sit near 8 bits,
  * so zstd is only worth trying when this is clearly lower. */
@@ -109,6 +113,88 @@ static double raw_plane_entropy(const uint8_t *src, uint32_t n, unsigned w)
     return n ? bits / n : 0;
 }
 
+static size_t zstd_chunk(encoder *e, unsigned worker, slot *sl, uint32_t length)
+{
+    size_t z = ZSTD_compressCCtx(e->cctx[worker], sl->alt, ZSTD_compressBound(length), sl->in,
+                                 length, e->o.zstd_level);
+    return ZSTD_isError(z) ? 0 : z;
+}
+
+static df11_status pass1_work(uint64_t i, unsigned worker, void *ctx)
+{
+    encoder *e = ctx;
+    slot *sl = &e->slots[i % e->window];
+    df11_status s = read_job(e, i, sl);
+    if (s != DF11_OK) return s;
+    const job *j = &e->jobs[i];
+    sl->xxh3 = XXH3_64bits(sl->in, j->length);
+    uint8_t kind = e->plan.segs[j->segment].kind;
+    bool try_zstd = true;
+    if (kind != DF11_SEG_BYTES) {
+        unsigned w = width_of(kind);
+        memset(sl->freq, 0, sizeof sl->freq);
+        df11_exp_histogram(sl->in, j->length / w, w, sl->freq);
+        try_zstd = raw_plane_entropy(sl->in, j->length / w, w) < 7.0;
+    }
+    sl->zlen = 0;
+    if (try_zstd) {
+        size_t z = zstd_chunk(e, worker, sl, j->length);
+        if (z && z < j->length) sl->zlen = (uint32_t)z;
+    }
+    return DF11_OK;
+}
+
+/* Segment g's last chunk has passed pass 1: build its code, then give each
+ * of its chunks the smallest of EXP, ZSTD and RAW (ties in that order, as
+ * before) and its place in the output. */
+static void plan_segment(encoder *e, uint32_t g)
+{
+    const df11_plan_seg *seg = &e->plan.segs[g];
+    if (seg->kind != DF11_SEG_BYTES) {
+        df11_huff_lengths(e->freq[g], e->len[g]);
+        df11_huff_canonical(e->len[g], e->code[g]);
+    }
+    uint64_t first = e->first_chunk[g];
+    uint64_t end = g + 1 < e->plan.count ? e->first_chunk[g + 1] : e->njobs;
+    for (uint64_t i = first; i < end; i++) {
+        uint32_t length = e->jobs[i].length, best = length;
+        uint8_t codec = CODEC_RAW;
+        if (seg->kind != DF11_SEG_BYTES) {
+            unsigned w = width_of(seg->kind);
+            size_t n = df11_exp_size(e->pend_freq[i - first], length / w, w,
+                                     DF11_LANE_SYMBOLS_DEFAULT, e->len[g]);
+            if (n && n < best) best = (uint32_t)n, codec = CODEC_EXP;
+        }
+        uint32_t z = e->pend_zlen[i - first];
+        if (z && z < best) best = z, codec = CODEC_ZSTD;
+        uint8_t *c = e->chunk_table + i * DF11_CHUNK_ENTRY_SIZE;
+        df11_wr64(c, e->out_pos);
+        df11_wr32(c + 8, best);
+        c[12] = codec;
+        e->out_pos += best;
+    }
+}
+
+static df11_status pass1_emit(uint64_t i, void *ctx)
+{
+    encoder *e = ctx;
+    slot *sl = &e->slots[i % e->window];
+    const job *j = &e->jobs[i];
+    uint64_t k = i - e->first_chunk[j->segment];
+    if (e->plan.segs[j->segment].kind != DF11_SEG_BYTES)
+        for (int s = 0; s < 256; s++) {
+            e->freq[j->segment][s] += sl->freq[s];
+            e->pend_freq[k][s] = (uint32_t)sl->freq[s];
+        }
+    e->pend_zlen[k] = sl->zlen;
+    df11_wr64(e->chunk_table + i * DF11_CHUNK_ENTRY_SIZE + 16, sl->xxh3);
+    EVP_DigestUpdate(e->sha, sl->in, j->length);
+    if (i + 1 == e->njobs || e->jobs[i + 1].segment != j->segment) plan_segment(e, j->segment);
+    e->done += j->length;
+    if (e->o.progress) e->o.progress(e->o.progress_ctx, e->done / 2, e->size);
+    return DF11_OK;
+}
+
 static df11_status pass2_work(uint64_t i, unsigned worker, void *ctx)
 {
     encoder *e = ctx;
@@ -116,53 +202,56 @@ static df11_status pass2_work(uint64_t i, unsigned worker, void *ctx)
     df11_status s = read_job(e, i, sl);
     if (s != DF11_OK) return s;
     const job *j = &e->jobs[i];
+    const uint8_t *c = e->chunk_table + i * DF11_CHUNK_ENTRY_SIZE;
+    if (XXH3_64bits(sl->in, j->length) != df11_rd64(c + 16))
+        return changed(e, j->orig_offset, "its bytes differ between the two passes");
+    uint32_t want = df11_rd32(c + 8);
     uint8_t kind = e->plan.segs[j->segment].kind;
-    size_t cap = 2 * ((size_t)1 << e->o.chunk_log2) + 64;
-    sl->codec = 0;
-    sl->out_len = j->length;
-    bool try_zstd = true;
-    if (kind != DF11_SEG_BYTES) {
-        unsigned w = kind == DF11_SEG_EXP32 ? 4 : 2;
-        size_t n = df11_exp_encode(sl->in, j->length / w, w, DF11_LANE_SYMBOLS_DEFAULT,
-                                   e->len[j->segment], e->code[j->segment], sl->out, cap);
-        if (n && n < sl->out_len) {
-            sl->codec = 2;
-            sl->out_len = n;
-        }
-        try_zstd = raw_plane_entropy(sl->in, j->length / w, w) < 7.0;
+    switch (c[12]) {
+    case CODEC_EXP: {
+        unsigned w = width_of(kind);
+        sl->out_len = df11_exp_encode(sl->in, j->length / w, w, DF11_LANE_SYMBOLS_DEFAULT,
+                                      e->len[j->segment], e->code[j->segment], sl->out,
+                                      2 * ((size_t)1 << e->o.chunk_log2) + 64);
+        break;
     }
-    if (try_zstd) {
-        size_t z = ZSTD_compressCCtx(e->cctx[worker], sl->alt, ZSTD_compressBound(j->length), sl->in,
-                                     j->length, e->o.zstd_level);
-        if (!ZSTD_isError(z) && z < sl->out_len) {
-            uint8_t *t = sl->out;
-            sl->out = sl->alt;
-            sl->alt = t;
-            sl->codec = 1;
-            sl->out_len = z;
-        }
+    case CODEC_ZSTD: {
+        sl->out_len = zstd_chunk(e, worker, sl, j->length);
+        uint8_t *t = sl->out;
+        sl->out = sl->alt;
+        sl->alt = t;
+        break;
     }
-    if (sl->codec == 0) memcpy(sl->out, sl->in, j->length);
-    sl->xxh3 = XXH3_64bits(sl->in, j->length);
+    default:
+        memcpy(sl->out, sl->in, j->length);
+        sl->out_len = j->length;
+    }
+    if (sl->out_len != want) { /* same bytes, same code, same zstd level */
+        df11_error local;
+        s = df11_fail(&local, DF11_E_INTERNAL,
+                      "%s: offset %llu: chunk encoded to %zu bytes in pass 2, %u in pass 1",
+                      e->in_name, (unsigned long long)j->orig_offset, sl->out_len, want);
+        return fail_locked(e, s, &local);
+    }
     return DF11_OK;
 }
 
-static df11_status write_at(encoder *e, const void *buf, size_t len, uint64_t off)
+static df11_status write_out(encoder *e, const void *buf, size_t len)
 {
     const uint8_t *p = buf;
     while (len) {
-        ssize_t n = pwrite(e->out_fd, p, len, (off_t)off);
+        ssize_t n = write(e->out_fd, p, len);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             df11_error local;
             df11_status s = df11_fail(&local, DF11_E_IO, "%s: offset %llu: write failed: %s",
-                                      e->out_path, (unsigned long long)off,
+                                      e->out_name, (unsigned long long)e->out_pos,
                                       strerror(n < 0 ? errno : ENOSPC));
             return fail_locked(e, s, &local);
         }
         p += n;
         len -= (size_t)n;
-        off += (uint64_t)n;
+        e->out_pos += (uint64_t)n;
     }
     return DF11_OK;
 }
@@ -171,38 +260,49 @@ static df11_status pass2_emit(uint64_t i, void *ctx)
 {
     encoder *e = ctx;
     slot *sl = &e->slots[i % e->window];
-    if (sl->out_len > UINT32_MAX) return DF11_E_INTERNAL;
-    if (sl->xxh3 != e->pass1_xxh3[i]) {
-        df11_error local;
-        df11_status s = df11_fail(&local, DF11_E_IO, "%s: offset %llu: input changed while it was being compressed",
-                                  e->in_path, (unsigned long long)e->jobs[i].orig_offset);
-        return fail_locked(e, s, &local);
-    }
-    df11_status s = write_at(e, sl->out, sl->out_len, e->out_pos);
+    df11_status s = write_out(e, sl->out, sl->out_len);
     if (s != DF11_OK) return s;
-    uint8_t *c = e->chunk_table + i * DF11_CHUNK_ENTRY_SIZE;
-    df11_wr64(c, e->out_pos);
-    df11_wr32(c + 8, (uint32_t)sl->out_len);
-    c[12] = sl->codec;
-    df11_wr64(c + 16, sl->xxh3);
-    e->out_pos += sl->out_len;
     e->done += e->jobs[i].length;
     if (e->o.progress) e->o.progress(e->o.progress_ctx, e->size / 2 + e->done / 2, e->size);
     return DF11_OK;
 }
 
+/* After the last read: the same size, and nothing past the old end. */
+static df11_status check_unchanged_size(encoder *e)
+{
+    struct stat st;
+    if (fstat(e->in_fd, &st) != 0)
+        return df11_fail(e->err, DF11_E_IO, "%s: stat failed: %s", e->in_name, strerror(errno));
+    if ((uint64_t)st.st_size != e->size)
+        return changed(e, e->size, (uint64_t)st.st_size > e->size ? "it grew" : "it got shorter");
+    uint8_t b;
+    ssize_t n;
+    while ((n = pread(e->in_fd, &b, 1, (off_t)e->size)) < 0 && errno == EINTR) {
+    }
+    if (n < 0)
+        return df11_fail(e->err, DF11_E_IO, "%s: offset %llu: read failed: %s", e->in_name,
+                         (unsigned long long)e->size, strerror(errno));
+    return n == 0 ? DF11_OK : changed(e, e->size, "it grew");
+}
+
 static df11_status make_jobs(encoder *e)
 {
-    uint64_t C = 1ull << e->o.chunk_log2, n = 0;
-    for (uint32_t s = 0; s < e->plan.count; s++) n += (e->plan.segs[s].length + C - 1) / C;
+    uint64_t C = 1ull << e->o.chunk_log2, n = 0, most = 1;
+    for (uint32_t s = 0; s < e->plan.count; s++) {
+        uint64_t k = (e->plan.segs[s].length + C - 1) / C;
+        n += k;
+        if (k > most) most = k;
+    }
     /* the decoder caps the index at 1 GiB (FORMAT.md 2 / reader_open.c) */
     if (n * DF11_CHUNK_ENTRY_SIZE + (uint64_t)e->plan.count * DF11_SEGMENT_ENTRY_SIZE > (1ull << 30))
         return df11_fail(e->err, DF11_E_ARG, "%s: too many chunks (%llu); use a larger chunk size",
-                         e->in_path, (unsigned long long)n);
+                         e->in_name, (unsigned long long)n);
     e->njobs = n;
     e->jobs = calloc(n ? n : 1, sizeof *e->jobs);
     e->first_chunk = calloc(e->plan.count ? e->plan.count : 1, sizeof *e->first_chunk);
-    if (!e->jobs || !e->first_chunk) return DF11_E_NOMEM;
+    e->pend_freq = calloc(most, sizeof *e->pend_freq);
+    e->pend_zlen = calloc(most, sizeof *e->pend_zlen);
+    if (!e->jobs || !e->first_chunk || !e->pend_freq || !e->pend_zlen) return DF11_E_NOMEM;
     uint64_t k = 0;
     for (uint32_t s = 0; s < e->plan.count; s++) {
         const df11_plan_seg *g = &e->plan.segs[s];
@@ -226,10 +326,8 @@ static df11_status alloc_state(encoder *e, unsigned threads)
     e->len = calloc(ns, sizeof *e->len);
     e->code = calloc(ns, sizeof *e->code);
     e->chunk_table = calloc(e->njobs ? e->njobs : 1, DF11_CHUNK_ENTRY_SIZE);
-    e->pass1_xxh3 = calloc(e->njobs ? e->njobs : 1, sizeof *e->pass1_xxh3);
     e->sha = EVP_MD_CTX_new();
-    if (!e->slots || !e->cctx || !e->freq || !e->len || !e->code || !e->chunk_table ||
-        !e->pass1_xxh3 || !e->sha)
+    if (!e->slots || !e->cctx || !e->freq || !e->len || !e->code || !e->chunk_table || !e->sha)
         return DF11_E_NOMEM;
     for (unsigned i = 0; i < e->window; i++) {
         e->slots[i].in = malloc(C);
@@ -256,83 +354,50 @@ static void free_state(encoder *e, unsigned threads)
     free(e->len);
     free(e->code);
     free(e->chunk_table);
-    free(e->pass1_xxh3);
+    free(e->pend_freq);
+    free(e->pend_zlen);
     free(e->jobs);
     free(e->first_chunk);
     EVP_MD_CTX_free(e->sha);
     df11_plan_free(&e->plan);
 }
 
-static df11_status write_index(encoder *e, const uint8_t sha[32])
-{
-    size_t seg_bytes = (size_t)e->plan.count * DF11_SEGMENT_ENTRY_SIZE;
-    size_t chunk_bytes = (size_t)e->njobs * DF11_CHUNK_ENTRY_SIZE;
-    uint8_t *idx = calloc(seg_bytes + chunk_bytes + 1, 1);
-    if (!idx) return DF11_E_NOMEM;
-    for (uint32_t s = 0; s < e->plan.count; s++) {
-        uint8_t *p = idx + (size_t)s * DF11_SEGMENT_ENTRY_SIZE;
-        df11_wr64(p, e->plan.segs[s].offset);
-        df11_wr64(p + 8, e->plan.segs[s].length);
-        df11_wr32(p + 16, e->first_chunk[s]);
-        p[20] = e->plan.segs[s].kind;
-        if (e->plan.segs[s].kind != DF11_SEG_BYTES)
-            for (int k = 0; k < 128; k++)
-                p[32 + k] = (uint8_t)(e->len[s][2 * k] | e->len[s][2 * k + 1] << 4);
-    }
-    memcpy(idx + seg_bytes, e->chunk_table, chunk_bytes);
-    size_t raw = seg_bytes + chunk_bytes, zcap = ZSTD_compressBound(raw);
-    uint8_t *z = malloc(zcap);
-    size_t zlen = z ? ZSTD_compress(z, zcap, idx, raw, 19) : 0;
-    if (!z || ZSTD_isError(zlen)) {
-        free(z);
-        free(idx);
-        return DF11_E_NOMEM;
-    }
-    uint8_t h[DF11_HEADER_SIZE] = {0};
-    memcpy(h, df11_magic, 8);
-    df11_wr16(h + 8, DF11_FORMAT_MAJOR);
-    df11_wr16(h + 10, DF11_FORMAT_MINOR);
-    df11_wr64(h + 16, e->size);
-    memcpy(h + 24, sha, 32);
-    df11_wr32(h + 56, e->o.chunk_log2);
-    df11_wr32(h + 60, DF11_LANE_SYMBOLS_DEFAULT);
-    df11_wr32(h + 64, e->plan.count);
-    df11_wr32(h + 68, (uint32_t)e->njobs);
-    df11_wr64(h + 72, e->out_pos);
-    df11_wr64(h + 80, zlen);
-    df11_wr64(h + 88, XXH3_64bits(idx, raw));
-    df11_wr64(h + 120, XXH3_64bits(h, 120));
-    df11_status s = write_at(e, z, zlen, e->out_pos);
-    free(z);
-    free(idx);
-    return s == DF11_OK ? write_at(e, h, sizeof h, 0) : s;
-}
-
 static df11_status encode(encoder *e, unsigned threads)
 {
     struct stat st;
     if (fstat(e->in_fd, &st) != 0)
-        return df11_fail(e->err, DF11_E_IO, "%s: stat failed: %s", e->in_path, strerror(errno));
+        return df11_fail(e->err, DF11_E_IO, "%s: stat failed: %s", e->in_name, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return df11_fail(e->err, DF11_E_ARG, "%s: not a regular file", e->in_name);
     e->size = (uint64_t)st.st_size;
-    df11_status s = df11_plan_file(e->in_fd, e->in_path, e->size, &e->plan, e->err);
+    df11_status s = df11_plan_file(e->in_fd, e->in_name, e->size, &e->plan, e->err);
+    if (s == DF11_E_TRUNCATED) /* the header promised bytes the file no longer has */
+        s = changed(e, 0, "it got shorter");
     if (s == DF11_OK) s = make_jobs(e);
     if (s == DF11_OK) s = alloc_state(e, threads);
+    e->out_pos = DF11_HEADER_SIZE; /* pass 1 lays the payloads out from here */
     if (s == DF11_OK) s = df11_parallel_ordered(e->njobs, threads, e->window, pass1_work, pass1_emit, e);
     if (s != DF11_OK) return s;
-    for (uint32_t g = 0; g < e->plan.count; g++)
-        if (e->plan.segs[g].kind != DF11_SEG_BYTES) {
-            df11_huff_lengths(e->freq[g], e->len[g]);
-            df11_huff_canonical(e->len[g], e->code[g]);
-        }
     uint8_t sha[32];
     unsigned shalen = 0;
     EVP_DigestFinal_ex(e->sha, sha, &shalen);
-    e->out_pos = DF11_HEADER_SIZE;
+    df11_index_blob ix;
+    s = df11_index_build(&e->plan, e->first_chunk, (const uint8_t(*)[256])e->len, e->chunk_table,
+                         e->njobs, &ix);
+    if (s != DF11_OK) return s;
+    uint8_t h[DF11_HEADER_SIZE];
+    uint64_t index_offset = e->out_pos;
+    df11_header_build(h, e->size, sha, e->o.chunk_log2, e->plan.count, e->njobs, index_offset, &ix);
+    e->out_pos = 0;
     e->done = 0;
-    s = df11_parallel_ordered(e->njobs, threads, e->window, pass2_work, pass2_emit, e);
-    if (s == DF11_OK) s = write_index(e, sha);
-    if (s == DF11_OK && fdatasync(e->out_fd) != 0)
-        s = df11_fail(e->err, DF11_E_IO, "%s: sync failed: %s", e->out_path, strerror(errno));
+    s = write_out(e, h, sizeof h);
+    if (s == DF11_OK) s = df11_parallel_ordered(e->njobs, threads, e->window, pass2_work, pass2_emit, e);
+    if (s == DF11_OK && e->out_pos != index_offset)
+        s = df11_fail(e->err, DF11_E_INTERNAL, "%s: payloads end at %llu, planned %llu", e->in_name,
+                      (unsigned long long)e->out_pos, (unsigned long long)index_offset);
+    if (s == DF11_OK) s = check_unchanged_size(e);
+    if (s == DF11_OK) s = write_out(e, ix.z, ix.zlen);
+    df11_index_free(&ix);
     return s;
 }
 
@@ -343,53 +408,55 @@ void df11_encode_options_default(df11_encode_options *o)
     o->chunk_log2 = DF11_CHUNK_LOG2_DEFAULT;
 }
 
-df11_status df11_encode_file(const char *in_path, const char *out_path,
-                             const df11_encode_options *opts, df11_error *err)
+df11_status df11_encode_fd(int in_fd, const char *in_name, int out_fd, const char *out_name,
+                           const df11_encode_options *opts, df11_error *err)
 {
-    if (!in_path || !out_path) return df11_fail(err, DF11_E_ARG, "df11_encode_file: NULL path");
     df11_error local = {0};
     if (!err) err = &local;
     err->code = DF11_OK;
     err->message[0] = 0;
-    encoder e = {.in_path = in_path, .out_path = out_path, .err = err, .out_fd = -1};
+    if (!in_name) in_name = "(input)";
+    if (!out_name) out_name = "(output)";
+    if (in_fd < 0 || out_fd < 0)
+        return df11_fail(err, DF11_E_ARG, "df11_encode_fd: bad descriptor");
+    encoder e = {.in_name = in_name, .out_name = out_name, .in_fd = in_fd, .out_fd = out_fd,
+                 .err = err};
     df11_encode_options_default(&e.o);
     if (opts) e.o = *opts;
     if (e.o.chunk_log2 < DF11_CHUNK_LOG2_MIN || e.o.chunk_log2 > DF11_CHUNK_LOG2_MAX)
-        return df11_fail(err, DF11_E_ARG, "%s: chunk_log2 %u out of range", out_path, e.o.chunk_log2);
+        return df11_fail(err, DF11_E_ARG, "%s: chunk_log2 %u out of range", out_name, e.o.chunk_log2);
     unsigned threads = e.o.threads > 0 ? (unsigned)e.o.threads : df11_default_threads();
     if (threads > DF11_MAX_THREADS) threads = DF11_MAX_THREADS;
     pthread_mutex_init(&e.err_lock, NULL);
-    e.in_fd = open(in_path, O_RDONLY | O_CLOEXEC);
-    if (e.in_fd < 0) {
-        pthread_mutex_destroy(&e.err_lock);
-        return df11_fail(err, DF11_E_IO, "%s: cannot open: %s", in_path, strerror(errno));
-    }
-    size_t plen = strlen(out_path);
-    char *tmp = malloc(plen + 16);
-    df11_status s = tmp ? DF11_OK : DF11_E_NOMEM;
-    if (s == DF11_OK) {
-        snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", out_path);
-        e.out_fd = mkostemp(tmp, O_CLOEXEC);
-        if (e.out_fd < 0)
-            s = df11_fail(err, DF11_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
-        else
-            (void)fchmod(e.out_fd, 0644);
-    }
-    if (s == DF11_OK) s = encode(&e, threads);
-    if (s == DF11_OK && close(e.out_fd) != 0)
-        s = df11_fail(err, DF11_E_IO, "%s: close failed: %s", tmp, strerror(errno));
-    else if (s != DF11_OK && e.out_fd >= 0)
-        close(e.out_fd);
-    if (s == DF11_OK && rename(tmp, out_path) != 0)
-        s = df11_fail(err, DF11_E_IO, "%s: rename failed: %s", out_path, strerror(errno));
-    if (s != DF11_OK && tmp && e.out_fd >= 0) unlink(tmp);
+    df11_status s = encode(&e, threads);
     if (s == DF11_E_NOMEM && err->code == DF11_OK)
-        df11_fail(err, s, "%s: out of memory", in_path);
+        df11_fail(err, s, "%s: out of memory", in_name);
     else if (s != DF11_OK && err->code == DF11_OK)
-        df11_fail(err, s, "%s: %s", in_path, df11_status_name(s));
+        df11_fail(err, s, "%s: %s", in_name, df11_status_name(s));
     free_state(&e, threads);
-    free(tmp);
-    close(e.in_fd);
     pthread_mutex_destroy(&e.err_lock);
+    return s;
+}
+
+df11_status df11_encode_file(const char *in_path, const char *out_path,
+                             const df11_encode_options *opts, df11_error *err)
+{
+    if (!in_path || !out_path) return df11_fail(err, DF11_E_ARG, "df11_encode_file: NULL path");
+    int in_fd = open(in_path, O_RDONLY | O_CLOEXEC);
+    if (in_fd < 0) return df11_fail(err, DF11_E_IO, "%s: cannot open: %s", in_path, strerror(errno));
+    int out_fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out_fd < 0) {
+        df11_status s = df11_fail(err, DF11_E_IO, "%s: cannot create: %s", out_path, strerror(errno));
+        close(in_fd);
+        return s;
+    }
+    df11_status s = df11_encode_fd(in_fd, in_path, out_fd, out_path, opts, err);
+    /* what a caller's rename would rely on: the bytes are on disk */
+    if (s == DF11_OK && fdatasync(out_fd) != 0)
+        s = df11_fail(err, DF11_E_IO, "%s: sync failed: %s", out_path, strerror(errno));
+    if (close(out_fd) != 0 && s == DF11_OK)
+        s = df11_fail(err, DF11_E_IO, "%s: close failed: %s", out_path, strerror(errno));
+    if (s != DF11_OK) unlink(out_path);
+    close(in_fd);
     return s;
 }

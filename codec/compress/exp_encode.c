@@ -77,3 +77,18 @@ size_t df11_exp_encode(const uint8_t *src, uint32_t n, unsigned width, uint32_t 
         }
     return (size_t)(dst - out) + (width == 4 ? 2ull * n : 0);
 }
+
+size_t df11_exp_size(const uint32_t freq[256], uint32_t n, unsigned width, uint32_t lane_symbols,
+                     const uint8_t len[256])
+{
+    bool constant = false;
+    (void)df11_huff_check(len, &constant);
+    uint64_t bits = 0;
+    for (int s = 0; s < 256; s++) {
+        if (freq[s] && len[s] == 0) return 0; /* as df11_exp_encode: refused */
+        bits += (uint64_t)freq[s] * len[s];
+    }
+    if (constant) bits = 0;
+    uint64_t nl = ((uint64_t)n + lane_symbols - 1) / lane_symbols;
+    return (size_t)(2 * nl + (bits + 7) / 8 + (uint64_t)n * (width - 1));
+}

@@ -16,4 +16,10 @@ typedef struct {
 /* Reads the safetensors header of fd (size bytes) and plans its segments. */
 df11_status df11_plan_file(int fd, const char *path, uint64_t size, df11_plan *p, df11_error *err);
 void df11_plan_free(df11_plan *p);
+
+/* The exact size df11_exp_encode gives n elements of width 2 or 4 whose
+ * exponent histogram is freq (exp_encode.c): pass 1 fixes every chunk's
+ * size from it, before anything is written. 0 when a symbol has no code. */
+size_t df11_exp_size(const uint32_t freq[256], uint32_t n, unsigned width, uint32_t lane_symbols,
+                     const uint8_t len[256]);
 #endif

@@ -1,0 +1,77 @@
+/* Index and header serialisation (FORMAT.md 2-4). */
+#include "container.h"
+
+#include <stdlib.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+int df11_index_level(size_t raw_len)
+{
+    (void)raw_len;
+    return 19;
+}
+
+df11_status df11_index_build(const df11_plan *plan, const uint32_t *first_chunk,
+                             const uint8_t (*len)[256], const uint8_t *chunk_table,
+                             uint64_t nchunks, df11_index_blob *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t seg_bytes = (size_t)plan->count * DF11_SEGMENT_ENTRY_SIZE;
+    size_t chunk_bytes = (size_t)nchunks * DF11_CHUNK_ENTRY_SIZE;
+    size_t raw = seg_bytes + chunk_bytes;
+    uint8_t *idx = calloc(raw + 1, 1);
+    if (!idx) return DF11_E_NOMEM;
+    for (uint32_t s = 0; s < plan->count; s++) {
+        uint8_t *p = idx + (size_t)s * DF11_SEGMENT_ENTRY_SIZE;
+        df11_wr64(p, plan->segs[s].offset);
+        df11_wr64(p + 8, plan->segs[s].length);
+        df11_wr32(p + 16, first_chunk[s]);
+        p[20] = plan->segs[s].kind;
+        if (plan->segs[s].kind != DF11_SEG_BYTES)
+            for (int k = 0; k < 128; k++)
+                p[32 + k] = (uint8_t)(len[s][2 * k] | len[s][2 * k + 1] << 4);
+    }
+    if (chunk_bytes) memcpy(idx + seg_bytes, chunk_table, chunk_bytes);
+    size_t zcap = ZSTD_compressBound(raw);
+    out->z = malloc(zcap);
+    if (!out->z) {
+        free(idx);
+        return DF11_E_NOMEM;
+    }
+    size_t zlen = ZSTD_compress(out->z, zcap, idx, raw, df11_index_level(raw));
+    out->xxh3 = XXH3_64bits(idx, raw);
+    free(idx);
+    if (ZSTD_isError(zlen)) {
+        df11_index_free(out);
+        return DF11_E_NOMEM; /* the bound fits, so only an allocation can fail */
+    }
+    out->zlen = zlen;
+    out->raw_len = raw;
+    return DF11_OK;
+}
+
+void df11_index_free(df11_index_blob *b)
+{
+    free(b->z);
+    b->z = NULL;
+}
+
+void df11_header_build(uint8_t h[DF11_HEADER_SIZE], uint64_t original_size,
+                       const uint8_t sha[32], uint32_t chunk_log2, uint32_t segments,
+                       uint64_t chunks, uint64_t index_offset, const df11_index_blob *ix)
+{
+    memset(h, 0, DF11_HEADER_SIZE);
+    memcpy(h, df11_magic, 8);
+    df11_wr16(h + 8, DF11_FORMAT_MAJOR);
+    df11_wr16(h + 10, DF11_FORMAT_MINOR);
+    df11_wr64(h + 16, original_size);
+    memcpy(h + 24, sha, 32);
+    df11_wr32(h + 56, chunk_log2);
+    df11_wr32(h + 60, DF11_LANE_SYMBOLS_DEFAULT);
+    df11_wr32(h + 64, segments);
+    df11_wr32(h + 68, (uint32_t)chunks);
+    df11_wr64(h + 72, index_offset);
+    df11_wr64(h + 80, ix->zlen);
+    df11_wr64(h + 88, ix->xxh3);
+    df11_wr64(h + 120, XXH3_64bits(h, 120));
+}
