@@ -160,7 +160,19 @@ df11_status df11_decode_all(df11_reader *r, int threads, df11_write_fn write,
                             void (*progress)(void *ctx, uint64_t done, uint64_t total),
                             void *progress_ctx, df11_error *err);
 
-/* Decodes everything, checks every chunk and the whole-file SHA-256.
+/* Decode tables (one per distinct Huffman code, ~33 KB each) are shared by
+ * every reader of the process and kept in an LRU bounded by a byte budget
+ * (default DF11_TABLE_BUDGET_DEFAULT). A table in use by a decode is never
+ * freed, so the total may exceed the budget by one table per thread that
+ * is decoding. Setting the budget trims the cache at once; 0 keeps only
+ * tables in use. Thread-safe. */
+#define DF11_TABLE_BUDGET_DEFAULT (64ull << 20)
+void df11_set_table_budget(uint64_t bytes);
+/* Bytes the decode tables hold now (for callers that budget memory). */
+uint64_t df11_table_bytes(void);
+
+/* df11_decode_all with write == NULL: decodes everything, checks every
+ * chunk and the whole-file SHA-256, keeps no bytes.
  * progress (may be NULL) is called with bytes done so far. Thread-safe. */
 df11_status df11_verify(df11_reader *r, int threads,
                         void (*progress)(void *ctx, uint64_t done, uint64_t total),

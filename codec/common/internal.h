@@ -57,8 +57,8 @@ typedef struct {
     uint32_t chunk_count;
     uint8_t kind;
     uint8_t code_lengths[256];  /* unpacked from the nibbles */
-    df11_huff_dtable *dtable;   /* EXP segments: built on first decode,
-                                   shared by identical codes; atomic */
+    uint64_t code_hash;         /* df11_code_hash(code_lengths), the key of
+                                   its decode table in the table cache */
 } df11_segment;
 
 typedef struct {
@@ -72,11 +72,6 @@ typedef struct {
 } df11_chunk;
 
 typedef struct df11_tensor_table df11_tensor_table;
-
-struct df11_shared_table {
-    uint8_t code_lengths[256];
-    df11_huff_dtable *dtable;
-};
 
 struct df11_reader {
     df11_source src;        /* every byte of the object comes through it */
@@ -93,16 +88,22 @@ struct df11_reader {
     df11_chunk *chunks;
     pthread_mutex_t tensor_lock;
     df11_tensor_table *tensors; /* built lazily by df11_tensor_count */
-    /* Decode tables are 32 KiB each; big checkpoints have thousands of
-     * tensors, many with the same code. Built lazily and deduplicated. */
-    pthread_mutex_t table_lock;
-    struct df11_shared_table *tables; /* distinct codes, owned */
-    size_t table_count;
 };
 
-/* The decode table of EXP segment seg, built on first use (thread-safe).
- * NULL only when out of memory. */
+/* --- Decode table cache (codec/decompress/dtables.c) --- */
+/* Decode tables live in one process-wide cache keyed by code (not per
+ * reader), bounded by df11_set_table_budget. A decode pins the table it
+ * uses and unpins it when done; only unpinned tables are evicted. */
+uint64_t df11_code_hash(const uint8_t len[256]);
+/* The table for code lengths len (hash = df11_code_hash(len)), built if
+ * needed, pinned. NULL only when out of memory (after evicting and
+ * retrying). Thread-safe. */
+const df11_huff_dtable *df11_dtable_pin(const uint8_t len[256], uint64_t hash);
+void df11_dtable_unpin(const df11_huff_dtable *t); /* NULL is accepted */
+/* df11_dtable_pin of EXP segment seg's code; unpin it when done. */
 const df11_huff_dtable *df11_segment_dtable(df11_reader *r, uint32_t seg);
+/* Bytes one cached table counts for in df11_table_bytes(). */
+uint64_t df11_table_entry_bytes(void);
 
 /* A buffer owned by the calling thread, reused across calls and freed at
  * thread exit; slot 0..1 are independent. NULL when out of memory. */

@@ -129,6 +129,7 @@ static df11_status parse_segments(df11_reader *r, const uint8_t *idx, df11_error
         bool constant;
         if (df11_huff_check(s->code_lengths, &constant) != DF11_OK)
             return FAIL(DF11_E_BAD_TABLE, at + 32, "invalid Huffman code lengths");
+        s->code_hash = df11_code_hash(s->code_lengths);
     }
     if (pos != r->original_size || chunks != r->chunk_count)
         return FAIL(DF11_E_CORRUPT_INDEX, r->index_offset, "segments do not cover the original file");
@@ -242,7 +243,6 @@ df11_status df11_open_source(const df11_source *src, df11_reader **out, df11_err
     r->src = *src;
     r->src.name = r->path;
     pthread_mutex_init(&r->tensor_lock, NULL);
-    pthread_mutex_init(&r->table_lock, NULL);
     df11_status s = load(r, err);
     if (s != DF11_OK) {
         df11_close(r);
@@ -256,11 +256,8 @@ void df11_close(df11_reader *r)
 {
     if (!r) return;
     if (r->src.close) r->src.close(r->src.ctx);
-    for (size_t i = 0; i < r->table_count; i++) free(r->tables[i].dtable);
-    free(r->tables);
     df11_tensor_table_free(r->tensors);
     pthread_mutex_destroy(&r->tensor_lock);
-    pthread_mutex_destroy(&r->table_lock);
     free(r->segments);
     free(r->chunks);
     free(r->path);

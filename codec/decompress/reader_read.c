@@ -89,12 +89,15 @@ df11_status df11_decode_payload(df11_reader *r, uint32_t idx, const uint8_t *pay
     default: {
         unsigned width = s->kind == DF11_SEG_EXP32 ? 4 : 2;
         uint32_t n = c->decoded_length / width;
-        const df11_huff_dtable *t = df11_segment_dtable(r, c->segment);
         uint8_t *scratch = df11_thread_buffer(1, df11_exp_scratch_size(n, r->lane_symbols));
-        if (!t || !scratch) return df11_fail(err, DF11_E_NOMEM, "%s: chunk %u: out of memory", r->path, idx);
+        /* pinned for this chunk only: the cache may evict it afterwards */
+        const df11_huff_dtable *t = scratch ? df11_segment_dtable(r, c->segment) : NULL;
+        if (!t) return df11_fail(err, DF11_E_NOMEM, "%s: chunk %u: out of memory for its decode table",
+                                 r->path, idx);
         char why[160];
         df11_status st = df11_exp_decode(payload, c->payload_length, n, width, r->lane_symbols,
                                          t, dst, scratch, why, sizeof why);
+        df11_dtable_unpin(t);
         if (st != DF11_OK) return corrupt(r, idx, why, err);
     }
     }
