@@ -138,6 +138,12 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli_opts *o)
                   cmd->max_inputs == 1 ? "" : "s");
         return usage_hint(cmd);
     }
+    /* Every check of the command line comes here, before any work: an
+     * empty -o found only at the rename would cost a whole compression. */
+    if (o->output && !*o->output) {
+        msg_error("%s: -o needs a file name, not an empty string", cmd->name);
+        return usage_hint(cmd);
+    }
     if (o->output && o->ninputs > 1) {
         msg_error("%s: -o needs exactly one input", cmd->name);
         return usage_hint(cmd);

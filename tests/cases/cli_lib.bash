@@ -93,3 +93,19 @@ PYEOF
 index_offset() {
     "$PY" -c 'import struct,sys; f=open(sys.argv[1],"rb"); f.seek(72); print(struct.unpack("<Q", f.read(8))[0])' "$1"
 }
+
+# write_st PATH HEADER [DATA_BYTES]: a safetensors file whose JSON header is
+# exactly the text HEADER (a Python bytes literal body, so names can hold
+# escapes, NUL and invalid UTF-8), followed by DATA_BYTES bytes of BF16 data
+# (default 4096).
+write_st() {
+    "$PY" - "$1" "$2" "${3:-4096}" <<'PYEOF'
+import ast, random, struct, sys
+h = ast.literal_eval("b'''" + sys.argv[2] + "'''")
+h += b" " * (-len(h) % 8)
+rng = random.Random(3)
+data = bytes(rng.randrange(256) if i % 2 == 0 else rng.choice((0x3c, 0x3d, 0xbc, 0xbd))
+             for i in range(int(sys.argv[3])))
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + data)
+PYEOF
+}
