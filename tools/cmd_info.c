@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "escape.h"
 #include "info.h"
 #include "msg.h"
 #include "input.h"
@@ -81,16 +82,29 @@ static void fmt_ratio(char *b, size_t n, uint64_t stored, uint64_t length)
         snprintf(b, n, "-");
 }
 
-static void print_text(const info_data *d)
+/* Names and dtypes come from the file: shown with C-style escapes, so a
+ * name cannot move the cursor or recolour the terminal. */
+static const char *shown(char **keep, const char *s)
+{
+    *keep = esc_text(s, ESC_TEXT);
+    return *keep ? *keep : "?";
+}
+
+static int print_text(const info_data *d)
 {
     char a[32], b[32], c[32];
     int w = 6;
+    char **names = calloc(d->ntensors ? d->ntensors : 1, sizeof *names);
+    if (!names)
+        return msg_errno(d->path, "allocating", ENOMEM);
     for (size_t i = 0; i < d->ntensors; i++) {
-        int l = (int)strlen(d->tensors[i].name);
+        int l = (int)strlen(shown(&names[i], d->tensors[i].name));
         if (l > w)
             w = l < 60 ? l : 60;
     }
-    printf("%s\n", d->path);
+    char *keep;
+    printf("%s\n", shown(&keep, d->path));
+    free(keep);
     if (!d->is_safetensors)
         printf("  (the original is not a safetensors file: no tensor table)\n");
     if (d->ntensors) {
@@ -100,8 +114,10 @@ static void print_text(const info_data *d)
             const df11_tensor *t = &d->tensors[i];
             fmt_bpw(a, sizeof a, t->stored_bytes, t->elements);
             fmt_ratio(b, sizeof b, t->stored_bytes, t->length);
-            printf("  %-*s %-8s %-5s %14llu %10s %8s\n", w, t->name, t->dtype,
-                   info_codec_name(t->codec), (unsigned long long)t->elements, a, b);
+            printf("  %-*s %-8s %-5s %14llu %10s %8s\n", w, names[i] ? names[i] : "?",
+                   shown(&keep, t->dtype), info_codec_name(t->codec),
+                   (unsigned long long)t->elements, a, b);
+            free(keep);
         }
         printf("\n  %-8s %8s %14s %12s %12s %10s %8s\n", "dtype", "tensors",
                "elements", "bytes", "stored", "bits/wt", "ratio");
@@ -109,11 +125,15 @@ static void print_text(const info_data *d)
             const info_dtype_total *t = k < d->ndtypes ? &d->dtypes[k] : &d->all;
             fmt_bpw(a, sizeof a, t->stored, t->elements);
             fmt_ratio(b, sizeof b, t->stored, t->length);
-            printf("  %-8s %8zu %14llu %12llu %12llu %10s %8s\n", t->dtype,
+            printf("  %-8s %8zu %14llu %12llu %12llu %10s %8s\n", shown(&keep, t->dtype),
                    t->tensors, (unsigned long long)t->elements,
                    (unsigned long long)t->length, (unsigned long long)t->stored, a, b);
+            free(keep);
         }
     }
+    for (size_t i = 0; i < d->ntensors; i++)
+        free(names[i]);
+    free(names);
     fmt_ratio(c, sizeof c, d->stored_size, d->original_size);
     printf("\n  tensors        %zu\n", d->ntensors);
     printf("  original size  %llu bytes (%s)\n", (unsigned long long)d->original_size,
@@ -129,6 +149,7 @@ static void print_text(const info_data *d)
     for (int i = 0; i < 32; i++)
         printf("%02x", d->sha256[i]);
     printf("\n");
+    return CLI_EXIT_OK;
 }
 
 static int run(const cli_opts *o)
@@ -146,7 +167,7 @@ static int run(const cli_opts *o)
         if (o->json)
             rc = info_print_json(&d);
         else
-            print_text(&d);
+            rc = print_text(&d);
         if (fflush(stdout) != 0 && rc == CLI_EXIT_OK)
             rc = msg_errno("stdout", "writing", errno);
     }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "escape.h"
 #include "exitcodes.h"
 #include "info.h"
 #include "msg.h"
@@ -22,10 +23,26 @@ static void frac(cJSON *o, const char *k, double a, uint64_t b, double scale)
         cJSON_AddNullToObject(o, k);
 }
 
+/* Strings that come from the file (names, dtypes) or the command line go
+ * in through esc_json, never raw: cJSON would copy invalid UTF-8 into the
+ * output and cannot hold a NUL. Returns 1 when bytes were replaced by
+ * U+FFFD, so the caller can add the exact bytes. */
+static int str(cJSON *o, const char *k, const char *v)
+{
+    int lossy = 0;
+    char *j = esc_json(v, &lossy);
+    if (j)
+        cJSON_AddRawToObject(o, k, j);
+    else
+        cJSON_AddNullToObject(o, k);
+    free(j);
+    return lossy;
+}
+
 static cJSON *total(const info_dtype_total *t)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "dtype", t->dtype);
+    str(o, "dtype", t->dtype);
     num(o, "tensors", t->tensors);
     num(o, "elements", t->elements);
     num(o, "bytes", t->length);
@@ -41,7 +58,11 @@ int info_print_json(const info_data *d)
     for (int i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", d->sha256[i]);
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "file", d->path);
+    if (str(root, "file", d->path)) {
+        char *h = esc_hex(d->path);
+        cJSON_AddStringToObject(root, "file_hex", h ? h : "");
+        free(h);
+    }
     num(root, "original_size", d->original_size);
     num(root, "stored_size", d->stored_size);
     frac(root, "ratio", (double)d->stored_size, d->original_size, 1.0);
@@ -55,8 +76,13 @@ int info_print_json(const info_data *d)
     for (size_t i = 0; i < d->ntensors; i++) {
         const df11_tensor *t = &d->tensors[i];
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "name", t->name);
-        cJSON_AddStringToObject(o, "dtype", t->dtype);
+        if (str(o, "name", t->name)) {
+            /* Not UTF-8: "name" is lossy, so give the exact bytes too. */
+            char *h = esc_hex(t->name);
+            cJSON_AddStringToObject(o, "name_hex", h ? h : "");
+            free(h);
+        }
+        str(o, "dtype", t->dtype);
         cJSON_AddStringToObject(o, "codec", info_codec_name(t->codec));
         num(o, "offset", t->offset);
         num(o, "bytes", t->length);

@@ -2,8 +2,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "exitcodes.h"
 #include "progress.h"
 
@@ -13,9 +15,17 @@ static void vput(const char *fmt, va_list ap)
 {
     /* A progress bar may own the line; wipe it so the message is readable. */
     progress_clear_line();
-    fputs("df11: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    /* Messages carry paths and library text that quotes files: control
+     * bytes in them are shown escaped, never sent to the terminal. */
+    char *buf = NULL;
+    if (vasprintf(&buf, fmt, ap) < 0) {
+        fputs("df11: out of memory while reporting an error\n", stderr);
+        return;
+    }
+    char *e = esc_text(buf, ESC_MSG);
+    fprintf(stderr, "df11: %s\n", e ? e : buf);
+    free(e);
+    free(buf);
 }
 
 void msg_error(const char *fmt, ...)
