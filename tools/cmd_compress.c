@@ -7,7 +7,9 @@
 
 #include "cli.h"
 #include "fsutil.h"
+#include "input.h"
 #include "msg.h"
+#include "outfile.h"
 #include "progress.h"
 #include "walk.h"
 
@@ -23,24 +25,33 @@ static void report(const char *in, const char *out, const struct stat *st)
              st->st_size ? 100.0 * (double)os.st_size / (double)st->st_size : 100.0);
 }
 
+/* 1 when path names the file described by st. */
+static int is_file(const char *path, const struct stat *st)
+{
+    struct stat o;
+    return stat(path, &o) == 0 && o.st_dev == st->st_dev && o.st_ino == st->st_ino;
+}
+
 /* Compresses in to out. When soft is not NULL, "not a safetensors file" is
  * not reported but returned there with the library's message. */
 static int compress_file(const cli_opts *o, const char *in, const char *out,
-                         const struct stat *st, df11_error *soft)
+                         df11_error *soft)
 {
-    if (same_file(in, out)) {
+    int in_fd, rc;
+    struct stat st;
+    if ((rc = input_open(in, &in_fd, &st)))
+        return rc;
+    outfile f;
+    if (is_file(out, &st)) {
         msg_error("%s: input and output are the same file", in);
-        return CLI_EXIT_USAGE;
+        rc = CLI_EXIT_USAGE;
+    } else {
+        rc = outfile_open(&f, out, o->force);
     }
-    int rc = out_check(out, o->force);
-    if (rc)
+    if (rc) {
+        close(in_fd);
         return rc;
-    char *tmp = NULL;
-    int fd = out_tmp_open(out, &tmp, &rc);
-    if (fd < 0)
-        return rc;
-    close(fd); /* the encoder writes its own file and renames it over tmp */
-
+    }
     progress p;
     progress_begin(&p, in);
     df11_encode_options eo;
@@ -53,25 +64,30 @@ static int compress_file(const cli_opts *o, const char *in, const char *out,
     eo.progress = progress_update;
     eo.progress_ctx = &p;
     df11_error err;
-    df11_status s = df11_encode_file(in, tmp, &eo, &err);
+    /* The library writes to our descriptor and names the output in its
+     * messages; the temporary file is ours alone. */
+    df11_status s = df11_encode_fd(in_fd, in, f.fd, out, &eo, &err);
     progress_end(&p);
+    close(in_fd);
     if (s != DF11_OK) {
-        out_abort(tmp);
+        outfile_abort(&f);
         if (soft && s == DF11_E_NOT_SAFETENSORS) {
             *soft = err;
             return CLI_EXIT_FORMAT;
         }
-        return msg_lib_error(&err);
+        rc = msg_lib_error(&err);
+        if (s == DF11_E_CHANGED)
+            msg_error("%s: not written; compress again once the input stays unchanged", out);
+        return rc;
     }
-    meta_copy_path(tmp, st);
-    rc = out_commit(tmp, out, o->force);
+    rc = outfile_commit(&f, &st);
     if (rc == CLI_EXIT_OK)
-        report(in, out, st);
+        report(in, out, &st);
     return rc;
 }
 
 static int folder_entry(void *ctx, const char *src, const char *dst_dir,
-                        const char *name, const struct stat *st)
+                        const char *name)
 {
     const cli_opts *o = ctx;
     int rc;
@@ -83,7 +99,7 @@ static int folder_entry(void *ctx, const char *src, const char *dst_dir,
             return msg_errno(src, "allocating", ENOMEM);
         df11_error soft;
         soft.code = DF11_OK;
-        rc = compress_file(o, src, out, st, &soft);
+        rc = compress_file(o, src, out, &soft);
         free(out);
         if (rc != CLI_EXIT_FORMAT || soft.code != DF11_E_NOT_SAFETENSORS)
             return rc;
@@ -97,21 +113,21 @@ static int folder_entry(void *ctx, const char *src, const char *dst_dir,
     char *out = path_join(dst_dir, name);
     if (!out)
         return msg_errno(src, "allocating", ENOMEM);
-    rc = copy_file(src, out, st, o->force);
+    rc = copy_file(src, out, o->force);
     if (rc == CLI_EXIT_OK)
         msg_info("%s -> %s: copied", src, out);
     free(out);
     return rc;
 }
 
-static int one_file(void *ctx, const char *in, const struct stat *st)
+static int one_file(void *ctx, const char *in)
 {
     const cli_opts *o = ctx;
     char *def = o->output ? NULL : path_swap_suffix(in, ".safetensors", ".df11", 1);
     const char *out = o->output ? o->output : def;
     if (!out)
         return msg_errno(in, "allocating", ENOMEM);
-    int rc = compress_file(o, in, out, st, NULL);
+    int rc = compress_file(o, in, out, NULL);
     free(def);
     return rc;
 }

@@ -9,13 +9,13 @@
 #include "decode_out.h"
 #include "fsutil.h"
 #include "msg.h"
+#include "outfile.h"
 #include "input.h"
 #include "progress.h"
 #include "walk.h"
 
 /* out NULL: write to stdout. */
-static int decompress_file(const cli_opts *o, const char *in, const char *out,
-                           const struct stat *st)
+static int decompress_file(const cli_opts *o, const char *in, const char *out)
 {
     int rc;
     if (out) {
@@ -23,11 +23,13 @@ static int decompress_file(const cli_opts *o, const char *in, const char *out,
             msg_error("%s: input and output are the same file", in);
             return CLI_EXIT_USAGE;
         }
-        if ((rc = out_check(out, o->force)))
+        /* Refuse an existing output before decoding anything. */
+        if ((rc = outfile_check(out, o->force)))
             return rc;
     }
     df11_reader *r;
-    if ((rc = input_open_df11(in, &r)))
+    struct stat st;
+    if ((rc = input_open_df11(in, &r, &st)))
         return rc;
     progress p;
     progress_begin(&p, in);
@@ -37,18 +39,13 @@ static int decompress_file(const cli_opts *o, const char *in, const char *out,
         df11_close(r);
         return rc;
     }
-    char *tmp = NULL;
-    int fd = out_tmp_open(out, &tmp, &rc);
-    if (fd >= 0) {
-        rc = decode_to_fd(r, fd, out, o->threads, &p);
+    outfile f;
+    if ((rc = outfile_open(&f, out, o->force)) == CLI_EXIT_OK) {
+        rc = decode_to_fd(r, f.fd, out, o->threads, &p);
         if (rc == CLI_EXIT_OK)
-            meta_copy_fd(fd, st);
-        if (close(fd) != 0 && rc == CLI_EXIT_OK)
-            rc = msg_errno(out, "writing", errno);
-        if (rc == CLI_EXIT_OK)
-            rc = out_commit(tmp, out, o->force);
+            rc = outfile_commit(&f, &st);
         else
-            out_abort(tmp);
+            outfile_abort(&f);
     }
     progress_end(&p);
     df11_close(r);
@@ -58,7 +55,7 @@ static int decompress_file(const cli_opts *o, const char *in, const char *out,
 }
 
 static int folder_entry(void *ctx, const char *src, const char *dst_dir,
-                        const char *name, const struct stat *st)
+                        const char *name)
 {
     const cli_opts *o = ctx;
     int rc;
@@ -68,25 +65,25 @@ static int folder_entry(void *ctx, const char *src, const char *dst_dir,
     if (!out || (packed && !base))
         rc = msg_errno(src, "allocating", ENOMEM);
     else if (packed)
-        rc = decompress_file(o, src, out, st);
-    else if ((rc = copy_file(src, out, st, o->force)) == CLI_EXIT_OK)
+        rc = decompress_file(o, src, out);
+    else if ((rc = copy_file(src, out, o->force)) == CLI_EXIT_OK)
         msg_info("%s -> %s: copied", src, out);
     free(base);
     free(out);
     return rc;
 }
 
-static int one_file(void *ctx, const char *in, const struct stat *st)
+static int one_file(void *ctx, const char *in)
 {
     const cli_opts *o = ctx;
     if (o->to_stdout)
-        return decompress_file(o, in, NULL, st);
+        return decompress_file(o, in, NULL);
     char *def = o->output ? NULL : path_swap_suffix(in, ".df11", ".safetensors", 0);
     if (!o->output && !def) {
         msg_error("%s: unknown suffix (expected .df11); name the output with -o", in);
         return CLI_EXIT_USAGE;
     }
-    int rc = decompress_file(o, in, o->output ? o->output : def, st);
+    int rc = decompress_file(o, in, o->output ? o->output : def);
     free(def);
     return rc;
 }

@@ -156,7 +156,7 @@ static int run(const cli_opts *o)
 {
     const char *path = o->inputs[0];
     df11_reader *r;
-    int rc = input_open_df11(path, &r);
+    int rc = input_open_df11(path, &r, NULL);
     if (rc)
         return rc;
     info_data d;

@@ -9,7 +9,7 @@
 static int verify_one(const cli_opts *o, const char *path)
 {
     df11_reader *r;
-    int rc = input_open_df11(path, &r);
+    int rc = input_open_df11(path, &r, NULL);
     if (rc)
         return rc;
     progress p;

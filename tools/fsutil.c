@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "exitcodes.h"
+#include "input.h"
 #include "msg.h"
+#include "outfile.h"
 
 int path_ends_with(const char *s, const char *suffix)
 {
@@ -44,95 +46,6 @@ char *path_join(const char *dir, const char *name)
         strcpy(r + a + 1, name);
     }
     return r;
-}
-
-int out_check(const char *dst, int force)
-{
-    struct stat st;
-    if (lstat(dst, &st) == 0) {
-        if (S_ISDIR(st.st_mode)) {
-            msg_error("%s: output exists and is a directory", dst);
-            return CLI_EXIT_EXISTS;
-        }
-        if (!force) {
-            msg_error("%s: already exists; use -f to overwrite", dst);
-            return CLI_EXIT_EXISTS;
-        }
-    }
-    return CLI_EXIT_OK;
-}
-
-int out_tmp_open(const char *dst, char **tmp, int *rc)
-{
-    const char *slash = strrchr(dst, '/');
-    size_t dl = slash ? (size_t)(slash - dst + 1) : 0;
-    const char *base = dst + dl;
-    size_t n = dl + strlen(base) + 32;
-    char *t = malloc(n);
-    if (!t) {
-        *rc = msg_errno(dst, "allocating", ENOMEM);
-        return -1;
-    }
-    /* Hidden, in the destination folder: rename stays within one file
-     * system, and df11fs or a loader listing the folder skips dot files. */
-    snprintf(t, n, "%.*s.%s.df11tmp.XXXXXX", (int)dl, dst, base);
-    int fd = mkostemp(t, O_CLOEXEC);
-    if (fd < 0) {
-        *rc = msg_errno(dst, "creating temporary file", errno);
-        free(t);
-        return -1;
-    }
-    *tmp = t;
-    return fd;
-}
-
-void out_abort(char *tmp)
-{
-    if (tmp) {
-        unlink(tmp);
-        free(tmp);
-    }
-}
-
-int out_commit(char *tmp, const char *dst, int force)
-{
-    int e = 0;
-    if (force) {
-        e = rename(tmp, dst) == 0 ? 0 : errno;
-    } else if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) != 0) {
-        e = errno;
-        if (e == EINVAL || e == ENOSYS) {
-            /* File systems without RENAME_NOREPLACE: link() refuses to
-             * replace as well. */
-            e = link(tmp, dst) == 0 ? 0 : errno;
-            if (e == 0)
-                unlink(tmp);
-        }
-    }
-    if (e == 0) {
-        free(tmp);
-        return CLI_EXIT_OK;
-    }
-    out_abort(tmp);
-    if (e == EEXIST && !force) {
-        msg_error("%s: already exists; use -f to overwrite", dst);
-        return CLI_EXIT_EXISTS;
-    }
-    return msg_errno(dst, "renaming into place", e);
-}
-
-void meta_copy_fd(int fd, const struct stat *st)
-{
-    struct timespec ts[2] = {st->st_atim, st->st_mtim};
-    (void)fchmod(fd, st->st_mode & 07777);
-    (void)futimens(fd, ts);
-}
-
-void meta_copy_path(const char *path, const struct stat *st)
-{
-    struct timespec ts[2] = {st->st_atim, st->st_mtim};
-    (void)chmod(path, st->st_mode & 07777);
-    (void)utimensat(AT_FDCWD, path, ts, 0);
 }
 
 int write_all(int fd, const void *buf, size_t len)
@@ -181,31 +94,22 @@ static int copy_fd(int in, int out, const char *src, const char *dst)
     }
 }
 
-int copy_file(const char *src, const char *dst, const struct stat *st, int force)
+int copy_file(const char *src, const char *dst, int force)
 {
-    int rc = out_check(dst, force);
-    if (rc)
+    int in, rc;
+    struct stat st;
+    if ((rc = input_open(src, &in, &st)))
         return rc;
-    int in = open(src, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return msg_errno(src, "opening", errno);
-    char *tmp = NULL;
-    int out = out_tmp_open(dst, &tmp, &rc);
-    if (out < 0) {
-        close(in);
-        return rc;
+    outfile f;
+    if ((rc = outfile_open(&f, dst, force)) == CLI_EXIT_OK) {
+        rc = copy_fd(in, f.fd, src, dst);
+        if (rc == CLI_EXIT_OK)
+            rc = outfile_commit(&f, &st);
+        else
+            outfile_abort(&f);
     }
-    rc = copy_fd(in, out, src, dst);
     close(in);
-    if (rc == CLI_EXIT_OK)
-        meta_copy_fd(out, st);
-    if (close(out) != 0 && rc == CLI_EXIT_OK)
-        rc = msg_errno(dst, "writing", errno);
-    if (rc != CLI_EXIT_OK) {
-        out_abort(tmp);
-        return rc;
-    }
-    return out_commit(tmp, dst, force);
+    return rc;
 }
 
 int same_file(const char *a, const char *b)

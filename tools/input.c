@@ -56,11 +56,11 @@ int input_open(const char *path, int *fd, struct stat *st)
     return CLI_EXIT_OK;
 }
 
-int input_open_df11(const char *path, df11_reader **r)
+int input_open_df11(const char *path, df11_reader **r, struct stat *st)
 {
     int fd, rc;
-    struct stat st;
-    if ((rc = input_open(path, &fd, &st)))
+    struct stat local;
+    if ((rc = input_open(path, &fd, st ? st : &local)))
         return rc;
     df11_source src;
     df11_error err;

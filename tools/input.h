@@ -20,8 +20,9 @@ int input_refuse_special(const char *path, const struct stat *st);
  * and *st on success. Returns an exit code after printing why. */
 int input_open(const char *path, int *fd, struct stat *st);
 
-/* input_open, then a df11 reader over the descriptor. A short or empty
- * file that is not a .df11 file is a format error (3), not a corrupt one. */
-int input_open_df11(const char *path, df11_reader **r);
+/* input_open, then a df11 reader over the descriptor; *st (when not NULL)
+ * describes the file. A short or empty file that is not a .df11 file is a
+ * format error (3), not a corrupt one. */
+int input_open_df11(const char *path, df11_reader **r, struct stat *st);
 
 #endif

@@ -10,6 +10,7 @@
 #include "exitcodes.h"
 #include "fsutil.h"
 #include "input.h"
+#include "outfile.h"
 #include "msg.h"
 
 typedef struct {
@@ -47,7 +48,7 @@ static int copy_link(const char *src, const char *dst, const struct stat *st,
         return rc;
     }
     target[n] = 0;
-    int rc = out_check(dst, force);
+    int rc = outfile_check(dst, force);
     if (rc == CLI_EXIT_OK) {
         if (force)
             unlink(dst); /* symlink() cannot replace; ENOENT is fine */
@@ -94,7 +95,7 @@ static int walk_dir(walker *w, const char *src, const char *dst)
         } else if (S_ISLNK(st.st_mode)) {
             cli_keep_first(&rc, copy_link(s, d, &st, w->force));
         } else if (S_ISREG(st.st_mode)) {
-            cli_keep_first(&rc, w->fn(w->ctx, s, dst, name, &st));
+            cli_keep_first(&rc, w->fn(w->ctx, s, dst, name));
         } else {
             msg_warn("%s: skipped: not a regular file, folder or symlink", s);
         }
@@ -145,7 +146,7 @@ int walk_inputs(char *const *inputs, int n, const char *out_dir, int force,
         } else if (!S_ISREG(st.st_mode)) {
             cli_keep_first(&rc, input_refuse_special(in, &st));
         } else {
-            cli_keep_first(&rc, file(ctx, in, &st));
+            cli_keep_first(&rc, file(ctx, in));
         }
     }
     return rc;

@@ -11,16 +11,17 @@
 #include <sys/stat.h>
 
 /* src: path of the regular file; dst_dir: existing destination folder;
- * name: the entry name. Returns an exit code. */
+ * name: the entry name. The callback opens src under input.h's rule.
+ * Returns an exit code. */
 typedef int (*walk_file_fn)(void *ctx, const char *src, const char *dst_dir,
-                            const char *name, const struct stat *st);
+                            const char *name);
 
 /* Returns the exit code of the first failure; goes on after failures. */
 int walk_tree(const char *src_root, const char *dst_root, int force,
               walk_file_fn fn, void *ctx);
 
 /* Handles one regular-file operand. Returns an exit code. */
-typedef int (*walk_input_fn)(void *ctx, const char *path, const struct stat *st);
+typedef int (*walk_input_fn)(void *ctx, const char *path);
 
 /* Every command-line operand in turn: a folder is mirrored into out_dir
  * with walk_tree and entry (a usage error when out_dir is NULL), a regular

@@ -73,5 +73,5 @@ mkdir -p "$WORK/ro" && chmod 555 "$WORK/ro"
 if [ "$(id -u)" -ne 0 ]; then
     rc "cli_compress_unwritable_dir" 2 "$DF11" compress "$src" -o "$WORK/ro/x.df11"
 fi
-left=$(find "$WORK" -name '*.df11tmp.*' | wc -l)
+left=$(temp_files "$WORK" | wc -l)
 [ "$left" -eq 0 ] && pass "cli_errors_no_temp_files" || fail "cli_errors_no_temp_files" "$left left"

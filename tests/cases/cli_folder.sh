@@ -83,5 +83,5 @@ rc "cli_folder_same_dir" 1 "$DF11" compress "$M" -o "$M"
 cp -a "$M" "$WORK/m2"
 rc "cli_folder_output_inside" 0 "$DF11" compress -q "$WORK/m2" -o "$WORK/m2/store"
 [ ! -e "$WORK/m2/store/store" ] && pass "cli_folder_output_inside_not_walked" || fail "cli_folder_output_inside_not_walked"
-left=$(find "$WORK" -name '*.df11tmp.*' | wc -l)
+left=$(temp_files "$WORK" | wc -l)
 [ "$left" -eq 0 ] && pass "cli_folder_no_temp_files" || fail "cli_folder_no_temp_files" "$left left"

@@ -109,3 +109,27 @@ data = bytes(rng.randrange(256) if i % 2 == 0 else rng.choice((0x3c, 0x3d, 0xbc,
 open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + data)
 PYEOF
 }
+
+# Temporary files df11 (any version) may leave in a folder: .df11.XXXXXX,
+# NAME.df11tmp.XXXXXX, NAME.tmp.XXXXXX. Prints them; empty when none.
+temp_files() {
+    find "$1" \( -name '.df11.??????' -o -name '*.df11tmp.*' -o -name '*.tmp.??????' \) -print 2>/dev/null
+}
+
+# big_st PATH MIB: a safetensors file of one BF16 tensor of MIB MiB, tiled
+# from one random MiB (fast to make, slow enough to interrupt).
+big_st() {
+    "$PY" - "$1" "$2" <<'PYEOF'
+import json, random, struct, sys
+n = int(sys.argv[2]) << 20
+rng = random.Random(5)
+blk = bytes(rng.randrange(256) if i % 2 == 0 else rng.choice((0x3c, 0x3d, 0xbc, 0xbd, 0x3e))
+            for i in range(1 << 20))
+h = json.dumps({"w": {"dtype": "BF16", "shape": [n // 2], "data_offsets": [0, n]}}).encode()
+h += b" " * (-len(h) % 8)
+with open(sys.argv[1], "wb") as f:
+    f.write(struct.pack("<Q", len(h)) + h)
+    for _ in range(n >> 20):
+        f.write(blk)
+PYEOF
+}

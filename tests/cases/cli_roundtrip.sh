@@ -46,5 +46,5 @@ for t in 1 3; do
 done
 
 # Nothing but the outputs is left behind (no temporary files).
-left=$(find "$WORK" -name '*.df11tmp.*' | wc -l)
+left=$(temp_files "$WORK" | wc -l)
 [ "$left" -eq 0 ] && pass "cli_no_temp_files" || fail "cli_no_temp_files" "$left left"
