@@ -139,7 +139,8 @@ static int run(const cli_opts *o)
                   "written after the data");
         return CLI_EXIT_USAGE;
     }
-    return walk_inputs(o->inputs, o->ninputs, o->output, o->force, folder_entry,
+    static const walk_rename rn = {".safetensors", ".df11"};
+    return walk_inputs(o->inputs, o->ninputs, o->output, o->force, &rn, folder_entry,
                        one_file, (void *)o);
 }
 

@@ -96,8 +96,9 @@ static int run(const cli_opts *o)
         return CLI_EXIT_USAGE;
     }
     /* No folder mode with -c: a folder cannot go to one stream. */
+    static const walk_rename rn = {".df11", ".safetensors"};
     return walk_inputs(o->inputs, o->ninputs, o->to_stdout ? NULL : o->output, o->force,
-                       folder_entry, one_file, (void *)o);
+                       &rn, folder_entry, one_file, (void *)o);
 }
 
 const cli_command cmd_decompress = {

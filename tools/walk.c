@@ -109,12 +109,21 @@ static int walk_dir(walker *w, const char *src, const char *dst)
 }
 
 int walk_tree(const char *src_root, const char *dst_root, int force,
-              walk_file_fn fn, void *ctx)
+              const walk_rename *rn, walk_file_fn fn, void *ctx)
 {
     struct stat sst, dst;
     if (stat(src_root, &sst) != 0)
         return msg_errno(src_root, "stat", errno);
-    int rc = make_dir(dst_root, sst.st_mode & 07777);
+    /* Name clashes first, so a refused tree leaves no half-built store. */
+    int have_dst = stat(dst_root, &dst) == 0;
+    if (have_dst && dst.st_dev == sst.st_dev && dst.st_ino == sst.st_ino) {
+        msg_error("%s: output folder is the input folder", dst_root);
+        return CLI_EXIT_USAGE;
+    }
+    int rc = walk_check_names(src_root, have_dst ? &dst : NULL, rn);
+    if (rc)
+        return rc;
+    rc = make_dir(dst_root, sst.st_mode & 07777);
     if (rc)
         return rc;
     if (stat(dst_root, &dst) != 0)
@@ -128,7 +137,8 @@ int walk_tree(const char *src_root, const char *dst_root, int force,
 }
 
 int walk_inputs(char *const *inputs, int n, const char *out_dir, int force,
-                walk_file_fn entry, walk_input_fn file, void *ctx)
+                const walk_rename *rn, walk_file_fn entry, walk_input_fn file,
+                void *ctx)
 {
     int rc = CLI_EXIT_OK;
     for (int i = 0; i < n; i++) {
@@ -138,7 +148,7 @@ int walk_inputs(char *const *inputs, int n, const char *out_dir, int force,
             cli_keep_first(&rc, msg_errno(in, "stat", errno));
         } else if (S_ISDIR(st.st_mode)) {
             if (out_dir) {
-                cli_keep_first(&rc, walk_tree(in, out_dir, force, entry, ctx));
+                cli_keep_first(&rc, walk_tree(in, out_dir, force, rn, entry, ctx));
             } else {
                 msg_error("%s: is a folder; name the output folder with -o", in);
                 cli_keep_first(&rc, CLI_EXIT_USAGE);

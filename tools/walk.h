@@ -16,9 +16,23 @@
 typedef int (*walk_file_fn)(void *ctx, const char *src, const char *dst_dir,
                             const char *name);
 
+/* How the command renames regular files: NAME+from becomes NAME+to
+ * (".safetensors" -> ".df11" for compress, the reverse for decompress). */
+typedef struct {
+    const char *from, *to;
+} walk_rename;
+
+/* Refuses (exit 3, one message per clash) a tree in which a renamed file
+ * would land on the name of another entry of its folder: x.safetensors and
+ * x.df11 side by side would both become x.df11 in the store. Checked for
+ * the whole tree before anything is written. skip: a folder not to walk
+ * into (the output folder, when it exists inside the source), or NULL.
+ * (walk_names.c) */
+int walk_check_names(const char *src_root, const struct stat *skip, const walk_rename *rn);
+
 /* Returns the exit code of the first failure; goes on after failures. */
 int walk_tree(const char *src_root, const char *dst_root, int force,
-              walk_file_fn fn, void *ctx);
+              const walk_rename *rn, walk_file_fn fn, void *ctx);
 
 /* Handles one regular-file operand. Returns an exit code. */
 typedef int (*walk_input_fn)(void *ctx, const char *path);
@@ -28,6 +42,7 @@ typedef int (*walk_input_fn)(void *ctx, const char *path);
  * file goes to file, anything else is refused. Goes on after failures and
  * returns the exit code of the first. */
 int walk_inputs(char *const *inputs, int n, const char *out_dir, int force,
-                walk_file_fn entry, walk_input_fn file, void *ctx);
+                const walk_rename *rn, walk_file_fn entry, walk_input_fn file,
+                void *ctx);
 
 #endif
