@@ -201,6 +201,6 @@ const cli_command cmd_bench = {
         "  -T, --threads N   threads (default 0: all cores)\n"
         "  -r, --repeat N    timed passes (default 5)\n"
         "  -h, --help        this text\n\n"
-        "Exit codes: 0 ok, 2 I/O error, 3 not a .df11 file, 4 corrupt data,\n"
-        "6 out of memory or internal error.\n",
+        "Exit codes: 0 ok, 2 I/O error, 3 not a .df11 file or not a regular\n"
+        "file, 4 corrupt data, 6 out of memory or internal error.\n",
 };

@@ -172,6 +172,8 @@ const cli_command cmd_compress = {
         "      --zstd-level N  zstd level for chunks that use zstd (1..22)\n"
         "      --chunk-log2 N  chunk size 2^N bytes (16..20, default 18)\n"
         "  -h, --help          this text\n\n"
-        "Exit codes: 0 ok, 1 usage, 2 I/O, 3 input is not a valid .safetensors\n"
-        "file, 5 output exists (use -f), 6 out of memory or internal error.\n",
+        "Exit codes: 0 ok, 1 usage, 2 I/O error or input changed while it was\n"
+        "being compressed, 3 input is not a valid .safetensors file, not a\n"
+        "regular file, or a folder where x.safetensors sits beside x.df11,\n"
+        "5 output exists (use -f), 6 out of memory or internal error.\n",
 };

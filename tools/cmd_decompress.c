@@ -126,7 +126,8 @@ const cli_command cmd_decompress = {
         "  -v, --verbose       one line per file\n"
         "  -k, --keep          accepted for zstd habits; sources are always kept\n"
         "  -h, --help          this text\n\n"
-        "Exit codes: 0 ok, 1 usage, 2 I/O, 3 not a .df11 file or unsupported\n"
-        "version, 4 corrupt .df11 data, 5 output exists (use -f), 6 out of\n"
-        "memory or internal error.\n",
+        "Exit codes: 0 ok, 1 usage, 2 I/O, 3 not a .df11 file, unsupported\n"
+        "version, not a regular file, or a folder where x.df11 sits beside\n"
+        "x.safetensors, 4 corrupt .df11 data, 5 output exists (use -f; a FIFO\n"
+        "or device output is never replaced), 6 out of memory or internal error.\n",
 };

@@ -195,7 +195,9 @@ const cli_command cmd_info = {
         "Options:\n"
         "  --json      one JSON object on stdout instead of the table\n"
         "  -h, --help  this text\n\n"
-        "Exit codes: 0 ok, 2 I/O error, 3 not a .df11 file or unsupported\n"
-        "version, 4 corrupt header, index or safetensors header chunks,\n"
+        "Names are shown with C-style escapes (--json: JSON escapes, invalid\n"
+        "UTF-8 as U+FFFD plus \"name_hex\" with the exact bytes).\n\n"
+        "Exit codes: 0 ok, 2 I/O error, 3 not a .df11 file, unsupported\n"
+        "version or not a regular file, 4 corrupt header, index or safetensors header chunks,\n"
         "6 out of memory or internal error.\n",
 };

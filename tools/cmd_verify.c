@@ -52,8 +52,8 @@ const cli_command cmd_verify = {
         "  -q, --quiet       print nothing for good files\n"
         "  -v, --verbose     same as the default\n"
         "  -h, --help        this text\n\n"
-        "Exit codes: 0 every file is good, 2 I/O error, 3 not a .df11 file or\n"
-        "unsupported version, 4 corrupt data (checksum, SHA-256, chunk, index\n"
+        "Exit codes: 0 every file is good, 2 I/O error, 3 not a .df11 file,\n"
+        "unsupported version or not a regular file, 4 corrupt data (checksum, SHA-256, chunk, index\n"
         "or header), 6 out of memory or internal error. With several files\n"
         "the first failure decides.\n",
 };
