@@ -39,6 +39,7 @@ struct fs_config {
     double timeout;           /* entry and attribute timeout, seconds */
     unsigned readahead_kb;    /* kernel readahead for the mount; 0 = leave it */
     char *mountpoint;         /* absolute, for finding the mount's bdi */
+    dev_t mount_dev;          /* st_dev of our own mount; 0 until known */
     int foreground;
 };
 
@@ -48,6 +49,15 @@ extern struct fs_config fs_cfg;
 
 void fs_log_init(int use_syslog);
 void fs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* 1 the first time key is seen (recently): for logging an event once. */
+int fs_log_first_time(uint64_t key);
+uint64_t fs_hash_str(uint64_t seed, const char *s);
+
+/* ---- mountinfo.c ---- */
+
+/* "MAJ:MIN" of the newest mount at mnt whose type starts with fstype
+ * ("fuse", "fuse.df11fs "); 0, or -1 when there is none. */
+int fs_mount_devno(const char *mnt, const char *fstype, char *devno, size_t size);
 
 /* ---- bdi.c ---- */
 
@@ -83,20 +93,45 @@ void fs_ident_of(const struct stat *st, struct fs_ident *id);
 int fs_ident_eq(const struct fs_ident *a, const struct fs_ident *b);
 
 struct vfile {
-    atomic_int refs;
+    atomic_int refs;        /* 0: idle, kept for a later open */
     uint64_t id;            /* cache key; never reused */
-    df11_reader *r;
+    df11_reader *r;         /* holds the one descriptor of this version */
     struct fs_ident ident;
     uint64_t size;          /* original size */
     uint32_t nchunks;
     char *name;             /* mount-relative name, for log lines */
     atomic_uint_fast64_t seq_end;   /* furthest end of a sequential read */
+    struct vfile *next;             /* every vfile, live or idle */
+    struct vfile *inext, *iprev;    /* the idle list */
 };
 
-/* Opens STORE/bpath as a .df11 file; returns 0 or -errno (logged). */
-int vfile_open(const char *bpath, const char *vname, struct vfile **out);
+/* Reads the header of STORE/bpath: *st is the fstat of what was read and
+ * *orig_size its original size. Holds no descriptor afterwards. 0 or
+ * -errno (a bad header is logged and gives -EIO). */
+int vfile_probe(const char *bpath, const char *vname, struct stat *st, uint64_t *orig_size);
+/* A reference to the opened version `want` of STORE/bpath, shared with
+ * every other handle on it. -ESTALE when the file there is not that
+ * version any more; -EMFILE/-ENFILE when descriptors ran out. */
+int vfile_get(const char *bpath, const struct fs_ident *want, const char *vname,
+              struct vfile **out);
 struct vfile *vfile_ref(struct vfile *vf);
 void vfile_unref(struct vfile *vf);
+/* How many unreferenced vfiles (one descriptor each) stay open. */
+void vfile_set_idle_max(unsigned n);
+/* Closes every unreferenced vfile. */
+void vfile_drop_idle(void);
+
+/* ---- store_path.c: resolving backing paths beneath STORE ---- */
+
+/* Opens STORE/bpath ("" is STORE) with flags, following no symlink in any
+ * component and never leaving STORE. A descriptor or -errno. */
+int store_open(const char *bpath, int flags);
+/* Opens the folder holding bpath the same way; *last is its final name. */
+int store_open_parent(const char *bpath, const char **last);
+/* lstat of STORE/bpath, resolved the same way. */
+int bstat(const char *bpath, struct stat *st);
+/* readlink of STORE/bpath into buf (NUL-terminated). */
+int store_readlink(const char *bpath, char *buf, size_t size);
 
 /* ---- cache.c: decoded chunks shared by all files, byte budget ---- */
 
@@ -118,6 +153,8 @@ unsigned cache_fill(struct vfile *vf, uint32_t first, uint32_t n, int use_gpu);
 /* Drops every unpinned chunk of a file that is going away. */
 void cache_drop_file(uint64_t vfid);
 uint64_t cache_bytes(void);
+/* Frees every unpinned chunk and pooled buffer: an allocation failed. */
+void cache_reclaim(void);
 
 /* ---- prefetch.c: sequential detection and readahead workers ---- */
 
@@ -152,8 +189,6 @@ struct resolved {
 
 /* Joins two relative path parts; "" is the STORE root. malloc'd. */
 char *path_join(const char *dir, const char *name);
-/* lstat relative to STORE ("" is STORE itself). */
-int bstat(const char *bpath, struct stat *st);
 /* Maps mirrored name in mirrored directory dir to its backing file. */
 int names_resolve(const char *dir, const char *name, struct resolved *r);
 

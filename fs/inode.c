@@ -29,7 +29,7 @@ struct node {
     char *bpath;            /* backing path relative to STORE */
     struct stat bst;        /* lstat of the backing file (at lookup) */
     struct fs_ident ident;  /* the version this node stands for */
-    struct vfile *vf;       /* NK_DF11: that version, opened */
+    uint64_t orig_size;     /* NK_DF11: from that version's header */
     int in_path;            /* reachable through the path table */
     struct node *inext, *pnext;
 };
@@ -137,7 +137,6 @@ static struct node *node_new(enum node_kind kind, const char *vpath, const char 
 
 static void node_free(struct node *n)
 {
-    vfile_unref(n->vf);
     free(n->vpath);
     free(n->bpath);
     free(n);
@@ -188,13 +187,22 @@ static void fill_attr(const struct node *n, struct stat *st)
 {
     *st = n->bst;
     st->st_ino = n->ino;
-    if (n->kind == NK_DF11) {
-        st->st_size = (off_t)n->vf->size;
-        st->st_blocks = (blkcnt_t)((n->vf->size + 511) / 512);
-    }
+    /* st_blocks stays the .df11's own: du shows the disk the store uses
+     * and du --apparent-size the original size, as on compressed btrfs. */
+    if (n->kind == NK_DF11)
+        st->st_size = (off_t)n->orig_size;
 }
 
 static int is_file(enum node_kind k) { return k == NK_REG || k == NK_DF11; }
+
+static int kind_of_mode(mode_t m, enum node_kind *k)
+{
+    if (S_ISDIR(m)) *k = NK_DIR;
+    else if (S_ISREG(m)) *k = NK_REG;
+    else if (S_ISLNK(m)) *k = NK_LNK;
+    else return -1;
+    return 0;
+}
 
 /* Does node n (under the lock) still stand for what resolve found? */
 static int node_matches(const struct node *n, const struct resolved *r)
@@ -235,52 +243,43 @@ int inode_lookup(uint64_t parent, const char *name, struct stat *st)
         free(r.bpath);
         return -ENOMEM;
     }
-    struct vfile *vf = NULL;
-    for (;;) {
-        pthread_mutex_lock(&T.mu);
-        struct node *n = find_path(vpath);
-        if (n && !node_matches(n, &r)) {
-            path_unlink(n);     /* another version, or another kind of file */
-            if (is_file(n->kind))
-                STAT_ADD(replacements, 1);
-            n = NULL;
+    uint64_t orig_size = 0;
+    if (r.kind == NK_DF11) {
+        /* The header alone gives the size; the stat of what was read is
+         * the version the node stands for. No descriptor is kept. */
+        rc = vfile_probe(r.bpath, vpath, &r.st, &orig_size);
+        if (rc) {
+            free(vpath);
+            free(r.bpath);
+            return rc;
         }
-        if (!n && r.kind == NK_DF11 && !vf) {
-            /* Open outside the lock, then look again: another thread may
-             * have made the node meanwhile. */
-            pthread_mutex_unlock(&T.mu);
-            rc = vfile_open(r.bpath, vpath, &vf);
-            if (rc)
-                break;
-            /* What the reader holds is the version to stand for. */
-            r.st.st_ino = vf->ident.ino;
-            r.st.st_dev = vf->ident.dev;
-            r.st.st_size = vf->ident.size;
-            r.st.st_mtim = vf->ident.mtime;
-            continue;
-        }
-        if (!n) {
-            n = node_new(r.kind, vpath, r.bpath);
-            if (n) {
-                n->parent = parent;
-                n->bst = r.st;
-                fs_ident_of(&r.st, &n->ident);
-                n->vf = vf;
-                vf = NULL;
-            }
-        } else if (n->kind == NK_DIR || n->kind == NK_LNK) {
-            n->bst = r.st;      /* directories change; they keep their inode */
-        }
-        if (n) {
-            n->nlookup++;
-            fill_attr(n, st);
-        } else {
-            rc = -ENOMEM;
-        }
-        pthread_mutex_unlock(&T.mu);
-        break;
     }
-    vfile_unref(vf);
+    pthread_mutex_lock(&T.mu);
+    struct node *n = find_path(vpath);
+    if (n && !node_matches(n, &r)) {
+        path_unlink(n);     /* another version, or another kind of file */
+        if (is_file(n->kind))
+            STAT_ADD(replacements, 1);
+        n = NULL;
+    }
+    if (!n) {
+        n = node_new(r.kind, vpath, r.bpath);
+        if (n) {
+            n->parent = parent;
+            n->bst = r.st;
+            fs_ident_of(&r.st, &n->ident);
+            n->orig_size = orig_size;
+        }
+    } else if (n->kind == NK_DIR || n->kind == NK_LNK) {
+        n->bst = r.st;      /* directories change; they keep their inode */
+    }
+    if (n) {
+        n->nlookup++;
+        fill_attr(n, st);
+    } else {
+        rc = -ENOMEM;
+    }
+    pthread_mutex_unlock(&T.mu);
     free(vpath);
     free(r.bpath);
     return rc;
@@ -312,7 +311,8 @@ void inode_forget(uint64_t ino, uint64_t count)
 }
 
 /* Copies what a request needs out of the node, under the lock. */
-static int snapshot(uint64_t ino, enum node_kind *kind, char **bpath, struct fs_ident *id)
+static int snapshot(uint64_t ino, enum node_kind *kind, char **bpath, struct fs_ident *id,
+                    char **vpath)
 {
     pthread_mutex_lock(&T.mu);
     struct node *n = find_ino(ino);
@@ -324,8 +324,16 @@ static int snapshot(uint64_t ino, enum node_kind *kind, char **bpath, struct fs_
     *bpath = strdup(n->bpath);
     if (id)
         *id = n->ident;
+    if (vpath)
+        *vpath = strdup(n->vpath);
     pthread_mutex_unlock(&T.mu);
-    return *bpath ? 0 : -ENOMEM;
+    if (!*bpath || (vpath && !*vpath)) {
+        free(*bpath);
+        if (vpath)
+            free(*vpath);
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 int inode_getattr(uint64_t ino, struct stat *st)
@@ -395,17 +403,18 @@ int inode_open(uint64_t ino, int flags, struct open_info *oi)
         return 0;
     }
     enum node_kind kind;
-    char *bpath;
+    char *bpath, *vpath;
     struct fs_ident want, id;
-    int rc = snapshot(ino, &kind, &bpath, &want);
+    int rc = snapshot(ino, &kind, &bpath, &want, &vpath);
     if (rc)
         return rc;
     oi->kind = kind;
     if (kind == NK_REG) {
-        int fd = openat(fs_cfg.store_fd, bpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        int fd = store_open(bpath, O_RDONLY | O_NONBLOCK);
         struct stat st;
-        rc = fd < 0 ? -errno : fstat(fd, &st) ? -errno : 0;
+        rc = fd < 0 ? fd : fstat(fd, &st) ? -errno : 0;
         free(bpath);
+        free(vpath);
         if (rc == 0) {
             fs_ident_of(&st, &id);
             if (fs_ident_eq(&id, &want)) {
@@ -415,25 +424,20 @@ int inode_open(uint64_t ino, int flags, struct open_info *oi)
         }
         if (fd >= 0)
             close(fd);
-        return rc == -ENOMEM ? rc : stale(ino);
-    }
-    if (kind == NK_DF11) {
-        struct stat st;
-        rc = bstat(bpath, &st);
-        free(bpath);
-        if (rc == 0) {
-            fs_ident_of(&st, &id);
-            if (fs_ident_eq(&id, &want)) {
-                pthread_mutex_lock(&T.mu);
-                struct node *n = find_ino(ino);
-                oi->vf = n ? vfile_ref(n->vf) : NULL;
-                pthread_mutex_unlock(&T.mu);
-                return oi->vf ? 0 : -ESTALE;
-            }
-        }
+        /* Out of memory or descriptors is ours to report, not a replaced
+         * file: the kernel would look the name up again for ever. */
+        if (rc == -ENOMEM || rc == -EMFILE || rc == -ENFILE)
+            return rc;
         return stale(ino);
     }
+    if (kind == NK_DF11) {
+        rc = vfile_get(bpath, &want, vpath, &oi->vf);
+        free(bpath);
+        free(vpath);
+        return rc == -ESTALE ? stale(ino) : rc;
+    }
     free(bpath);
+    free(vpath);
     return kind == NK_DIR ? 0 : -ELOOP;
 }
 
@@ -441,14 +445,11 @@ int inode_readlink(uint64_t ino, char *buf, size_t size)
 {
     enum node_kind kind;
     char *bpath;
-    int rc = snapshot(ino, &kind, &bpath, NULL);
+    int rc = snapshot(ino, &kind, &bpath, NULL, NULL);
     if (rc)
         return rc;
-    ssize_t n = kind == NK_LNK ? readlinkat(fs_cfg.store_fd, bpath, buf, size - 1) : -1;
-    rc = n < 0 ? (kind == NK_LNK ? -errno : -EINVAL) : 0;
+    rc = kind == NK_LNK ? store_readlink(bpath, buf, size) : -EINVAL;
     free(bpath);
-    if (n >= 0)
-        buf[n] = '\0';
     return rc;
 }
 
@@ -456,7 +457,7 @@ int inode_list_dir(uint64_t ino, struct dir_list *out)
 {
     enum node_kind kind;
     char *bpath;
-    int rc = snapshot(ino, &kind, &bpath, NULL);
+    int rc = snapshot(ino, &kind, &bpath, NULL, NULL);
     if (rc)
         return rc;
     rc = kind == NK_DIR ? names_list(bpath, out) : -ENOTDIR;
@@ -466,18 +467,18 @@ int inode_list_dir(uint64_t ino, struct dir_list *out)
 
 size_t inode_check_changes(struct changed **out)
 {
-    struct item { uint64_t ino; char *bpath; struct fs_ident id; } *items;
+    struct item { uint64_t ino; char *bpath; struct fs_ident id; enum node_kind kind; } *items;
     size_t n = 0, found = 0;
     *out = NULL;
     pthread_mutex_lock(&T.mu);
     items = calloc(T.count ? T.count : 1, sizeof *items);
     for (size_t b = 0; items && b < T.nb; b++) {
         for (struct node *nd = T.by_ino[b]; nd; nd = nd->inext) {
-            if (!is_file(nd->kind) || !nd->in_path)
+            if (!nd->in_path || nd == T.root)
                 continue;
             char *bp = strdup(nd->bpath);
             if (bp)
-                items[n++] = (struct item){ nd->ino, bp, nd->ident };
+                items[n++] = (struct item){ nd->ino, bp, nd->ident, nd->kind };
         }
     }
     pthread_mutex_unlock(&T.mu);
@@ -486,9 +487,19 @@ size_t inode_check_changes(struct changed **out)
         struct stat st;
         struct fs_ident id;
         int gone = bstat(items[i].bpath, &st) != 0;
-        if (!gone)
+        int changed = gone;
+        if (!gone && is_file(items[i].kind)) {
             fs_ident_of(&st, &id);
-        if (ch && (gone || !fs_ident_eq(&id, &items[i].id))) {
+            changed = !fs_ident_eq(&id, &items[i].id);
+        } else if (!gone) {
+            /* A folder or link replaced by something else (a folder swapped
+             * for a symlink): its name must be looked up again, or the
+             * kernel keeps the old attributes for the entry timeout. */
+            enum node_kind k;
+            changed = kind_of_mode(st.st_mode, &k) != 0 || k != items[i].kind ||
+                      st.st_ino != items[i].id.ino || st.st_dev != items[i].id.dev;
+        }
+        if (ch && changed) {
             pthread_mutex_lock(&T.mu);
             struct node *nd = find_ino(items[i].ino);
             if (nd && nd->in_path) {

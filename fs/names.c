@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "fs.h"
@@ -43,13 +44,6 @@ char *path_join(const char *dir, const char *name)
     return p;
 }
 
-int bstat(const char *bpath, struct stat *st)
-{
-    if (fstatat(fs_cfg.store_fd, *bpath ? bpath : ".", st, AT_SYMLINK_NOFOLLOW) != 0)
-        return -errno;
-    return 0;
-}
-
 static int kind_of(mode_t m, enum node_kind *k)
 {
     if (S_ISDIR(m)) *k = NK_DIR;
@@ -64,13 +58,20 @@ int names_resolve(const char *dir, const char *name, struct resolved *r)
     size_t n = strlen(name);
     if (n > NAME_MAX)
         return -ENAMETOOLONG;
-    if (strchr(name, '/') || n == 0)
+    if (strchr(name, '/') || n == 0 || !strcmp(name, ".") || !strcmp(name, ".."))
         return -ENOENT;
     r->bpath = path_join(dir, name);
     if (!r->bpath)
         return -ENOMEM;
     int rc = bstat(r->bpath, &r->st);
-    if (rc == 0) {
+    if (rc == 0 && fs_cfg.mount_dev && r->st.st_dev == fs_cfg.mount_dev) {
+        /* Our own mount, reached through STORE (a bind mount of it, or a
+         * mount point inside STORE): serving it would make the daemon wait
+         * on requests to itself. */
+        if (fs_log_first_time(fs_hash_str(1, r->bpath)))
+            fs_log(LOG_WARNING, "%s: is this mount itself; not shown", r->bpath);
+        rc = -ENOENT;
+    } else if (rc == 0) {
         rc = kind_of(r->st.st_mode, &r->kind);
         if (rc == 0 && r->kind == NK_REG && ends_with(name, n, DF11_EXT))
             rc = -ENOENT;
@@ -121,9 +122,9 @@ static int list_add(struct dir_list *dl, size_t *cap, const char *name, size_t l
 
 int names_list(const char *dir, struct dir_list *out)
 {
-    int fd = openat(fs_cfg.store_fd, *dir ? dir : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = store_open(dir, O_RDONLY | O_DIRECTORY);
     if (fd < 0)
-        return -errno;
+        return fd;
     DIR *d = fdopendir(fd);
     if (!d) {
         int e = errno;
@@ -161,8 +162,12 @@ int names_list(const char *dir, struct dir_list *out)
         if (type == S_IFREG && ends_with(name, n, DF11_EXT)) {
             size_t stem = n - strlen(DF11_EXT);
             char vname[NAME_MAX + 16];
-            if (stem + sizeof ST_EXT > sizeof vname || stem + strlen(ST_EXT) > NAME_MAX)
+            if (stem + sizeof ST_EXT > sizeof vname || stem + strlen(ST_EXT) > NAME_MAX) {
+                if (fs_log_first_time(fs_hash_str(2, name)))
+                    fs_log(LOG_WARNING, "%s%s%s: not shown: its name as .safetensors would be longer than %d bytes",
+                           dir, *dir ? "/" : "", name, NAME_MAX);
                 continue;
+            }
             memcpy(vname, name, stem);
             memcpy(vname + stem, ST_EXT, sizeof ST_EXT);
             if (fstatat(fd, vname, &st, AT_SYMLINK_NOFOLLOW) == 0)
