@@ -171,6 +171,26 @@ static void evict_locked(void)
     }
 }
 
+static void pool_drain(void)
+{
+    pthread_mutex_lock(&pool.mu);
+    for (int c = 0; c < POOL_CLASSES; c++)
+        while (pool.n[c])
+            free(pool.bufs[c][--pool.n[c]]);
+    pthread_mutex_unlock(&pool.mu);
+}
+
+void cache_reclaim(void)
+{
+    pthread_mutex_lock(&C.mu);
+    uint64_t budget = C.budget;
+    C.budget = 0;           /* every unpinned entry goes */
+    evict_locked();
+    C.budget = budget;
+    pthread_mutex_unlock(&C.mu);
+    pool_drain();
+}
+
 void cache_destroy(void)
 {
     pthread_mutex_lock(&C.mu);
@@ -233,10 +253,13 @@ static uint64_t now_ns(void)
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
+/* Counted every time, logged once per file version and chunk: every read
+ * that touches a bad chunk fails on it, and so do its retries. */
 static void log_chunk_error(struct vfile *vf, uint32_t idx, const df11_error *err)
 {
     STAT_ADD(errors, 1);
-    fs_log(LOG_ERR, "%s: chunk %u: %s", vf->name, idx, err->message);
+    if (fs_log_first_time(vf->id * 0x100000001B3ull ^ idx))
+        fs_log(LOG_ERR, "%s: chunk %u: %s", vf->name, idx, err->message);
 }
 
 /* Publishes the outcome of a decode; drops the loader's pin. */
@@ -262,6 +285,10 @@ static df11_status decode_cpu(struct vfile *vf, struct centry *e)
 {
     df11_error err;
     e->buf = buf_get(e->cap);
+    if (!e->buf) {
+        cache_reclaim();    /* under an address-space limit: evict, retry */
+        e->buf = buf_get(e->cap);
+    }
     if (!e->buf)
         return DF11_E_NOMEM;
     uint64_t t0 = now_ns();

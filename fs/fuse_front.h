@@ -2,7 +2,9 @@
 #ifndef DF11FS_FUSE_FRONT_H
 #define DF11FS_FUSE_FRONT_H
 
-#define FUSE_USE_VERSION 34
+/* 3.12: the loop configuration API (max_threads), so libfuse does not
+ * warn about an unset max_threads at every start. */
+#define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 
 extern const struct fuse_lowlevel_ops fs_ops;

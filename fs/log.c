@@ -30,3 +30,24 @@ void fs_log(int level, const char *fmt, ...)
     }
     va_end(ap);
 }
+
+/* A table of recently logged keys: a bad chunk read by every request that
+ * touches it, or a name listed by every readdir, is logged once, not once
+ * per request. A collision only means one more log line. */
+#define ONCE_SLOTS 4096
+static _Atomic uint64_t once_keys[ONCE_SLOTS];
+
+int fs_log_first_time(uint64_t key)
+{
+    key |= 1;           /* 0 marks an empty slot */
+    _Atomic uint64_t *slot = &once_keys[(key * 0x9E3779B97F4A7C15ull) >> 52];
+    return atomic_exchange_explicit(slot, key, memory_order_relaxed) != key;
+}
+
+uint64_t fs_hash_str(uint64_t seed, const char *s)
+{
+    uint64_t h = 1469598103934665603ull ^ seed;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}

@@ -4,6 +4,7 @@
  *
  * Mounts the folder STORE read-only at MOUNTPOINT, showing every NAME.df11
  * as the original NAME.safetensors (doc/FS.md). */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -269,6 +273,82 @@ static int configure(struct cli *c, const char *prog)
     return 0;
 }
 
+/* Mount mistakes that would otherwise succeed with status 0 and fail
+ * later: a mount point that is not a folder (every access EIO), one inside
+ * STORE or equal to it (the tree would contain itself: `find` deadlocks
+ * the daemon on requests to its own mount), one that already is a df11fs
+ * mount (a second one stacks on top). */
+static int check_mountpoint(const char *prog, const char *mnt)
+{
+    struct stat st;
+    if (stat(mnt, &st) != 0) {
+        fprintf(stderr, "%s: mount point %s: %s\n", prog, mnt, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "%s: mount point %s is not a directory\n", prog, mnt);
+        return -1;
+    }
+    char *real = realpath(mnt, NULL);
+    if (!real) {
+        fprintf(stderr, "%s: mount point %s: %s\n", prog, mnt, strerror(errno));
+        return -1;
+    }
+    size_t n = strlen(fs_cfg.store);
+    int inside = !strcmp(real, fs_cfg.store) || !strcmp(fs_cfg.store, "/") ||
+                 (!strncmp(real, fs_cfg.store, n) && real[n] == '/');
+    char devno[64];
+    int rc = 0;
+    if (inside) {
+        fprintf(stderr, "%s: mount point %s is %s the store %s; the mount would contain itself\n",
+                prog, real, strcmp(real, fs_cfg.store) ? "inside" : "the same folder as", fs_cfg.store);
+        rc = -1;
+    } else if (fs_mount_devno(real, "fuse.df11fs ", devno, sizeof devno) == 0) {
+        fprintf(stderr, "%s: %s is already a df11fs mount; unmount it first (fusermount3 -u %s)\n",
+                prog, real, real);
+        rc = -1;
+    }
+    free(real);
+    return rc;
+}
+
+/* Descriptors: the soft limit is often 1024, the hard one far higher. The
+ * daemon holds one per open file plus a few idle ones, so it takes what it
+ * may and keeps an eighth of it for idle files (8..256). */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    rlim_t idle = rl.rlim_cur / 8;
+    vfile_set_idle_max((unsigned)(idle < 8 ? 8 : idle > 256 ? 256 : idle));
+}
+
+/* libfuse stops its worker threads with pthread_cancel, which makes glibc
+ * dlopen libgcc_s for the unwinder at that moment; a daemon that has used
+ * all its descriptors then aborts on unmount ("libgcc_s.so.1 must be
+ * installed for pthread_cancel to work"). Loaded up front, it is there. */
+static void preload_unwinder(void)
+{
+    if (!dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_NODELETE))
+        fprintf(stderr, "df11fs: warning: cannot preload libgcc_s.so.1: %s\n", dlerror());
+}
+
+/* Our own mount's device, so lookups never serve it back to itself. */
+static void note_mount_dev(void)
+{
+    char devno[64];
+    unsigned maj, min;
+    if (fs_mount_devno(fs_cfg.mountpoint, "fuse", devno, sizeof devno) == 0 &&
+        sscanf(devno, "%u:%u", &maj, &min) == 2)
+        fs_cfg.mount_dev = makedev(maj, min);
+}
+
 /* Options every df11fs mount gets, after the user's so they win. */
 static int add_fixed_opts(struct fuse_args *args)
 {
@@ -310,10 +390,24 @@ static int run_session(struct fuse_cmdline_opts *opts)
     if (rc) {
         fs_log(LOG_ERR, "cannot start: %s", strerror(-rc));
     } else {
-        struct fuse_loop_config cfg = { .clone_fd = opts->clone_fd,
-                                        .max_idle_threads = opts->max_idle_threads };
-        rc = opts->singlethread ? fuse_session_loop(fs_session)
-                                : fuse_session_loop_mt(fs_session, &cfg);
+        if (opts->singlethread) {
+            rc = fuse_session_loop(fs_session);
+        } else {
+            struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+            if (!cfg) {
+                rc = -ENOMEM;
+            } else {
+                fuse_loop_cfg_set_clone_fd(cfg, (unsigned)opts->clone_fd);
+                /* UINT_MAX means "not given"; passed on, libfuse 3.14
+                 * prints "Ignoring invalid max threads value" every start. */
+                if (opts->max_idle_threads != UINT_MAX)
+                    fuse_loop_cfg_set_idle_threads(cfg, opts->max_idle_threads);
+                if (opts->max_threads != UINT_MAX)
+                    fuse_loop_cfg_set_max_threads(cfg, opts->max_threads);
+                rc = fuse_session_loop_mt(fs_session, cfg);
+                fuse_loop_cfg_destroy(cfg);
+            }
+        }
         /* An aborted connection (/sys/fs/fuse/connections/N/abort) ends the
          * mount as an unmount does; there is nothing left to serve. */
         if (rc == -ECONNABORTED)
@@ -366,6 +460,10 @@ int main(int argc, char *argv[])
         fprintf(stderr, "%s: cannot read %s\n", prog, fs_cfg.store);
         goto out;
     }
+    if (check_mountpoint(prog, opts.mountpoint) != 0)
+        goto out_inodes;
+    raise_nofile();
+    preload_unwinder();
     fs_cfg.foreground = opts.foreground;
     fs_cfg.mountpoint = realpath(opts.mountpoint, NULL);
     fs_session = fuse_session_new(&args, &fs_ops, sizeof fs_ops, NULL);
@@ -380,8 +478,10 @@ int main(int argc, char *argv[])
         goto out_session;
     if (fuse_session_mount(fs_session, opts.mountpoint) != 0)
         goto out_signals;
+    note_mount_dev();
     ret = run_session(&opts);
     fuse_session_unmount(fs_session);
+    vfile_drop_idle();
 out_signals:
     fuse_remove_signal_handlers(fs_session);
 out_session:

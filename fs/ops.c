@@ -183,6 +183,36 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         handle_free(h);
 }
 
+/* A reply is one writev of a header plus the pieces, so more than IOV_MAX-1
+ * pieces would fail in the kernel - and a failed reply is never answered:
+ * the reader would wait for ever. Files written before the encoder grouped
+ * tiny tensors can put a thousand one-tensor chunks in one page; such a
+ * reply is gathered into one buffer. A send that fails is logged (libfuse
+ * has freed the request by then, so nothing else can be sent). */
+#define REPLY_IOV_MAX 64
+
+static int reply_pieces(fuse_req_t req, const struct iovec *iov, uint32_t n, size_t size)
+{
+    int rc;
+    if (n <= REPLY_IOV_MAX) {
+        rc = fuse_reply_iov(req, iov, (int)n);
+    } else {
+        char *flat = malloc(size ? size : 1);
+        if (!flat)
+            return fuse_reply_err(req, ENOMEM), -ENOMEM;
+        size_t at = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            memcpy(flat + at, iov[i].iov_base, iov[i].iov_len);
+            at += iov[i].iov_len;
+        }
+        rc = fuse_reply_buf(req, flat, size);
+        free(flat);
+    }
+    if (rc != 0 && rc != -ENOENT)   /* ENOENT: the request was interrupted */
+        fs_log(LOG_ERR, "read reply of %zu bytes in %u pieces not sent: %s", size, n, strerror(-rc));
+    return rc;
+}
+
 static void read_df11(fuse_req_t req, struct handle *h, size_t size, off_t off)
 {
     struct vfile *vf = h->vf;
@@ -231,11 +261,13 @@ static void read_df11(fuse_req_t req, struct handle *h, size_t size, off_t off)
     if (!err && total != size)
         err = EIO;          /* never a short reply: the kernel would shrink the file */
     if (err) {
-        fs_log(LOG_ERR, "%s: read of %zu bytes at %llu failed: %s", vf->name, size,
-               (unsigned long long)o, strerror(err));
+        /* The bad chunk itself is logged once by the cache; this line once
+         * per file, first chunk and error, not once per retried read. */
+        if (fs_log_first_time((vf->id * 0x100000001B3ull ^ first) * 31 + (uint64_t)err))
+            fs_log(LOG_ERR, "%s: read of %zu bytes at %llu failed: %s", vf->name, size,
+                   (unsigned long long)o, strerror(err));
         fuse_reply_err(req, err);
-    } else {
-        fuse_reply_iov(req, iov, (int)n);
+    } else if (reply_pieces(req, iov, n, size) == 0) {
         STAT_ADD(reads, 1);
         STAT_ADD(bytes_served, size);
     }
