@@ -10,7 +10,14 @@ BUILD   ?= build
 CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?=
-override CFLAGS += -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -Icodec
+# -fPIC: the same objects make libdf11.a and libdf11.so.
+override CFLAGS += -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -fPIC
+# codec/, kernels/ and the tests see the library's internals; fs/, tools/
+# and bench/ see one folder holding only the public header, so "only
+# codec/df11.h" is enforced by the compiler, not by convention.
+INTERNAL_INC := -Icodec
+PUBLIC_INC   := -I$(BUILD)/include
+SONAME  := libdf11.so.1
 PKGS    := libcjson libzstd libxxhash libcrypto
 LIBS    := $(shell pkg-config --libs $(PKGS)) -lm -pthread
 CPU_LIBS := $(LIBS)
@@ -52,12 +59,24 @@ TTOOL_C   := $(wildcard tests/tools/*.c)
 TTOOL_BIN := $(TTOOL_C:tests/tools/%.c=$(BUILD)/testtools/%)
 BENCH_C   := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
+GPU_BENCH := $(BUILD)/bench/gpu_bench
 
-all: $(BUILD)/libdf11.a $(BUILD)/df11 $(BUILD)/df11fs $(TEST_BIN) $(TTOOL_BIN) $(BENCH_BIN)
+all: $(BUILD)/libdf11.a $(BUILD)/$(SONAME) $(BUILD)/df11 $(BUILD)/df11fs $(TEST_BIN) $(TTOOL_BIN) $(BENCH_BIN) $(GPU_BENCH)
+
+$(BUILD)/include/df11.h: codec/df11.h
+	@mkdir -p $(@D)
+	cp $< $@
 
 $(BUILD)/libdf11.a: $(CODEC_OBJ) $(KERNEL_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
+
+# The shared library (Python binds it with ctypes): only the df11_*
+# symbols of df11.h are meant to be used, the soname moves with ABI breaks.
+$(BUILD)/$(SONAME): $(CODEC_OBJ) $(KERNEL_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LIBS)
+	ln -sf $(SONAME) $(BUILD)/libdf11.so
 
 $(BUILD)/df11: $(TOOLS_OBJ) $(BUILD)/libdf11.a
 	$(CC) $(CFLAGS) -o $@ $(TOOLS_OBJ) $(BUILD)/libdf11.a $(LIBS)
@@ -67,23 +86,33 @@ $(BUILD)/df11fs: $(FS_OBJ) $(BUILD)/libdf11.a
 
 $(BUILD)/tests/%: tests/c/%.c $(BUILD)/libdf11.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(FUSE_CFLAGS) -o $@ $< $(BUILD)/libdf11.a $(LIBS) $(shell pkg-config --libs check 2>/dev/null)
+	$(CC) $(CFLAGS) $(INTERNAL_INC) $(FUSE_CFLAGS) -o $@ $< $(BUILD)/libdf11.a $(LIBS) $(shell pkg-config --libs check 2>/dev/null)
 
 $(BUILD)/testtools/%: tests/tools/%.c $(BUILD)/libdf11.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(FUSE_CFLAGS) -o $@ $< $(BUILD)/libdf11.a $(FUSE_LIBS) $(LIBS)
+	$(CC) $(CFLAGS) $(INTERNAL_INC) $(FUSE_CFLAGS) -o $@ $< $(BUILD)/libdf11.a $(FUSE_LIBS) $(LIBS)
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libdf11.a
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libdf11.a $(BUILD)/include/df11.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(FUSE_CFLAGS) -o $@ $< $(BUILD)/libdf11.a $(FUSE_LIBS) $(LIBS)
+	$(CC) $(CFLAGS) $(PUBLIC_INC) $(FUSE_CFLAGS) -o $@ $< $(BUILD)/libdf11.a $(FUSE_LIBS) $(LIBS)
 
-$(BUILD)/fs/%.o: fs/%.c
+# The GPU benchmark drives the kernels' own seam (kernels/df11_cuda.h), so
+# it lives in kernels/ and is built with the internal include path.
+$(GPU_BENCH): kernels/gpu_bench.c $(BUILD)/libdf11.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(FUSE_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS) $(INTERNAL_INC) -Ikernels -o $@ $< $(BUILD)/libdf11.a $(LIBS)
+
+$(BUILD)/fs/%.o: fs/%.c $(BUILD)/include/df11.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(PUBLIC_INC) $(FUSE_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tools/%.o: tools/%.c $(BUILD)/include/df11.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(PUBLIC_INC) -MMD -MP -c -o $@ $<
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS) $(INTERNAL_INC) -MMD -MP -c -o $@ $<
 
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(@D)
