@@ -86,7 +86,7 @@ df11_exp16_kernel(const uint8_t *__restrict__ in, const df11_dev_job *__restrict
     const df11_dev_job job = jobs[blk.job];
     const uint8_t *p = in + job.in_off;
     const uint32_t L = job.lane_symbols, n = job.n, plen = job.payload_len;
-    const uint32_t nl = L ? (uint32_t)(((uint64_t)n + L - 1u) / L) : 0u;
+    const uint32_t nl = L ? df11_lanes(n, L) : 0u;
 
     /* The host validated all of this; a block that still finds it false
      * reports the chunk rather than reading outside the payload. */
@@ -120,13 +120,13 @@ df11_exp16_kernel(const uint8_t *__restrict__ in, const df11_dev_job *__restrict
     const uint32_t sym_end = plen - n; /* sign/mantissa plane start */
     const uint64_t start = 16ull * nl + my_off;
     uint32_t count = 0;
-    if (lane < nl) count = min(L, n - lane * L);
+    if (lane < nl) count = df11_lane_len(n, L, lane);
     const int bad = lane < nl && start + my_len > 8ull * sym_end;
 
     df11_lane_reader rd;
     df11_lane_init(&rd, p, plen, bad ? 0u : (uint32_t)start);
 
-    const uint32_t first_count = min(L, n - blk.lane0 * L); /* the block's longest lane */
+    const uint32_t first_count = df11_lane_len(n, L, blk.lane0); /* the block's longest lane */
     const uint32_t steps = (first_count + DF11_TILE - 1u) / DF11_TILE;
     const uintptr_t oa = reinterpret_cast<uintptr_t>(job.out);
     const int align = (oa & 3u) == 0 ? 4 : (oa & 1u) == 0 ? 2 : 1;

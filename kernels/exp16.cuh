@@ -8,6 +8,8 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
+#include "../codec/common/lanes.h"
+
 /* One thread per lane; a block takes up to this many lanes of one chunk.
  * 64 matches the default geometry (256 KiB chunk / 2048 symbols per lane). */
 #define DF11_LANES_PER_BLOCK 64u
@@ -32,7 +34,7 @@ struct df11_dev_block {
 
 static inline uint32_t df11_lane_count(uint32_t n, uint32_t lane_symbols)
 {
-    return (uint32_t)(((uint64_t)n + lane_symbols - 1) / lane_symbols);
+    return df11_lanes(n, lane_symbols);
 }
 
 static inline uint32_t df11_block_count(uint32_t n, uint32_t lane_symbols)

@@ -7,15 +7,17 @@
 #define DF11_INTERNAL_H
 
 #include "df11.h"
+#include "format.h"
+#include "lanes.h"
 
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
 
-#define DF11_HEADER_SIZE 128u
-#define DF11_SEGMENT_ENTRY_SIZE 160u
-#define DF11_CHUNK_ENTRY_SIZE 24u
+#define DF11_HEADER_SIZE DF11_FMT_HEADER_BYTES
+#define DF11_SEGMENT_ENTRY_SIZE DF11_FMT_SEGMENT_BYTES
+#define DF11_CHUNK_ENTRY_SIZE DF11_FMT_CHUNK_BYTES
 #define DF11_MAX_CODE_LEN 12u
 #define DF11_TABLE_SIZE (1u << DF11_MAX_CODE_LEN)
 /* Every payload buffer handed to a decoder has this many readable bytes

@@ -19,15 +19,8 @@
 
 size_t df11_exp_scratch_size(uint32_t n, uint32_t lane_symbols)
 {
-    size_t nl = ((size_t)n + lane_symbols - 1) / lane_symbols;
+    size_t nl = df11_lanes(n, lane_symbols);
     return (nl ? nl : 1) * LANE_STRIDE(lane_symbols);
-}
-
-/* Symbols in lane k of n: lane_symbols, fewer in the last lane. */
-static inline uint32_t lane_count(uint32_t n, uint32_t lane_symbols, uint32_t k)
-{
-    uint32_t first = k * lane_symbols;
-    return n - first < lane_symbols ? n - first : lane_symbols;
 }
 
 typedef struct {
@@ -53,7 +46,7 @@ static bool next_lane(lane_queue *q, lane *l)
     uint32_t k = q->next++;
     uint32_t len = df11_rd16(q->lens + 2 * (size_t)k);
     uint8_t *out = q->scratch + k * LANE_STRIDE(q->lane_symbols);
-    *l = (lane){q->start, q->start + len, out, out + lane_count(q->n, q->lane_symbols, k), k};
+    *l = (lane){q->start, q->start + len, out, out + df11_lane_len(q->n, q->lane_symbols, k), k};
     q->start += len;
     return true;
 }
@@ -186,7 +179,7 @@ df11_status df11_exp_decode(const uint8_t *payload, uint32_t payload_len, uint32
                             const df11_huff_dtable *t, void *dst, uint8_t *scratch,
                             char *why, size_t why_len)
 {
-    uint32_t nl = (uint32_t)(((uint64_t)n + lane_symbols - 1) / lane_symbols);
+    uint32_t nl = df11_lanes(n, lane_symbols);
     uint64_t need = 2ull * nl + (uint64_t)n * (width - 1);
     if (need > payload_len) {
         snprintf(why, why_len, "payload of %u bytes too short for %u elements", payload_len, n);
@@ -218,7 +211,7 @@ df11_status df11_exp_decode(const uint8_t *payload, uint32_t payload_len, uint32
         }
     }
     for (uint32_t k = 0; k < nl; k++) {
-        uint32_t first = k * lane_symbols, count = lane_count(n, lane_symbols, k);
+        uint32_t first = df11_lane_first(k, lane_symbols), count = df11_lane_len(n, lane_symbols, k);
         df11_exp_merge((uint8_t *)dst + (size_t)first * width, scratch + k * LANE_STRIDE(lane_symbols),
                        planes + first, planes + n + 2 * (size_t)first, count, width);
     }

@@ -16,19 +16,19 @@ static df11_status emul_one(const uint8_t *p, const df11_cuda_job *J, const uint
                             uint8_t *exps, uint8_t *dst, char *msg, size_t msg_len)
 {
     const uint32_t L = J->lane_symbols, n = J->n;
-    const uint32_t nl = (uint32_t)(((uint64_t)n + L - 1) / L);
+    const uint32_t nl = df11_lanes(n, L);
     const uint32_t sym = J->payload_len - n;
     uint64_t off = 16ull * nl; /* in bits: lanes are packed bit after bit */
     for (uint32_t k = 0; k < nl; k++) {
         const uint32_t len = df11_rd16(p + 2 * (size_t)k);
-        const uint32_t count = k + 1 < nl ? L : n - k * L;
+        const uint32_t count = df11_lane_len(n, L, k);
         df11_lane_reader rd;
         if (off + len > 8ull * sym) {
             snprintf(msg, msg_len, "lane %u runs past the lane area", k);
             return DF11_E_CORRUPT_CHUNK;
         }
         df11_lane_init(&rd, p, J->payload_len, (uint32_t)off);
-        for (uint32_t i = 0; i < count; i++) exps[(size_t)k * L + i] = (uint8_t)df11_lane_next(&rd, lut);
+        for (uint32_t i = 0; i < count; i++) exps[(size_t)df11_lane_first(k, L) + i] = (uint8_t)df11_lane_next(&rd, lut);
         if (!df11_lane_ok(&rd, len)) {
             snprintf(msg, msg_len, "lane %u: bit length does not match its stored length", k);
             return DF11_E_CORRUPT_CHUNK;

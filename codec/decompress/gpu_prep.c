@@ -49,7 +49,7 @@ df11_status df11_gpu_build_lut(const uint8_t len[256], uint16_t lut[DF11_CUDA_LU
 int df11_gpu_payload_len_ok(uint32_t payload_len, uint32_t n, uint32_t lane_symbols)
 {
     if (n == 0 || lane_symbols == 0) return 0;
-    uint64_t nl = ((uint64_t)n + lane_symbols - 1) / lane_symbols;
+    uint64_t nl = df11_lanes(n, lane_symbols);
     uint64_t min = 2 * nl + n;
     uint64_t max = min + ((uint64_t)n * DF11_MAX_CODE_LEN + 7) / 8;
     return payload_len >= min && payload_len <= max;
@@ -62,11 +62,11 @@ df11_status df11_gpu_check_payload(const uint8_t *p, uint32_t payload_len, uint3
         snprintf(why, why_len, "payload of %u bytes impossible for %u elements", payload_len, n);
         return DF11_E_CORRUPT_CHUNK;
     }
-    uint32_t nl = (uint32_t)(((uint64_t)n + lane_symbols - 1) / lane_symbols);
+    uint32_t nl = df11_lanes(n, lane_symbols);
     uint64_t bits = 0;
     for (uint32_t k = 0; k < nl; k++) {
         uint32_t len = df11_rd16(p + 2 * (size_t)k);
-        uint32_t syms = k + 1 < nl ? lane_symbols : n - k * lane_symbols;
+        uint32_t syms = df11_lane_len(n, lane_symbols, k);
         /* A lane of s symbols holds between s and 12*s bits (0 if constant). */
         if (constant ? len != 0 : (len < syms || len > syms * DF11_MAX_CODE_LEN)) {
             snprintf(why, why_len, "lane %u: %u bits impossible for %u symbols", k, len, syms);

@@ -1,5 +1,6 @@
 /* Opening a .df11 file: the header and the index are checked completely
  * here, so every later read can trust offsets, lengths and code tables. */
+#include "../common/format.h"
 #include "../common/internal.h"
 
 #include <errno.h>
@@ -27,16 +28,15 @@ static bool all_zero(const uint8_t *p, size_t n)
 
 /* The checks that need nothing but the 128 header bytes; shared by
  * df11_parse_header (a size without opening) and the reader's open. */
-static df11_status check_header(const uint8_t *h, const char *path, df11_error *err)
+static df11_status check_header(const df11_fmt_header *h, const char *path, df11_error *err)
 {
-    if (memcmp(h, df11_magic, 8) != 0) return fail_at(err, DF11_E_BAD_MAGIC, path, 0, "not a .df11 file (bad magic)");
-    if (df11_rd16(h + 8) != DF11_FORMAT_MAJOR)
+    if (!h->magic_ok) return fail_at(err, DF11_E_BAD_MAGIC, path, 0, "not a .df11 file (bad magic)");
+    if (h->major != DF11_FORMAT_MAJOR)
         return df11_fail(err, DF11_E_VERSION, "%s: offset 8: format version %u.%u is not supported (this library reads %u.x)",
-                         path, df11_rd16(h + 8), df11_rd16(h + 10), DF11_FORMAT_MAJOR);
-    if (XXH3_64bits(h, 120) != df11_rd64(h + 120))
-        return fail_at(err, DF11_E_CORRUPT_HEADER, path, 120, "header checksum mismatch");
-    if (df11_rd32(h + 12) != 0) return fail_at(err, DF11_E_CORRUPT_HEADER, path, 12, "unknown flags");
-    if (!all_zero(h + 96, 24)) return fail_at(err, DF11_E_CORRUPT_HEADER, path, 96, "reserved bytes are not zero");
+                         path, h->major, h->minor, DF11_FORMAT_MAJOR);
+    if (!h->checksum_ok) return fail_at(err, DF11_E_CORRUPT_HEADER, path, 120, "header checksum mismatch");
+    if (h->flags != 0) return fail_at(err, DF11_E_CORRUPT_HEADER, path, 12, "unknown flags");
+    if (!h->reserved_zero) return fail_at(err, DF11_E_CORRUPT_HEADER, path, 96, "reserved bytes are not zero");
     return DF11_OK;
 }
 
@@ -55,27 +55,28 @@ df11_status df11_parse_header(const void *buf, size_t len, const char *name,
 {
     if (!buf || !out) return df11_fail(err, DF11_E_ARG, "df11_parse_header: NULL argument");
     if (!name) name = "(buffer)";
-    const uint8_t *h = buf;
-    if (len < DF11_HEADER_SIZE) return short_header(h, len, name, err);
-    df11_status s = check_header(h, name, err);
+    if (len < DF11_HEADER_SIZE) return short_header(buf, len, name, err);
+    df11_fmt_header h;
+    df11_fmt_header_unpack(buf, &h);
+    df11_status s = check_header(&h, name, err);
     if (s != DF11_OK) return s;
-    out->original_size = df11_rd64(h + 16);
-    memcpy(out->original_sha256, h + 24, 32);
+    out->original_size = h.original_size;
+    memcpy(out->original_sha256, h.sha256, 32);
     return DF11_OK;
 }
 
-static df11_status parse_header(df11_reader *r, const uint8_t *h, df11_error *err)
+static df11_status parse_header(df11_reader *r, const df11_fmt_header *h, df11_error *err)
 {
     df11_status st = check_header(h, r->path, err);
     if (st != DF11_OK) return st;
-    r->original_size = df11_rd64(h + 16);
-    memcpy(r->sha256, h + 24, 32);
-    r->chunk_log2 = df11_rd32(h + 56);
-    r->lane_symbols = df11_rd32(h + 60);
-    r->segment_count = df11_rd32(h + 64);
-    r->chunk_count = df11_rd32(h + 68);
-    r->index_offset = df11_rd64(h + 72);
-    uint64_t index_length = df11_rd64(h + 80);
+    r->original_size = h->original_size;
+    memcpy(r->sha256, h->sha256, 32);
+    r->chunk_log2 = h->chunk_log2;
+    r->lane_symbols = h->lane_symbols;
+    r->segment_count = h->segment_count;
+    r->chunk_count = h->chunk_count;
+    r->index_offset = h->index_offset;
+    uint64_t index_length = h->index_length;
     if (r->chunk_log2 < DF11_CHUNK_LOG2_MIN || r->chunk_log2 > DF11_CHUNK_LOG2_MAX)
         return FAIL(DF11_E_CORRUPT_HEADER, 56, "chunk size out of range");
     uint32_t L = r->lane_symbols;
@@ -97,16 +98,18 @@ static df11_status parse_segments(df11_reader *r, const uint8_t *idx, df11_error
     uint32_t chunks = 0;
     uint64_t C = 1ull << r->chunk_log2;
     for (uint32_t i = 0; i < r->segment_count; i++) {
-        const uint8_t *e = idx + (size_t)i * DF11_SEGMENT_ENTRY_SIZE;
+        df11_fmt_segment f;
+        df11_fmt_segment_unpack(idx + (size_t)i * DF11_SEGMENT_ENTRY_SIZE, &f);
         uint64_t at = r->index_offset + (uint64_t)i * DF11_SEGMENT_ENTRY_SIZE;
         df11_segment *s = &r->segments[i];
-        s->orig_offset = df11_rd64(e);
-        s->orig_length = df11_rd64(e + 8);
-        s->first_chunk = df11_rd32(e + 16);
-        s->kind = e[20];
+        s->orig_offset = f.orig_offset;
+        s->orig_length = f.orig_length;
+        s->first_chunk = f.first_chunk;
+        s->kind = f.kind;
+        memcpy(s->code_lengths, f.code_lengths, 256);
         if (s->orig_offset != pos || s->orig_length == 0 || s->orig_length > r->original_size - pos)
             return FAIL(DF11_E_CORRUPT_INDEX, at, "segment is not contiguous with the previous one");
-        if (s->kind > DF11_SEG_EXP32 || !all_zero(e + 21, 11))
+        if (s->kind > DF11_SEG_EXP32 || !f.reserved_zero)
             return FAIL(DF11_E_CORRUPT_INDEX, at + 20, "bad segment kind or reserved bytes");
         uint64_t width = s->kind == DF11_SEG_EXP32 ? 4 : 2;
         if (s->kind != DF11_SEG_BYTES && s->orig_length % width)
@@ -117,12 +120,8 @@ static df11_status parse_segments(df11_reader *r, const uint8_t *idx, df11_error
         s->chunk_count = (uint32_t)n;
         chunks += (uint32_t)n;
         pos += s->orig_length;
-        for (int k = 0; k < 128; k++) {
-            s->code_lengths[2 * k] = e[32 + k] & 0x0F;
-            s->code_lengths[2 * k + 1] = e[32 + k] >> 4;
-        }
         if (s->kind == DF11_SEG_BYTES) {
-            if (!all_zero(e + 32, 128))
+            if (!all_zero(s->code_lengths, 256))
                 return FAIL(DF11_E_BAD_TABLE, at + 32, "code lengths in a BYTES segment");
             continue;
         }
@@ -144,7 +143,7 @@ static uint64_t max_payload(const df11_reader *r, const df11_segment *s, const d
     if (c->codec == 1) return ZSTD_compressBound(D);
     if (c->codec != 2) return D;
     uint64_t W = s->kind == DF11_SEG_EXP32 ? 4 : 2, n = D / W;
-    uint64_t nl = n / r->lane_symbols + (n % r->lane_symbols != 0);
+    uint64_t nl = df11_lanes((uint32_t)n, r->lane_symbols); /* n <= 2^20 / 2 */
     return 2 * nl + (nl * UINT16_MAX + 7) / 8 + n * (W - 1);
 }
 
@@ -157,13 +156,14 @@ static df11_status parse_chunks(df11_reader *r, const uint8_t *idx, df11_error *
     for (uint32_t si = 0; si < r->segment_count; si++) {
         const df11_segment *s = &r->segments[si];
         for (uint32_t j = 0; j < s->chunk_count; j++, i++) {
-            const uint8_t *e = base + (size_t)i * DF11_CHUNK_ENTRY_SIZE;
+            df11_fmt_chunk f;
+            df11_fmt_chunk_unpack(base + (size_t)i * DF11_CHUNK_ENTRY_SIZE, &f);
             uint64_t at = at0 + (uint64_t)i * DF11_CHUNK_ENTRY_SIZE;
             df11_chunk *c = &r->chunks[i];
-            c->payload_offset = df11_rd64(e);
-            c->payload_length = df11_rd32(e + 8);
-            c->codec = e[12];
-            c->xxh3 = df11_rd64(e + 16);
+            c->payload_offset = f.payload_offset;
+            c->payload_length = f.payload_length;
+            c->codec = f.codec;
+            c->xxh3 = f.xxh3;
             c->segment = si;
             c->orig_offset = s->orig_offset + ((uint64_t)j << r->chunk_log2);
             uint64_t left = s->orig_offset + s->orig_length - c->orig_offset;
@@ -171,7 +171,7 @@ static df11_status parse_chunks(df11_reader *r, const uint8_t *idx, df11_error *
             if (c->payload_offset != payload || c->payload_length > r->index_offset - payload)
                 return FAIL(DF11_E_CORRUPT_INDEX, at, "chunk payload is not contiguous with the previous one");
             payload += c->payload_length;
-            if (c->codec > 2 || !all_zero(e + 13, 3) ||
+            if (c->codec > 2 || !f.reserved_zero ||
                 (c->codec == 2 && s->kind == DF11_SEG_BYTES))
                 return FAIL(DF11_E_CORRUPT_INDEX, at + 12, "bad chunk codec for its segment");
             if (c->codec == 0 && c->payload_length != c->decoded_length)
@@ -194,9 +194,13 @@ static df11_status load(df11_reader *r, df11_error *err)
         df11_status s = df11_source_read_exact(&r->src, m, n, 0, err);
         return s != DF11_OK ? s : short_header(m, (size_t)r->file_size, r->path, err);
     }
-    uint8_t h[DF11_HEADER_SIZE];
-    df11_status s = df11_source_read_exact(&r->src, h, sizeof h, 0, err);
-    if (s == DF11_OK) s = parse_header(r, h, err);
+    uint8_t raw[DF11_HEADER_SIZE];
+    df11_fmt_header h;
+    df11_status s = df11_source_read_exact(&r->src, raw, sizeof raw, 0, err);
+    if (s == DF11_OK) {
+        df11_fmt_header_unpack(raw, &h);
+        s = parse_header(r, &h, err);
+    }
     if (s != DF11_OK) return s;
     /* The stored index is at most the file; its decoded size follows from
      * the counts, which cannot claim more than the file could describe. */
@@ -218,7 +222,7 @@ static df11_status load(df11_reader *r, df11_error *err)
                          ZSTD_decompress(idx, len, z, zlen) != len))
         s = FAIL(DF11_E_CORRUPT_INDEX, r->index_offset, "index is not one zstd frame of the expected size");
     free(z);
-    if (s == DF11_OK && XXH3_64bits(idx, len) != df11_rd64(h + 88))
+    if (s == DF11_OK && XXH3_64bits(idx, len) != h.index_xxh3)
         s = FAIL(DF11_E_CORRUPT_INDEX, r->index_offset, "index checksum mismatch");
     if (s == DF11_OK) s = parse_segments(r, idx, err);
     if (s == DF11_OK) s = parse_chunks(r, idx, err);
@@ -278,7 +282,7 @@ uint64_t df11_overhead_bytes(const df11_reader *r)
         const df11_chunk *c = &r->chunks[i];
         uint32_t W = r->segments[c->segment].kind == DF11_SEG_EXP32 ? 4 : 2;
         if (c->codec == 2)
-            o += 2ull * ((c->decoded_length / W + r->lane_symbols - 1) / r->lane_symbols);
+            o += 2ull * df11_lanes(c->decoded_length / W, r->lane_symbols);
     }
     return o;
 }
