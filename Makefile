@@ -96,6 +96,12 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libdf11.a $(BUILD)/include/df11.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PUBLIC_INC) $(FUSE_CFLAGS) -o $@ $< $(BUILD)/libdf11.a $(FUSE_LIBS) $(LIBS)
 
+# The fs core without FUSE (everything but the front end) for its unit test.
+FS_CORE_OBJ := $(filter-out $(BUILD)/fs/main.o $(BUILD)/fs/ops.o $(BUILD)/fs/watch.o,$(FS_OBJ))
+$(BUILD)/tests/fs_core: tests/c/fs_core.c $(FS_CORE_OBJ) $(BUILD)/libdf11.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(INTERNAL_INC) -o $@ $< $(FS_CORE_OBJ) $(BUILD)/libdf11.a $(LIBS)
+
 # The GPU benchmark drives the kernels' own seam (kernels/df11_cuda.h), so
 # it lives in kernels/ and is built with the internal include path.
 $(GPU_BENCH): kernels/gpu_bench.c $(BUILD)/libdf11.a

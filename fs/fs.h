@@ -169,13 +169,36 @@ int prefetch_start(unsigned workers);
 void prefetch_stop(void);
 /* Hands chunks [first, first+n) of a read that touches several to the
  * workers, so they decode in parallel with the reader's own thread (which
- * decodes whatever nobody has started yet). */
-void prefetch_split(struct vfile *vf, uint32_t first, uint32_t n);
+ * decodes whatever nobody has started yet). Not a prefetch: the read
+ * itself needs them now. */
+void decode_split(struct vfile *vf, uint32_t first, uint32_t n);
 void ra_init(struct ra_state *ra);
 void ra_destroy(struct ra_state *ra);
 /* Called before each read of vf; may queue the chunks that follow.
  * Returns 1 when the handle reads sequentially. */
 int ra_note(struct ra_state *ra, struct vfile *vf, uint64_t off, size_t len);
+
+/* ---- read_plan.c: one read of a .df11-backed file, FUSE-free ---- */
+
+#include <sys/uio.h>
+#define READ_PLAN_SMALL 8
+struct read_plan {
+    size_t size;            /* bytes the pieces hold; 0 at EOF */
+    uint32_t first, n;      /* first chunk; entries pinned */
+    int seq;                /* the handle reads sequentially */
+    struct centry **es;
+    struct iovec *iov;      /* n pieces, in order */
+    struct centry *es_small[READ_PLAN_SMALL];
+    struct iovec iov_small[READ_PLAN_SMALL];
+};
+void read_plan_init(struct read_plan *p);
+/* Plans a read of size bytes at off (clipped at EOF): decodes or finds
+ * every chunk, pins it and points a piece at its bytes. 0, or -EIO /
+ * -ENOMEM (release the plan either way). ra may be NULL. */
+int read_plan_make(struct read_plan *p, struct vfile *vf, struct ra_state *ra, uint64_t off,
+                   size_t size);
+/* Unpins; served = the reply went out (drop-behind for sequential reads). */
+void read_plan_release(struct read_plan *p, int served);
 
 /* ---- names.c: mapping STORE names to mirrored names ---- */
 

@@ -24,7 +24,6 @@
 #include "fs.h"
 #include "fuse_front.h"
 
-struct fs_config fs_cfg;
 struct fuse_session *fs_session;
 
 #define DEFAULT_CACHE_SIZE "256M"

@@ -1,5 +1,7 @@
-/* ops.c - the FUSE low-level handlers: a thin front end over inode.c,
- * cache.c and prefetch.c. Every handler sends exactly one reply. */
+/* ops.c - the FUSE low-level handlers: a thin front end over inode.c and
+ * read_plan.c. Every handler sends exactly one reply. Nothing that
+ * modifies the tree is implemented: the mount is always ro, so the kernel
+ * answers EROFS before such a request could reach us. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -216,71 +218,26 @@ static int reply_pieces(fuse_req_t req, const struct iovec *iov, uint32_t n, siz
 static void read_df11(fuse_req_t req, struct handle *h, size_t size, off_t off)
 {
     struct vfile *vf = h->vf;
-    if (off < 0 || (uint64_t)off >= vf->size || size == 0) {
-        fuse_reply_buf(req, NULL, 0);
-        return;
-    }
-    uint64_t o = (uint64_t)off;
-    if (size > vf->size - o)
-        size = (size_t)(vf->size - o);
-    int seq = ra_note(&h->ra, vf, o, size);
-    uint32_t first = df11_chunk_at(vf->r, o), last = df11_chunk_at(vf->r, o + size - 1);
-    uint32_t n = last - first + 1;
-    if (fs_cfg.gpu_active && n >= fs_cfg.gpu_min_chunks)
-        cache_fill(vf, first, n, 1);
-    else if (n > 1 && !seq)
-        prefetch_split(vf, first + 1, n - 1);
-    struct centry *es_small[8];
-    struct iovec iov_small[8];
-    struct centry **es = n <= 8 ? es_small : calloc(n, sizeof *es);
-    struct iovec *iov = n <= 8 ? iov_small : calloc(n, sizeof *iov);
-    uint32_t got = 0;
-    int err = (!es || !iov) ? ENOMEM : 0;
-    size_t total = 0;
-    for (uint32_t i = 0; !err && i < n; i++) {
-        df11_status st = DF11_OK;
-        struct centry *e = cache_get(vf, first + i, &st);
-        if (!e) {
-            err = st == DF11_E_NOMEM ? ENOMEM : EIO;
-            break;
-        }
-        es[got++] = e;
-        uint64_t coff;
-        uint32_t clen;
-        df11_chunk_extent(vf->r, first + i, &coff, &clen);
-        uint64_t lo = o > coff ? o - coff : 0;
-        uint64_t hi = o + size < coff + clen ? o + size - coff : clen;
-        if (hi <= lo || centry_len(e) != clen) {
-            err = EIO;
-            break;
-        }
-        iov[i].iov_base = (void *)(centry_data(e) + lo);
-        iov[i].iov_len = (size_t)(hi - lo);
-        total += iov[i].iov_len;
-    }
-    if (!err && total != size)
-        err = EIO;          /* never a short reply: the kernel would shrink the file */
-    if (err) {
+    struct read_plan p;
+    int rc = off < 0 ? 0 : read_plan_make(&p, vf, &h->ra, (uint64_t)off, size);
+    if (off < 0)
+        read_plan_init(&p);
+    int served = 0;
+    if (rc) {
         /* The bad chunk itself is logged once by the cache; this line once
          * per file, first chunk and error, not once per retried read. */
-        if (fs_log_first_time((vf->id * 0x100000001B3ull ^ first) * 31 + (uint64_t)err))
-            fs_log(LOG_ERR, "%s: read of %zu bytes at %llu failed: %s", vf->name, size,
-                   (unsigned long long)o, strerror(err));
-        fuse_reply_err(req, err);
-    } else if (reply_pieces(req, iov, n, size) == 0) {
+        if (fs_log_first_time((vf->id * 0x100000001B3ull ^ p.first) * 31 + (uint64_t)-rc))
+            fs_log(LOG_ERR, "%s: read of %zu bytes at %lld failed: %s", vf->name, size,
+                   (long long)off, strerror(-rc));
+        fuse_reply_err(req, -rc);
+    } else if (p.size == 0) {
+        fuse_reply_buf(req, NULL, 0);
+    } else if (reply_pieces(req, p.iov, p.n, p.size) == 0) {
+        served = 1;
         STAT_ADD(reads, 1);
-        STAT_ADD(bytes_served, size);
+        STAT_ADD(bytes_served, p.size);
     }
-    for (uint32_t i = 0; i < got; i++) {
-        if (seq && !err)
-            cache_put_served(es[i], (uint32_t)iov[i].iov_len);
-        else
-            cache_put(es[i]);
-    }
-    if (es != es_small)
-        free(es);
-    if (iov != iov_small)
-        free(iov);
+    read_plan_release(&p, served);
 }
 
 /* Request sizes show whether the kernel's readahead reaches max_pages. */
@@ -442,102 +399,19 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
         fuse_reply_statfs(req, &sv);
 }
 
-/* Everything that would modify the tree. */
-static void erofs(fuse_req_t req) { fuse_reply_err(req, EROFS); }
-
-static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int to_set,
-                       struct fuse_file_info *fi)
-{
-    (void)ino, (void)a, (void)to_set, (void)fi;
-    erofs(req);
-}
-static void op_mknod(fuse_req_t req, fuse_ino_t p, const char *n, mode_t m, dev_t r)
-{
-    (void)p, (void)n, (void)m, (void)r;
-    erofs(req);
-}
-static void op_mkdir(fuse_req_t req, fuse_ino_t p, const char *n, mode_t m)
-{
-    (void)p, (void)n, (void)m;
-    erofs(req);
-}
-static void op_unlink(fuse_req_t req, fuse_ino_t p, const char *n)
-{
-    (void)p, (void)n;
-    erofs(req);
-}
-static void op_symlink(fuse_req_t req, const char *l, fuse_ino_t p, const char *n)
-{
-    (void)l, (void)p, (void)n;
-    erofs(req);
-}
-static void op_rename(fuse_req_t req, fuse_ino_t p, const char *n, fuse_ino_t np,
-                      const char *nn, unsigned int f)
-{
-    (void)p, (void)n, (void)np, (void)nn, (void)f;
-    erofs(req);
-}
-static void op_link(fuse_req_t req, fuse_ino_t i, fuse_ino_t np, const char *nn)
-{
-    (void)i, (void)np, (void)nn;
-    erofs(req);
-}
-static void op_write(fuse_req_t req, fuse_ino_t i, const char *b, size_t s, off_t o,
-                     struct fuse_file_info *fi)
-{
-    (void)i, (void)b, (void)s, (void)o, (void)fi;
-    erofs(req);
-}
-static void op_create(fuse_req_t req, fuse_ino_t p, const char *n, mode_t m,
-                      struct fuse_file_info *fi)
-{
-    (void)p, (void)n, (void)m, (void)fi;
-    erofs(req);
-}
-static void op_setxattr(fuse_req_t req, fuse_ino_t i, const char *n, const char *v,
-                        size_t s, int f)
-{
-    (void)i, (void)n, (void)v, (void)s, (void)f;
-    erofs(req);
-}
-static void op_removexattr(fuse_req_t req, fuse_ino_t i, const char *n)
-{
-    (void)i, (void)n;
-    erofs(req);
-}
-static void op_fallocate(fuse_req_t req, fuse_ino_t i, int m, off_t o, off_t l,
-                         struct fuse_file_info *fi)
-{
-    (void)i, (void)m, (void)o, (void)l, (void)fi;
-    erofs(req);
-}
-
 const struct fuse_lowlevel_ops fs_ops = {
     .init = op_init,
     .lookup = op_lookup,
     .forget = op_forget,
     .forget_multi = op_forget_multi,
     .getattr = op_getattr,
-    .setattr = op_setattr,
     .readlink = op_readlink,
-    .mknod = op_mknod,
-    .mkdir = op_mkdir,
-    .unlink = op_unlink,
-    .rmdir = op_unlink,
-    .symlink = op_symlink,
-    .rename = op_rename,
-    .link = op_link,
     .open = op_open,
     .read = op_read,
-    .write = op_write,
     .release = op_release,
     .opendir = op_opendir,
     .readdir = op_readdir,
     .readdirplus = op_readdirplus,
     .releasedir = op_releasedir,
     .statfs = op_statfs,
-    .setxattr = op_setxattr,
-    .removexattr = op_removexattr,
-    .create = op_create,
-    .fallocate = op_fallocate,
 };

@@ -177,7 +177,7 @@ int ra_note(struct ra_state *ra, struct vfile *vf, uint64_t off, size_t len)
     return sequential;
 }
 
-void prefetch_split(struct vfile *vf, uint32_t first, uint32_t n)
+void decode_split(struct vfile *vf, uint32_t first, uint32_t n)
 {
     if (n && P.nthreads)
         submit(vf, first, n, 0);
