@@ -23,6 +23,9 @@ LIBS    := $(shell pkg-config --libs $(PKGS)) -lm -pthread
 CPU_LIBS := $(LIBS)
 FUSE_CFLAGS := $(shell pkg-config --cflags fuse3)
 FUSE_LIBS   := $(shell pkg-config --libs fuse3)
+# libdf11store (store/) reaches HTTP(S) and S3 origins through libcurl.
+STORE_LIBS  := $(BUILD)/libdf11store.a
+CURL_LIBS   := $(shell pkg-config --libs libcurl)
 
 # CUDA: used when nvcc is found and NO_CUDA is not set. cudart is linked
 # statically so the binaries start on machines with no CUDA runtime at all.
@@ -34,6 +37,7 @@ CUDA_ARCHS  ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code
 NVCCFLAGS   ?= -O3 -std=c++17 $(CUDA_ARCHS) -Xcompiler -Wall,-Wextra,-Werror,-fPIC -Icodec -Ikernels
 
 CODEC_SRC  := $(wildcard codec/common/*.c codec/compress/*.c codec/decompress/*.c)
+STORE_SRC  := $(wildcard store/*.c)
 FS_SRC     := $(wildcard fs/*.c)
 TOOLS_SRC  := $(wildcard tools/*.c)
 ifneq ($(NVCC),)
@@ -48,6 +52,7 @@ KERNEL_OBJ := $(KERNEL_SRC:%.c=$(BUILD)/%.o)
 endif
 
 CODEC_OBJ := $(CODEC_SRC:%.c=$(BUILD)/%.o)
+STORE_OBJ := $(STORE_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ    := $(FS_SRC:%.c=$(BUILD)/%.o)
 TOOLS_OBJ := $(TOOLS_SRC:%.c=$(BUILD)/%.o)
 
@@ -61,13 +66,21 @@ BENCH_C   := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
 GPU_BENCH := $(BUILD)/bench/gpu_bench
 
-all: $(BUILD)/libdf11.a $(BUILD)/$(SONAME) $(BUILD)/df11 $(BUILD)/df11fs $(TEST_BIN) $(TTOOL_BIN) $(BENCH_BIN) $(GPU_BENCH)
+all: $(BUILD)/libdf11.a $(BUILD)/libdf11store.a $(BUILD)/$(SONAME) $(BUILD)/df11 $(BUILD)/df11fs $(TEST_BIN) $(TTOOL_BIN) $(BENCH_BIN) $(GPU_BENCH)
 
 $(BUILD)/include/df11.h: codec/df11.h
 	@mkdir -p $(@D)
 	cp $< $@
 
+$(BUILD)/include/df11store.h: store/df11store.h
+	@mkdir -p $(@D)
+	cp $< $@
+
 $(BUILD)/libdf11.a: $(CODEC_OBJ) $(KERNEL_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libdf11store.a: $(STORE_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
@@ -78,15 +91,20 @@ $(BUILD)/$(SONAME): $(CODEC_OBJ) $(KERNEL_OBJ)
 	$(CC) $(CFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LIBS)
 	ln -sf $(SONAME) $(BUILD)/libdf11.so
 
-$(BUILD)/df11: $(TOOLS_OBJ) $(BUILD)/libdf11.a
-	$(CC) $(CFLAGS) -o $@ $(TOOLS_OBJ) $(BUILD)/libdf11.a $(LIBS)
+$(BUILD)/df11: $(TOOLS_OBJ) $(STORE_LIBS) $(BUILD)/libdf11.a
+	$(CC) $(CFLAGS) -o $@ $(TOOLS_OBJ) $(STORE_LIBS) $(BUILD)/libdf11.a $(CURL_LIBS) $(LIBS)
 
-$(BUILD)/df11fs: $(FS_OBJ) $(BUILD)/libdf11.a
-	$(CC) $(CFLAGS) -o $@ $(FS_OBJ) $(BUILD)/libdf11.a $(FUSE_LIBS) $(LIBS)
+$(BUILD)/df11fs: $(FS_OBJ) $(STORE_LIBS) $(BUILD)/libdf11.a
+	$(CC) $(CFLAGS) -o $@ $(FS_OBJ) $(STORE_LIBS) $(BUILD)/libdf11.a $(FUSE_LIBS) $(CURL_LIBS) $(LIBS)
 
 $(BUILD)/tests/%: tests/c/%.c $(BUILD)/libdf11.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(INTERNAL_INC) $(FUSE_CFLAGS) -o $@ $< $(BUILD)/libdf11.a $(LIBS) $(shell pkg-config --libs check 2>/dev/null)
+
+# store tests see store/'s internals (store/int.h) and link libdf11store.
+$(BUILD)/tests/store_%: tests/c/store_%.c $(STORE_LIBS) $(BUILD)/libdf11.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(INTERNAL_INC) -Istore -o $@ $< $(STORE_LIBS) $(BUILD)/libdf11.a $(CURL_LIBS) $(LIBS)
 
 $(BUILD)/testtools/%: tests/tools/%.c $(BUILD)/libdf11.a
 	@mkdir -p $(@D)
@@ -108,11 +126,16 @@ $(GPU_BENCH): kernels/gpu_bench.c $(BUILD)/libdf11.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(INTERNAL_INC) -Ikernels -o $@ $< $(BUILD)/libdf11.a $(LIBS)
 
-$(BUILD)/fs/%.o: fs/%.c $(BUILD)/include/df11.h
+# store/ is built like its users: only the public df11.h on the path.
+$(BUILD)/store/%.o: store/%.c $(BUILD)/include/df11.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(PUBLIC_INC) -MMD -MP -c -o $@ $<
+
+$(BUILD)/fs/%.o: fs/%.c $(BUILD)/include/df11.h $(BUILD)/include/df11store.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PUBLIC_INC) $(FUSE_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tools/%.o: tools/%.c $(BUILD)/include/df11.h
+$(BUILD)/tools/%.o: tools/%.c $(BUILD)/include/df11.h $(BUILD)/include/df11store.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PUBLIC_INC) -MMD -MP -c -o $@ $<
 
