@@ -6,7 +6,7 @@ set -euo pipefail
 
 PKGS=(build-essential pkg-config libfuse3-dev fuse3 libcjson-dev libzstd-dev
       libxxhash-dev libssl-dev check clang libclang-rt-14-dev python3-venv
-      zstd time)
+      zstd time libcurl4-openssl-dev nginx)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
