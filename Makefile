@@ -116,9 +116,9 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libdf11.a $(BUILD)/include/df11.h
 
 # The fs core without FUSE (everything but the front end) for its unit test.
 FS_CORE_OBJ := $(filter-out $(BUILD)/fs/main.o $(BUILD)/fs/ops.o $(BUILD)/fs/watch.o,$(FS_OBJ))
-$(BUILD)/tests/fs_core: tests/c/fs_core.c $(FS_CORE_OBJ) $(BUILD)/libdf11.a
+$(BUILD)/tests/fs_core: tests/c/fs_core.c $(FS_CORE_OBJ) $(STORE_LIBS) $(BUILD)/libdf11.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(INTERNAL_INC) -o $@ $< $(FS_CORE_OBJ) $(BUILD)/libdf11.a $(LIBS)
+	$(CC) $(CFLAGS) $(INTERNAL_INC) -I$(BUILD)/include -o $@ $< $(FS_CORE_OBJ) $(STORE_LIBS) $(BUILD)/libdf11.a $(CURL_LIBS) $(LIBS)
 
 # The GPU benchmark drives the kernels' own seam (kernels/df11_cuda.h), so
 # it lives in kernels/ and is built with the internal include path.
@@ -131,7 +131,7 @@ $(BUILD)/store/%.o: store/%.c $(BUILD)/include/df11.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PUBLIC_INC) -MMD -MP -c -o $@ $<
 
-$(BUILD)/fs/%.o: fs/%.c $(BUILD)/include/df11.h $(BUILD)/include/df11store.h
+$(BUILD)/fs/%.o: fs/%.c $(BUILD)/include/df11.h $(BUILD)/include/df11store.h $(BUILD)/include/df11store.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PUBLIC_INC) $(FUSE_CFLAGS) -MMD -MP -c -o $@ $<
 

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "df11.h"
+#include "df11store.h"
 
 #define FS_ROOT_INO 1
 #define FS_STATS_INO 2             /* the hidden stats file */
@@ -34,6 +35,7 @@ struct fs_config {
     unsigned gpu_min_chunks;  /* reads touching this many chunks go batched */
     unsigned stats_interval;  /* seconds; 0 = no periodic log line */
     unsigned check_interval;  /* seconds between replacement checks; 0 = off */
+    unsigned refresh;         /* seconds between manifest polls; 0 = never */
     unsigned prefetch;        /* chunks to decode ahead of a sequential reader */
     unsigned workers;         /* prefetch worker threads */
     double timeout;           /* entry and attribute timeout, seconds */
@@ -52,6 +54,26 @@ void fs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* 1 the first time key is seen (recently): for logging an event once. */
 int fs_log_first_time(uint64_t key);
 uint64_t fs_hash_str(uint64_t seed, const char *s);
+
+/* ---- remote.c: STORE behind libdf11store (URL, or -o cache_dir) ---- */
+
+struct dir_list;
+struct fs_ident;
+int remote_active(void);
+df11store *remote_store(void);
+int remote_open(const char *url, const df11store_options *o, char *why, size_t why_len);
+void remote_close(void);
+/* lstat of the mounted path's backing object (*df11: a .df11 object). */
+int remote_stat(const char *path, struct stat *st, int *df11);
+int remote_probe(const char *path, struct stat *st, uint64_t *orig_size);
+int remote_readlink(const char *path, char *buf, size_t size);
+int remote_list(const char *dir, struct dir_list *out,
+                int (*add)(struct dir_list *, size_t *, const char *, size_t, ino_t, mode_t));
+/* A source over the object at path if it still is version want; -ESTALE
+ * otherwise. */
+int remote_source(const char *path, const struct fs_ident *want, df11_source *src);
+/* Polls the manifest; 1 when it changed. */
+int remote_refresh(void);
 
 /* ---- mountinfo.c ---- */
 
@@ -247,7 +269,9 @@ int inode_getattr(uint64_t ino, struct stat *st);
  * inode stands for, which makes the kernel look the name up again. */
 struct open_info {
     enum node_kind kind;
-    int fd;                 /* NK_REG: owned by the caller */
+    int fd;                 /* NK_REG: owned by the caller; -1 for remote */
+    df11_source src;        /* NK_REG of a remote store: owned by the caller */
+    int has_src;
     struct vfile *vf;       /* NK_DF11: one reference, owned by the caller */
 };
 int inode_open(uint64_t ino, int flags, struct open_info *oi);

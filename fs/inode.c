@@ -409,6 +409,14 @@ int inode_open(uint64_t ino, int flags, struct open_info *oi)
     if (rc)
         return rc;
     oi->kind = kind;
+    if (kind == NK_REG && remote_active()) {
+        rc = remote_source(bpath, &want, &oi->src);
+        free(bpath);
+        free(vpath);
+        if (rc == 0)
+            oi->has_src = 1;
+        return rc == -ESTALE ? stale(ino) : rc;
+    }
     if (kind == NK_REG) {
         int fd = store_open(bpath, O_RDONLY | O_NONBLOCK);
         struct stat st;

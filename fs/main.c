@@ -38,7 +38,10 @@ struct cli {
     char *cache_size;
     char *gpu;
     unsigned stats_interval, check_interval, prefetch, workers, gpu_min_chunks, readahead_kb;
-    double timeout;
+    double attr_timeout, timeout;
+    char *cache_dir, *cache_dir_size, *s3_endpoint, *s3_region, *proxy, *ca_file;
+    unsigned connections, refresh;
+    int insecure;
     int help, version;
 };
 
@@ -53,7 +56,17 @@ static const struct fuse_opt cli_spec[] = {
     OPT("prefetch=%u", prefetch),
     OPT("workers=%u", workers),
     OPT("gpu_min_chunks=%u", gpu_min_chunks),
+    OPT("attr_timeout=%lf", attr_timeout),
     OPT("timeout=%lf", timeout),
+    OPT("cache_dir=%s", cache_dir),
+    OPT("cache_dir_size=%s", cache_dir_size),
+    OPT("connections=%u", connections),
+    OPT("refresh=%u", refresh),
+    OPT("s3_endpoint=%s", s3_endpoint),
+    OPT("s3_region=%s", s3_region),
+    OPT("proxy=%s", proxy),
+    OPT("ca_file=%s", ca_file),
+    OPT("insecure", insecure),
     OPT("readahead_kb=%u", readahead_kb),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
@@ -89,9 +102,11 @@ static void usage(const char *prog)
     printf(
 "usage: %s [options] STORE MOUNTPOINT\n"
 "\n"
-"Mounts the folder STORE read-only at MOUNTPOINT. Every NAME.df11 appears as\n"
+"Mounts STORE read-only at MOUNTPOINT. Every NAME.df11 appears as\n"
 "NAME.safetensors with the bytes of the original file; everything else is\n"
 "mirrored unchanged. Counters: MOUNTPOINT/" FS_STATS_NAME " (see doc/FS.md).\n"
+"STORE is a local folder, http://HOST/PREFIX/, https://HOST/PREFIX/ or\n"
+"s3://BUCKET/PREFIX (a store with a manifest: df11 manifest STORE).\n"
 "\n"
 "df11fs options:\n"
 "    -o cache_size=SIZE      decoded-chunk cache budget, shared by all files;\n"
@@ -109,7 +124,22 @@ static void usage(const char *prog)
 "    -o check_interval=SECS  look for replaced backing files every SECS seconds\n"
 "                            and drop their cached pages, 0 = only on open\n"
 "                            (default %d)\n"
-"    -o timeout=SECS         entry and attribute cache timeout (default %.0f)\n"
+"    -o attr_timeout=SECS    entry and attribute cache timeout (default %.0f)\n"
+"\n"
+"remote stores (and local ones read through a node cache):\n"
+"    -o cache_dir=DIR        keep fetched (compressed) blocks on disk in DIR,\n"
+"                            shared by every df11fs on the host; survives restarts\n"
+"    -o cache_dir_size=SIZE  limit of cache_dir (default: 1/4 of its file\n"
+"                            system, 1 GiB to 100 GiB)\n"
+"    -o connections=N        parallel keep-alive connections (default 8)\n"
+"    -o timeout=SECS         per-read deadline, retries included; past it the\n"
+"                            read gets EIO (default 60)\n"
+"    -o refresh=SECS         poll the manifest every SECS seconds (default 0: never)\n"
+"    -o s3_endpoint=URL      S3 endpoint (default $AWS_ENDPOINT_URL)\n"
+"    -o s3_region=NAME       S3 region (default $AWS_REGION or us-east-1)\n"
+"    -o proxy=URL            HTTP proxy (default: http_proxy/https_proxy/no_proxy)\n"
+"    -o ca_file=FILE         CA certificates for https (default: the system's)\n"
+"    -o insecure             do not verify TLS certificates\n"
 "    -o readahead_kb=N       kernel readahead of the mount in KiB, written to\n"
 "                            /sys/class/bdi/0:N/read_ahead_kb (needs root);\n"
 "                            0 = kernel default (default %d)\n"
@@ -219,12 +249,56 @@ static uint64_t default_cache_size(void)
     return size;
 }
 
-static int configure(struct cli *c, const char *prog)
+/* A remote STORE (or a local one read through the node cache): opened now,
+ * so a 403, a 404 or a bad manifest fail the mount with a clear message. */
+static df11store_options store_opts;
+
+static int configure_remote(struct cli *c, const char *prog)
 {
-    if (!c->store) {
-        fprintf(stderr, "%s: missing STORE (try --help)\n", prog);
+    df11store_options_default(&store_opts);
+    store_opts.cache_dir = c->cache_dir;
+    if (c->cache_dir_size && parse_size(c->cache_dir_size, &store_opts.cache_dir_size) != 0) {
+        fprintf(stderr, "%s: bad cache_dir_size '%s'\n", prog, c->cache_dir_size);
         return -1;
     }
+    store_opts.connections = c->connections;
+    store_opts.timeout = c->timeout;
+    store_opts.s3_endpoint = c->s3_endpoint;
+    store_opts.s3_region = c->s3_region;
+    store_opts.proxy = c->proxy;
+    store_opts.ca_file = c->ca_file;
+    store_opts.insecure = c->insecure;
+    fs_cfg.refresh = c->refresh;
+    if (c->timeout < 0) {
+        fprintf(stderr, "%s: bad timeout\n", prog);
+        return -1;
+    }
+    if (df11store_is_url(c->store))
+        fs_cfg.store = strdup(c->store);
+    else
+        fs_cfg.store = realpath(c->store, NULL);
+    if (!fs_cfg.store) {
+        fprintf(stderr, "%s: %s: %s\n", prog, c->store, strerror(errno));
+        return -1;
+    }
+    /* df reports the file system of the node cache (or of /). */
+    fs_cfg.store_fd = open(c->cache_dir ? c->cache_dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fs_cfg.store_fd < 0) {
+        fprintf(stderr, "%s: %s: %s\n", prog, c->cache_dir, strerror(errno));
+        return -1;
+    }
+    char why[DF11_ERROR_MESSAGE_MAX];
+    if (remote_open(fs_cfg.store, &store_opts, why, sizeof why) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, why);
+        return -1;
+    }
+    return 0;
+}
+
+static int configure_store(struct cli *c, const char *prog)
+{
+    if (df11store_is_url(c->store) || c->cache_dir)
+        return configure_remote(c, prog);
     fs_cfg.store = realpath(c->store, NULL);
     if (!fs_cfg.store) {
         fprintf(stderr, "%s: %s: %s\n", prog, c->store, strerror(errno));
@@ -235,6 +309,17 @@ static int configure(struct cli *c, const char *prog)
         fprintf(stderr, "%s: %s: %s\n", prog, fs_cfg.store, strerror(errno));
         return -1;
     }
+    return 0;
+}
+
+static int configure(struct cli *c, const char *prog)
+{
+    if (!c->store) {
+        fprintf(stderr, "%s: missing STORE (try --help)\n", prog);
+        return -1;
+    }
+    if (configure_store(c, prog) != 0)
+        return -1;
     fs_cfg.cache_size = default_cache_size();
     if (c->cache_size && parse_size(c->cache_size, &fs_cfg.cache_size) != 0) {
         fprintf(stderr, "%s: bad cache_size '%s'\n", prog, c->cache_size);
@@ -263,7 +348,7 @@ static int configure(struct cli *c, const char *prog)
     fs_cfg.gpu_min_chunks = c->gpu_min_chunks ? c->gpu_min_chunks : 1;
     fs_cfg.stats_interval = c->stats_interval;
     fs_cfg.check_interval = c->check_interval;
-    fs_cfg.timeout = c->timeout;
+    fs_cfg.timeout = c->attr_timeout;
     fs_cfg.readahead_kb = c->readahead_kb;
     if (fs_cfg.timeout < 0) {
         fprintf(stderr, "%s: bad timeout\n", prog);
@@ -372,12 +457,24 @@ static int add_fixed_opts(struct fuse_args *args)
     return rc ? -1 : 0;
 }
 
+static int reopen_store;
+
 static int run_session(struct fuse_cmdline_opts *opts)
 {
     int ret = 1;
     if (fuse_daemonize(opts->foreground) != 0)
         return 1;
     fs_log_init(!opts->foreground);
+    if (reopen_store) {
+        /* Closed before fork (its threads would not survive it), opened
+         * again in the daemon: from the node cache if the origin went away
+         * in between. */
+        char why[DF11_ERROR_MESSAGE_MAX];
+        if (remote_open(fs_cfg.store, &store_opts, why, sizeof why) != 0) {
+            fs_log(LOG_ERR, "cannot open the store again after detaching: %s", why);
+            return 1;
+        }
+    }
     gpu_decide();
     int rc = cache_init(fs_cfg.cache_size);
     if (!rc)
@@ -424,7 +521,7 @@ int main(int argc, char *argv[])
 {
     struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
     struct cli c = { .prefetch = DEFAULT_PREFETCH, .gpu_min_chunks = DEFAULT_GPU_MIN_CHUNKS,
-                     .check_interval = DEFAULT_CHECK_INTERVAL, .timeout = DEFAULT_TIMEOUT,
+                     .check_interval = DEFAULT_CHECK_INTERVAL, .attr_timeout = DEFAULT_TIMEOUT,
                      .readahead_kb = DEFAULT_READAHEAD_KB };
     struct fuse_cmdline_opts opts = { 0 };
     int ret = 1;
@@ -478,6 +575,10 @@ int main(int argc, char *argv[])
     if (fuse_session_mount(fs_session, opts.mountpoint) != 0)
         goto out_signals;
     note_mount_dev();
+    if (remote_active() && !opts.foreground) {
+        remote_close();
+        reopen_store = 1;
+    }
     ret = run_session(&opts);
     fuse_session_unmount(fs_session);
     vfile_drop_idle();
@@ -489,6 +590,7 @@ out_inodes:
     inode_destroy();
     cache_destroy();
 out:
+    remote_close();
     if (fs_cfg.store_fd >= 0)
         close(fs_cfg.store_fd);
     free(fs_cfg.store);
@@ -496,6 +598,12 @@ out:
     free(opts.mountpoint);
     free(c.store);
     free(c.cache_size);
+    free(c.cache_dir);
+    free(c.cache_dir_size);
+    free(c.s3_endpoint);
+    free(c.s3_region);
+    free(c.proxy);
+    free(c.ca_file);
     free(c.gpu);
     fuse_opt_free_args(&args);
     return ret;

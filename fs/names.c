@@ -1,9 +1,18 @@
 /* names.c - the name mapping between STORE and the mount.
  *
- *  - A regular file NAME.df11 appears as NAME.safetensors, unless STORE also
- *    holds an entry named NAME.safetensors: then that entry wins (it already
- *    is the original, no decoding needed) and NAME.df11 stays hidden.
- *  - Regular files named *.df11 are never visible under their own name.
+ * Two kinds of compressed file, told apart by their suffix alone, so the
+ * original name is known without opening anything (doc/FS.md, "Names"):
+ *  - a regular file X.df11 is the file X.safetensors (the original rule);
+ *  - a regular file N.df11n is the file N, whatever N is: safetensors
+ *    content under another name, such as a Hugging Face blob
+ *    (blobs/<sha256>.df11n shows as blobs/<sha256>). "n" for "name kept".
+ * Neither suffix ends the other, so every stored name means one thing.
+ * Precedence, the same in lookup and readdir: a real entry N (a file that
+ * is not itself a compressed one, a folder or a symlink) wins over any
+ * compressed file shown as N (it already is the original); then X.df11
+ * wins over X.safetensors.df11n.
+ *  - Regular files named *.df11 or *.df11n are never visible under their
+ *    own name.
  *  - Everything else (regular files, folders, symlinks) is mirrored as it
  *    is; sockets, fifos and devices are left out.
  *  - In the root, the name .df11fs-stats is the stats file and shadows any
@@ -22,6 +31,7 @@
 #include "fs.h"
 
 static const char DF11_EXT[] = ".df11";
+static const char KEEP_EXT[] = ".df11n";
 static const char ST_EXT[] = ".safetensors";
 
 static int ends_with(const char *s, size_t n, const char *suffix)
@@ -44,6 +54,13 @@ char *path_join(const char *dir, const char *name)
     return p;
 }
 
+/* A regular file with this name is a compressed one, shown under another
+ * name. */
+static int is_packed(const char *s, size_t n)
+{
+    return ends_with(s, n, DF11_EXT) || ends_with(s, n, KEEP_EXT);
+}
+
 static int kind_of(mode_t m, enum node_kind *k)
 {
     if (S_ISDIR(m)) *k = NK_DIR;
@@ -51,6 +68,30 @@ static int kind_of(mode_t m, enum node_kind *k)
     else if (S_ISLNK(m)) *k = NK_LNK;
     else return -ENOENT;
     return 0;
+}
+
+/* Looks for the compressed file stem+ext (a regular file) behind a name
+ * that has no visible entry. 1: found (r filled), 0: not there, <0 error. */
+static int try_packed(const char *dir, const char *stem, size_t stem_len,
+                      const char *ext, struct resolved *r)
+{
+    size_t k = strlen(ext);
+    if (stem_len + k > NAME_MAX)
+        return 0;
+    char alt[NAME_MAX + 1];
+    memcpy(alt, stem, stem_len);
+    memcpy(alt + stem_len, ext, k + 1);
+    char *p = path_join(dir, alt);
+    if (!p)
+        return -ENOMEM;
+    int rc = bstat(p, &r->st);
+    if (rc == 0 && S_ISREG(r->st.st_mode)) {
+        r->bpath = p;
+        r->kind = NK_DF11;
+        return 1;
+    }
+    free(p);
+    return rc == 0 || rc == -ENOENT ? 0 : rc;
 }
 
 int names_resolve(const char *dir, const char *name, struct resolved *r)
@@ -63,6 +104,19 @@ int names_resolve(const char *dir, const char *name, struct resolved *r)
     r->bpath = path_join(dir, name);
     if (!r->bpath)
         return -ENOMEM;
+    if (remote_active()) {     /* the manifest already holds the shown names */
+        int df11 = 0;
+        int rc = remote_stat(r->bpath, &r->st, &df11);
+        if (rc == 0 && df11)
+            r->kind = NK_DF11;
+        else if (rc == 0)
+            rc = kind_of(r->st.st_mode, &r->kind);
+        if (rc) {
+            free(r->bpath);
+            r->bpath = NULL;
+        }
+        return rc;
+    }
     int rc = bstat(r->bpath, &r->st);
     if (rc == 0 && fs_cfg.mount_dev && r->st.st_dev == fs_cfg.mount_dev) {
         /* Our own mount, reached through STORE (a bind mount of it, or a
@@ -70,36 +124,29 @@ int names_resolve(const char *dir, const char *name, struct resolved *r)
          * on requests to itself. */
         if (fs_log_first_time(fs_hash_str(1, r->bpath)))
             fs_log(LOG_WARNING, "%s: is this mount itself; not shown", r->bpath);
-        rc = -ENOENT;
-    } else if (rc == 0) {
-        rc = kind_of(r->st.st_mode, &r->kind);
-        if (rc == 0 && r->kind == NK_REG && ends_with(name, n, DF11_EXT))
-            rc = -ENOENT;
-    } else if (rc == -ENOENT && ends_with(name, n, ST_EXT)) {
-        /* NAME.safetensors absent: is there a NAME.df11 to show instead? */
-        size_t stem = n - strlen(ST_EXT);
-        char *alt = malloc(stem + sizeof DF11_EXT);
-        if (!alt) {
-            rc = -ENOMEM;
-        } else {
-            memcpy(alt, name, stem);
-            memcpy(alt + stem, DF11_EXT, sizeof DF11_EXT);
-            free(r->bpath);
-            r->bpath = path_join(dir, alt);
-            free(alt);
-            if (!r->bpath)
-                return -ENOMEM;
-            rc = bstat(r->bpath, &r->st);
-            if (rc == 0 && !S_ISREG(r->st.st_mode))
-                rc = -ENOENT;
-            r->kind = NK_DF11;
-        }
-    }
-    if (rc != 0) {
         free(r->bpath);
         r->bpath = NULL;
+        return -ENOENT;
     }
-    return rc;
+    if (rc == 0) {
+        rc = kind_of(r->st.st_mode, &r->kind);
+        if (rc == 0 && !(r->kind == NK_REG && is_packed(name, n)))
+            return 0;   /* a real entry: passed through */
+        rc = -ENOENT;   /* hidden or not showable: a compressed file may stand for it */
+    }
+    free(r->bpath);
+    r->bpath = NULL;
+    if (rc != -ENOENT)
+        return rc;
+    if (ends_with(name, n, ST_EXT)) {
+        rc = try_packed(dir, name, n - strlen(ST_EXT), DF11_EXT, r);
+        if (rc)
+            return rc < 0 ? rc : 0;
+    }
+    rc = try_packed(dir, name, n, KEEP_EXT, r);
+    if (rc)
+        return rc < 0 ? rc : 0;
+    return -ENOENT;
 }
 
 static int list_add(struct dir_list *dl, size_t *cap, const char *name, size_t len,
@@ -120,8 +167,23 @@ static int list_add(struct dir_list *dl, size_t *cap, const char *name, size_t l
     return 0;
 }
 
+/* 1 when dir holds an entry named name that lookup passes through (see
+ * names_resolve): a regular file that is not a compressed one, a folder or
+ * a symlink. */
+static int visible_entry(int dirfd, const char *name)
+{
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return 0;
+    if (S_ISREG(st.st_mode))
+        return !is_packed(name, strlen(name));
+    return S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode);
+}
+
 int names_list(const char *dir, struct dir_list *out)
 {
+    if (remote_active())
+        return remote_list(dir, out, list_add);
     int fd = store_open(dir, O_RDONLY | O_DIRECTORY);
     if (fd < 0)
         return fd;
@@ -162,7 +224,7 @@ int names_list(const char *dir, struct dir_list *out)
         if (type == S_IFREG && ends_with(name, n, DF11_EXT)) {
             size_t stem = n - strlen(DF11_EXT);
             char vname[NAME_MAX + 16];
-            if (stem + sizeof ST_EXT > sizeof vname || stem + strlen(ST_EXT) > NAME_MAX) {
+            if (stem + strlen(ST_EXT) > NAME_MAX) {
                 if (fs_log_first_time(fs_hash_str(2, name)))
                     fs_log(LOG_WARNING, "%s%s%s: not shown: its name as .safetensors would be longer than %d bytes",
                            dir, *dir ? "/" : "", name, NAME_MAX);
@@ -170,9 +232,26 @@ int names_list(const char *dir, struct dir_list *out)
             }
             memcpy(vname, name, stem);
             memcpy(vname + stem, ST_EXT, sizeof ST_EXT);
-            if (fstatat(fd, vname, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            if (visible_entry(fd, vname))
                 continue;   /* a real NAME.safetensors wins */
             rc = list_add(&dl, &cap, vname, strlen(vname), de->d_ino, S_IFREG);
+        } else if (type == S_IFREG && ends_with(name, n, KEEP_EXT)) {
+            size_t vn = n - strlen(KEEP_EXT);
+            char vname[NAME_MAX + 1];
+            memcpy(vname, name, vn);
+            vname[vn] = 0;
+            if (visible_entry(fd, vname))
+                continue;   /* a real entry of that name wins */
+            if (ends_with(vname, vn, ST_EXT)) {
+                /* X.df11 wins over X.safetensors.df11n, as in lookup */
+                char alt[NAME_MAX + 16];
+                size_t stem = vn - strlen(ST_EXT);
+                memcpy(alt, vname, stem);
+                memcpy(alt + stem, DF11_EXT, sizeof DF11_EXT);
+                if (fstatat(fd, alt, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+                    continue;
+            }
+            rc = list_add(&dl, &cap, vname, vn, de->d_ino, S_IFREG);
         } else {
             rc = list_add(&dl, &cap, name, n, de->d_ino, type);
         }

@@ -17,7 +17,9 @@
 
 struct handle {
     enum node_kind kind;
-    int fd;                 /* NK_REG */
+    int fd;                 /* NK_REG of a local store */
+    df11_source src;        /* NK_REG of a remote store */
+    int has_src;
     struct vfile *vf;       /* NK_DF11 */
     struct ra_state ra;     /* NK_DF11 */
     char *data;             /* NK_STATS: snapshot taken at open */
@@ -55,6 +57,8 @@ static void handle_free(struct handle *h)
     }
     if (h->fd >= 0)
         close(h->fd);
+    if (h->has_src && h->src.close)
+        h->src.close(h->src.ctx);
     if (h->kind == NK_DF11)
         ra_destroy(&h->ra);
     if (h->kind == NK_DIR)
@@ -160,12 +164,16 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     if (!h) {
         if (oi.fd >= 0)
             close(oi.fd);
+        if (oi.has_src && oi.src.close)
+            oi.src.close(oi.src.ctx);
         vfile_unref(oi.vf);
         fuse_reply_err(req, ENOMEM);
         return;
     }
     h->kind = oi.kind;
     h->fd = oi.fd;
+    h->src = oi.src;
+    h->has_src = oi.has_src;
     h->vf = oi.vf;
     if (h->kind == NK_STATS) {
         h->data = fs_stats_format(&h->len);
@@ -240,6 +248,44 @@ static void read_df11(fuse_req_t req, struct handle *h, size_t size, off_t off)
     read_plan_release(&p, served);
 }
 
+/* A plain file of a remote store: its bytes come through the store's
+ * block cache, as the source reads them; short only at end of file. */
+static void read_source(fuse_req_t req, struct handle *h, size_t size, off_t off)
+{
+    if (off < 0 || (uint64_t)off >= h->src.size || size == 0) {
+        fuse_reply_buf(req, NULL, 0);
+        return;
+    }
+    if (size > h->src.size - (uint64_t)off)
+        size = (size_t)(h->src.size - (uint64_t)off);
+    char *buf = malloc(size);
+    if (!buf) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    size_t got = 0;
+    df11_status st = DF11_OK;
+    df11_error err = { DF11_OK, "" };
+    while (got < size && st == DF11_OK) {
+        size_t n = 0;
+        st = h->src.read_at(h->src.ctx, buf + got, size - got, (uint64_t)off + got, &n, &err);
+        if (st == DF11_OK && n == 0)
+            break;
+        got += n;
+    }
+    if (st != DF11_OK || got != size) {
+        if (fs_log_first_time(fs_hash_str(5, h->src.name)))
+            fs_log(LOG_ERR, "%s: read of %zu bytes at %lld failed: %s", h->src.name, size,
+                   (long long)off, err.message[0] ? err.message : "short read");
+        STAT_ADD(errors, 1);
+        fuse_reply_err(req, st == DF11_E_NOMEM ? ENOMEM : EIO);
+    } else if (fuse_reply_buf(req, buf, size) == 0) {
+        STAT_ADD(reads, 1);
+        STAT_ADD(bytes_served, size);
+    }
+    free(buf);
+}
+
 /* Request sizes show whether the kernel's readahead reaches max_pages. */
 static void note_request(size_t size)
 {
@@ -263,6 +309,10 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         read_df11(req, h, size, off);
         return;
     case NK_REG: {
+        if (h->has_src) {
+            read_source(req, h, size, off);
+            return;
+        }
         struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
         buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
         buf.buf[0].fd = h->fd;
@@ -392,6 +442,9 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
     (void)ino;
+    /* df on the mount reports the file system that holds the store: the
+     * local folder, or for a remote store the node cache (the root's
+     * file system without one). */
     struct statvfs sv;
     if (fstatvfs(fs_cfg.store_fd, &sv) != 0)
         fuse_reply_err(req, errno);

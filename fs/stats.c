@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -48,6 +49,25 @@ char *fs_stats_format(size_t *len)
     if (n < 0)
         return NULL;
     *len = (size_t)n;
+    /* A remote store's counters (origin bytes, requests, retries, disk
+     * cache hits, misses, bytes, evictions), prefixed store_ so they never
+     * clash with the decoded-chunk cache's. No credentials in them. */
+    char *st = remote_active() ? df11store_stats(remote_store()) : NULL;
+    for (char *line = st, *nl; line && *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        size_t ll = (size_t)(nl - line) + 1;
+        char *grown = realloc(s, *len + 6 + ll + 1);
+        if (!grown)
+            break;
+        s = grown;
+        memcpy(s + *len, "store_", 6);
+        memcpy(s + *len + 6, line, ll);
+        *len += 6 + ll;
+        s[*len] = '\0';
+    }
+    free(st);
     return s;
 }
 

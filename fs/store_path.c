@@ -108,6 +108,8 @@ int store_open_parent(const char *bpath, const char **last)
 
 int bstat(const char *bpath, struct stat *st)
 {
+    if (remote_active())
+        return remote_stat(bpath, st, NULL);
     if (!*bpath)
         return fstatat(fs_cfg.store_fd, ".", st, 0) != 0 ? -errno : 0;
     const char *last;
@@ -121,6 +123,8 @@ int bstat(const char *bpath, struct stat *st)
 
 int store_readlink(const char *bpath, char *buf, size_t size)
 {
+    if (remote_active())
+        return remote_readlink(bpath, buf, size);
     const char *last;
     int dfd = store_open_parent(bpath, &last);
     if (dfd < 0)

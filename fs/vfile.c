@@ -67,6 +67,8 @@ static int open_backing(const char *bpath, struct stat *st)
 
 int vfile_probe(const char *bpath, const char *vname, struct stat *st, uint64_t *orig_size)
 {
+    if (remote_active())
+        return remote_probe(bpath, st, orig_size);
     int fd = open_backing(bpath, st);
     if (fd < 0)
         return fd;
@@ -145,9 +147,56 @@ static struct vfile *take_locked(struct vfile *v)
     return v;
 }
 
+/* The reader over a remote store's object, when it still is version want. */
+static int open_remote(const char *bpath, const struct fs_ident *want, const char *vname,
+                       df11_reader **r)
+{
+    df11_source src;
+    int rc = remote_source(bpath, want, &src);
+    if (rc)
+        return rc;
+    df11_error err;
+    if (df11_open_source(&src, r, &err) != DF11_OK) {
+        fs_log(LOG_ERR, "%s: cannot open: %s", vname, err.message);
+        STAT_ADD(errors, 1);
+        return -errno_of(err.code);
+    }
+    return 0;
+}
+
+static int vfile_wrap(df11_reader *r, const struct fs_ident *id, const char *vname,
+                      struct vfile **out)
+{
+    struct vfile *vf = calloc(1, sizeof *vf);
+    char *name = strdup(vname);
+    if (!vf || !name) {
+        free(vf);
+        free(name);
+        df11_close(r);
+        return -ENOMEM;
+    }
+    atomic_init(&vf->refs, 1);
+    atomic_init(&vf->seq_end, 0);
+    vf->id = atomic_fetch_add(&next_vfile_id, 1);
+    vf->r = r;
+    vf->ident = *id;
+    vf->size = df11_original_size(r);
+    vf->nchunks = df11_chunk_count(r);
+    vf->name = name;
+    *out = vf;
+    return 0;
+}
+
 static int open_new(const char *bpath, const struct fs_ident *want, const char *vname,
                     struct vfile **out)
 {
+    if (remote_active()) {
+        df11_reader *r = NULL;
+        int rc = open_remote(bpath, want, vname, &r);
+        if (rc)
+            return rc;
+        return vfile_wrap(r, want, vname, out);
+    }
     struct stat st;
     int fd = open_backing(bpath, &st);
     if (fd < 0) {
@@ -176,24 +225,7 @@ static int open_new(const char *bpath, const struct fs_ident *want, const char *
         STAT_ADD(errors, 1);
         return -errno_of(s);
     }
-    struct vfile *vf = calloc(1, sizeof *vf);
-    char *name = strdup(vname);
-    if (!vf || !name) {
-        free(vf);
-        free(name);
-        df11_close(r);
-        return -ENOMEM;
-    }
-    atomic_init(&vf->refs, 1);
-    atomic_init(&vf->seq_end, 0);
-    vf->id = atomic_fetch_add(&next_vfile_id, 1);
-    vf->r = r;
-    vf->ident = id;
-    vf->size = df11_original_size(r);
-    vf->nchunks = df11_chunk_count(r);
-    vf->name = name;
-    *out = vf;
-    return 0;
+    return vfile_wrap(r, &id, vname, out);
 }
 
 int vfile_get(const char *bpath, const struct fs_ident *want, const char *vname,

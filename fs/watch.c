@@ -21,6 +21,7 @@ static pthread_cond_t watch_cv = PTHREAD_COND_INITIALIZER;
 static void *watch_main(void *arg)
 {
     (void)arg;
+    time_t last_refresh = time(NULL);
     pthread_mutex_lock(&watch_mu);
     while (!watch_stop_flag) {
         struct timespec t;
@@ -31,6 +32,15 @@ static void *watch_main(void *arg)
         if (watch_stop_flag)
             break;
         pthread_mutex_unlock(&watch_mu);
+        /* A remote store: poll its manifest every `refresh` seconds (a
+         * conditional GET); a change shows up below as changed entries. */
+        if (remote_active() && fs_cfg.refresh) {
+            time_t now = time(NULL);
+            if (now - last_refresh >= (time_t)fs_cfg.refresh) {
+                last_refresh = now;
+                remote_refresh();
+            }
+        }
         struct changed *ch;
         size_t n = inode_check_changes(&ch);
         for (size_t i = 0; i < n; i++) {
@@ -47,6 +57,8 @@ static void *watch_main(void *arg)
 
 int watch_start(void)
 {
+    if (fs_cfg.check_interval == 0 && fs_cfg.refresh)
+        fs_cfg.check_interval = fs_cfg.refresh < 5 ? fs_cfg.refresh : 5;
     if (fs_cfg.check_interval == 0)
         return 0;
     int rc = pthread_create(&watch_thread, NULL, watch_main, NULL);
