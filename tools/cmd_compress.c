@@ -1,5 +1,7 @@
 /* df11 compress: .safetensors -> .df11, one file or a whole model folder. */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,21 +11,18 @@
 #include "fsutil.h"
 #include "input.h"
 #include "msg.h"
+#include "naming.h"
 #include "outfile.h"
 #include "progress.h"
+#include "summary.h"
 #include "walk.h"
 
-static void report(const char *in, const char *out, const struct stat *st)
-{
-    struct stat os;
-    char a[32], b[32];
-    if (cli_verbosity < 2 || stat(out, &os) != 0)
-        return;
-    msg_info("%s -> %s: %s -> %s (%.2f%%)", in, out,
-             msg_size(a, sizeof a, (double)st->st_size),
-             msg_size(b, sizeof b, (double)os.st_size),
-             st->st_size ? 100.0 * (double)os.st_size / (double)st->st_size : 100.0);
-}
+/* What a folder compress did, for its closing line. */
+typedef struct {
+    const cli_opts *o;
+    unsigned long compressed, copied, invalid_named;
+    uint64_t before, after; /* every regular file stored */
+} compress_ctx;
 
 /* 1 when path names the file described by st. */
 static int is_file(const char *path, const struct stat *st)
@@ -32,10 +31,11 @@ static int is_file(const char *path, const struct stat *st)
     return stat(path, &o) == 0 && o.st_dev == st->st_dev && o.st_ino == st->st_ino;
 }
 
-/* Compresses in to out. When soft is not NULL, "not a safetensors file" is
- * not reported but returned there with the library's message. */
+/* Compresses in to out; *sizes gets the input and output sizes. When soft
+ * is not NULL, "not a safetensors file" is not reported but returned there
+ * with the library's message. */
 static int compress_file(const cli_opts *o, const char *in, const char *out,
-                         df11_error *soft)
+                         df11_error *soft, uint64_t sizes[2])
 {
     int in_fd, rc;
     struct stat st;
@@ -80,56 +80,137 @@ static int compress_file(const cli_opts *o, const char *in, const char *out,
             msg_error("%s: not written; compress again once the input stays unchanged", out);
         return rc;
     }
+    struct stat os;
+    if (fstat(f.fd, &os) != 0)
+        os.st_size = 0;
     rc = outfile_commit(&f, &st);
-    if (rc == CLI_EXIT_OK)
-        report(in, out, &st);
+    sizes[0] = (uint64_t)st.st_size;
+    sizes[1] = (uint64_t)os.st_size;
     return rc;
 }
 
-static int folder_entry(void *ctx, const char *src, const char *dst_dir,
+/* The name a file gets in the store (for the clash check): the naming
+ * rule of naming.h for anything that may be compressed. */
+static char *out_name(void *ctx, const char *src, const char *name)
+{
+    (void)ctx;
+    if (path_ends_with(name, NAMING_ST))
+        return naming_stored(name);
+    if (strlen(name) + strlen(NAMING_KEEP) <= NAME_MAX && naming_sniff_path(src))
+        return naming_stored(name);
+    return strdup(name);
+}
+
+static int folder_entry(void *vctx, const char *src, const char *dst_dir,
                         const char *name)
 {
-    const cli_opts *o = ctx;
+    compress_ctx *c = vctx;
+    const cli_opts *o = c->o;
     int rc;
-    if (path_ends_with(name, ".safetensors")) {
-        char *stem = path_swap_suffix(name, ".safetensors", ".df11", 0);
-        char *out = stem ? path_join(dst_dir, stem) : NULL;
-        free(stem);
-        if (!out)
+    /* Content decides, not the suffix: a hub blob has none. A name ending
+     * in .safetensors always goes to the encoder, which says what is wrong
+     * with an invalid one; other names only when they start like one. */
+    int named = path_ends_with(name, NAMING_ST);
+    if (named || naming_sniff_path(src)) {
+        char *stored = naming_stored(name);
+        if (!stored)
             return msg_errno(src, "allocating", ENOMEM);
-        df11_error soft;
-        soft.code = DF11_OK;
-        rc = compress_file(o, src, out, &soft);
-        free(out);
-        if (rc != CLI_EXIT_FORMAT || soft.code != DF11_E_NOT_SAFETENSORS)
-            return rc;
-        /* Keep the folder complete: a loader gets exactly the bytes it
-         * would have read before, and will complain about them itself. */
-        msg_warn("%s; copied unchanged", soft.message);
-    } else if (path_ends_with(name, ".df11")) {
+        if (strlen(stored) > NAME_MAX) {
+            msg_warn("%s: safetensors content, but its name is too long to add %s "
+                     "(%d bytes at most); copied unchanged", src, NAMING_KEEP, NAME_MAX);
+            free(stored);
+        } else {
+            char *out = path_join(dst_dir, stored);
+            free(stored);
+            if (!out)
+                return msg_errno(src, "allocating", ENOMEM);
+            df11_error soft;
+            soft.code = DF11_OK;
+            uint64_t sz[2] = {0, 0};
+            rc = compress_file(o, src, out, &soft, sz);
+            if (rc == CLI_EXIT_OK) {
+                c->compressed++;
+                c->before += sz[0];
+                c->after += sz[1];
+                if (cli_verbosity >= 2)
+                    summary_line(src, sz[0], sz[1], out, NULL);
+            }
+            free(out);
+            if (rc != CLI_EXIT_FORMAT || soft.code != DF11_E_NOT_SAFETENSORS)
+                return rc;
+            /* Keep the folder complete: a loader gets exactly the bytes it
+             * would have read before, and will complain about them itself. */
+            if (named) {
+                c->invalid_named++;
+                msg_warn("%s; copied unchanged", soft.message);
+            } else {
+                msg_info("%s; starts like safetensors but is not; copied unchanged",
+                         soft.message);
+            }
+        }
+    } else if (naming_is_packed(name)) {
         msg_warn("%s: copied unchanged, but 'df11 decompress' and df11fs will "
                  "treat it as a compressed file", src);
     }
     char *out = path_join(dst_dir, name);
     if (!out)
         return msg_errno(src, "allocating", ENOMEM);
+    struct stat st;
     rc = copy_file(src, out, o->force);
-    if (rc == CLI_EXIT_OK)
+    if (rc == CLI_EXIT_OK) {
         msg_info("%s -> %s: copied", src, out);
+        c->copied++;
+        if (stat(out, &st) == 0) {
+            c->before += (uint64_t)st.st_size;
+            c->after += (uint64_t)st.st_size;
+        }
+    }
     free(out);
     return rc;
 }
 
-static int one_file(void *ctx, const char *in)
+static int one_file(void *vctx, const char *in)
 {
-    const cli_opts *o = ctx;
-    char *def = o->output ? NULL : path_swap_suffix(in, ".safetensors", ".df11", 1);
+    compress_ctx *c = vctx;
+    const cli_opts *o = c->o;
+    char *def = o->output ? NULL : naming_stored(in);
     const char *out = o->output ? o->output : def;
     if (!out)
         return msg_errno(in, "allocating", ENOMEM);
-    int rc = compress_file(o, in, out, NULL);
+    uint64_t sz[2] = {0, 0};
+    int rc = compress_file(o, in, out, NULL, sz);
+    if (rc == CLI_EXIT_OK)
+        summary_line(in, sz[0], sz[1], out, NULL);
     free(def);
     return rc;
+}
+
+/* The closing lines of a folder compress. */
+static void folder_summary(const compress_ctx *c, const walk_job *j, const char *src,
+                           const char *dst)
+{
+    const walk_stats *w = &j->stats;
+    if (w->links_followed)
+        msg_warn("%s: %lu symlink%s outside it; %s stored under the %s "
+                 "(-v lists them)", src, w->links_followed,
+                 w->links_followed == 1 ? " leads" : "s lead",
+                 w->links_followed == 1 ? "its target is" : "their targets are",
+                 w->links_followed == 1 ? "link's name" : "links' names");
+    if (!c->compressed) {
+        char extra[128] = "";
+        if (c->invalid_named)
+            snprintf(extra, sizeof extra, "; %lu named *.safetensors %s not valid safetensors",
+                     c->invalid_named, c->invalid_named == 1 ? "is" : "are");
+        msg_warn("%s: nothing was compressed: none of its %lu file%s has safetensors "
+                 "content (an 8-byte header length, then a JSON header)%s; %s is a plain copy",
+                 src, c->copied, c->copied == 1 ? "" : "s", extra, dst);
+    }
+    unsigned long links = w->links_kept + w->links_rewritten + w->links_dangling;
+    char tail[256];
+    snprintf(tail, sizeof tail, "; %lu of %lu file%s compressed, %lu symlink%s",
+             c->compressed, c->compressed + c->copied,
+             c->compressed + c->copied == 1 ? "" : "s", links, links == 1 ? "" : "s");
+    summary_line(src, c->before, c->after, dst, tail);
 }
 
 static int run(const cli_opts *o)
@@ -139,9 +220,18 @@ static int run(const cli_opts *o)
                   "written after the data");
         return CLI_EXIT_USAGE;
     }
-    static const walk_rename rn = {".safetensors", ".df11"};
-    return walk_inputs(o->inputs, o->ninputs, o->output, o->force, &rn, folder_entry,
-                       one_file, (void *)o);
+    compress_ctx c = {.o = o};
+    walk_job job = {.force = o->force, .follow_outside = 1, .file = folder_entry,
+                    .out_name = out_name, .ctx = &c};
+    struct stat st;
+    int folder = o->output && o->ninputs == 1 && stat(o->inputs[0], &st) == 0 &&
+                 S_ISDIR(st.st_mode);
+    int rc = walk_inputs(o->inputs, o->ninputs, o->output, &job, one_file);
+    /* Nothing was written when the tree was refused before the walk. */
+    if (folder && (c.compressed || c.copied || job.stats.links_kept ||
+                   job.stats.links_rewritten || job.stats.links_dangling || rc == CLI_EXIT_OK))
+        folder_summary(&c, &job, o->inputs[0], o->output);
+    return rc;
 }
 
 const cli_command cmd_compress = {

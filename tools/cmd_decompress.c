@@ -9,6 +9,8 @@
 #include "decode_out.h"
 #include "fsutil.h"
 #include "msg.h"
+#include "naming.h"
+#include "store_guard.h"
 #include "outfile.h"
 #include "input.h"
 #include "progress.h"
@@ -59,18 +61,25 @@ static int folder_entry(void *ctx, const char *src, const char *dst_dir,
 {
     const cli_opts *o = ctx;
     int rc;
-    int packed = path_ends_with(name, ".df11");
-    char *base = packed ? path_swap_suffix(name, ".df11", ".safetensors", 0) : NULL;
-    char *out = path_join(dst_dir, packed ? (base ? base : "") : name);
-    if (!out || (packed && !base))
+    char *orig = naming_original(name);
+    char *out = path_join(dst_dir, orig ? orig : name);
+    if (!out)
         rc = msg_errno(src, "allocating", ENOMEM);
-    else if (packed)
+    else if (orig)
         rc = decompress_file(o, src, out);
     else if ((rc = copy_file(src, out, o->force)) == CLI_EXIT_OK)
         msg_info("%s -> %s: copied", src, out);
-    free(base);
+    free(orig);
     free(out);
     return rc;
+}
+
+static char *out_name(void *ctx, const char *src, const char *name)
+{
+    (void)ctx;
+    (void)src;
+    char *orig = naming_original(name);
+    return orig ? orig : strdup(name);
 }
 
 static int one_file(void *ctx, const char *in)
@@ -78,12 +87,14 @@ static int one_file(void *ctx, const char *in)
     const cli_opts *o = ctx;
     if (o->to_stdout)
         return decompress_file(o, in, NULL);
-    char *def = o->output ? NULL : path_swap_suffix(in, ".df11", ".safetensors", 0);
+    char *def = o->output ? NULL : naming_original(in);
     if (!o->output && !def) {
-        msg_error("%s: unknown suffix (expected .df11); name the output with -o", in);
+        msg_error("%s: unknown suffix (expected .df11 or .df11n); name the output with -o", in);
         return CLI_EXIT_USAGE;
     }
-    int rc = decompress_file(o, in, o->output ? o->output : def);
+    int rc = def && !o->force ? store_guard_beside(in, def) : CLI_EXIT_OK;
+    if (rc == CLI_EXIT_OK)
+        rc = decompress_file(o, in, o->output ? o->output : def);
     free(def);
     return rc;
 }
@@ -96,9 +107,12 @@ static int run(const cli_opts *o)
         return CLI_EXIT_USAGE;
     }
     /* No folder mode with -c: a folder cannot go to one stream. */
-    static const walk_rename rn = {".df11", ".safetensors"};
-    return walk_inputs(o->inputs, o->ninputs, o->to_stdout ? NULL : o->output, o->force,
-                       &rn, folder_entry, one_file, (void *)o);
+    /* A store's links are kept as they are: they point at original names,
+     * which exist again in the output. */
+    walk_job job = {.force = o->force, .follow_outside = 0, .file = folder_entry,
+                    .out_name = out_name, .ctx = (void *)o};
+    return walk_inputs(o->inputs, o->ninputs, o->to_stdout ? NULL : o->output, &job,
+                       one_file);
 }
 
 const cli_command cmd_decompress = {
