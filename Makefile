@@ -173,3 +173,47 @@ clean:
 
 .PHONY: all test asan fuzz bench clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- install / uninstall --------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=]: df11 and df11fs, libdf11 (static,
+# and shared with its soname), df11.h, a pkg-config file, the man pages df11(1)
+# and df11fs(8), and the mount helper mount.fuse.df11fs, which mount(8) looks
+# for in /sbin only (not under PREFIX): with it, "mount -t fuse.df11fs" and
+# fstab lines of type fuse.df11fs work. make uninstall removes exactly these.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+MOUNT_HELPER_DIR ?= /sbin
+MOUNT_FUSE3 ?= $(shell command -v mount.fuse3 2>/dev/null || echo /sbin/mount.fuse3)
+DF11_VERSION := $(shell sed -n 's/^\#define DF11_LIB_VERSION "\(.*\)"/\1/p' codec/df11.h)
+INSTALLED := $(BINDIR)/df11 $(BINDIR)/df11fs $(LIBDIR)/libdf11.a $(LIBDIR)/$(SONAME) \
+  $(LIBDIR)/libdf11.so $(INCLUDEDIR)/df11.h $(LIBDIR)/pkgconfig/df11.pc \
+  $(MANDIR)/man1/df11.1 $(MANDIR)/man8/df11fs.8 $(MOUNT_HELPER_DIR)/mount.fuse.df11fs
+
+install: $(BUILD)/df11 $(BUILD)/df11fs $(BUILD)/libdf11.a $(BUILD)/$(SONAME)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MOUNT_HELPER_DIR)
+	install -m 755 $(BUILD)/df11 $(BUILD)/df11fs $(DESTDIR)$(BINDIR)/
+	install -m 644 $(BUILD)/libdf11.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/$(SONAME) $(DESTDIR)$(LIBDIR)/
+	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/libdf11.so
+	install -m 644 codec/df11.h $(DESTDIR)$(INCLUDEDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	  -e 's|@VERSION@|$(DF11_VERSION)|; s|@REQUIRES@|$(PKGS)|' \
+	  -e 's|@LIBS_PRIVATE@|$(strip $(filter-out $(shell pkg-config --libs $(PKGS)),$(LIBS)))|' \
+	  codec/df11.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/df11.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/df11.pc
+	install -m 644 doc/man/df11.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 doc/man/df11fs.8 $(DESTDIR)$(MANDIR)/man8/
+	sed -e 's|@BINDIR@|$(BINDIR)|; s|@MOUNT_FUSE3@|$(MOUNT_FUSE3)|' tools/mount.fuse.df11fs.in \
+	  >$(DESTDIR)$(MOUNT_HELPER_DIR)/mount.fuse.df11fs
+	chmod 755 $(DESTDIR)$(MOUNT_HELPER_DIR)/mount.fuse.df11fs
+	@if [ -z "$(DESTDIR)" ] && command -v ldconfig >/dev/null; then ldconfig; fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@if [ -z "$(DESTDIR)" ] && command -v ldconfig >/dev/null; then ldconfig; fi
+
+.PHONY: install uninstall
