@@ -5,8 +5,10 @@
 #include "cli.h"
 #include "msg.h"
 
+extern const cli_command cmd_manifest;   /* tools/cmd_manifest.c */
 static const cli_command *const commands[] = {
     &cmd_compress, &cmd_decompress, &cmd_verify, &cmd_info, &cmd_bench,
+    &cmd_manifest,
 };
 #define N_CMDS (sizeof commands / sizeof commands[0])
 
