@@ -370,7 +370,7 @@ static df11_status encode(encoder *e, unsigned threads)
     if (!S_ISREG(st.st_mode))
         return df11_fail(e->err, DF11_E_ARG, "%s: not a regular file", e->in_name);
     e->size = (uint64_t)st.st_size;
-    df11_status s = df11_plan_file(e->in_fd, e->in_name, e->size, &e->plan, e->err);
+    df11_status s = df11_plan_file(e->in_fd, e->in_name, e->size, e->o.chunk_log2, &e->plan, e->err);
     if (s == DF11_E_TRUNCATED) /* the header promised bytes the file no longer has */
         s = changed(e, 0, "it got shorter");
     if (s == DF11_OK) s = make_jobs(e);

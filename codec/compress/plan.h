@@ -10,11 +10,13 @@ typedef struct {
 
 typedef struct {
     df11_plan_seg *segs;
-    uint32_t count;
+    uint32_t count, cap;
 } df11_plan;
 
-/* Reads the safetensors header of fd (size bytes) and plans its segments. */
-df11_status df11_plan_file(int fd, const char *path, uint64_t size, df11_plan *p, df11_error *err);
+/* Reads the safetensors header of fd (size bytes) and plans its segments
+ * for chunks of 2^chunk_log2 bytes (plan.c says how). */
+df11_status df11_plan_file(int fd, const char *path, uint64_t size, uint32_t chunk_log2,
+                           df11_plan *p, df11_error *err);
 void df11_plan_free(df11_plan *p);
 
 /* The exact size df11_exp_encode gives n elements of width 2 or 4 whose
