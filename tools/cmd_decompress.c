@@ -92,7 +92,11 @@ static int one_file(void *ctx, const char *in)
         msg_error("%s: unknown suffix (expected .df11 or .df11n); name the output with -o", in);
         return CLI_EXIT_USAGE;
     }
-    int rc = def && !o->force ? store_guard_beside(in, def) : CLI_EXIT_OK;
+    /* An existing output is refused anyway (exit 5, outfile.h); the guard
+     * is about a new file appearing beside the input. */
+    struct stat st;
+    int rc = def && !o->force && lstat(def, &st) != 0 ? store_guard_beside(in, def)
+                                                      : CLI_EXIT_OK;
     if (rc == CLI_EXIT_OK)
         rc = decompress_file(o, in, o->output ? o->output : def);
     free(def);
