@@ -5,7 +5,9 @@
  *
  * The change is made from the progress callback, which runs on the
  * encoder's writing thread during the passes, at one of three moments:
- *   PASS1_FIRST  the first report of pass 1 (chunk 0 has been read)
+ *   PASS1_FIRST  the first report of pass 1 (chunk 0 has been read;
+ *                workers may have read more, so what is changed then is
+ *                in chunk 0)
  *   PASS1_END    the last report of pass 1 (done == total/2): everything
  *                has been read once, pass 2 has read nothing
  *   PASS2_END    the last report of pass 2 (done == total): every byte has
@@ -51,12 +53,16 @@ static void mutate(void *ctx, uint64_t done, uint64_t total)
     } else if (ok && m->what == SHRINK) {
         ok = ftruncate(fd, (off_t)(m->size - 1000)) == 0;
     } else if (ok) {
-        /* 16 bytes inside chunk 0's tensor data, which pass 1 has read:
-         * BF16 2.0, an exponent the code has too, so only the checksum
-         * of pass 2 can tell */
-        const uint8_t two[16] = {0, 0x40, 0, 0x40, 0, 0x40, 0, 0x40,
-                                 0, 0x40, 0, 0x40, 0, 0x40, 0, 0x40};
-        ok = pwrite(fd, two, sizeof two, 4096) == (ssize_t)sizeof two;
+        /* one byte that pass 1 has certainly read: pass 1 reports half
+         * the bytes it has done, so [0, 2*done) is behind it (at the
+         * first report, chunk 0: the safetensors header) */
+        off_t at = (off_t)(2 * done - 1);
+        uint8_t b = 0;
+        int rfd = open(m->path, O_RDONLY | O_CLOEXEC);
+        ok = rfd >= 0 && pread(rfd, &b, 1, at) == 1;
+        if (rfd >= 0) close(rfd);
+        b ^= 0x01;
+        ok = ok && pwrite(fd, &b, 1, at) == 1;
     }
     if (fd >= 0) close(fd);
     if (!ok) m->fired = -1;
