@@ -11,18 +11,21 @@ M="$WORK/model"
 if [ -d "$FX/model" ]; then cp -a "$FX/model" "$M"
 else mkdir -p "$M" && cp "$FX"/*.safetensors "$M/"; fi
 # Extra shapes the generator does not make: nesting, a symlink to a folder,
-# a dangling and an absolute symlink, an empty folder, a name with spaces,
-# and a .safetensors that is not valid.
+# an absolute symlink out of the tree (stored as the file it points to), an
+# empty folder, a name with spaces, and a .safetensors that is not valid. A
+# dangling link is checked on its own at the end (it makes exit 2).
 mkdir -p "$M/a/b/c" "$M/empty"
 s=$(ls "$FX"/*.safetensors | grep -v truncated | head -1)
 cp "$s" "$M/a/b/c/deep weights.safetensors"
 echo '{"x": 1}' >"$M/a/b/c/config.json"
 ln -s a/b "$M/link_to_folder"
-ln -s nowhere.safetensors "$M/dangling.safetensors"
 ln -s /etc/hostname "$M/absolute_link"
 printf 'not a safetensors file at all' >"$M/broken.safetensors"
 
 tree() { (cd "$1" && find . -mindepth 1 -printf '%y %p\n' | sort); }
+# The tree a store gives back: links that leave the tree are followed, so
+# they come back as the regular files they pointed to.
+tree_out() { tree "$1" | sed 's|^l ./absolute_link$|f ./absolute_link|'; }
 
 S="$WORK/store"
 rc "cli_folder_compress" 0 "$DF11" compress "$M" -o "$S"
@@ -32,7 +35,9 @@ grep -q "broken.safetensors" "$WORK/last.err" && pass "cli_folder_warns_invalid"
 bad=0
 while IFS= read -r f; do
     rel=${f#"$M"/}
-    if [ -L "$f" ]; then
+    if [ "$rel" = absolute_link ]; then
+        [ -f "$S/$rel" ] && [ ! -L "$S/$rel" ] && cmp -s "$f" "$S/$rel" || { bad=1; echo "followed $rel"; }
+    elif [ -L "$f" ]; then
         [ -L "$S/$rel" ] && [ "$(readlink "$S/$rel")" = "$(readlink "$f")" ] || { bad=1; echo "link $rel"; }
     elif [[ "$rel" == *.safetensors && "$rel" != broken.safetensors ]]; then
         d="$S/${rel%.safetensors}.df11"
@@ -51,12 +56,12 @@ ok "cli_folder_verify_all" find "$S" -type f -name "*.df11" -exec "$DF11" verify
 
 O="$WORK/out"
 rc "cli_folder_decompress" 0 "$DF11" decompress "$S" -o "$O"
-[ "$(tree "$M")" = "$(tree "$O")" ] && pass "cli_folder_tree_identical" \
-    || fail "cli_folder_tree_identical" "$(diff <(tree "$M") <(tree "$O") | head -5 | tr '\n' ' ')"
+[ "$(tree_out "$M")" = "$(tree "$O")" ] && pass "cli_folder_tree_identical" \
+    || fail "cli_folder_tree_identical" "$(diff <(tree_out "$M") <(tree "$O") | head -5 | tr '\n' ' ')"
 bad=0
 while IFS= read -r f; do
     rel=${f#"$M"/}
-    if [ -L "$f" ]; then
+    if [ -L "$f" ] && [ "$rel" != absolute_link ]; then
         [ -L "$O/$rel" ] && [ "$(readlink "$O/$rel")" = "$(readlink "$f")" ] || { bad=1; echo "link $rel"; }
     else
         cmp -s "$f" "$O/$rel" || { bad=1; echo "differs: $rel"; }
@@ -75,7 +80,7 @@ rc "cli_folder_refuses_existing" 5 "$DF11" compress -q "$M" -o "$S"
 rc "cli_folder_force" 0 "$DF11" compress -q -f "$M" -o "$S"
 rc "cli_folder_decompress_refuses_existing" 5 "$DF11" decompress -q "$S" -o "$O"
 rc "cli_folder_decompress_force" 0 "$DF11" decompress -q -f "$S" -o "$O"
-[ "$(tree "$M")" = "$(tree "$O")" ] && pass "cli_folder_force_tree" || fail "cli_folder_force_tree"
+[ "$(tree_out "$M")" = "$(tree "$O")" ] && pass "cli_folder_force_tree" || fail "cli_folder_force_tree"
 
 rc "cli_folder_needs_o" 1 "$DF11" compress "$M"
 rc "cli_folder_same_dir" 1 "$DF11" compress "$M" -o "$M"
@@ -85,3 +90,14 @@ rc "cli_folder_output_inside" 0 "$DF11" compress -q "$WORK/m2" -o "$WORK/m2/stor
 [ ! -e "$WORK/m2/store/store" ] && pass "cli_folder_output_inside_not_walked" || fail "cli_folder_output_inside_not_walked"
 left=$(temp_files "$WORK" | wc -l)
 [ "$left" -eq 0 ] && pass "cli_folder_no_temp_files" || fail "cli_folder_no_temp_files" "$left left"
+
+# A dangling link: recreated as it is, reported, exit 2 (the store is not
+# complete), and no other file is missing from the store.
+D="$WORK/dangle"
+mkdir -p "$D"
+cp "$s" "$D/w.safetensors"
+ln -s nowhere.safetensors "$D/dangling.safetensors"
+rc "cli_folder_dangling_exit_2" 2 "$DF11" compress -q "$D" -o "$WORK/dangle-store"
+grep -q "dangling" "$WORK/last.err" && pass "cli_folder_dangling_reported" || fail "cli_folder_dangling_reported"
+[ -f "$WORK/dangle-store/w.df11" ] && [ -L "$WORK/dangle-store/dangling.safetensors" ] \
+    && pass "cli_folder_dangling_rest_stored" || fail "cli_folder_dangling_rest_stored"

@@ -22,14 +22,17 @@ ok "cli_out_long_compress_default" "$DF11" compress -q "$L/$n243.safetensors"
 [ -f "$L/$n243.df11" ] && pass "cli_out_long_compress_default_name" || fail "cli_out_long_compress_default_name"
 n238=$(printf 'c%.0s' $(seq 238))
 cp "$L/$n245.df11" "$L/$n238.df11"
-ok "cli_out_long_decompress_default" "$DF11" decompress -q "$L/$n238.df11"          # -> 250 bytes
+# -f: the folder holds other .df11 files, where decompress refuses to add
+# an original beside them without it (it would shadow them in a mount).
+ok "cli_out_long_decompress_default" "$DF11" decompress -q -f "$L/$n238.df11"       # -> 250 bytes
 same "cli_out_long_decompress_content" "$src" "$L/$n238.safetensors"
 n240=$(printf 'd%.0s' $(seq 235))
 ok "cli_out_long_decompress_o" "$DF11" decompress -q "$L/$n245.df11" -o "$L/$n240.safetensors.x1234"
 same "cli_out_long_decompress_o_content" "$src" "$L/$n240.safetensors.x1234"
 mkdir -p "$WORK/lm/sub" && cp "$src" "$WORK/lm/sub/$n243.safetensors" && cp "$src" "$WORK/lm/$n245.bin"
 ok "cli_out_long_folder" "$DF11" compress -q "$WORK/lm" -o "$WORK/ls"
-[ -f "$WORK/ls/sub/$n243.df11" ] && [ -f "$WORK/ls/$n245.bin" ] && pass "cli_out_long_folder_files" \
+# $n245.bin holds safetensors: stored as $n245.bin.df11n (251 bytes).
+[ -f "$WORK/ls/sub/$n243.df11" ] && [ -f "$WORK/ls/$n245.bin.df11n" ] && pass "cli_out_long_folder_files" \
     || fail "cli_out_long_folder_files"
 left=$(temp_files "$WORK"); [ -z "$left" ] && pass "cli_out_long_no_temp" || fail "cli_out_long_no_temp" "$left"
 

@@ -35,7 +35,8 @@ ok "cli_default_name_decompress" "$DF11" decompress "$WORK/names/m.df11"
 same "cli_default_name_roundtrip" "$WORK/names/orig" "$WORK/names/m.safetensors"
 cp "$src" "$WORK/names/weights.bin"
 ok "cli_default_name_append" "$DF11" compress "$WORK/names/weights.bin"
-[ -f "$WORK/names/weights.bin.df11" ] && pass "cli_default_name_appended" || fail "cli_default_name_appended"
+# safetensors content under another name keeps its whole name: NAME.df11n
+[ -f "$WORK/names/weights.bin.df11n" ] && pass "cli_default_name_appended" || fail "cli_default_name_appended"
 rc "cli_decompress_unknown_suffix" 1 "$DF11" decompress "$WORK/names/weights.bin"
 
 # Thread counts must not change the bytes.
