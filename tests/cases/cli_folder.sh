@@ -25,7 +25,7 @@ printf 'not a safetensors file at all' >"$M/broken.safetensors"
 tree() { (cd "$1" && find . -mindepth 1 -printf '%y %p\n' | sort); }
 # The tree a store gives back: links that leave the tree are followed, so
 # they come back as the regular files they pointed to.
-tree_out() { tree "$1" | sed 's|^l ./absolute_link$|f ./absolute_link|'; }
+tree_out() { tree "$1" | sed 's|^l ./absolute_link$|f ./absolute_link|' | sort; }
 
 S="$WORK/store"
 rc "cli_folder_compress" 0 "$DF11" compress "$M" -o "$S"
