@@ -316,7 +316,7 @@ df11_status mf_parse(const void *buf, size_t len, const char *name,
         }
         need += strlen(path) + 1 + (obj ? strlen(obj) + 1 : 0) + (tgt ? strlen(tgt) + 1 : 0);
         if (blk)
-            need += nblocks * 8 + 8;
+            need += nblocks * 8 + 16;   /* + count + alignment */
         i++;
     }
     snap = calloc(1, sizeof *snap);
@@ -368,7 +368,11 @@ df11_status mf_parse(const void *buf, size_t len, const char *name,
         if (blk) {
             uint64_t nb = strlen(blk) / 16;
             uint64_t *h = arena_take(&a, nb * 8 + 8, 8);
-            for (uint64_t k = 0; h && k < nb; k++) {
+            if (!h) {
+                st = st_fail(err, DF11_E_INTERNAL, "%s: manifest arena too small", name);
+                goto out;
+            }
+            for (uint64_t k = 0; k < nb; k++) {
                 uint8_t raw[8];
                 if (!parse_hex(blk + 16 * k, 8, raw)) {
                     st = bad(err, name, i, "blocks is not hex");

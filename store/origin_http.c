@@ -76,6 +76,7 @@ typedef struct {
     char *buf;
     size_t cap, got, max;
     bool grow, overflow;
+    long status;         /* of the response being received */
     char cr[160], cl[40], etag[256];
 } xfer;
 
@@ -83,6 +84,8 @@ static size_t on_body(char *data, size_t sz, size_t nm, void *ud)
 {
     xfer *x = ud;
     size_t n = sz * nm;
+    if (x->status < 200 || x->status >= 300)
+        return n;   /* an error page: its status says it all */
     if (x->got + n > x->cap) {
         if (!x->grow || x->got + n > x->max) {
             x->overflow = true;
@@ -126,6 +129,8 @@ static size_t on_header(char *line, size_t sz, size_t nm, void *ud)
     if (n >= 5 && !strncmp(line, "HTTP/", 5)) {
         /* a new response (after a redirect or a 100): forget the last */
         x->cr[0] = x->cl[0] = x->etag[0] = 0;
+        const char *sp = memchr(line, ' ', n);
+        x->status = sp ? strtol(sp + 1, NULL, 10) : 0;
     } else if (n > 14 && !strncasecmp(line, "Content-Range:", 14)) {
         header_value(line, n, 14, x->cr, sizeof x->cr);
     } else if (n > 15 && !strncasecmp(line, "Content-Length:", 15)) {

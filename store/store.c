@@ -199,9 +199,10 @@ static df11_status load_first(df11store *s, df11_error *err)
         st = DF11_OK;
     } else {
         if (st == DF11_E_AGAIN)
-            st_fail(&e, DF11_E_IO, "%s (origin unreachable%s)", e.message,
-                    have_cached ? ", and the cached manifest is unusable" : " and no cached manifest");
-        st = st_fail(err, e.code == DF11_E_AGAIN ? DF11_E_IO : e.code, "%s", e.message);
+            st = st_fail(err, DF11_E_IO, "%s (origin unreachable; %s)", e.message,
+                         have_cached ? "the cached manifest is unusable" : "no cached manifest");
+        else
+            st = st_fail(err, st, "%s", e.message);
     }
     free(cached);
     free(cetag);
