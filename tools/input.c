@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "exitcodes.h"
+#include "input_url.h"
 #include "msg.h"
 
 static const char *kind(mode_t m)
@@ -60,6 +61,8 @@ int input_open_df11(const char *path, df11_reader **r, struct stat *st)
 {
     int fd, rc;
     struct stat local;
+    if (df11store_is_url(path))
+        return input_open_url_df11(path, r, st);
     if ((rc = input_open(path, &fd, st ? st : &local)))
         return rc;
     df11_source src;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "df11store.h"
 #include "exitcodes.h"
 #include "fsutil.h"
 #include "input.h"
@@ -228,7 +229,9 @@ int walk_inputs(char *const *inputs, int n, const char *out_dir, walk_job *job,
     for (int i = 0; i < n; i++) {
         const char *in = inputs[i];
         struct stat st;
-        if (stat(in, &st) != 0) {
+        if (df11store_is_url(in)) {
+            cli_keep_first(&rc, file(job->ctx, in));   /* input_url.c opens it */
+        } else if (stat(in, &st) != 0) {
             cli_keep_first(&rc, msg_errno(in, "stat", errno));
         } else if (S_ISDIR(st.st_mode)) {
             if (out_dir) {
