@@ -39,10 +39,29 @@ def _typed(raw_u8, dtype, shape):
         return raw_u8.clone().view(dtype).reshape(shape)
 
 
+_gpu_refused = {}  # device -> why libdf11 could not decode into it
+
+
 def _use_gpu(device):
-    if device == "cpu" or not device.startswith("cuda"):
+    if device == "cpu" or not device.startswith("cuda") or device in _gpu_refused:
         return False
     return _core.gpu_available()[0]
+
+
+def _gpu_or_cpu(device, gpu, cpu):
+    """gpu(); when libdf11 refuses the device itself (not the data: e.g. a
+    destination on another GPU than the one its context is bound to), warn
+    once, remember, and run cpu() instead: same bits either way."""
+    try:
+        return gpu()
+    except _core.Df11Error as e:
+        if e.code not in (_lib.E_ARG, _lib.E_GPU, _lib.E_NO_GPU):
+            raise  # corrupt data fails on the GPU as it would on the CPU
+        import warnings
+        _gpu_refused[device] = str(e)
+        warnings.warn("df11: GPU decoding into %s failed (%s); decoding on the CPU and copying"
+                      % (device, e), RuntimeWarning, stacklevel=3)
+        return cpu()
 
 
 def _gpu_tensor(reader, info, device):
@@ -80,7 +99,8 @@ def _gpu_tensor(reader, info, device):
 def get_tensor(reader, info, device):
     dtype = dtype_of(info.dtype)
     if _use_gpu(device):
-        return _gpu_tensor(reader, info, device)
+        return _gpu_or_cpu(device, lambda: _gpu_tensor(reader, info, device),
+                           lambda: get_tensor(reader, info, device))
     raw = torch.empty(info.nbytes, dtype=torch.uint8)
     reader.read_ranges(raw.data_ptr(), info.start, [(info.start, info.end)])
     t = _typed(raw, dtype, info.shape)
@@ -95,28 +115,42 @@ def get_tensors(reader, device, threads=None):
         dtype_of(t.dtype)
     if not tensors:
         return {}
+    if _use_gpu(device):
+        return _gpu_or_cpu(device, lambda: _gpu_tensors(reader, device),
+                           lambda: get_tensors(reader, device, threads))
     lo = min(t.start for t in tensors)
     hi = max(t.end for t in tensors)
-    if _use_gpu(device):
-        offs = reader.chunk_offsets()
-        c0 = int(np.searchsorted(offs, lo, side="right")) - 1
-        c1 = int(np.searchsorted(offs, hi - 1, side="right")) - 1 if hi > lo else c0 - 1
-        base = int(offs[c0]) if hi > lo else lo
-        dev = torch.device(device)
-        buf = torch.empty(int(offs[c1 + 1]) - base if hi > lo else 0, dtype=torch.uint8,
-                          device=dev)
-        with torch.cuda.device(dev):
-            torch.cuda.current_stream().synchronize()
-            _core.gpu_decode(reader, [(c, buf.data_ptr() + int(offs[c]) - base)
-                                      for c in range(c0, c1 + 1)])
-    else:
-        base = lo
-        buf = torch.empty(hi - lo, dtype=torch.uint8)
-        reader.read_ranges(buf.data_ptr(), lo, [(lo, hi)], threads=threads)
-        if device != "cpu":
-            buf = _to_device(buf, device)
+    base = lo
+    buf = torch.empty(hi - lo, dtype=torch.uint8)
+    reader.read_ranges(buf.data_ptr(), lo, [(lo, hi)], threads=threads)
+    if device != "cpu":
+        buf = _to_device(buf, device)
+    return _views(tensors, buf, base)
+
+
+def _views(tensors, buf, base):
     return {t.name: _typed(buf[t.start - base:t.end - base], dtype_of(t.dtype), t.shape)
             for t in tensors}
+
+
+def _gpu_tensors(reader, device):
+    """load_file on the GPU: one device buffer covering every chunk of the
+    data section, each chunk decoded straight into it; tensors are views."""
+    tensors = reader.by_offset
+    lo = min(t.start for t in tensors)
+    hi = max(t.end for t in tensors)
+    offs = reader.chunk_offsets()
+    c0 = int(np.searchsorted(offs, lo, side="right")) - 1
+    c1 = int(np.searchsorted(offs, hi - 1, side="right")) - 1 if hi > lo else c0 - 1
+    base = int(offs[c0]) if hi > lo else lo
+    dev = torch.device(device)
+    buf = torch.empty(int(offs[c1 + 1]) - base if hi > lo else 0, dtype=torch.uint8,
+                      device=dev)
+    with torch.cuda.device(dev):
+        torch.cuda.current_stream().synchronize()
+        _core.gpu_decode(reader, [(c, buf.data_ptr() + int(offs[c]) - base)
+                                  for c in range(c0, c1 + 1)])
+    return _views(tensors, buf, base)
 
 
 def from_raw(raw, dtype_str, device):

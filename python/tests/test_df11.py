@@ -550,6 +550,52 @@ def t_gpu_fallback():
     return "%d moves to cuda:0, bits equal" % len(moved)
 
 
+def t_gpu_refused():
+    """libdf11 has a GPU but refuses the device (DF11_E_GPU, e.g. a tensor
+    on another GPU than its context's): warn once, decode on the CPU, same
+    bits; a data error (DF11_E_CHECKSUM) on the GPU is raised, not hidden.
+    Simulated: the GPU decode functions are replaced."""
+    import warnings
+
+    from df11 import _core, _lib, _torch
+    src = GPT2 if os.path.isfile(GPT2) else os.path.join(minilm(), "model.safetensors")
+    packed = compress(src, "gpt2" if src == GPT2 else "minilm")
+    saved = (_core._gpu_state, _torch._to_device, _torch._gpu_tensors, _torch._gpu_tensor)
+    moved = []
+
+    def refuse(code):
+        def f(*a):
+            raise _core._error_from(code, "simulated by the test")
+        return f
+    try:
+        _core._gpu_state = (True, "")
+        _torch._to_device = lambda t, d: (moved.append(d), t)[1]
+        _torch._gpu_tensors = _torch._gpu_tensor = refuse(_lib.E_GPU)
+        want = st_load_file(src)
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            got = df11.torch.load_file(packed, device="cuda:1")
+            with df11.safe_open(packed, device="cuda:1") as f:
+                k = list(want)[0]
+                same(want[k], f.get_tensor(k), k)
+        assert len([x for x in w if issubclass(x.category, RuntimeWarning)]) == 1, \
+            [str(x.message) for x in w]
+        for k in want:
+            same(want[k], got[k], k)
+        assert "cuda:1" in _torch._gpu_refused and set(moved) == {"cuda:1"}
+        _torch._gpu_tensors = refuse(_lib.E_CHECKSUM)
+        try:
+            df11.torch.load_file(packed, device="cuda:2")
+        except df11.Df11Error as e:
+            assert e.status == "DF11_E_CHECKSUM", e
+        else:
+            raise AssertionError("a checksum error on the GPU was hidden")
+    finally:
+        _core._gpu_state, _torch._to_device, _torch._gpu_tensors, _torch._gpu_tensor = saved
+        _torch._gpu_refused.clear()
+    return "warned once, %d CPU moves, checksum error raised" % len(moved)
+
+
 def t_transformers():
     """df11.transformers.from_pretrained on compressed MiniLM folders (one
     file, and sharded with an index) equals from_pretrained on the
@@ -664,6 +710,7 @@ def main():
     run("python:compress_verify_progress", t_compress_verify_progress)
     run("python:gpu_decode", t_gpu)
     run("python:gpu_fallback", t_gpu_fallback)
+    run("python:gpu_refused_fallback", t_gpu_refused)
     run("python:transformers", t_transformers)
     run("python:memory_load_file", t_memory)
     return 0
