@@ -37,7 +37,7 @@ if ! (
     flock 9
     DF11_LIBDF11="$lib" DF11_NO_CUDA=1 "$PY" -m pip install --disable-pip-version-check -q \
         --no-build-isolation --no-deps --force-reinstall ./python
-) 9>"$ROOT/.venv/.df11-pip.lock" >"$work/pip.log" 2>&1; then
+) 9>"$(dirname "$(dirname "$PY")")/.df11-pip.lock" >"$work/pip.log" 2>&1; then
     echo "FAIL python:install pip install ./python: $(grep -v '^ *$' "$work/pip.log" | tail -n3 | tr '\n' ' ')"
     exit 0
 fi
