@@ -39,6 +39,8 @@ static df11_status local_get(origin *o, const char *object, uint64_t off, size_t
 {
     (void)deadline;
     local_origin *lo = (local_origin *)o;
+    if (o->ctr)
+        atomic_fetch_add(&o->ctr->origin_requests, 1);
     int fd = open_beneath(lo->dfd, object);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
