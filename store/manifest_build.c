@@ -330,6 +330,38 @@ static int cmp_bentry(const void *a, const void *b)
     return strcmp(((const bentry *)a)->path, ((const bentry *)b)->path);
 }
 
+static int cmp_path_key(const void *key, const void *e)
+{
+    return strcmp(key, ((const bentry *)e)->path);
+}
+
+/* A folder's mtime is the newest of its entries' (its own when empty), so
+ * that writing the manifest, or a temporary file come and gone, does not
+ * change the manifest. Children sort after their folder: walking back,
+ * every folder is final before its own folder sees it. */
+static void folder_times(builder *b)
+{
+    bool *seen = calloc(b->n ? b->n : 1, 1);
+    if (!seen)
+        return;
+    for (size_t i = b->n; i-- > 1;) {
+        bentry *e = &b->v[i];
+        const char *slash = strrchr(e->path, '/');
+        char *pp = strndup(e->path, slash ? (size_t)(slash - e->path) : 0);
+        bentry *p = pp ? bsearch(pp, b->v, b->n, sizeof *b->v, cmp_path_key) : NULL;
+        free(pp);
+        if (!p)
+            continue;
+        size_t pi = (size_t)(p - b->v);
+        if (!seen[pi] || e->mtime > p->mtime || (e->mtime == p->mtime && e->mtime_nsec > p->mtime_nsec)) {
+            p->mtime = e->mtime;
+            p->mtime_nsec = e->mtime_nsec;
+        }
+        seen[pi] = true;
+    }
+    free(seen);
+}
+
 static const char *kind_name(df11store_kind k)
 {
     switch (k) {
@@ -395,6 +427,7 @@ df11_status mf_build(const char *store_dir, uint32_t block_size, bool hash,
         b.v[w++] = b.v[i];
     }
     b.n = w;
+    folder_times(&b);
     sbuf sb = { 0 };
     sb_printf(&sb, "{\"format\":\"df11-manifest\",\"version\":%d,\"block_size\":%u,\"entries\":[",
               MF_VERSION, block_size);

@@ -22,8 +22,9 @@
 
 static int su_failures;
 
+__attribute__((format(printf, 3, 4))) static inline void su_check(bool ok, const char *name, const char *fmt, ...);
 __attribute__((format(printf, 3, 4)))
-static void su_check(bool ok, const char *name, const char *fmt, ...)
+static inline void su_check(bool ok, const char *name, const char *fmt, ...)
 {
     printf("%s %s", ok ? "PASS" : "FAIL", name);
     if (!ok && fmt) {
@@ -38,13 +39,13 @@ static void su_check(bool ok, const char *name, const char *fmt, ...)
     su_failures += !ok;
 }
 
-static const char *su_root(void)
+static inline const char * su_root(void)
 {
     const char *r = getenv("DF11_ROOT");
     return r && *r ? r : ".";
 }
 
-static char *su_tmpdir(const char *tag)
+static inline char * su_tmpdir(const char *tag)
 {
     char *p = malloc(128);
     snprintf(p, 128, "/tmp/df11-%s.XXXXXX", tag);
@@ -55,7 +56,7 @@ static char *su_tmpdir(const char *tag)
     return p;
 }
 
-static void su_rmrf(const char *p)
+static inline void su_rmrf(const char *p)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
@@ -63,7 +64,7 @@ static void su_rmrf(const char *p)
         fprintf(stderr, "could not remove %s\n", p);
 }
 
-static uint8_t *su_read(const char *path, size_t *n)
+static inline uint8_t * su_read(const char *path, size_t *n)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -83,7 +84,7 @@ static uint8_t *su_read(const char *path, size_t *n)
     return b;
 }
 
-static void su_write(const char *path, const void *buf, size_t n)
+static inline void su_write(const char *path, const void *buf, size_t n)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || write(fd, buf, n) != (ssize_t)n) {
@@ -93,7 +94,7 @@ static void su_write(const char *path, const void *buf, size_t n)
     close(fd);
 }
 
-static void su_copy(const char *from, const char *to)
+static inline void su_copy(const char *from, const char *to)
 {
     size_t n;
     uint8_t *b = su_read(from, &n);
@@ -107,7 +108,7 @@ static void su_copy(const char *from, const char *to)
 
 /* Reads the whole stored object of e through a source, in pieces of
  * varying size; NULL (and *st) on failure. */
-static uint8_t *su_read_entry(df11store *s, const df11store_entry *e, df11_status *st,
+static inline uint8_t * su_read_entry(df11store *s, const df11store_entry *e, df11_status *st,
                               df11_error *err)
 {
     df11_source src;
@@ -136,7 +137,7 @@ static uint8_t *su_read_entry(df11store *s, const df11store_entry *e, df11_statu
     return buf;
 }
 
-static uint64_t su_stat(df11store *s, const char *name)
+static inline uint64_t su_stat(df11store *s, const char *name)
 {
     char *t = df11store_stats(s);
     uint64_t v = UINT64_MAX;
@@ -154,7 +155,7 @@ static uint64_t su_stat(df11store *s, const char *name)
 }
 
 /* Block files (*.blk) under a cache folder and their total size. */
-static size_t su_blocks(const char *cache, uint64_t *bytes, char *first, size_t cap)
+static inline size_t su_blocks(const char *cache, uint64_t *bytes, char *first, size_t cap)
 {
     size_t n = 0;
     *bytes = 0;
