@@ -256,6 +256,11 @@ static df11store_options store_opts;
 static int configure_remote(struct cli *c, const char *prog)
 {
     df11store_options_default(&store_opts);
+    /* The cache folder is ours to make (its parent must exist). */
+    if (c->cache_dir && mkdir(c->cache_dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "%s: cache_dir %s: %s\n", prog, c->cache_dir, strerror(errno));
+        return -1;
+    }
     store_opts.cache_dir = c->cache_dir;
     if (c->cache_dir_size && parse_size(c->cache_dir_size, &store_opts.cache_dir_size) != 0) {
         fprintf(stderr, "%s: bad cache_dir_size '%s'\n", prog, c->cache_dir_size);
@@ -476,7 +481,16 @@ static int run_session(struct fuse_cmdline_opts *opts)
         }
     }
     gpu_decide();
-    int rc = cache_init(fs_cfg.cache_size);
+    /* One budget for both caches: decode tables (about 33 KB per distinct
+     * code, shared by every file; a file of 20,000 small tensors once took
+     * 630 MB of them) get an eighth of cache_size, 1 to 64 MiB, and
+     * decoded chunks the rest. */
+    uint64_t tables = fs_cfg.cache_size / 8;
+    tables = tables < (1u << 20) ? (1u << 20) : tables > (64u << 20) ? (64u << 20) : tables;
+    if (tables > fs_cfg.cache_size / 2)
+        tables = fs_cfg.cache_size / 2;
+    df11_set_table_budget(tables);
+    int rc = cache_init(fs_cfg.cache_size - tables);
     if (!rc)
         rc = prefetch_start(fs_cfg.workers);
     if (!rc)

@@ -40,11 +40,13 @@ char *fs_stats_format(size_t *len)
         "read_max %" PRIu64 "\n"
         "cache_bytes %" PRIu64 "\n"
         "cache_budget %" PRIu64 "\n"
+        "table_bytes %" PRIu64 "\n"
         "gpu %s\n",
         LD(reads), LD(bytes_served), LD(chunks_decoded), LD(cache_hits),
         LD(cache_misses), LD(errors), LD(decode_ns), LD(bytes_decoded_cpu),
         LD(bytes_decoded_gpu), LD(gpu_batches), LD(prefetch_chunks),
         LD(replacements), LD(reads_1m), LD(read_max), cache_bytes(), fs_cfg.cache_size,
+        df11_table_bytes(),
         fs_cfg.gpu_active ? "on" : "off");
     if (n < 0)
         return NULL;

@@ -15,6 +15,7 @@
 #include "outfile.h"
 #include "progress.h"
 #include "summary.h"
+#include "df11store.h"
 #include "walk.h"
 
 /* What a folder compress did, for its closing line. */
@@ -227,6 +228,14 @@ static int run(const cli_opts *o)
     int folder = o->output && o->ninputs == 1 && stat(o->inputs[0], &st) == 0 &&
                  S_ISDIR(st.st_mode);
     int rc = walk_inputs(o->inputs, o->ninputs, o->output, &job, one_file);
+    /* A complete store gets its manifest, so an HTTP or S3 origin serving
+     * it needs no listing (doc/STORE.md); written last, like a publisher
+     * uploads it last. */
+    if (folder && rc == CLI_EXIT_OK) {
+        df11_error err;
+        if (df11store_write_manifest(o->output, &err) != DF11_OK)
+            rc = msg_lib_error(&err);
+    }
     /* Nothing was written when the tree was refused before the walk. */
     if (folder && (c.compressed || c.copied || job.stats.links_kept ||
                    job.stats.links_rewritten || job.stats.links_dangling || rc == CLI_EXIT_OK))
