@@ -232,8 +232,10 @@ struct resolved {
     struct stat st;         /* lstat of the backing path */
 };
 
-/* Joins two relative path parts; "" is the STORE root. malloc'd. */
-char *path_join(const char *dir, const char *name);
+/* Joins two parts of a path relative to STORE (or the mount), where "" is
+ * the root: ("", "x") is "x", not "/x" as tools/'s path_join makes of an
+ * output folder. malloc'd. */
+char *relpath_join(const char *dir, const char *name);
 /* Maps mirrored name in mirrored directory dir to its backing file. */
 int names_resolve(const char *dir, const char *name, struct resolved *r);
 

@@ -235,7 +235,7 @@ int inode_lookup(uint64_t parent, const char *name, struct stat *st)
     }
     struct resolved r;
     int rc = names_resolve(dir, name, &r);
-    char *vpath = rc ? NULL : path_join(dir, name);
+    char *vpath = rc ? NULL : relpath_join(dir, name);
     free(dir);
     if (rc)
         return rc;

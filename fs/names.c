@@ -40,7 +40,7 @@ static int ends_with(const char *s, size_t n, const char *suffix)
     return n > k && memcmp(s + n - k, suffix, k) == 0;
 }
 
-char *path_join(const char *dir, const char *name)
+char *relpath_join(const char *dir, const char *name)
 {
     size_t a = strlen(dir), b = strlen(name);
     char *p = malloc(a + b + 2);
@@ -81,7 +81,7 @@ static int try_packed(const char *dir, const char *stem, size_t stem_len,
     char alt[NAME_MAX + 1];
     memcpy(alt, stem, stem_len);
     memcpy(alt + stem_len, ext, k + 1);
-    char *p = path_join(dir, alt);
+    char *p = relpath_join(dir, alt);
     if (!p)
         return -ENOMEM;
     int rc = bstat(p, &r->st);
@@ -101,7 +101,7 @@ int names_resolve(const char *dir, const char *name, struct resolved *r)
         return -ENAMETOOLONG;
     if (strchr(name, '/') || n == 0 || !strcmp(name, ".") || !strcmp(name, ".."))
         return -ENOENT;
-    r->bpath = path_join(dir, name);
+    r->bpath = relpath_join(dir, name);
     if (!r->bpath)
         return -ENOMEM;
     if (remote_active()) {     /* the manifest already holds the shown names */
