@@ -18,7 +18,8 @@
 void input_url_options(df11store_options *o)
 {
     df11store_options_default(o);
-    o->ca_file = getenv("CURL_CA_BUNDLE");
+    const char *ca = getenv("CURL_CA_BUNDLE");
+    o->ca_file = ca && *ca ? ca : NULL;
     const char *v = getenv("DF11_INSECURE");
     o->insecure = v && !strcmp(v, "1");
     if ((v = getenv("DF11_TIMEOUT")) && *v)
