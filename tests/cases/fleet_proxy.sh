@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# The fleet case: one origin, the caching proxy tier of
+# deploy/nginx/df11-cache.conf (as shipped; ports and paths rewritten), and
+# many df11fs daemons that read the same model at the same moment.
+# Oracles: the original files (cmp, SHA-256 of mmap reads) and the origin's
+# access log (bytes and requests that left it).
+#  1. 8 nodes (own daemon, cache dir and mount each) through the reverse
+#     proxy: exact bytes everywhere, origin sent <= 1.1x the store;
+#     requests block-aligned, no query strings.
+#  2. 2 nodes through the same tier as a forward proxy (-o proxy= and
+#     http_proxy): the same.
+#  3. Within one node: 8 processes mmap-reading one mount, then 3 mounts on
+#     one cache dir read at once, straight from the origin: each block
+#     leaves the origin once.
+set -u
+. "$(dirname "$0")/remote_lib.sh"
+. "$(dirname "$0")/fs_lib.sh"
+. "$(dirname "$0")/fleet_lib.sh"
+rl_init
+fs_setup 170
+trap 'fs_cleanup_all' EXIT
+fs_cleanup_all() { local rc=$?; rl_cleanup; fs_cleanup; exit $rc; }
+rl_have_nginx || { skip "fleet_proxy nginx is not installed"; exit 0; }
+NODES=${FLEET_NODES:-8}
+BS=$((4 << 20))
+
+T=$FS_TMP
+SRC=$T/src S=$T/store
+mkdir -p "$SRC"
+fs_fixtures_and_gpt2 "$SRC"
+"$DF11" compress -q "$SRC" -o "$S" || { fail "fleet: compress"; exit 1; }
+stored=$(du -sb --apparent-size "$S" | cut -f1)
+( cd "$SRC" && find . -type f -print0 | sort -z | xargs -0 sha256sum ) >"$T/want.sha"
+
+cmp_tree() { # MNT: every file of SRC equals the mounted one
+    local m=$1 f bad=0
+    while IFS= read -r -d '' f; do
+        f=${f#"$SRC"/}
+        if [ -L "$SRC/$f" ]; then
+            [ "$(readlink "$m/$f")" = "$(readlink "$SRC/$f")" ] || { echo "$m: link $f"; bad=1; }
+        else
+            cmp -s "$SRC/$f" "$m/$f" || { echo "$m: differs: $f"; bad=1; }
+        fi
+    done < <(find "$SRC" \( -type f -o -type l \) -print0)
+    [ "$bad" = 0 ]
+}
+# mmap_sha MNT: SHA-256 of every file read through mmap, as sha256sum prints it.
+mmap_sha() {
+    ( cd "$1" && find . -type f -print0 | sort -z | xargs -0 python3 -c '
+import hashlib, mmap, sys
+for p in sys.argv[1:]:
+    with open(p, "rb") as f:
+        h = hashlib.sha256()
+        try:
+            with mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as m:
+                for i in range(0, len(m), 1 << 20):
+                    h.update(m[i:i + (1 << 20)])
+        except ValueError:      # empty file
+            pass
+    print(f"{h.hexdigest()}  {p}")' )
+}
+# together N CMD...: runs CMD 1..N (the index appended) in the background,
+# all released at once, each bounded; fails unless every one succeeded.
+together() {
+    local n=$1 i pids=() bad=0; shift
+    local go="$T/go.$RANDOM"
+    for i in $(seq "$n"); do
+        ( for _ in $(seq 200); do [ -e "$go" ] && break; sleep 0.05; done
+          timeout 100 bash -c '"$@"' _ "$@" "$i" ) >"$T/together.$i.out" 2>&1 &
+        pids+=($!)
+    done
+    sleep 0.3; touch "$go"
+    for i in $(seq "$n"); do
+        wait "${pids[$((i - 1))]}" || { bad=1; echo "run $i failed:"; head -5 "$T/together.$i.out"; }
+    done
+    [ "$bad" = 0 ]
+}
+origin_bytes() { rl_log_bytes; }
+# dup_blocks: (URI, range) pairs the origin served more than once.
+dup_blocks() { awk '$1 !~ /df11-manifest/ { k = $1 " " $4; n[k]++ } END { for (k in n) if (n[k] > 1) print n[k], k }' "$RL_NGINX_LOG"; }
+
+rl_nginx_start "$S" || { fail "fleet: origin nginx"; exit 1; }
+ORIGIN=${RL_HTTP_URL#http://}; ORIGIN=${ORIGIN%%/*}
+fl_proxy_start "$ORIGIN" || { fail "fleet: proxy nginx with deploy/nginx/df11-cache.conf"; exit 1; }
+pass "fleet: nginx accepts deploy/nginx/df11-cache.conf"
+
+# ------------------------------------------------------------ 1. reverse
+for i in $(seq "$NODES"); do
+    fs_mount "$FL_URL" "$T/n$i" -o cache_dir="$T/c$i",timeout=60 || { fail "fleet: mount node $i"; exit 1; }
+    eval "PID_n$i=\$FS_PID"
+done
+node_read() { cmp_tree "$T/n$1"; }
+export -f cmp_tree mmap_sha node_read
+export SRC T
+t0=$SECONDS
+check "reverse: $NODES nodes read the model at once, every file exact" together "$NODES" node_read
+echo "reverse: $NODES nodes done in $((SECONDS - t0)) s"
+sent=$(origin_bytes)
+echo "reverse: origin sent $sent bytes in $(rl_log_requests) requests for a store of $stored ($NODES nodes)"
+check "reverse: origin sent <= 1.1x the store ($sent of $stored bytes, $NODES nodes)" \
+    [ "$sent" -le $((stored * 11 / 10)) ]
+dups=$(dup_blocks)
+[ -z "$dups" ] || echo "blocks the origin served more than once: $dups"
+check "reverse: each block left the origin once" [ -z "$dups" ]
+px=$(awk '{ print $2 }' "$FL_LOG" | grep -c . )
+nodebytes=$(awk '{ b += $8 } END { print b + 0 }' "$FL_LOG")
+echo "reverse: the proxy answered $px requests, $nodebytes bytes to the nodes"
+check "reverse: the nodes together got about $NODES stores from the proxy ($nodebytes)" \
+    [ "$nodebytes" -ge $((stored * NODES * 9 / 10)) ]
+# Every object request is one aligned block, without a query string.
+bad=$(awk -v bs=$BS '$5 ~ /df11-manifest/ { next }
+    { r = $9; gsub(/"/, "", r); split(substr(r, 7), a, "-");
+      if ($5 ~ /\?/ || r !~ /^bytes=[0-9]+-[0-9]+$/ || a[1] % bs != 0 || a[2] - a[1] + 1 > bs) print }' "$FL_LOG" | head -3)
+check "reverse: node requests are aligned 4 MiB blocks without query strings${bad:+ ($bad)}" [ -z "$bad" ]
+sum=0
+for i in $(seq "$NODES"); do
+    b=$(fs_stat_field "$T/n$i" store_origin_bytes); sum=$((sum + ${b:-0}))
+done
+check "reverse: the stats files count what came through the proxy ($sum)" [ "$sum" -eq "$nodebytes" ]
+for i in $(seq "$NODES"); do eval "fs_umount \"\$T/n$i\" \"\$PID_n$i\"" || fail "reverse: unmount node $i"; done
+
+# ------------------------------------------------------------ 2. forward
+: >"$RL_NGINX_LOG"; kill -USR1 "$RL_NGINX_PID"; sleep 0.3
+fs_mount "$RL_HTTP_URL" "$T/f1" -o proxy="$FL_FWD",cache_dir="$T/fc1" || fail "forward: mount with -o proxy="
+PID_f1=$FS_PID
+http_proxy=$FL_FWD fs_mount "$RL_HTTP_URL" "$T/f2" -o cache_dir="$T/fc2" || fail "forward: mount with http_proxy"
+PID_f2=$FS_PID
+fwd_read() { cmp_tree "$T/f$1"; }
+export -f fwd_read
+check "forward: 2 nodes with -o proxy= and http_proxy read every file exact" together 2 fwd_read
+sent=$(origin_bytes)
+fwdreq=$(grep -c 'GET http://' "$FL_FWD_LOG")
+echo "forward: origin sent $sent bytes; the forward proxy answered $fwdreq requests"
+check "forward: both nodes went through the proxy ($fwdreq requests)" \
+    [ "$(fs_stat_field "$T/f1" store_origin_requests)" -gt 0 ] && [ "$fwdreq" -ge "$(( $(fs_stat_field "$T/f1" store_origin_requests) + $(fs_stat_field "$T/f2" store_origin_requests) ))" ]
+check "forward: origin sent <= 1.1x the store ($sent of $stored)" [ "$sent" -le $((stored * 11 / 10)) ]
+fs_umount "$T/f1" "$PID_f1" || fail "forward: unmount 1"
+fs_umount "$T/f2" "$PID_f2" || fail "forward: unmount 2"
+# An origin the proxy was not told about: 403, never an open proxy.
+code=$(curl -s -o /dev/null -w '%{http_code}' -x "$FL_FWD" http://192.0.2.1:9/store/x)
+check "forward: other hosts are refused ($code)" [ "$code" = 403 ]
+
+# ------------------------------------------------------------ 3. one node
+# Straight from the origin (no proxy): the node's own single flight.
+: >"$RL_NGINX_LOG"; kill -USR1 "$RL_NGINX_PID"; sleep 0.3
+fs_mount "$RL_HTTP_URL" "$T/one" -o cache_dir="$T/cone" || fail "one node: mount"
+PID_one=$FS_PID
+rank_read() { mmap_sha "$T/one" >"$T/rank.$1.sha" && cmp -s "$T/rank.$1.sha" "$T/want.sha"; }
+export -f rank_read
+check "one node: 8 ranks mmap-read one mount at once, all SHA-256 right" together 8 rank_read
+sent=$(origin_bytes); dups=$(dup_blocks)
+echo "one node, one mount: origin sent $sent bytes in $(rl_log_requests) requests${dups:+; repeated: $dups}"
+check "one node: 8 ranks on one mount fetched each block once ($sent of $stored)" \
+    bash -c "[ $sent -le $((stored * 11 / 10)) ] && [ -z '$dups' ]"
+fs_umount "$T/one" "$PID_one" || fail "one node: unmount"
+
+: >"$RL_NGINX_LOG"; kill -USR1 "$RL_NGINX_PID"; sleep 0.3
+for i in 1 2 3; do
+    fs_mount "$RL_HTTP_URL" "$T/s$i" -o cache_dir="$T/cshared" || fail "one node: shared mount $i"
+    eval "PID_s$i=\$FS_PID"
+done
+shared_read() { cmp_tree "$T/s$(( ($1 - 1) % 3 + 1 ))"; }
+export -f shared_read
+check "one node: 3 mounts on one cache dir, 6 readers at once, every file exact" together 6 shared_read
+sent=$(origin_bytes); dups=$(dup_blocks)
+echo "one node, 3 mounts, one cache dir: origin sent $sent bytes in $(rl_log_requests) requests${dups:+; repeated: $dups}"
+check "one node: 3 mounts on one cache dir fetched each block once ($sent of $stored)" \
+    bash -c "[ $sent -le $((stored * 11 / 10)) ] && [ -z '$dups' ]"
+for i in 1 2 3; do eval "fs_umount \"\$T/s$i\" \"\$PID_s$i\"" || fail "one node: unmount $i"; done
+
+fs_finish
