@@ -39,8 +39,8 @@ rl_cleanup() {
         kill "$p" 2>/dev/null
     done
     for p in "${RL_PIDS[@]}"; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$p" 2>/dev/null
+        for _ in $(seq 20); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$p" 2>/dev/null && wait "$p" 2>/dev/null
     done
     RL_PIDS=()
     [ -n "${RL_KEEP:-}" ] || rm -rf "$RL_TMP"
