@@ -175,10 +175,13 @@ const df11store_entry *df11store_lookup(const df11store *s, const char *path);
 df11_status df11store_source(df11store *s, const df11store_entry *e,
                              df11_source *out, df11_error *err);
 
-/* Opens one object URL (http(s):// or s3://) without a manifest, e.g. for
- * `df11 verify URL`: its size comes from the first range response; bytes
- * are checked by the reader's chunk checksums only, and nothing is cached
- * on disk. The source is self-contained (closing it frees everything). */
+/* Opens one object URL (http(s):// or s3://), e.g. for `df11 verify URL`.
+ * When the URL's folder holds a store manifest that lists the object, it
+ * is read as that store's entry (block hashes checked, cache_dir used,
+ * offline start from a cached manifest). Otherwise it is read bare: its
+ * size comes from a first range request, its bytes are checked by the
+ * reader's chunk checksums only, nothing is cached on disk. The source is
+ * self-contained (closing it frees everything). */
 df11_status df11store_open_object(const char *url, const df11store_options *o,
                                   df11_source *out, df11_error *err);
 

@@ -154,8 +154,29 @@ df11_status df11store_open_object(const char *url, const df11store_options *o, d
         }
     }
     obj[k] = 0;
-    df11store *s = calloc(1, sizeof *s);
     df11_status st = DF11_OK;
+    /* Published as part of a store (a manifest beside it)? Then read it as
+     * a store entry: verified blocks, the disk cache, offline mode. */
+    df11store *s = NULL;
+    if (df11store_open(base, o, &s, NULL) == DF11_OK) {
+        df11store_snapshot *snap = df11store_snapshot_get(s);
+        const df11store_entry *e = NULL;
+        for (size_t i = 0; i < snap->n && !e; i++)
+            if (snap->e[i].object && !strcmp(snap->e[i].object, obj))
+                e = &snap->e[i];
+        if (e && (st = df11store_source(s, e, out, err)) == DF11_OK)
+            ((src_ctx *)out->ctx)->owned = s;
+        df11store_snapshot_put(snap);
+        if (e) {
+            if (st)
+                df11store_close(s);
+            free(base);
+            free(obj);
+            return st;
+        }
+        df11store_close(s);
+    }
+    s = calloc(1, sizeof *s);
     if (!s || !(s->url = strdup(base))) {
         st = st_fail(err, DF11_E_NOMEM, "out of memory");
         free(s);
