@@ -39,8 +39,8 @@ typedef struct df11store df11store;
 typedef struct {
     const char *cache_dir;      /* NULL: no disk cache */
     uint64_t cache_dir_size;    /* 0: 1/4 of the cache file system's size,
-                                   at most 100 GiB, at least 1 GiB (or the
-                                   whole file system when that is smaller) */
+                                   at most 100 GiB, at least 1 GiB (or half
+                                   the file system when that is smaller) */
     unsigned connections;       /* parallel keep-alive connections to the
                                    origin; 0: 8 */
     double timeout;             /* per-read deadline in seconds, retries
