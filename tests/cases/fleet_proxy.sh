@@ -119,6 +119,28 @@ done
 check "reverse: the stats files count what came through the proxy ($sum)" [ "$sum" -eq "$nodebytes" ]
 for i in $(seq "$NODES"); do eval "fs_umount \"\$T/n$i\" \"\$PID_n$i\"" || fail "reverse: unmount node $i"; done
 
+# ------------------------------------------------------------ the unit
+# deploy/systemd/df11fs@.service's ExecStart, as systemd would run it for
+# instance "gpt" (paths moved under the temp dir, STORE the proxy URL,
+# OPTS one option): it mounts, serves, and SIGTERM (systemctl stop) unmounts.
+unit="$DF11_ROOT/deploy/systemd/df11fs@.service"
+cmd=$(sed -n 's/^ExecStart=//p' "$unit" | sed -e "s#/usr/local/bin/df11fs#$DF11FS#" -e "s#%i#gpt#g" \
+      -e "s#/var/cache/df11fs#$T/ucache#g" -e "s#/mnt/models#$T/units#g" \
+      -e "s#\${STORE}#$FL_URL#" -e "s#\$OPTS#-o cache_dir_size=1G#")
+mkdir -p "$T/units/gpt"
+read -r -a argv <<<"$cmd"
+"${argv[@]}" >"$T/unit.log" 2>&1 &
+upid=$!; FS_PIDS+=("$upid")
+if fs_wait_mount "$T/units/gpt" 1; then
+    check "unit: the ExecStart of df11fs@.service mounts and serves every file" cmp_tree "$T/units/gpt"
+    check "unit: its fsname and options show in /proc/mounts" grep -q "^df11fs:gpt $T/units/gpt fuse.df11fs ro" /proc/mounts
+    kill -TERM "$upid"
+    fs_wait_exit "$upid" 15; rc=$?
+    check "unit: SIGTERM (systemctl stop) unmounts, exit status $rc" bash -c "[ $rc = 0 ] && ! grep -q ' $T/units/gpt ' /proc/mounts"
+else
+    fail "unit: the ExecStart of df11fs@.service did not mount ($cmd)"; cat "$T/unit.log"
+fi
+
 # ------------------------------------------------------------ 2. forward
 : >"$RL_NGINX_LOG"; kill -USR1 "$RL_NGINX_PID"; sleep 0.3
 fs_mount "$RL_HTTP_URL" "$T/f1" -o proxy="$FL_FWD",cache_dir="$T/fc1" || fail "forward: mount with -o proxy="
@@ -136,6 +158,13 @@ check "forward: both nodes went through the proxy ($fwdreq requests)" \
 check "forward: origin sent <= 1.1x the store ($sent of $stored)" [ "$sent" -le $((stored * 11 / 10)) ]
 fs_umount "$T/f1" "$PID_f1" || fail "forward: unmount 1"
 fs_umount "$T/f2" "$PID_f2" || fail "forward: unmount 2"
+# no_proxy: a matching origin is reached directly, not through the proxy.
+before=$(wc -l <"$FL_FWD_LOG")
+http_proxy=$FL_FWD no_proxy=127.0.0.1 fs_mount "$RL_HTTP_URL" "$T/f3" || fail "forward: mount with no_proxy"
+cat "$T/f3/model/config.json" >/dev/null
+after=$(wc -l <"$FL_FWD_LOG")
+check "forward: no_proxy=127.0.0.1 bypasses the proxy ($((after - before)) requests through it)" [ "$after" = "$before" ]
+fs_umount "$T/f3" || fail "forward: unmount 3"
 # An origin the proxy was not told about: 403, never an open proxy.
 code=$(curl -s -o /dev/null -w '%{http_code}' -x "$FL_FWD" http://192.0.2.1:9/store/x)
 check "forward: other hosts are refused ($code)" [ "$code" = 403 ]
