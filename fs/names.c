@@ -101,6 +101,8 @@ int names_resolve(const char *dir, const char *name, struct resolved *r)
         return -ENAMETOOLONG;
     if (strchr(name, '/') || n == 0 || !strcmp(name, ".") || !strcmp(name, ".."))
         return -ENOENT;
+    if (!*dir && !strcmp(name, DF11STORE_MANIFEST_NAME))
+        return -ENOENT;     /* the store's bookkeeping, not the original tree */
     r->bpath = relpath_join(dir, name);
     if (!r->bpath)
         return -ENOMEM;
@@ -204,7 +206,7 @@ int names_list(const char *dir, struct dir_list *out)
         size_t n = strlen(name);
         if (!strcmp(name, ".") || !strcmp(name, ".."))
             continue;
-        if (!*dir && !strcmp(name, FS_STATS_NAME))
+        if (!*dir && (!strcmp(name, FS_STATS_NAME) || !strcmp(name, DF11STORE_MANIFEST_NAME)))
             continue;
         mode_t type;
         struct stat st;

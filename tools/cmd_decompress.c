@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "decode_out.h"
+#include "df11store.h"
 #include "fsutil.h"
 #include "msg.h"
 #include "naming.h"
@@ -61,6 +62,15 @@ static int folder_entry(void *ctx, const char *src, const char *dst_dir,
 {
     const cli_opts *o = ctx;
     int rc;
+    /* The store's manifest is its own bookkeeping, not part of the
+     * original tree (a mount does not show it either). */
+    if (!strcmp(name, DF11STORE_MANIFEST_NAME)) {
+        char *top = path_join(o->inputs[0], name);
+        int is_top = top && !strcmp(top, src);
+        free(top);
+        if (is_top)
+            return CLI_EXIT_OK;
+    }
     char *orig = naming_original(name);
     char *out = path_join(dst_dir, orig ? orig : name);
     if (!out)
