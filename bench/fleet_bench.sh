@@ -19,7 +19,7 @@
 # stored in 39 MB) plus a config.json; without it the generated fixtures.
 # At 10 MB/s the whole run takes about 4 minutes on 2 cores.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export DF11_ROOT=$PWD
 : "${BUILD:=build}"
 RATE=${RATE:-10000000}

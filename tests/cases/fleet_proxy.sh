@@ -119,6 +119,25 @@ done
 check "reverse: the stats files count what came through the proxy ($sum)" [ "$sum" -eq "$nodebytes" ]
 for i in $(seq "$NODES"); do eval "fs_umount \"\$T/n$i\" \"\$PID_n$i\"" || fail "reverse: unmount node $i"; done
 
+# Publishing in place: a new object first, then the manifest. A node with
+# refresh=1 sees the new version through the tier within the manifest's
+# validity there (5 s) plus its refresh; the old manifest is never lost.
+fs_mount "$FL_URL" "$T/p" -o cache_dir="$T/cp",refresh=1 || fail "publish: mount"
+PID_p=$FS_PID
+echo "version 2" >"$S/NEW-VERSION.txt"
+"$DF11" manifest -q "$S" || fail "publish: df11 manifest"
+echo "version 2" >"$SRC/NEW-VERSION.txt"      # the model the later checks expect
+( cd "$SRC" && find . -type f -print0 | sort -z | xargs -0 sha256sum ) >"$T/want.sha"
+stored=$(du -sb --apparent-size "$S" | cut -f1)
+t0=$SECONDS; seen=0
+for _ in $(seq 60); do
+    [ "$(cat "$T/p/NEW-VERSION.txt" 2>/dev/null)" = "version 2" ] && { seen=1; break; }
+    sleep 0.5
+done
+check "publish: a refreshing node sees a version published in place through the tier ($((SECONDS - t0)) s)" [ "$seen" = 1 ]
+check "publish: and still reads every file exact" cmp_tree "$T/p"
+fs_umount "$T/p" "$PID_p" || fail "publish: unmount"
+
 # ------------------------------------------------------------ the unit
 # deploy/systemd/df11fs@.service's ExecStart, as systemd would run it for
 # instance "gpt" (paths moved under the temp dir, STORE the proxy URL,
