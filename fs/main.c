@@ -163,7 +163,8 @@ static void usage(const char *prog)
 "The mount is always ro and default_permissions (modes from STORE apply).\n"
 "Other mount options (nodev, nosuid, noexec, noatime, ...) go to the kernel.\n"
 "\n"
-"fstab (needs /sbin/mount.fuse.df11fs -> mount.fuse3 and df11fs in PATH):\n"
+"fstab and mount -t fuse.df11fs (after make install, which puts the helper\n"
+"/sbin/mount.fuse.df11fs in place):\n"
 "    /srv/store  /mnt/model  fuse.df11fs  allow_other,cache_size=1G,nofail  0 0\n",
         prog, DEFAULT_GPU_MIN_CHUNKS, DEFAULT_PREFETCH, DEFAULT_CHECK_INTERVAL, DEFAULT_TIMEOUT,
         DEFAULT_READAHEAD_KB);
