@@ -69,12 +69,14 @@ def throttle(n, rate):
     while True:
         with lock:
             now = time.monotonic()
-            bucket["tokens"] = min(rate * 0.05, bucket["tokens"] + (now - bucket["t"]) * rate)
+            # a burst of at most 20 ms of traffic
+            cap = max(rate * 0.02, 65536)
+            bucket["tokens"] = min(cap, bucket["tokens"] + (now - bucket["t"]) * rate)
             bucket["t"] = now
-            if bucket["tokens"] >= n or bucket["tokens"] >= rate * 0.05:
+            if bucket["tokens"] >= min(n, cap):
                 bucket["tokens"] -= n
                 return
-            need = (min(n, rate * 0.05) - bucket["tokens"]) / rate
+            need = (min(n, cap) - bucket["tokens"]) / rate
         time.sleep(max(need, 0.001))
 
 
@@ -112,8 +114,8 @@ def send(sock, data, rate):
     if not rate:
         sock.sendall(data)
         return
-    for i in range(0, len(data), 16384):
-        piece = data[i:i + 16384]
+    for i in range(0, len(data), 65536):
+        piece = data[i:i + 65536]
         throttle(len(piece), rate)
         sock.sendall(piece)
 
@@ -160,6 +162,18 @@ def serve(client, target, ctl, log):
             cl = header(head, b"content-length")
             method = line.split(" ", 1)[0]
             n = 0 if method == "HEAD" or status in (b"304", b"204") else int(cl or 0)
+            if mode in ("pass", "rate"):
+                # Streamed: a 1 GB body is never held whole.
+                send(client, head, rate)
+                while n > 0:
+                    if not ubuf:
+                        ubuf = up.recv(min(n, 1 << 18))
+                        if not ubuf:
+                            return
+                    piece, ubuf = ubuf[:n], ubuf[n:]
+                    send(client, piece, rate)
+                    n -= len(piece)
+                continue
             body, ubuf = read_exact(up, n, ubuf)
             if mode == "shift":
                 cr = header(head, b"content-range")
