@@ -24,7 +24,7 @@ extern "C" {
 
 #define DF11_LIB_VERSION "1.0.0"
 #define DF11_FORMAT_MAJOR 1
-#define DF11_FORMAT_MINOR 0
+#define DF11_FORMAT_MINOR 1
 
 typedef enum {
     DF11_OK = 0,
@@ -186,7 +186,9 @@ typedef enum {
     DF11_CODEC_RAW = 0,
     DF11_CODEC_ZSTD = 1,
     DF11_CODEC_EXP = 2,
-    DF11_CODEC_MIXED = 3 /* a tensor whose chunks use different codecs */
+    DF11_CODEC_MIXED = 3, /* a tensor whose chunks use different codecs */
+    DF11_CODEC_ANS = 4,   /* format 1.1: rANS exponent and mantissa (--max) */
+    DF11_CODEC_EXP_HI = 5 /* format 1.1: F32 whose low halves are zero */
 } df11_codec;
 
 typedef struct {
@@ -222,7 +224,14 @@ typedef struct {
     /* Called from the writing thread with bytes of input done. May be NULL. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    /* DF11_LEVEL_DEFAULT (0) or DF11_LEVEL_MAX: BF16 chunks may also take
+     * the ANS codec (exponent and context-modelled mantissa, format 1.1),
+     * smaller by about 0.7 points of the original, decoded at about half
+     * the speed. Files that use it need a 1.1 reader. */
+    int level;
 } df11_encode_options;
+#define DF11_LEVEL_DEFAULT 0
+#define DF11_LEVEL_MAX 9
 
 void df11_encode_options_default(df11_encode_options *o);
 

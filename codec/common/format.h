@@ -15,6 +15,37 @@
 #define DF11_FMT_SEGMENT_BYTES 160u
 #define DF11_FMT_CHUNK_BYTES 24u
 
+/* Format 1.1 (FORMAT.md 8): header flag bits are required features. A
+ * file sets a bit only when it uses the feature; a reader that meets a bit
+ * it does not know reports DF11_E_VERSION naming it. */
+#define DF11_FMT_FLAG_EXP_HI 0x1u /* chunk codec 4: EXP32 chunk, low halves zero */
+#define DF11_FMT_FLAG_ANS 0x2u    /* chunk codec 3, the table and model area */
+#define DF11_FMT_KNOWN_FLAGS (DF11_FMT_FLAG_EXP_HI | DF11_FMT_FLAG_ANS)
+/* "EXP_HI" etc. for the lowest bit set in flags; "bit N" for unknown ones. */
+const char *df11_fmt_feature_name(uint32_t flags, char buf[16]);
+
+/* Chunk codecs (FORMAT.md 4). */
+enum { DF11_FMT_RAW = 0, DF11_FMT_ZSTD = 1, DF11_FMT_EXP = 2, DF11_FMT_ANS = 3, DF11_FMT_EXP_HI = 4 };
+
+/* The ANS codec's records (FORMAT.md 9), after the chunk table in the
+ * index: table_count frequency tables, then model_count models. */
+#define DF11_FMT_TABLE_BYTES 516u /* u32 prob_bits, 256 x u16 freq */
+#define DF11_FMT_MODEL_BYTES 292u /* u32 exp table, u8 ctx[256], u32 mant table[8] */
+#define DF11_ANS_CONTEXTS 8u
+typedef struct {
+    uint32_t prob_bits;
+    uint16_t freq[256];
+} df11_fmt_table;
+typedef struct {
+    uint32_t exp_table;
+    uint8_t ctx[256];
+    uint32_t mant_table[DF11_ANS_CONTEXTS];
+} df11_fmt_model;
+void df11_fmt_table_pack(const df11_fmt_table *t, uint8_t out[DF11_FMT_TABLE_BYTES]);
+void df11_fmt_table_unpack(const uint8_t in[DF11_FMT_TABLE_BYTES], df11_fmt_table *t);
+void df11_fmt_model_pack(const df11_fmt_model *m, uint8_t out[DF11_FMT_MODEL_BYTES]);
+void df11_fmt_model_unpack(const uint8_t in[DF11_FMT_MODEL_BYTES], df11_fmt_model *m);
+
 typedef struct {
     bool magic_ok;             /* bytes 0..7 */
     uint16_t major, minor;     /* 8, 10 */
@@ -28,7 +59,9 @@ typedef struct {
     uint64_t index_offset;     /* 72 */
     uint64_t index_length;     /* 80: bytes of the zstd frame */
     uint64_t index_xxh3;       /* 88: XXH3 of the decompressed index */
-    bool reserved_zero;        /* 96..119 */
+    uint32_t table_count;      /* 96: ANS tables (1.1, flag ANS; else 0) */
+    uint32_t model_count;      /* 100: ANS models (1.1, flag ANS; else 0) */
+    bool reserved_zero;        /* 104..119 */
     bool checksum_ok;          /* 120: XXH3 of bytes 0..119 */
 } df11_fmt_header;
 
@@ -37,14 +70,15 @@ typedef struct {
     uint64_t orig_length;      /* 8 */
     uint32_t first_chunk;      /* 16 */
     uint8_t kind;              /* 20: enum df11_segment_kind */
-    bool reserved_zero;        /* 21..31 */
+    uint32_t model;            /* 24: ANS model index + 1, 0 for none (1.1) */
+    bool reserved_zero;        /* 21..23, 28..31 */
     uint8_t code_lengths[256]; /* 32..159: one nibble each, even symbol low */
 } df11_fmt_segment;
 
 typedef struct {
     uint64_t payload_offset;   /* 0 */
     uint32_t payload_length;   /* 8 */
-    uint8_t codec;             /* 12: 0 RAW, 1 ZSTD, 2 EXP */
+    uint8_t codec;             /* 12: DF11_FMT_RAW ... DF11_FMT_EXP_HI */
     bool reserved_zero;        /* 13..15 */
     uint64_t xxh3;             /* 16: XXH3 of the decoded chunk */
 } df11_fmt_chunk;

@@ -7,6 +7,7 @@
 #define DF11_INTERNAL_H
 
 #include "df11.h"
+#include "ans.h"
 #include "format.h"
 #include "lanes.h"
 
@@ -61,6 +62,7 @@ typedef struct {
     uint8_t code_lengths[256];  /* unpacked from the nibbles */
     uint64_t code_hash;         /* df11_code_hash(code_lengths), the key of
                                    its decode table in the table cache */
+    uint32_t model;             /* ANS model index + 1; 0: none (format 1.1) */
 } df11_segment;
 
 typedef struct {
@@ -88,6 +90,11 @@ struct df11_reader {
     uint64_t index_offset;
     df11_segment *segments;
     df11_chunk *chunks;
+    uint32_t flags;             /* header flags: the 1.1 features it uses */
+    uint32_t table_count, model_count;
+    df11_fmt_table *tables;     /* ANS frequency tables, validated at open */
+    df11_fmt_model *models;     /* ANS models, validated at open */
+    uint64_t uid;               /* unique per open: key of per-thread caches */
     pthread_mutex_t tensor_lock;
     df11_tensor_table *tensors; /* built lazily by df11_tensor_count */
 };
@@ -108,7 +115,8 @@ const df11_huff_dtable *df11_segment_dtable(df11_reader *r, uint32_t seg);
 uint64_t df11_table_entry_bytes(void);
 
 /* A buffer owned by the calling thread, reused across calls and freed at
- * thread exit; slot 0..1 are independent. NULL when out of memory. */
+ * thread exit; slots 0..2 are independent (2: the ANS decode table). NULL
+ * when out of memory. */
 uint8_t *df11_thread_buffer(unsigned slot, size_t size);
 
 /* Fills *err (if not NULL) and returns code. Messages name the file first. */
@@ -166,6 +174,29 @@ df11_status df11_exp_decode(const uint8_t *payload, uint32_t payload_len,
                             uint32_t n, unsigned width, uint32_t lane_symbols,
                             const df11_huff_dtable *t, void *dst,
                             uint8_t *scratch, char *why, size_t why_len);
+
+/* --- ANS chunk decode (codec/decompress/ans_decode.c) --- */
+typedef struct {
+    uint8_t esym[1u << DF11_ANS_EXP_BITS];  /* slot -> exponent */
+    uint32_t einfo[256];                      /* df11_ans_einfo */
+    uint32_t mslot[DF11_ANS_CONTEXTS << DF11_ANS_MANT_BITS]; /* df11_ans_mslot */
+} df11_ans_dtable;
+/* Tables and model must have passed the reader's checks (reader_open.c). */
+void df11_ans_dtable_build(const df11_fmt_table *tables, const df11_fmt_model *m,
+                           df11_ans_dtable *t);
+/* The calling thread's decode table of model `model` of r; NULL when out
+ * of memory. Valid until this thread asks for another. */
+const df11_ans_dtable *df11_ans_dtable_get(const df11_reader *r, uint32_t model);
+uint64_t df11_reader_uid(void);
+/* Decodes an ANS payload of n BF16 elements into dst (DF11_PAYLOAD_SLACK
+ * readable bytes past the payload). */
+df11_status df11_ans_decode(const df11_ans_dtable *t, const uint8_t *payload,
+                            uint32_t payload_len, uint32_t n, void *dst, char *why,
+                            size_t why_len);
+/* Decodes an EXP_HI payload (n F32 elements, low halves zero) into dst. */
+df11_status df11_exp_hi_decode(const uint8_t *payload, uint32_t payload_len, uint32_t n,
+                               uint32_t lane_symbols, const df11_huff_dtable *t, void *dst,
+                               uint8_t *scratch, char *why, size_t why_len);
 
 /* --- Reader internals (codec/decompress/) --- */
 /* Reads chunk idx's payload into a new buffer with DF11_PAYLOAD_SLACK zero

@@ -4,7 +4,7 @@
 
 #include <stdlib.h>
 
-#define SLOTS 2
+#define SLOTS 3
 
 typedef struct {
     uint8_t *buf[SLOTS];

@@ -18,12 +18,15 @@ int df11_index_level(size_t raw_len)
 
 df11_status df11_index_build(const df11_plan *plan, const uint32_t *first_chunk,
                              const uint8_t (*len)[256], const uint8_t *chunk_table,
-                             uint64_t nchunks, df11_index_blob *out)
+                             uint64_t nchunks, const df11_ans_book *book,
+                             const uint32_t *seg_model, df11_index_blob *out)
 {
     memset(out, 0, sizeof *out);
     size_t seg_bytes = (size_t)plan->count * DF11_SEGMENT_ENTRY_SIZE;
     size_t chunk_bytes = (size_t)nchunks * DF11_CHUNK_ENTRY_SIZE;
-    size_t raw = seg_bytes + chunk_bytes;
+    size_t ans_bytes = book ? (size_t)book->ntables * DF11_FMT_TABLE_BYTES +
+                                  (size_t)book->nmodels * DF11_FMT_MODEL_BYTES : 0;
+    size_t raw = seg_bytes + chunk_bytes + ans_bytes;
     uint8_t *idx = calloc(raw + 1, 1);
     if (!idx) return DF11_E_NOMEM;
     for (uint32_t s = 0; s < plan->count; s++) {
@@ -35,8 +38,16 @@ df11_status df11_index_build(const df11_plan *plan, const uint32_t *first_chunk,
         if (plan->segs[s].kind != DF11_SEG_BYTES)
             for (int k = 0; k < 128; k++)
                 p[32 + k] = (uint8_t)(len[s][2 * k] | len[s][2 * k + 1] << 4);
+        if (seg_model) df11_wr32(p + 24, seg_model[s]);
     }
     if (chunk_bytes) memcpy(idx + seg_bytes, chunk_table, chunk_bytes);
+    if (book) {
+        uint8_t *q = idx + seg_bytes + chunk_bytes;
+        for (uint32_t t = 0; t < book->ntables; t++, q += DF11_FMT_TABLE_BYTES)
+            df11_fmt_table_pack(&book->tables[t], q);
+        for (uint32_t m = 0; m < book->nmodels; m++, q += DF11_FMT_MODEL_BYTES)
+            df11_fmt_model_pack(&book->models[m], q);
+    }
     size_t zcap = ZSTD_compressBound(raw);
     out->z = malloc(zcap);
     if (!out->z) {
@@ -55,6 +66,27 @@ df11_status df11_index_build(const df11_plan *plan, const uint32_t *first_chunk,
     return DF11_OK;
 }
 
+df11_status df11_ans_book_zsize(const df11_ans_book *b, size_t *out)
+{
+    size_t raw = (size_t)b->ntables * DF11_FMT_TABLE_BYTES + (size_t)b->nmodels * DF11_FMT_MODEL_BYTES;
+    uint8_t *p = malloc(raw + 1), *q = p;
+    size_t zcap = ZSTD_compressBound(raw);
+    uint8_t *z = malloc(zcap);
+    if (!p || !z) {
+        free(p);
+        free(z);
+        return DF11_E_NOMEM;
+    }
+    for (uint32_t t = 0; t < b->ntables; t++, q += DF11_FMT_TABLE_BYTES) df11_fmt_table_pack(&b->tables[t], q);
+    for (uint32_t m = 0; m < b->nmodels; m++, q += DF11_FMT_MODEL_BYTES) df11_fmt_model_pack(&b->models[m], q);
+    size_t zlen = ZSTD_compress(z, zcap, p, raw, df11_index_level(raw));
+    free(p);
+    free(z);
+    if (ZSTD_isError(zlen)) return DF11_E_NOMEM;
+    *out = zlen;
+    return DF11_OK;
+}
+
 void df11_index_free(df11_index_blob *b)
 {
     free(b->z);
@@ -63,12 +95,19 @@ void df11_index_free(df11_index_blob *b)
 
 void df11_header_build(uint8_t h[DF11_HEADER_SIZE], uint64_t original_size,
                        const uint8_t sha[32], uint32_t chunk_log2, uint32_t segments,
-                       uint64_t chunks, uint64_t index_offset, const df11_index_blob *ix)
+                       uint64_t chunks, uint64_t index_offset, uint32_t flags,
+                       const df11_ans_book *book, const df11_index_blob *ix)
 {
     memset(h, 0, DF11_HEADER_SIZE);
     memcpy(h, df11_magic, 8);
     df11_wr16(h + 8, DF11_FORMAT_MAJOR);
-    df11_wr16(h + 10, DF11_FORMAT_MINOR);
+    /* a file without 1.1 features is a 1.0 file, byte for byte as before */
+    df11_wr16(h + 10, flags ? DF11_FORMAT_MINOR : 0);
+    df11_wr32(h + 12, flags);
+    if (book) {
+        df11_wr32(h + 96, book->ntables);
+        df11_wr32(h + 100, book->nmodels);
+    }
     df11_wr64(h + 16, original_size);
     memcpy(h + 24, sha, 32);
     df11_wr32(h + 56, chunk_log2);

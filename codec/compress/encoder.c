@@ -13,6 +13,7 @@
  * An input that changes under us: pass 2 checks each chunk against pass 1's
  * XXH3; a short read means it shrank; after pass 2 the size is checked again
  * and one byte is read at the old end. All give DF11_E_CHANGED. */
+#include "ans_model.h"
 #include "container.h"
 
 #include <errno.h>
@@ -26,7 +27,13 @@
 #include <xxhash.h>
 #include <zstd.h>
 
-enum { CODEC_RAW = 0, CODEC_ZSTD = 1, CODEC_EXP = 2 };
+enum { CODEC_RAW = DF11_FMT_RAW, CODEC_ZSTD = DF11_FMT_ZSTD, CODEC_EXP = DF11_FMT_EXP,
+       CODEC_ANS = DF11_FMT_ANS, CODEC_EXP_HI = DF11_FMT_EXP_HI };
+/* --max keeps eight context histograms (8 KiB) per EXP16 segment to choose
+ * its mantissa tables; past this much, only for segments from
+ * OWN_TABLES_MIN on (the others take the shared tables). */
+#define CTX_HIST_BUDGET (64u << 20)
+#define OWN_TABLES_MIN (1u << 20)
 
 typedef struct {
     uint64_t orig_offset;
@@ -38,8 +45,10 @@ typedef struct {
     uint8_t *in, *out, *alt;
     size_t out_len;
     uint32_t zlen;   /* pass 1: zstd payload size, 0 when not tried or no gain */
+    bool low_zero;   /* pass 1, EXP32: every low half is zero */
     uint64_t xxh3;
     uint64_t freq[256];
+    uint32_t *joint; /* --max, EXP16: (exponent, mantissa) histogram, 256 x 128 */
 } slot;
 
 typedef struct {
@@ -66,6 +75,23 @@ typedef struct {
      * largest segment (0.4% of it at 256 KiB chunks). */
     uint32_t (*pend_freq)[256];
     uint32_t *pend_zlen;
+    uint8_t *pend_low_zero;
+    bool max;             /* --max: the ANS codec for BF16 */
+    uint32_t flags;       /* 1.1 features the file uses (FORMAT.md 8) */
+    /* --max: the segment in progress' joint histogram; per segment the
+     * most common exponent and (large ones) eight context histograms; the
+     * context histograms of all EXP16 segments; the tables chosen. */
+    uint64_t *seg_joint;
+    uint8_t *mode;
+    uint64_t **sctx;
+    uint64_t gctx[DF11_ANS_CONTEXTS][128];
+    df11_ans_book book;
+    uint32_t *seg_model;
+    df11_ans_enc *enc;
+    uint16_t **ans_tmp;
+    uint64_t ctx_hist_bytes;
+    uint32_t *alt;        /* --max: per chunk the best size without ANS */
+    uint8_t *alt_codec;
     uint64_t out_pos, done;
     df11_error *err;
     pthread_mutex_t err_lock;
@@ -113,6 +139,17 @@ static double raw_plane_entropy(const uint8_t *src, uint32_t n, unsigned w)
     return n ? bits / n : 0;
 }
 
+static bool low_halves_zero(const uint8_t *src, uint32_t n)
+{
+    uint32_t acc = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint16_t v;
+        memcpy(&v, src + 4 * (size_t)i, 2);
+        acc |= v;
+    }
+    return acc == 0;
+}
+
 static size_t zstd_chunk(encoder *e, unsigned worker, slot *sl, uint32_t length)
 {
     size_t z = ZSTD_compressCCtx(e->cctx[worker], sl->alt, ZSTD_compressBound(length), sl->in,
@@ -135,6 +172,11 @@ static df11_status pass1_work(uint64_t i, unsigned worker, void *ctx)
         memset(sl->freq, 0, sizeof sl->freq);
         df11_exp_histogram(sl->in, j->length / w, w, sl->freq);
         try_zstd = raw_plane_entropy(sl->in, j->length / w, w) < 7.0;
+        if (kind == DF11_SEG_EXP32) sl->low_zero = low_halves_zero(sl->in, j->length / 4);
+        if (kind == DF11_SEG_EXP16 && e->max) {
+            memset(sl->joint, 0, 256 * 128 * sizeof *sl->joint);
+            for (uint32_t k = 0; k < j->length / 2; k++) sl->joint[df11_rd16(sl->in + 2 * (size_t)k) & 0x7FFF]++;
+        }
     }
     sl->zlen = 0;
     if (try_zstd) {
@@ -164,15 +206,48 @@ static void plan_segment(encoder *e, uint32_t g)
             size_t n = df11_exp_size(e->pend_freq[i - first], length / w, w,
                                      DF11_LANE_SYMBOLS_DEFAULT, e->len[g]);
             if (n && n < best) best = (uint32_t)n, codec = CODEC_EXP;
+            /* BF16 widened to F32: the same payload without the low plane */
+            if (n && w == 4 && e->pend_low_zero[i - first] && n - length / 2 < best) {
+                best = (uint32_t)(n - length / 2), codec = CODEC_EXP_HI;
+                e->flags |= DF11_FMT_FLAG_EXP_HI;
+            }
         }
         uint32_t z = e->pend_zlen[i - first];
         if (z && z < best) best = z, codec = CODEC_ZSTD;
         uint8_t *c = e->chunk_table + i * DF11_CHUNK_ENTRY_SIZE;
-        df11_wr64(c, e->out_pos);
         df11_wr32(c + 8, best);
         c[12] = codec;
-        e->out_pos += best;
+        /* --max lays chunks out after the ANS sizing pass */
+        if (!e->max) {
+            df11_wr64(c, e->out_pos);
+            e->out_pos += best;
+        }
     }
+}
+
+/* --max, at the end of an EXP16 segment: its joint histogram folded into
+ * contexts around its most common exponent. */
+static df11_status fold_segment(encoder *e, uint32_t g)
+{
+    unsigned mode = 0;
+    for (unsigned x = 1; x < 256; x++)
+        if (e->freq[g][x] > e->freq[g][mode]) mode = x;
+    e->mode[g] = (uint8_t)mode;
+    uint64_t *own = NULL, bytes = DF11_ANS_CONTEXTS * 128 * sizeof *own;
+    if (e->plan.segs[g].length >= OWN_TABLES_MIN || e->ctx_hist_bytes + bytes <= CTX_HIST_BUDGET) {
+        if (!(own = e->sctx[g] = calloc(DF11_ANS_CONTEXTS * 128, sizeof *own))) return DF11_E_NOMEM;
+        e->ctx_hist_bytes += bytes;
+    }
+    for (unsigned x = 0; x < 256; x++) {
+        unsigned c = df11_ans_ctx_of((int)x, (int)mode);
+        for (unsigned m = 0; m < 128; m++) {
+            uint64_t v = e->seg_joint[x * 128 + m];
+            e->gctx[c][m] += v;
+            if (own) own[c * 128 + m] += v;
+        }
+    }
+    memset(e->seg_joint, 0, 256 * 128 * sizeof *e->seg_joint);
+    return DF11_OK;
 }
 
 static df11_status pass1_emit(uint64_t i, void *ctx)
@@ -187,9 +262,16 @@ static df11_status pass1_emit(uint64_t i, void *ctx)
             e->pend_freq[k][s] = (uint32_t)sl->freq[s];
         }
     e->pend_zlen[k] = sl->zlen;
+    e->pend_low_zero[k] = sl->low_zero;
+    bool joint = e->max && e->plan.segs[j->segment].kind == DF11_SEG_EXP16;
+    if (joint)
+        for (unsigned v = 0; v < 256 * 128; v++) e->seg_joint[v] += sl->joint[v];
     df11_wr64(e->chunk_table + i * DF11_CHUNK_ENTRY_SIZE + 16, sl->xxh3);
     EVP_DigestUpdate(e->sha, sl->in, j->length);
-    if (i + 1 == e->njobs || e->jobs[i + 1].segment != j->segment) plan_segment(e, j->segment);
+    if (i + 1 == e->njobs || e->jobs[i + 1].segment != j->segment) {
+        plan_segment(e, j->segment);
+        if (joint && fold_segment(e, j->segment) != DF11_OK) return DF11_E_NOMEM;
+    }
     e->done += j->length;
     if (e->o.progress) e->o.progress(e->o.progress_ctx, e->done / 2, e->size);
     return DF11_OK;
@@ -215,6 +297,17 @@ static df11_status pass2_work(uint64_t i, unsigned worker, void *ctx)
                                       2 * ((size_t)1 << e->o.chunk_log2) + 64);
         break;
     }
+    case CODEC_EXP_HI: /* an EXP payload of width 4 less its trailing low plane */
+        sl->out_len = df11_exp_encode(sl->in, j->length / 4, 4, DF11_LANE_SYMBOLS_DEFAULT,
+                                      e->len[j->segment], e->code[j->segment], sl->out,
+                                      2 * ((size_t)1 << e->o.chunk_log2) + 64);
+        if (sl->out_len) sl->out_len -= j->length / 2;
+        break;
+    case CODEC_ANS:
+        sl->out_len = df11_ans_encode(sl->in, j->length / 2, &e->enc[e->seg_model[j->segment] - 1],
+                                      sl->out, 2 * ((size_t)1 << e->o.chunk_log2) + 64,
+                                      e->ans_tmp[worker]);
+        break;
     case CODEC_ZSTD: {
         sl->out_len = zstd_chunk(e, worker, sl, j->length);
         uint8_t *t = sl->out;
@@ -232,6 +325,107 @@ static df11_status pass2_work(uint64_t i, unsigned worker, void *ctx)
                       "%s: offset %llu: chunk encoded to %zu bytes in pass 2, %u in pass 1",
                       e->in_name, (unsigned long long)j->orig_offset, sl->out_len, want);
         return fail_locked(e, s, &local);
+    }
+    return DF11_OK;
+}
+
+/* --max: between the passes, every chunk of a segment with a model is
+ * ANS-encoded once to learn its exact size (discarded), and then every
+ * chunk is laid out with the smallest codec. */
+static df11_status size_work(uint64_t i, unsigned worker, void *ctx)
+{
+    encoder *e = ctx;
+    slot *sl = &e->slots[i % e->window];
+    const job *j = &e->jobs[i];
+    sl->out_len = 0;
+    uint32_t model = e->seg_model[j->segment];
+    if (!model) return DF11_OK;
+    df11_status s = read_job(e, i, sl);
+    if (s != DF11_OK) return s;
+    if (XXH3_64bits(sl->in, j->length) != df11_rd64(e->chunk_table + i * DF11_CHUNK_ENTRY_SIZE + 16))
+        return changed(e, j->orig_offset, "its bytes differ between the two passes");
+    sl->out_len = df11_ans_encode(sl->in, j->length / 2, &e->enc[model - 1], sl->out,
+                                  2 * ((size_t)1 << e->o.chunk_log2) + 64, e->ans_tmp[worker]);
+    return DF11_OK;
+}
+
+static df11_status size_emit(uint64_t i, void *ctx)
+{
+    encoder *e = ctx;
+    slot *sl = &e->slots[i % e->window];
+    uint8_t *c = e->chunk_table + i * DF11_CHUNK_ENTRY_SIZE;
+    uint32_t best = df11_rd32(c + 8);
+    e->alt[i] = best;
+    e->alt_codec[i] = c[12];
+    if (sl->out_len && sl->out_len < best) {
+        best = (uint32_t)sl->out_len;
+        df11_wr32(c + 8, best);
+        c[12] = CODEC_ANS;
+        e->flags |= DF11_FMT_FLAG_ANS;
+    }
+    df11_wr64(c, e->out_pos);
+    e->out_pos += best;
+    return DF11_OK;
+}
+
+static df11_status ans_prepare(encoder *e, unsigned threads)
+{
+    uint32_t ns = e->plan.count;
+    uint8_t *kind = malloc(ns ? ns : 1);
+    e->seg_model = calloc(ns ? ns : 1, sizeof *e->seg_model);
+    e->ans_tmp = calloc(threads, sizeof *e->ans_tmp);
+    e->alt = calloc(e->njobs ? e->njobs : 1, sizeof *e->alt);
+    e->alt_codec = calloc(e->njobs ? e->njobs : 1, 1);
+    if (!kind || !e->seg_model || !e->ans_tmp || !e->alt || !e->alt_codec) {
+        free(kind);
+        return DF11_E_NOMEM;
+    }
+    for (uint32_t g = 0; g < ns; g++) kind[g] = e->plan.segs[g].kind;
+    df11_status s = df11_ans_plan(ns, kind, (const uint64_t(*)[256])e->freq, e->mode, e->sctx,
+                                  (const uint64_t(*)[128])e->gctx, &e->book, e->seg_model);
+    free(kind);
+    if (s != DF11_OK) return s;
+    e->enc = calloc(e->book.nmodels ? e->book.nmodels : 1, sizeof *e->enc);
+    if (!e->enc) return DF11_E_NOMEM;
+    for (uint32_t m = 0; m < e->book.nmodels; m++) df11_ans_enc_build(&e->book, m, &e->enc[m]);
+    for (unsigned t = 0; t < threads; t++)
+        if (!(e->ans_tmp[t] = malloc(DF11_ANS_TMP_WORDS * sizeof(uint16_t)))) return DF11_E_NOMEM;
+    return DF11_OK;
+}
+
+/* After the sizing pass: the tables and models of segments that use ANS,
+ * and ANS at all only if its chunks save more than its records cost in
+ * the compressed index (a small file may not pay for them). */
+static df11_status ans_settle(encoder *e)
+{
+    uint32_t ns = e->plan.count;
+    bool *uses = calloc(ns ? ns : 1, sizeof *uses);
+    if (!uses) return DF11_E_NOMEM;
+    uint64_t saved = 0;
+    for (uint64_t i = 0; i < e->njobs; i++) {
+        const uint8_t *c = e->chunk_table + i * DF11_CHUNK_ENTRY_SIZE;
+        if (c[12] != CODEC_ANS) continue;
+        uses[e->jobs[i].segment] = true;
+        saved += e->alt[i] - df11_rd32(c + 8);
+    }
+    df11_status s = df11_ans_prune(&e->book, ns, e->seg_model, uses);
+    free(uses);
+    if (s != DF11_OK || !(e->flags & DF11_FMT_FLAG_ANS)) return s;
+    /* pass 2's encoder tables, by the models' new numbers */
+    for (uint32_t m = 0; m < e->book.nmodels; m++) df11_ans_enc_build(&e->book, m, &e->enc[m]);
+    size_t cost = 0;
+    if (df11_ans_book_zsize(&e->book, &cost) != DF11_OK) return DF11_E_NOMEM;
+    /* segment model fields, a few bytes more each once compressed */
+    cost += 4 * (size_t)e->book.nmodels;
+    if (saved > cost) return DF11_OK;
+    e->flags &= ~DF11_FMT_FLAG_ANS;
+    e->out_pos = DF11_HEADER_SIZE;
+    for (uint64_t i = 0; i < e->njobs; i++) {
+        uint8_t *c = e->chunk_table + i * DF11_CHUNK_ENTRY_SIZE;
+        c[12] = e->alt_codec[i];
+        df11_wr32(c + 8, e->alt[i]);
+        df11_wr64(c, e->out_pos);
+        e->out_pos += e->alt[i];
     }
     return DF11_OK;
 }
@@ -302,7 +496,9 @@ static df11_status make_jobs(encoder *e)
     e->first_chunk = calloc(e->plan.count ? e->plan.count : 1, sizeof *e->first_chunk);
     e->pend_freq = calloc(most, sizeof *e->pend_freq);
     e->pend_zlen = calloc(most, sizeof *e->pend_zlen);
-    if (!e->jobs || !e->first_chunk || !e->pend_freq || !e->pend_zlen) return DF11_E_NOMEM;
+    e->pend_low_zero = calloc(most, 1);
+    if (!e->jobs || !e->first_chunk || !e->pend_freq || !e->pend_zlen || !e->pend_low_zero)
+        return DF11_E_NOMEM;
     uint64_t k = 0;
     for (uint32_t s = 0; s < e->plan.count; s++) {
         const df11_plan_seg *g = &e->plan.segs[s];
@@ -337,6 +533,14 @@ static df11_status alloc_state(encoder *e, unsigned threads)
     }
     for (unsigned t = 0; t < threads; t++)
         if (!(e->cctx[t] = ZSTD_createCCtx())) return DF11_E_NOMEM;
+    if (e->max) {
+        e->seg_joint = calloc(256 * 128, sizeof *e->seg_joint);
+        e->mode = calloc(ns, 1);
+        e->sctx = calloc(ns, sizeof *e->sctx);
+        if (!e->seg_joint || !e->mode || !e->sctx) return DF11_E_NOMEM;
+        for (unsigned i = 0; i < e->window; i++)
+            if (!(e->slots[i].joint = malloc(256 * 128 * sizeof(uint32_t)))) return DF11_E_NOMEM;
+    }
     return EVP_DigestInit_ex(e->sha, EVP_sha256(), NULL) == 1 ? DF11_OK : DF11_E_INTERNAL;
 }
 
@@ -346,7 +550,20 @@ static void free_state(encoder *e, unsigned threads)
         free(e->slots[i].in);
         free(e->slots[i].out);
         free(e->slots[i].alt);
+        free(e->slots[i].joint);
     }
+    for (uint32_t g = 0; e->sctx && g < e->plan.count; g++) free(e->sctx[g]);
+    for (unsigned t = 0; e->ans_tmp && t < threads; t++) free(e->ans_tmp[t]);
+    free(e->sctx);
+    free(e->ans_tmp);
+    free(e->seg_joint);
+    free(e->mode);
+    free(e->seg_model);
+    free(e->enc);
+    free(e->alt);
+    free(e->alt_codec);
+    df11_ans_book_free(&e->book);
+    free(e->pend_low_zero);
     for (unsigned t = 0; e->cctx && t < threads; t++) ZSTD_freeCCtx(e->cctx[t]);
     free(e->slots);
     free(e->cctx);
@@ -377,17 +594,24 @@ static df11_status encode(encoder *e, unsigned threads)
     if (s == DF11_OK) s = alloc_state(e, threads);
     e->out_pos = DF11_HEADER_SIZE; /* pass 1 lays the payloads out from here */
     if (s == DF11_OK) s = df11_parallel_ordered(e->njobs, threads, e->window, pass1_work, pass1_emit, e);
+    if (s == DF11_OK && e->max) s = ans_prepare(e, threads);
+    if (s == DF11_OK && e->max)
+        s = df11_parallel_ordered(e->njobs, threads, e->window, size_work, size_emit, e);
+    if (s == DF11_OK && e->max) s = ans_settle(e);
     if (s != DF11_OK) return s;
     uint8_t sha[32];
     unsigned shalen = 0;
     EVP_DigestFinal_ex(e->sha, sha, &shalen);
     df11_index_blob ix;
+    /* tables only travel in files that use them */
+    const df11_ans_book *book = e->flags & DF11_FMT_FLAG_ANS ? &e->book : NULL;
     s = df11_index_build(&e->plan, e->first_chunk, (const uint8_t(*)[256])e->len, e->chunk_table,
-                         e->njobs, &ix);
+                         e->njobs, book, book ? e->seg_model : NULL, &ix);
     if (s != DF11_OK) return s;
     uint8_t h[DF11_HEADER_SIZE];
     uint64_t index_offset = e->out_pos;
-    df11_header_build(h, e->size, sha, e->o.chunk_log2, e->plan.count, e->njobs, index_offset, &ix);
+    df11_header_build(h, e->size, sha, e->o.chunk_log2, e->plan.count, e->njobs, index_offset,
+                      e->flags, book, &ix);
     e->out_pos = 0;
     e->done = 0;
     s = write_out(e, h, sizeof h);
@@ -423,6 +647,7 @@ df11_status df11_encode_fd(int in_fd, const char *in_name, int out_fd, const cha
                  .err = err};
     df11_encode_options_default(&e.o);
     if (opts) e.o = *opts;
+    e.max = e.o.level >= DF11_LEVEL_MAX;
     if (e.o.chunk_log2 < DF11_CHUNK_LOG2_MIN || e.o.chunk_log2 > DF11_CHUNK_LOG2_MAX)
         return df11_fail(err, DF11_E_ARG, "%s: chunk_log2 %u out of range", out_name, e.o.chunk_log2);
     unsigned threads = e.o.threads > 0 ? (unsigned)e.o.threads : df11_default_threads();

@@ -35,8 +35,18 @@ static df11_status check_header(const df11_fmt_header *h, const char *path, df11
         return df11_fail(err, DF11_E_VERSION, "%s: offset 8: format version %u.%u is not supported (this library reads %u.x)",
                          path, h->major, h->minor, DF11_FORMAT_MAJOR);
     if (!h->checksum_ok) return fail_at(err, DF11_E_CORRUPT_HEADER, path, 120, "header checksum mismatch");
-    if (h->flags != 0) return fail_at(err, DF11_E_CORRUPT_HEADER, path, 12, "unknown flags");
-    if (!h->reserved_zero) return fail_at(err, DF11_E_CORRUPT_HEADER, path, 96, "reserved bytes are not zero");
+    /* Flag bits are required features (FORMAT.md 8): one this library
+     * lacks is a version problem, named, not corruption. */
+    if (h->flags & ~DF11_FMT_KNOWN_FLAGS) {
+        char b[16];
+        return df11_fail(err, DF11_E_VERSION,
+                         "%s: offset 12: format %u.%u file needs feature %s, which this library (format %u.%u: EXP_HI, ANS) does not have",
+                         path, h->major, h->minor, df11_fmt_feature_name(h->flags & ~DF11_FMT_KNOWN_FLAGS, b),
+                         DF11_FORMAT_MAJOR, DF11_FORMAT_MINOR);
+    }
+    if (!h->reserved_zero) return fail_at(err, DF11_E_CORRUPT_HEADER, path, 104, "reserved bytes are not zero");
+    if (!(h->flags & DF11_FMT_FLAG_ANS) && (h->table_count || h->model_count))
+        return fail_at(err, DF11_E_CORRUPT_HEADER, path, 96, "ANS table counts without the ANS flag");
     return DF11_OK;
 }
 
@@ -76,6 +86,9 @@ static df11_status parse_header(df11_reader *r, const df11_fmt_header *h, df11_e
     r->segment_count = h->segment_count;
     r->chunk_count = h->chunk_count;
     r->index_offset = h->index_offset;
+    r->flags = h->flags;
+    r->table_count = h->table_count;
+    r->model_count = h->model_count;
     uint64_t index_length = h->index_length;
     if (r->chunk_log2 < DF11_CHUNK_LOG2_MIN || r->chunk_log2 > DF11_CHUNK_LOG2_MAX)
         return FAIL(DF11_E_CORRUPT_HEADER, 56, "chunk size out of range");
@@ -107,10 +120,13 @@ static df11_status parse_segments(df11_reader *r, const uint8_t *idx, df11_error
         s->first_chunk = f.first_chunk;
         s->kind = f.kind;
         memcpy(s->code_lengths, f.code_lengths, 256);
+        s->model = f.model;
         if (s->orig_offset != pos || s->orig_length == 0 || s->orig_length > r->original_size - pos)
             return FAIL(DF11_E_CORRUPT_INDEX, at, "segment is not contiguous with the previous one");
         if (s->kind > DF11_SEG_EXP32 || !f.reserved_zero)
             return FAIL(DF11_E_CORRUPT_INDEX, at + 20, "bad segment kind or reserved bytes");
+        if (s->model && (s->kind != DF11_SEG_EXP16 || s->model > r->model_count))
+            return FAIL(DF11_E_CORRUPT_INDEX, at + 24, "ANS model where none can be");
         uint64_t width = s->kind == DF11_SEG_EXP32 ? 4 : 2;
         if (s->kind != DF11_SEG_BYTES && s->orig_length % width)
             return FAIL(DF11_E_CORRUPT_INDEX, at + 8, "segment length is not a whole number of elements");
@@ -140,8 +156,16 @@ static df11_status parse_segments(df11_reader *r, const uint8_t *idx, df11_error
 static uint64_t max_payload(const df11_reader *r, const df11_segment *s, const df11_chunk *c)
 {
     uint64_t D = c->decoded_length;
-    if (c->codec == 1) return ZSTD_compressBound(D);
-    if (c->codec != 2) return D;
+    if (c->codec == DF11_FMT_ZSTD) return ZSTD_compressBound(D);
+    if (c->codec == DF11_FMT_ANS) {
+        uint64_t n = D / 2, nl = df11_lanes((uint32_t)n, DF11_ANS_LANE);
+        return DF11_ANS_LANE_HEAD * nl + 2 * nl * UINT16_MAX + (n + 7) / 8;
+    }
+    if (c->codec == DF11_FMT_EXP_HI) {
+        uint64_t n = D / 4, nl = df11_lanes((uint32_t)n, r->lane_symbols);
+        return 2 * nl + (nl * UINT16_MAX + 7) / 8 + n;
+    }
+    if (c->codec != DF11_FMT_EXP) return D;
     uint64_t W = s->kind == DF11_SEG_EXP32 ? 4 : 2, n = D / W;
     uint64_t nl = df11_lanes((uint32_t)n, r->lane_symbols); /* n <= 2^20 / 2 */
     return 2 * nl + (nl * UINT16_MAX + 7) / 8 + n * (W - 1);
@@ -171,8 +195,11 @@ static df11_status parse_chunks(df11_reader *r, const uint8_t *idx, df11_error *
             if (c->payload_offset != payload || c->payload_length > r->index_offset - payload)
                 return FAIL(DF11_E_CORRUPT_INDEX, at, "chunk payload is not contiguous with the previous one");
             payload += c->payload_length;
-            if (c->codec > 2 || !f.reserved_zero ||
-                (c->codec == 2 && s->kind == DF11_SEG_BYTES))
+            if (c->codec > DF11_FMT_EXP_HI || !f.reserved_zero ||
+                (c->codec == DF11_FMT_EXP && s->kind == DF11_SEG_BYTES) ||
+                (c->codec == DF11_FMT_ANS && s->model == 0) ||
+                (c->codec == DF11_FMT_EXP_HI &&
+                 (!(r->flags & DF11_FMT_FLAG_EXP_HI) || s->kind != DF11_SEG_EXP32)))
                 return FAIL(DF11_E_CORRUPT_INDEX, at + 12, "bad chunk codec for its segment");
             if (c->codec == 0 && c->payload_length != c->decoded_length)
                 return FAIL(DF11_E_CORRUPT_INDEX, at + 8, "RAW chunk length differs from its decoded length");
@@ -182,6 +209,45 @@ static df11_status parse_chunks(df11_reader *r, const uint8_t *idx, df11_error *
     }
     if (payload != r->index_offset)
         return FAIL(DF11_E_CORRUPT_INDEX, r->index_offset, "chunk payloads do not end where the index starts");
+    return DF11_OK;
+}
+
+/* The ANS tables and models (FORMAT.md 9) after the chunk table: every
+ * table sums to 2^prob_bits; a model's exponent table has 14 bits, its
+ * mantissa tables 12 bits and no symbol above 127, and every context is
+ * one of its eight. Decoding then never meets a slot without a symbol. */
+static df11_status parse_ans(df11_reader *r, const uint8_t *idx, df11_error *err)
+{
+    const uint8_t *base = idx + (size_t)r->segment_count * DF11_SEGMENT_ENTRY_SIZE +
+                          (size_t)r->chunk_count * DF11_CHUNK_ENTRY_SIZE;
+    uint64_t at0 = r->index_offset + (uint64_t)(base - idx);
+    for (uint32_t i = 0; i < r->table_count; i++) {
+        df11_fmt_table *t = &r->tables[i];
+        df11_fmt_table_unpack(base + (size_t)i * DF11_FMT_TABLE_BYTES, t);
+        uint64_t sum = 0;
+        for (int k = 0; k < 256; k++) sum += t->freq[k];
+        if ((t->prob_bits != DF11_ANS_EXP_BITS && t->prob_bits != DF11_ANS_MANT_BITS) ||
+            sum != 1ull << t->prob_bits)
+            return FAIL(DF11_E_BAD_TABLE, at0 + (uint64_t)i * DF11_FMT_TABLE_BYTES,
+                        "ANS table does not sum to 2^prob_bits");
+    }
+    base += (size_t)r->table_count * DF11_FMT_TABLE_BYTES;
+    at0 += (uint64_t)r->table_count * DF11_FMT_TABLE_BYTES;
+    for (uint32_t i = 0; i < r->model_count; i++) {
+        df11_fmt_model *m = &r->models[i];
+        df11_fmt_model_unpack(base + (size_t)i * DF11_FMT_MODEL_BYTES, m);
+        bool ok = m->exp_table < r->table_count &&
+                  r->tables[m->exp_table].prob_bits == DF11_ANS_EXP_BITS;
+        for (int e = 0; e < 256; e++) ok = ok && m->ctx[e] < DF11_ANS_CONTEXTS;
+        for (unsigned c = 0; ok && c < DF11_ANS_CONTEXTS; c++) {
+            uint32_t t = m->mant_table[c];
+            ok = t < r->table_count && r->tables[t].prob_bits == DF11_ANS_MANT_BITS;
+            for (int k = 128; ok && k < 256; k++) ok = r->tables[t].freq[k] == 0;
+        }
+        if (!ok)
+            return FAIL(DF11_E_BAD_TABLE, at0 + (uint64_t)i * DF11_FMT_MODEL_BYTES,
+                        "ANS model refers to missing or unfit tables");
+    }
     return DF11_OK;
 }
 
@@ -206,7 +272,9 @@ static df11_status load(df11_reader *r, df11_error *err)
      * the counts, which cannot claim more than the file could describe. */
     size_t zlen = (size_t)(r->file_size - r->index_offset);
     uint64_t len = (uint64_t)r->segment_count * DF11_SEGMENT_ENTRY_SIZE +
-                   (uint64_t)r->chunk_count * DF11_CHUNK_ENTRY_SIZE;
+                   (uint64_t)r->chunk_count * DF11_CHUNK_ENTRY_SIZE +
+                   (uint64_t)r->table_count * DF11_FMT_TABLE_BYTES +
+                   (uint64_t)r->model_count * DF11_FMT_MODEL_BYTES;
     /* zstd expands at most ~32768x (RLE blocks); 1 GiB of index already
      * describes an 11 TB original. Checked before anything is allocated. */
     if (r->chunk_count > r->original_size || len > (uint64_t)zlen * 32768 || len > (1ull << 30))
@@ -215,7 +283,9 @@ static df11_status load(df11_reader *r, df11_error *err)
     uint8_t *idx = malloc(len ? len : 1);
     r->segments = calloc(r->segment_count ? r->segment_count : 1, sizeof *r->segments);
     r->chunks = calloc(r->chunk_count ? r->chunk_count : 1, sizeof *r->chunks);
-    if (!z || !idx || !r->segments || !r->chunks)
+    r->tables = calloc(r->table_count ? r->table_count : 1, sizeof *r->tables);
+    r->models = calloc(r->model_count ? r->model_count : 1, sizeof *r->models);
+    if (!z || !idx || !r->segments || !r->chunks || !r->tables || !r->models)
         s = df11_fail(err, DF11_E_NOMEM, "%s: out of memory", r->path);
     if (s == DF11_OK) s = df11_source_read_exact(&r->src, z, zlen, r->index_offset, err);
     if (s == DF11_OK && (ZSTD_findFrameCompressedSize(z, zlen) != zlen ||
@@ -226,6 +296,7 @@ static df11_status load(df11_reader *r, df11_error *err)
         s = FAIL(DF11_E_CORRUPT_INDEX, r->index_offset, "index checksum mismatch");
     if (s == DF11_OK) s = parse_segments(r, idx, err);
     if (s == DF11_OK) s = parse_chunks(r, idx, err);
+    if (s == DF11_OK) s = parse_ans(r, idx, err);
     free(idx);
     return s;
 }
@@ -246,6 +317,7 @@ df11_status df11_open_source(const df11_source *src, df11_reader **out, df11_err
     }
     r->src = *src;
     r->src.name = r->path;
+    r->uid = df11_reader_uid();
     pthread_mutex_init(&r->tensor_lock, NULL);
     df11_status s = load(r, err);
     if (s != DF11_OK) {
@@ -264,6 +336,8 @@ void df11_close(df11_reader *r)
     pthread_mutex_destroy(&r->tensor_lock);
     free(r->segments);
     free(r->chunks);
+    free(r->tables);
+    free(r->models);
     free(r->path);
     free(r);
 }
@@ -281,8 +355,10 @@ uint64_t df11_overhead_bytes(const df11_reader *r)
     for (uint32_t i = 0; i < r->chunk_count; i++) {
         const df11_chunk *c = &r->chunks[i];
         uint32_t W = r->segments[c->segment].kind == DF11_SEG_EXP32 ? 4 : 2;
-        if (c->codec == 2)
+        if (c->codec == DF11_FMT_EXP || c->codec == DF11_FMT_EXP_HI)
             o += 2ull * df11_lanes(c->decoded_length / W, r->lane_symbols);
+        if (c->codec == DF11_FMT_ANS)
+            o += DF11_ANS_LANE_HEAD * (uint64_t)df11_lanes(c->decoded_length / 2, DF11_ANS_LANE);
     }
     return o;
 }

@@ -31,7 +31,10 @@ static void describe(const df11_reader *r, const df11_st_tensor *st, df11_tensor
         uint64_t lo = c->orig_offset > st->begin ? c->orig_offset : st->begin;
         uint64_t hi = c->orig_offset + c->decoded_length < st->end ? c->orig_offset + c->decoded_length : st->end;
         stored += (double)c->payload_length * (double)(hi - lo) / c->decoded_length;
-        codec = codec < 0 || codec == c->codec ? c->codec : DF11_CODEC_MIXED;
+        /* the public numbers differ from the wire codes from 3 on */
+        int pc = c->codec == DF11_FMT_ANS ? DF11_CODEC_ANS
+                 : c->codec == DF11_FMT_EXP_HI ? DF11_CODEC_EXP_HI : c->codec;
+        codec = codec < 0 || codec == pc ? pc : DF11_CODEC_MIXED;
     }
     t->stored_bytes = (uint64_t)(stored + 0.5);
     t->codec = codec < 0 ? DF11_CODEC_RAW : (df11_codec)codec;

@@ -58,7 +58,7 @@ class Source(ctypes.Structure):
 class EncodeOptions(ctypes.Structure):
     _fields_ = [("threads", ctypes.c_int), ("zstd_level", ctypes.c_int),
                 ("chunk_log2", ctypes.c_uint32), ("progress", PROGRESS_FN),
-                ("progress_ctx", ctypes.c_void_p)]
+                ("progress_ctx", ctypes.c_void_p), ("level", ctypes.c_int)]
 
 
 class ChunkJob(ctypes.Structure):

@@ -3,12 +3,28 @@
  * wrong bytes. A small file holding RAW, ZSTD and EXP chunks (EXP16 with
  * several lanes, EXP32, a constant code, a segment of two chunks) is
  * truncated at many lengths and has every one of its bytes flipped (XOR
- * 0x01 and 0xFF). For each damaged file, df11_open either fails, or every
+ * 0x01 and 0xFF). A second file, written at --max with a BF16-widened F32
+ * tensor, gets the same sweep over its ANS and EXP_HI chunks and the ANS
+ * tables and models in its index (format 1.1). For each damaged file,
+ * df11_open either fails, or every
  * read of the whole original fails or returns exactly the original bytes.
  * Every error message must name the file and an offset.
  */
 #include "codec_util.h"
+
+#include <math.h>
 #include "../../codec/common/internal.h"
+
+/* Test names: "corrupt." for the 1.0 file, "corrupt.max." for --max. */
+static const char *prefix = "corrupt.";
+static const char *nm(const char *suffix)
+{
+    static char buf[4][96];
+    static unsigned k;
+    char *b = buf[k++ % 4];
+    snprintf(b, sizeof buf[0], "%s%s", prefix, suffix);
+    return b;
+}
 
 /* Where each region of the test file lies, for reporting. */
 typedef struct { uint64_t start, end; const char *what; } region;
@@ -103,8 +119,8 @@ static void print_outcomes(const sweep *w, const char *label, unsigned tries)
 }
 
 /* The test file; returns the .df11 bytes. */
-static uint8_t *make_file(const char *dir, tu_rng *g, uint8_t **orig, size_t *orig_size,
-                          size_t *df11_size, size_t *ntensors)
+static uint8_t *make_file(const char *dir, tu_rng *g, int level, uint8_t **orig,
+                          size_t *orig_size, size_t *df11_size, size_t *ntensors)
 {
     enum { N_U8 = 300, N_ONE = 32768, N_NOISE = 1000, N_A = 5000, N_CONST = 500, N_I64 = 2048, N_F32 = 1000, N_B = 3000 };
     static uint8_t u8[N_U8], noise[2 * (N_ONE + N_NOISE)], a[2 * N_A], c[2 * N_CONST], i64[8 * N_I64], f32[4 * N_F32], b[2 * N_B];
@@ -113,7 +129,15 @@ static uint8_t *make_file(const char *dir, tu_rng *g, uint8_t **orig, size_t *or
      * code, dominated by 1.0, spends long codes on: a RAW chunk */
     for (int k = 0; k < N_ONE; k++) noise[2 * k] = 0x80, noise[2 * k + 1] = 0x3F;
     tu_fill_random(g, noise + 2 * N_ONE, 2 * N_NOISE);
-    tu_fill_bf16(g, a, N_A, 0.02);
+    /* --max: weights on a grid of 1/16 (few mantissa bits), where the
+     * mantissa tables pay for themselves in a file this small */
+    const size_t n_a = N_A;
+    tu_fill_bf16(g, a, n_a, 0.02);
+    for (size_t k = 0; level && k < n_a; k++) {
+        float f = (float)(round(tu_gauss(g) * 16) / 16 * 0.02);
+        uint16_t v = tu_f32_to_bf16(f);
+        a[2 * k] = (uint8_t)v, a[2 * k + 1] = (uint8_t)(v >> 8);
+    }
     for (int k = 0; k < N_CONST; k++) {
         uint16_t v = (uint16_t)(0x3F80 | (tu_next(g) & 0x807F)); /* +-[1, 2): one exponent */
         c[2 * k] = (uint8_t)v, c[2 * k + 1] = (uint8_t)(v >> 8);
@@ -124,23 +148,28 @@ static uint8_t *make_file(const char *dir, tu_rng *g, uint8_t **orig, size_t *or
     }
     tu_fill_f32(g, f32, N_F32, 0.02);
     tu_fill_bf16(g, b, N_B, 0.05);
+    static uint8_t wide[4 * N_F32];
+    for (int k = 0; k < N_F32; k++) /* BF16 widened to F32: low halves zero */
+        memcpy(wide + 4 * k + 2, f32 + 4 * k + 2, 2), wide[4 * k] = wide[4 * k + 1] = 0;
     tu_tensor t[] = {
         {"u8_random", "U8", N_U8, u8, sizeof u8},
         {"bf16_ones_noise", "BF16", N_ONE + N_NOISE, noise, sizeof noise},
-        {"bf16_a", "BF16", N_A, a, sizeof a},       /* EXP16, three lanes */
+        {"bf16_a", "BF16", n_a, a, 2 * n_a},        /* EXP16, three lanes */
         {"bf16_const_exp", "BF16", N_CONST, c, sizeof c},
         {"i64_small", "I64", N_I64, i64, sizeof i64}, /* ZSTD */
         {"f32", "F32", N_F32, f32, sizeof f32},     /* EXP32 */
         {"bf16_b", "BF16", N_B, b, sizeof b},
+        {"f32_widened", "F32", N_F32, wide, sizeof wide}, /* EXP_HI */
     };
     char in[4200], out[4200];
     snprintf(in, sizeof in, "%s/small.safetensors", dir);
     snprintf(out, sizeof out, "%s/small.df11", dir);
-    *ntensors = sizeof t / sizeof t[0];
+    *ntensors = sizeof t / sizeof t[0] - (level == DF11_LEVEL_DEFAULT);
     *orig = tu_write_safetensors(in, t, *ntensors, orig_size);
     df11_encode_options o;
     df11_encode_options_default(&o);
     o.chunk_log2 = 16;
+    o.level = level;
     df11_error e = {0};
     uint8_t *d = NULL;
     if (*orig && df11_encode_file(in, out, &o, &e) == DF11_OK) d = tu_read_file(out, df11_size);
@@ -151,13 +180,15 @@ static uint8_t *make_file(const char *dir, tu_rng *g, uint8_t **orig, size_t *or
 }
 
 /* The file has what the sweeps are meant to damage. */
-static bool check_shape(const char *path, uint64_t *bounds, size_t *nbounds)
+static bool check_shape(const char *path, int level, uint64_t *bounds, size_t *nbounds)
 {
     df11_reader *r = NULL;
     if (df11_open(path, &r, NULL) != DF11_OK) return false;
-    bool codec[3] = {0}, constant = false, exp32 = false, multi = false, lanes = false;
+    nregions = 0;
+    bool codec[5] = {0}, constant = false, exp32 = false, multi = false, lanes = false;
     size_t nb = 0;
-    static const char *const names[3] = {"RAW chunk", "ZSTD chunk", "EXP chunk"};
+    static const char *const names[5] = {"RAW chunk", "ZSTD chunk", "EXP chunk", "ANS chunk",
+                                         "EXP_HI chunk"};
     bounds[nb++] = DF11_HEADER_SIZE;
     regions[nregions++] = (region){0, DF11_HEADER_SIZE, "header"};
     for (uint32_t i = 0; i < r->chunk_count && nregions < 62; i++) {
@@ -179,9 +210,10 @@ static bool check_shape(const char *path, uint64_t *bounds, size_t *nbounds)
            r->chunk_count, (unsigned long long)r->index_offset, (unsigned long long)r->file_size);
     df11_close(r);
     bool ok = codec[0] && codec[1] && codec[2] && constant && exp32 && multi && lanes;
+    if (level != DF11_LEVEL_DEFAULT) ok = codec[0] && codec[1] && codec[3] && codec[4] && multi;
     if (!ok)
-        printf("# shape: raw %d zstd %d exp %d constant %d exp32 %d multi-chunk %d 3-lane %d\n",
-               codec[0], codec[1], codec[2], constant, exp32, multi, lanes);
+        printf("# shape: raw %d zstd %d exp %d ans %d exp_hi %d constant %d exp32 %d multi-chunk %d 3-lane %d\n",
+               codec[0], codec[1], codec[2], codec[3], codec[4], constant, exp32, multi, lanes);
     return ok;
 }
 
@@ -197,7 +229,7 @@ static void truncations(sweep *w, const uint8_t *d, size_t size, const uint64_t 
         char what[64];
         snprintf(what, sizeof what, "truncated to %zu bytes", len);
         if (!tu_write_file(w->path, d, len)) {
-            tu_result(false, "corrupt.truncate", "cannot write %s", w->path);
+            tu_result(false, nm("truncate"), "cannot write %s", w->path);
             return;
         }
         try_file(w, what);
@@ -213,15 +245,15 @@ static void truncations(sweep *w, const uint8_t *d, size_t size, const uint64_t 
         free(longer);
     }
     print_outcomes(w, "truncation", tries);
-    tu_result(w->wrong == 0, "corrupt.truncate_never_wrong_bytes", "%s", w->first_wrong);
-    tu_result(w->opened == 0, "corrupt.truncate_refused_at_open", "%u truncated files opened",
+    tu_result(w->wrong == 0, nm("truncate_never_wrong_bytes"), "%s", w->first_wrong);
+    tu_result(w->opened == 0, nm("truncate_refused_at_open"), "%u truncated files opened",
               w->opened);
 }
 
 static void flips(sweep *w, const uint8_t *d, size_t size)
 {
     if (!tu_write_file(w->path, d, size)) {
-        tu_result(false, "corrupt.flip", "cannot write %s", w->path);
+        tu_result(false, nm("flip"), "cannot write %s", w->path);
         return;
     }
     int fd = open(w->path, O_WRONLY | O_CLOEXEC);
@@ -249,8 +281,8 @@ static void flips(sweep *w, const uint8_t *d, size_t size)
     if (w->identical)
         printf("# flips that read back identical (unused padding bits) lie in bytes %zu..%zu\n",
                first_identical, last_identical);
-    tu_result(tries == 2 * size, "corrupt.flip_sweep_complete", "%u of %zu flips tried", tries, 2 * size);
-    tu_result(w->wrong == 0, "corrupt.flip_never_wrong_bytes", "%s", w->first_wrong);
+    tu_result(tries == 2 * size, nm("flip_sweep_complete"), "%u of %zu flips tried", tries, 2 * size);
+    tu_result(w->wrong == 0, nm("flip_never_wrong_bytes"), "%s", w->first_wrong);
 }
 
 int main(void)
@@ -262,40 +294,45 @@ int main(void)
         printf("FAIL corrupt.tempdir: %s\n", strerror(errno));
         return 1;
     }
-    uint8_t *orig = NULL;
-    size_t orig_size = 0, size = 0, ntensors = 0;
-    uint8_t *d = make_file(dir, &g, &orig, &orig_size, &size, &ntensors);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/damaged.df11", dir);
-    uint64_t bounds[64];
-    size_t nbounds = 0;
-    bool ok = d && tu_write_file(path, d, size) && check_shape(path, bounds, &nbounds);
-    tu_result(ok, "corrupt.test_file_has_raw_zstd_exp_chunks", "see above");
-    if (ok) {
-        printf("# original %zu bytes, .df11 %zu bytes\n", orig_size, size);
-        sweep *w = calloc(1, sizeof *w);
-        uint8_t *buf = malloc(orig_size);
-        if (w && buf) {
-            *w = (sweep){.path = path, .orig = orig, .orig_size = orig_size, .tensors = ntensors, .buf = buf};
-            truncations(w, d, size, bounds, nbounds);
-            unsigned bad_trunc = w->bad_message;
-            char first_trunc[sizeof w->first_bad_message];
-            memcpy(first_trunc, w->first_bad_message, sizeof first_trunc);
-            *w = (sweep){.path = path, .orig = orig, .orig_size = orig_size, .tensors = ntensors, .buf = buf};
-            flips(w, d, size);
-            tu_result(bad_trunc + w->bad_message == 0, "corrupt.messages_name_file_and_offset",
-                      "%u messages lack them, e.g. %s", bad_trunc + w->bad_message,
-                      bad_trunc ? first_trunc : w->first_bad_message);
-        } else {
-            tu_result(false, "corrupt.alloc", "out of memory");
+    /* level 0 keeps the test names of format 1.0 files; --max adds .max ones */
+    for (int level = 0; level <= DF11_LEVEL_MAX; level += DF11_LEVEL_MAX) {
+        prefix = level ? "corrupt.max." : "corrupt.";
+        uint8_t *orig = NULL;
+        size_t orig_size = 0, size = 0, ntensors = 0;
+        uint8_t *d = make_file(dir, &g, level, &orig, &orig_size, &size, &ntensors);
+        char path[4200];
+        snprintf(path, sizeof path, "%s/damaged.df11", dir);
+        uint64_t bounds[64];
+        size_t nbounds = 0;
+        bool ok = d && tu_write_file(path, d, size) && check_shape(path, level, bounds, &nbounds);
+        tu_result(ok, level ? "corrupt.max.test_file_has_raw_zstd_ans_exp_hi_chunks"
+                            : "corrupt.test_file_has_raw_zstd_exp_chunks", "see above");
+        if (ok) {
+            printf("# original %zu bytes, .df11 %zu bytes\n", orig_size, size);
+            sweep *w = calloc(1, sizeof *w);
+            uint8_t *buf = malloc(orig_size);
+            if (w && buf) {
+                *w = (sweep){.path = path, .orig = orig, .orig_size = orig_size, .tensors = ntensors, .buf = buf};
+                truncations(w, d, size, bounds, nbounds);
+                unsigned bad_trunc = w->bad_message;
+                char first_trunc[sizeof w->first_bad_message];
+                memcpy(first_trunc, w->first_bad_message, sizeof first_trunc);
+                *w = (sweep){.path = path, .orig = orig, .orig_size = orig_size, .tensors = ntensors, .buf = buf};
+                flips(w, d, size);
+                tu_result(bad_trunc + w->bad_message == 0, nm("messages_name_file_and_offset"),
+                          "%u messages lack them, e.g. %s", bad_trunc + w->bad_message,
+                          bad_trunc ? first_trunc : w->first_bad_message);
+            } else {
+                tu_result(false, nm("alloc"), "out of memory");
+            }
+            free(buf);
+            free(w);
         }
-        free(buf);
-        free(w);
+        unlink(path);
+        free(orig);
+        free(d);
     }
-    unlink(path);
     rmdir(dir);
     free(dir);
-    free(orig);
-    free(d);
     return tu_failures ? 1 : 0;
 }

@@ -1,0 +1,81 @@
+/*
+ * ans.h - the ANS codec's constants and its one-lane reference decoder
+ * (FORMAT.md 9). Plain C usable from CUDA device code (kernels/) and from
+ * the GPU model (gpu_emul.c), so the host checks, the model and the kernel
+ * cannot disagree on the arithmetic. The fast CPU decoder
+ * (codec/decompress/ans_decode.c) interleaves lanes but does the same steps.
+ *
+ * rANS with a 32-bit state x in [2^16, 2^32), renormalised by 16-bit words:
+ * a symbol with frequency f and cumulative frequency c out of 2^P decodes
+ * from slot = x mod 2^P as x' = f * (x >> P) + slot - c, then one word is
+ * read when x' < 2^16. Each element is its exponent (P = 14), then its 7
+ * mantissa bits (P = 12) under the context the exponent selects.
+ */
+#ifndef DF11_ANS_H
+#define DF11_ANS_H
+
+#include <stdint.h>
+
+#ifdef __CUDACC__
+#define DF11_ANS_FN static inline __host__ __device__
+#else
+#define DF11_ANS_FN static inline
+#endif
+
+#define DF11_ANS_EXP_BITS 14u
+#define DF11_ANS_MANT_BITS 12u
+#define DF11_ANS_LOW (1u << 16)   /* state lower bound; the encoder starts there */
+#define DF11_ANS_LANE 16384u      /* elements per lane */
+/* Per lane: u32 start state, u16 stream length in 16-bit words. */
+#define DF11_ANS_LANE_HEAD 6u
+
+/* Exponent entry: freq (15 bits) | cum << 15 (14 bits) | context << 29. */
+DF11_ANS_FN uint32_t df11_ans_einfo(uint32_t freq, uint32_t cum, uint32_t ctx)
+{
+    return freq | cum << 15 | ctx << 29;
+}
+/* Mantissa entry for one slot: symbol (7 bits) | freq << 7 (13 bits) |
+ * (slot - cum) << 20 (12 bits). */
+DF11_ANS_FN uint32_t df11_ans_mslot(uint32_t sym, uint32_t freq, uint32_t bias)
+{
+    return sym | freq << 7 | bias << 20;
+}
+
+/* A lane's word reader that never reads at or past `end` (words read as 0
+ * there and the lane fails its end check). */
+typedef struct {
+    uint32_t x;
+    uint32_t pos, end; /* in 16-bit words from base */
+} df11_ans_lane;
+
+DF11_ANS_FN uint32_t df11_ans_word(const uint8_t *base, uint32_t w, uint32_t end)
+{
+    return w < end ? (uint32_t)base[2 * w] | (uint32_t)base[2 * w + 1] << 8 : 0;
+}
+
+/* One element: returns the BF16 word without its sign. esym: 2^14 bytes,
+ * einfo: 256 entries, mslot: 8 x 2^12 entries. */
+DF11_ANS_FN uint32_t df11_ans_next(df11_ans_lane *l, const uint8_t *base, const uint8_t *esym,
+                                   const uint32_t *einfo, const uint32_t *mslot)
+{
+    uint32_t x = l->x;
+    uint32_t slot = x & ((1u << DF11_ANS_EXP_BITS) - 1);
+    uint32_t e = esym[slot], inf = einfo[e];
+    x = (inf & 0x7FFFu) * (x >> DF11_ANS_EXP_BITS) + slot - ((inf >> 15) & 0x3FFFu);
+    if (x < DF11_ANS_LOW) x = x << 16 | df11_ans_word(base, l->pos++, l->end);
+    uint32_t ms = mslot[(inf >> 29) << DF11_ANS_MANT_BITS | (x & ((1u << DF11_ANS_MANT_BITS) - 1))];
+    x = ((ms >> 7) & 0x1FFFu) * (x >> DF11_ANS_MANT_BITS) + (ms >> 20);
+    if (x < DF11_ANS_LOW) x = x << 16 | df11_ans_word(base, l->pos++, l->end);
+    l->x = x;
+    return e << 7 | (ms & 0x7Fu);
+}
+
+/* A lane decoded correctly ends exactly at its last word, in the state the
+ * encoder started from. */
+DF11_ANS_FN int df11_ans_lane_ok(const df11_ans_lane *l)
+{
+    return l->pos == l->end && l->x == DF11_ANS_LOW;
+}
+
+#undef DF11_ANS_FN
+#endif

@@ -1,0 +1,112 @@
+/* Frequency tables and models of the ANS codec (FORMAT.md 9), encoder
+ * side. Normalisation rounds, then moves the rounding error one unit at a
+ * time to where it costs least, so a table is within a hair of the
+ * histogram's entropy even for symbols far rarer than 2^-P. */
+#include "ans_model.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+bool df11_ans_normalize(const uint64_t *counts, unsigned nsym, unsigned P, bool all_symbols,
+                        uint16_t *freq)
+{
+    uint64_t total = 0;
+    unsigned present = 0;
+    for (unsigned s = 0; s < nsym; s++) {
+        uint64_t c = counts[s] ? counts[s] : all_symbols;
+        total += c;
+        present += c != 0;
+    }
+    memset(freq, 0, nsym * sizeof *freq);
+    if (total == 0 || present > (1u << P)) return false;
+    int64_t sum = 0;
+    for (unsigned s = 0; s < nsym; s++) {
+        uint64_t c = counts[s] ? counts[s] : all_symbols;
+        if (!c) continue;
+        double f = (double)c * (double)(1u << P) / (double)total;
+        uint32_t q = (uint32_t)(f + 0.5);
+        freq[s] = (uint16_t)(q < 1 ? 1 : q > (1u << P) ? (1u << P) : q);
+        sum += freq[s];
+    }
+    int64_t d = (int64_t)(1u << P) - sum;
+    while (d != 0) {
+        int best = -1;
+        double bc = INFINITY;
+        for (unsigned s = 0; s < nsym; s++) {
+            if (!freq[s]) continue;
+            double c = (double)(counts[s] ? counts[s] : all_symbols);
+            double delta; /* bits added by the move */
+            if (d > 0) delta = -c * log2((freq[s] + 1.0) / freq[s]);
+            else if (freq[s] > 1) delta = c * log2(freq[s] / (freq[s] - 1.0));
+            else continue;
+            if (delta < bc) bc = delta, best = (int)s;
+        }
+        if (best < 0) return false;
+        freq[best] = (uint16_t)(freq[best] + (d > 0 ? 1 : -1));
+        d += d > 0 ? -1 : 1;
+    }
+    return true;
+}
+
+double df11_ans_cost(const uint64_t *counts, unsigned nsym, unsigned P, const uint16_t *freq)
+{
+    double bits = 0;
+    for (unsigned s = 0; s < nsym; s++) {
+        if (!counts[s]) continue;
+        if (!freq[s]) return INFINITY;
+        bits += (double)counts[s] * (P - log2((double)freq[s]));
+    }
+    return bits;
+}
+
+static bool grow(void **p, uint32_t *cap, uint32_t need, size_t size)
+{
+    if (need <= *cap) return true;
+    uint32_t c = *cap ? 2 * *cap : 64;
+    while (c < need) c *= 2;
+    void *q = realloc(*p, (size_t)c * size);
+    if (!q) return false;
+    *p = q;
+    *cap = c;
+    return true;
+}
+
+uint32_t df11_ans_book_table(df11_ans_book *b, const df11_fmt_table *t)
+{
+    if (!grow((void **)&b->tables, &b->tcap, b->ntables + 1, sizeof *t)) return UINT32_MAX;
+    b->tables[b->ntables] = *t;
+    return b->ntables++;
+}
+
+uint32_t df11_ans_book_model(df11_ans_book *b, const df11_fmt_model *m)
+{
+    if (!grow((void **)&b->models, &b->mcap, b->nmodels + 1, sizeof *m)) return UINT32_MAX;
+    b->models[b->nmodels] = *m;
+    return b->nmodels++;
+}
+
+void df11_ans_book_free(df11_ans_book *b)
+{
+    free(b->tables);
+    free(b->models);
+    memset(b, 0, sizeof *b);
+}
+
+static void syms(const df11_fmt_table *t, unsigned nsym, df11_ans_sym *out)
+{
+    uint32_t cum = 0;
+    for (unsigned s = 0; s < nsym; s++) {
+        out[s].freq = t->freq[s];
+        out[s].cum = (uint16_t)cum;
+        cum += t->freq[s];
+    }
+}
+
+void df11_ans_enc_build(const df11_ans_book *b, uint32_t mi, df11_ans_enc *out)
+{
+    const df11_fmt_model *m = &b->models[mi];
+    syms(&b->tables[m->exp_table], 256, out->exp);
+    for (unsigned e = 0; e < 256; e++) out->exp[e].ctx = m->ctx[e];
+    for (unsigned c = 0; c < DF11_ANS_CONTEXTS; c++)
+        syms(&b->tables[m->mant_table[c]], 128, out->mant[c]);
+}

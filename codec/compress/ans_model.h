@@ -1,0 +1,69 @@
+/* The encoder's side of the ANS codec (FORMAT.md 9): frequency tables
+ * normalised from histograms, one model per EXP16 segment, and the chunk
+ * encoder. */
+#ifndef DF11_ANS_MODEL_H
+#define DF11_ANS_MODEL_H
+#include "../common/ans.h"
+#include "../common/internal.h"
+
+typedef struct {
+    uint16_t freq, cum;
+    uint8_t ctx;
+} df11_ans_sym;
+
+/* What df11_ans_encode needs of one model. */
+typedef struct {
+    df11_ans_sym exp[256];
+    df11_ans_sym mant[DF11_ANS_CONTEXTS][128];
+} df11_ans_enc;
+
+/* The tables and models a file will carry, in index order. */
+typedef struct {
+    df11_fmt_table *tables;
+    uint32_t ntables, tcap;
+    df11_fmt_model *models;
+    uint32_t nmodels, mcap;
+} df11_ans_book;
+
+/* The context of exponent e in a segment whose most common exponent is
+ * mode: below mode-1 share context 0, mode+5 and above share 7. */
+static inline uint8_t df11_ans_ctx_of(int e, int mode)
+{
+    int d = e - mode + 2;
+    return (uint8_t)(d < 0 ? 0 : d > 7 ? 7 : d);
+}
+
+/* Normalises counts[0..nsym) to frequencies summing to 2^P: every symbol
+ * with a count (every symbol when all_symbols) gets at least 1. Returns
+ * false if there is nothing to normalise. */
+bool df11_ans_normalize(const uint64_t *counts, unsigned nsym, unsigned P, bool all_symbols,
+                        uint16_t *freq);
+/* Bits that coding counts with the normalised freq costs. */
+double df11_ans_cost(const uint64_t *counts, unsigned nsym, unsigned P, const uint16_t *freq);
+
+/* Adds a table/model; returns its index or UINT32_MAX when out of memory. */
+uint32_t df11_ans_book_table(df11_ans_book *b, const df11_fmt_table *t);
+uint32_t df11_ans_book_model(df11_ans_book *b, const df11_fmt_model *m);
+void df11_ans_book_free(df11_ans_book *b);
+
+/* The encoder tables of model mi of book b. */
+void df11_ans_enc_build(const df11_ans_book *b, uint32_t mi, df11_ans_enc *out);
+
+/* Encodes n BF16 elements of src as an ANS payload into out (capacity
+ * cap); tmp holds 2 * DF11_ANS_LANE + 2 words. Returns the payload size,
+ * or 0 when an element's symbol has no frequency or it does not fit. */
+size_t df11_ans_encode(const uint8_t *src, uint32_t n, const df11_ans_enc *m, uint8_t *out,
+                       size_t cap, uint16_t *tmp);
+/* After pass 1: the book of a file with nseg segments. freq: exponent
+ * histograms; mode: most common exponent; sctx: per segment NULL or its
+ * eight context histograms (8 x 128); gctx: the same over all EXP16
+ * segments. seg_model[g] receives model index + 1, or 0. */
+df11_status df11_ans_plan(uint32_t nseg, const uint8_t *kind, const uint64_t (*freq)[256],
+                          const uint8_t *mode, uint64_t *const *sctx,
+                          const uint64_t (*gctx)[128], df11_ans_book *book, uint32_t *seg_model);
+/* Drops models of segments that use no ANS chunk (seg_uses[g] false) and
+ * tables no model uses; renumbers seg_model. */
+df11_status df11_ans_prune(df11_ans_book *b, uint32_t nseg, uint32_t *seg_model,
+                           const bool *seg_uses);
+#define DF11_ANS_TMP_WORDS (2 * (size_t)DF11_ANS_LANE + 2)
+#endif

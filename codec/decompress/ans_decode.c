@@ -1,0 +1,232 @@
+/* CPU decoder of ANS chunks (FORMAT.md 9). A chunk's lanes are decoded
+ * eight at a time, interleaved, so eight independent rANS dependency
+ * chains overlap; each element is two table steps (exponent, then the
+ * mantissa under the exponent's context). The sign plane is ORed in
+ * afterwards, eight elements per byte through a 4 KiB table.
+ *
+ * Decode tables are built per model and kept per thread (the last model a
+ * thread decoded): a tensor's chunks mostly reach a thread one after
+ * another, and a table (147 KB) takes about as long to build as a chunk
+ * takes to decode. */
+#include "../common/internal.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the ANS decoder reads little-endian words directly"
+#endif
+
+#define EMASK ((1u << DF11_ANS_EXP_BITS) - 1)
+#define MMASK ((1u << DF11_ANS_MANT_BITS) - 1)
+
+void df11_ans_dtable_build(const df11_fmt_table *tables, const df11_fmt_model *m,
+                           df11_ans_dtable *t)
+{
+    const df11_fmt_table *et = &tables[m->exp_table];
+    uint32_t cum = 0;
+    for (unsigned s = 0; s < 256; s++) {
+        uint32_t f = et->freq[s];
+        t->einfo[s] = df11_ans_einfo(f, cum & 0x3FFF, m->ctx[s] & 7u);
+        memset(t->esym + cum, (int)s, f);
+        cum += f;
+    }
+    for (unsigned c = 0; c < DF11_ANS_CONTEXTS; c++) {
+        const df11_fmt_table *mt = &tables[m->mant_table[c]];
+        uint32_t *out = t->mslot + ((size_t)c << DF11_ANS_MANT_BITS);
+        cum = 0;
+        for (unsigned s = 0; s < 128; s++) {
+            uint32_t f = mt->freq[s];
+            for (uint32_t k = 0; k < f; k++) out[cum + k] = df11_ans_mslot(s, f, k);
+            cum += f;
+        }
+    }
+}
+
+static _Atomic uint64_t next_uid = 1;
+uint64_t df11_reader_uid(void) { return atomic_fetch_add(&next_uid, 1); }
+
+static __thread uint64_t cached_uid;
+static __thread uint32_t cached_model;
+
+const df11_ans_dtable *df11_ans_dtable_get(const df11_reader *r, uint32_t model)
+{
+    df11_ans_dtable *t = (df11_ans_dtable *)df11_thread_buffer(2, sizeof *t);
+    if (!t) return NULL;
+    if (cached_uid != r->uid || cached_model != model) {
+        df11_ans_dtable_build(r->tables, &r->models[model], t);
+        cached_uid = r->uid;
+        cached_model = model;
+    }
+    return t;
+}
+
+static inline uint32_t rd16(const uint8_t *p)
+{
+    uint16_t w;
+    memcpy(&w, p, 2);
+    return w;
+}
+
+/* A word in when the state fell below 2^16, as shifts and masks: it is
+ * needed about every other step, at random, and gcc turns a plain
+ * conditional (even one marked a coin toss) into a branch that
+ * mispredicts (GPT-2: 0.12 and 0.20 GB/s that way, 0.27 GB/s so). */
+#define REFILL(x, p)                                                                \
+    do {                                                                            \
+        uint32_t r_ = x < DF11_ANS_LOW;                                             \
+        x = x << (r_ << 4) | (rd16(p) & (0u - r_));                                 \
+        p += 2 * r_;                                                                \
+    } while (0)
+
+/* One element of a lane held in locals x, p, written to out[i]. */
+#define STEPL(x, p, out)                                                            \
+    do {                                                                            \
+        uint32_t s_ = x & EMASK, e_ = esym[s_], i_ = einfo[e_];                     \
+        x = (i_ & 0x7FFFu) * (x >> DF11_ANS_EXP_BITS) + s_ - ((i_ >> 15) & 0x3FFFu); \
+        REFILL(x, p);                                                               \
+        uint32_t m_ = mslot[(i_ >> 29) << DF11_ANS_MANT_BITS | (x & MMASK)];         \
+        x = ((m_ >> 7) & 0x1FFFu) * (x >> DF11_ANS_MANT_BITS) + (m_ >> 20);         \
+        REFILL(x, p);                                                               \
+        (out)[i] = (uint16_t)(e_ << 7 | (m_ & 0x7Fu));                              \
+    } while (0)
+
+/* Eight full lanes, interleaved, their state in locals: state kept in
+ * arrays goes through memory after every output store and the eight
+ * chains then barely overlap. Every four elements each lane is checked
+ * against its end, so a corrupt lane reads at most 16 bytes past it,
+ * within the payload's slack; false when one overran. */
+static bool run8(uint32_t *xs, const uint8_t **ps, const uint8_t *const *end, uint16_t *out,
+                 const uint8_t *esym, const uint32_t *einfo, const uint32_t *mslot)
+{
+    uint32_t x0 = xs[0], x1 = xs[1], x2 = xs[2], x3 = xs[3], x4 = xs[4], x5 = xs[5], x6 = xs[6],
+             x7 = xs[7];
+    const uint8_t *p0 = ps[0], *p1 = ps[1], *p2 = ps[2], *p3 = ps[3], *p4 = ps[4], *p5 = ps[5],
+                  *p6 = ps[6], *p7 = ps[7];
+    const size_t L = DF11_ANS_LANE;
+    bool ok = true;
+    for (uint32_t i = 0; i < DF11_ANS_LANE && ok;) {
+        for (uint32_t stop = i + 4; i < stop; i++) {
+            STEPL(x0, p0, out);
+            STEPL(x1, p1, out + L);
+            STEPL(x2, p2, out + 2 * L);
+            STEPL(x3, p3, out + 3 * L);
+            STEPL(x4, p4, out + 4 * L);
+            STEPL(x5, p5, out + 5 * L);
+            STEPL(x6, p6, out + 6 * L);
+            STEPL(x7, p7, out + 7 * L);
+        }
+        ok = !((p0 > end[0]) | (p1 > end[1]) | (p2 > end[2]) | (p3 > end[3]) | (p4 > end[4]) |
+               (p5 > end[5]) | (p6 > end[6]) | (p7 > end[7]));
+    }
+    xs[0] = x0, xs[1] = x1, xs[2] = x2, xs[3] = x3, xs[4] = x4, xs[5] = x5, xs[6] = x6, xs[7] = x7;
+    ps[0] = p0, ps[1] = p1, ps[2] = p2, ps[3] = p3, ps[4] = p4, ps[5] = p5, ps[6] = p6, ps[7] = p7;
+    return ok;
+}
+
+/* The generic path: one lane at a time, same bound every four elements. */
+static bool run1(uint32_t *xs, const uint8_t **ps, const uint8_t *end, uint16_t *out, uint32_t n,
+                 const uint8_t *esym, const uint32_t *einfo, const uint32_t *mslot)
+{
+    uint32_t x = *xs;
+    const uint8_t *p = *ps;
+    bool ok = true;
+    for (uint32_t i = 0; i < n && ok; i++) {
+        STEPL(x, p, out);
+        if ((i & 3) == 3) ok = p <= end;
+    }
+    *xs = x;
+    *ps = p;
+    return ok && p <= end;
+}
+
+/* sign_or[b]: the eight 16-bit sign masks of sign byte b. */
+static uint16_t sign_or[256][8];
+static pthread_once_t sign_once = PTHREAD_ONCE_INIT;
+static void sign_init(void)
+{
+    for (unsigned b = 0; b < 256; b++)
+        for (unsigned j = 0; j < 8; j++) sign_or[b][j] = (uint16_t)((b >> j & 1) << 15);
+}
+
+df11_status df11_ans_decode(const df11_ans_dtable *t, const uint8_t *payload,
+                            uint32_t payload_len, uint32_t n, void *dst, char *why,
+                            size_t why_len)
+{
+    uint32_t nl = df11_lanes(n, DF11_ANS_LANE);
+    uint64_t head = (uint64_t)DF11_ANS_LANE_HEAD * nl, signs = (n + 7) / 8, words = 0;
+    if (head + signs > payload_len) {
+        snprintf(why, why_len, "payload of %u bytes too short for %u elements", payload_len, n);
+        return DF11_E_CORRUPT_CHUNK;
+    }
+    for (uint32_t k = 0; k < nl; k++) words += df11_rd16(payload + 4 * (size_t)nl + 2 * k);
+    if (head + 2 * words + signs != payload_len) {
+        snprintf(why, why_len, "lane lengths sum to %llu words, payload holds %llu bytes for them",
+                 (unsigned long long)words, (unsigned long long)(payload_len - head - signs));
+        return DF11_E_CORRUPT_CHUNK;
+    }
+    const uint8_t *stream = payload + head;
+    uint16_t *out = dst;
+    for (uint32_t k0 = 0; k0 < nl; k0 += 8) {
+        uint32_t x[8];
+        const uint8_t *p[8], *end[8];
+        uint16_t *o[8];
+        uint32_t g = nl - k0 < 8 ? nl - k0 : 8;
+        for (uint32_t j = 0; j < g; j++) {
+            uint32_t k = k0 + j;
+            x[j] = df11_rd32(payload + 4 * (size_t)k);
+            p[j] = stream;
+            stream += 2 * (size_t)df11_rd16(payload + 4 * (size_t)nl + 2 * k);
+            end[j] = stream;
+            o[j] = out + df11_lane_first(k, DF11_ANS_LANE);
+            if (x[j] < DF11_ANS_LOW) {
+                snprintf(why, why_len, "lane %u of %u starts in an impossible state", k, nl);
+                return DF11_E_CORRUPT_CHUNK;
+            }
+        }
+        bool ok = true;
+        if (g == 8 && df11_lane_len(n, DF11_ANS_LANE, k0 + 7) == DF11_ANS_LANE) {
+            ok = run8(x, p, end, o[0], t->esym, t->einfo, t->mslot);
+        } else {
+            for (uint32_t j = 0; j < g && ok; j++)
+                ok = run1(&x[j], &p[j], end[j], o[j], df11_lane_len(n, DF11_ANS_LANE, k0 + j),
+                          t->esym, t->einfo, t->mslot);
+        }
+        for (uint32_t j = 0; j < g && ok; j++) ok = p[j] == end[j] && x[j] == DF11_ANS_LOW;
+        if (!ok) {
+            snprintf(why, why_len, "lanes %u..%u of %u do not decode to their declared lengths", k0,
+                     k0 + g - 1, nl);
+            return DF11_E_CORRUPT_CHUNK;
+        }
+    }
+    pthread_once(&sign_once, sign_init);
+    const uint8_t *sg = payload + payload_len - signs;
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint16_t *d = out + i;
+        const uint16_t *m = sign_or[sg[i >> 3]];
+        for (int j = 0; j < 8; j++) d[j] |= m[j];
+    }
+    for (; i < n; i++) out[i] |= (uint16_t)((sg[i >> 3] >> (i & 7) & 1) << 15);
+    return DF11_OK;
+}
+
+/* EXP_HI (FORMAT.md 5.3): a width-2 EXP payload of the high halves, decoded
+ * into the back half of dst, then widened in place front to back (element
+ * i is read from byte 2n + 2i before anything is written there). */
+df11_status df11_exp_hi_decode(const uint8_t *payload, uint32_t payload_len, uint32_t n,
+                               uint32_t lane_symbols, const df11_huff_dtable *t, void *dst,
+                               uint8_t *scratch, char *why, size_t why_len)
+{
+    uint8_t *d = dst;
+    df11_status s = df11_exp_decode(payload, payload_len, n, 2, lane_symbols, t, d + 2 * (size_t)n,
+                                    scratch, why, why_len);
+    if (s != DF11_OK) return s;
+    for (uint32_t i = 0; i < n; i++) {
+        uint16_t v;
+        memcpy(&v, d + 2 * (size_t)n + 2 * (size_t)i, 2);
+        uint32_t w = (uint32_t)v << 16;
+        memcpy(d + 4 * (size_t)i, &w, 4);
+    }
+    return DF11_OK;
+}

@@ -1,0 +1,176 @@
+/*
+ * ratio_max: the --max level (ANS chunks, format 1.1) and the EXP_HI codec
+ * of BF16-widened F32 tensors (default level), through the public API.
+ *
+ *  - round trips: a file of Gaussian BF16 tensors of awkward sizes (one
+ *    lane, one past a lane, several chunks, a one-exponent tensor, tiny
+ *    tensors sharing a segment), a widened F32 tensor and a plain one,
+ *    encoded at both levels and at chunk sizes 2^16 and 2^18, read back
+ *    whole and in odd pieces: the original bytes exactly;
+ *  - what each file says about itself: the flags and minor version of the
+ *    features it uses, and a file that uses none is still 1.0;
+ *  - --max is smaller than the default on BF16 Gaussian weights;
+ *  - a flag bit this library lacks gives DF11_E_VERSION naming it; a chunk
+ *    codec the flags do not allow gives DF11_E_CORRUPT_INDEX.
+ */
+#include "codec_util.h"
+#include "../../codec/common/internal.h"
+
+#include <xxhash.h>
+
+enum { N_BIG = 300000, N_LANE = 16385, N_CONST = 4000, N_TINY = 300, N_F32 = 40000 };
+
+static uint8_t *make(const char *path, tu_rng *g, size_t *size, bool with_f32)
+{
+    static uint8_t big[2 * N_BIG], lane[2 * N_LANE], cst[2 * N_CONST], t1[2 * N_TINY],
+        t2[2 * N_TINY], wide[4 * N_F32], f32[4 * N_F32];
+    tu_fill_bf16(g, big, N_BIG, 0.02);
+    tu_fill_bf16(g, lane, N_LANE, 0.3);
+    for (int k = 0; k < N_CONST; k++) {
+        uint16_t v = (uint16_t)(0x3F80 | (tu_next(g) & 0x807F));
+        cst[2 * k] = (uint8_t)v, cst[2 * k + 1] = (uint8_t)(v >> 8);
+    }
+    tu_fill_bf16(g, t1, N_TINY, 0.1);
+    tu_fill_bf16(g, t2, N_TINY, 0.1);
+    tu_fill_bf16(g, wide + 2 * N_F32, N_F32, 0.05); /* widen: BF16 in the high half */
+    for (int k = 0; k < N_F32; k++) {
+        wide[4 * k + 3] = wide[2 * N_F32 + 2 * k + 1];
+        wide[4 * k + 2] = wide[2 * N_F32 + 2 * k];
+        wide[4 * k] = wide[4 * k + 1] = 0;
+    }
+    tu_fill_f32(g, f32, N_F32, 0.05);
+    tu_tensor t[] = {
+        {"big", "BF16", N_BIG, big, sizeof big},
+        {"lane_plus_one", "BF16", N_LANE, lane, sizeof lane},
+        {"const_exp", "BF16", N_CONST, cst, sizeof cst},
+        {"tiny1", "BF16", N_TINY, t1, sizeof t1},
+        {"tiny2", "BF16", N_TINY, t2, sizeof t2},
+        {"widened", "F32", N_F32, wide, sizeof wide},
+        {"f32", "F32", N_F32, f32, sizeof f32},
+    };
+    return tu_write_safetensors(path, t, with_f32 ? 7 : 5, size);
+}
+
+static bool same_as(df11_reader *r, const uint8_t *orig, size_t size, tu_rng *g)
+{
+    uint8_t *buf = malloc(size);
+    bool ok = buf && df11_pread(r, buf, size, 0, NULL) == DF11_OK && memcmp(buf, orig, size) == 0;
+    for (int k = 0; ok && k < 50; k++) { /* odd pieces across chunk and lane edges */
+        uint64_t off = tu_below(g, size), len = 1 + tu_below(g, size - off);
+        if (len > 70000) len = 70000;
+        ok = df11_pread(r, buf, len, off, NULL) == DF11_OK && memcmp(buf, orig + off, len) == 0;
+    }
+    free(buf);
+    return ok;
+}
+
+static uint32_t flags_of(const char *path, uint16_t *minor)
+{
+    size_t n = 0;
+    uint8_t *d = tu_read_file(path, &n);
+    uint32_t f = d && n >= 128 ? df11_rd32(d + 12) : 0xFFFFFFFF;
+    *minor = d && n >= 128 ? df11_rd16(d + 10) : 0xFFFF;
+    free(d);
+    return f;
+}
+
+/* Rewrites header bytes with a new checksum, so only the change counts. */
+static bool patch_header(const char *path, const char *out, uint32_t flags)
+{
+    size_t n = 0;
+    uint8_t *d = tu_read_file(path, &n);
+    if (!d) return false;
+    df11_wr32(d + 12, flags);
+    df11_wr64(d + 120, XXH3_64bits(d, 120));
+    bool ok = tu_write_file(out, d, n);
+    free(d);
+    return ok;
+}
+
+int main(void)
+{
+    uint64_t seed = tu_seed("ratio_max");
+    tu_rng g = {seed};
+    char *dir = tu_tempdir();
+    if (!dir) return 1;
+    char in[4200], in2[4200], out[4200], bad[4200];
+    snprintf(in, sizeof in, "%s/w.safetensors", dir);
+    snprintf(in2, sizeof in2, "%s/bf16only.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/bad.df11", dir);
+    size_t size = 0, size2 = 0;
+    uint8_t *orig = make(in, &g, &size, true);
+    uint8_t *orig2 = make(in2, &g, &size2, false);
+    uint64_t stored[2][2] = {{0}};
+    for (int level = 0; level < 2; level++)
+        for (int cl = 0; cl < 2; cl++) {
+            df11_encode_options o;
+            df11_encode_options_default(&o);
+            o.chunk_log2 = cl ? 18 : 16;
+            o.level = level ? DF11_LEVEL_MAX : DF11_LEVEL_DEFAULT;
+            o.threads = 2;
+            snprintf(out, sizeof out, "%s/w-%d-%d.df11", dir, level, cl);
+            df11_error e = {0};
+            df11_reader *r = NULL;
+            bool ok = orig && df11_encode_file(in, out, &o, &e) == DF11_OK &&
+                      df11_open(out, &r, &e) == DF11_OK;
+            char name[96];
+            snprintf(name, sizeof name, "ratio.roundtrip.%s.chunk_log2_%d", level ? "max" : "default",
+                     o.chunk_log2);
+            tu_result(ok && same_as(r, orig, size, &g), name, "%s", e.message);
+            size_t nt = 0;
+            bool ans = false, hi = false;
+            if (r && df11_tensor_count(r, &nt, NULL) == DF11_OK)
+                for (size_t i = 0; i < nt; i++) {
+                    df11_tensor t;
+                    df11_tensor_get(r, i, &t, NULL);
+                    ans |= t.codec == DF11_CODEC_ANS;
+                    hi |= t.codec == DF11_CODEC_EXP_HI && strcmp(t.name, "widened") == 0;
+                }
+            if (r) stored[level][cl] = df11_stored_size(r);
+            df11_close(r);
+            uint16_t minor = 0;
+            uint32_t fl = flags_of(out, &minor);
+            uint32_t want = DF11_FMT_FLAG_EXP_HI | (level ? DF11_FMT_FLAG_ANS : 0);
+            snprintf(name, sizeof name, "ratio.features.%s.chunk_log2_%d", level ? "max" : "default",
+                     o.chunk_log2);
+            tu_result(fl == want && minor == 1 && hi && ans == (level == 1), name,
+                      "flags %#x minor %u, ANS tensors %d, widened F32 as EXP_HI %d", fl, minor, ans, hi);
+            if (level == 1 && cl == 1) {
+                /* a flag bit from a later minor version: named, as a version error */
+                df11_status st = patch_header(out, bad, fl | 0x20) ? df11_open(bad, &r, &e) : DF11_E_IO;
+                tu_result(st == DF11_E_VERSION && strstr(e.message, "bit 5") && strstr(e.message, bad),
+                          "ratio.unknown_feature_is_a_version_error", "%s: %s", df11_status_name(st),
+                          e.message);
+                if (st == DF11_OK) df11_close(r);
+                /* the same file without the flag its ANS chunks need */
+                st = patch_header(out, bad, DF11_FMT_FLAG_EXP_HI) ? df11_open(bad, &r, &e) : DF11_E_IO;
+                tu_result(st == DF11_E_CORRUPT_HEADER || st == DF11_E_CORRUPT_INDEX,
+                          "ratio.ans_without_its_flag_refused", "%s: %s", df11_status_name(st), e.message);
+                if (st == DF11_OK) df11_close(r);
+            }
+        }
+    tu_result(stored[1][1] && stored[1][1] < stored[0][1], "ratio.max_smaller_than_default",
+              "%llu vs %llu bytes", (unsigned long long)stored[1][1], (unsigned long long)stored[0][1]);
+    /* no feature used: a plain 1.0 file, byte for byte what 1.0 readers take */
+    df11_encode_options o;
+    df11_encode_options_default(&o);
+    snprintf(out, sizeof out, "%s/plain.df11", dir);
+    uint16_t minor = 9;
+    bool ok = orig2 && df11_encode_file(in2, out, &o, NULL) == DF11_OK;
+    uint32_t fl = flags_of(out, &minor);
+    tu_result(ok && fl == 0 && minor == 0, "ratio.no_features_stays_1_0", "flags %#x minor %u", fl, minor);
+    unlink(out);
+    for (int level = 0; level < 2; level++)
+        for (int cl = 0; cl < 2; cl++) {
+            snprintf(out, sizeof out, "%s/w-%d-%d.df11", dir, level, cl);
+            unlink(out);
+        }
+    unlink(bad);
+    unlink(in);
+    unlink(in2);
+    rmdir(dir);
+    free(dir);
+    free(orig);
+    free(orig2);
+    return tu_failures ? 1 : 0;
+}
