@@ -17,6 +17,7 @@ typedef struct {
     int repeat;          /* -r */
     int zstd_level;      /* --zstd-level, 0 = library default */
     int chunk_log2;      /* --chunk-log2, 0 = library default */
+    int max;             /* --max: the ANS codec for BF16 too */
     char **inputs;
     int ninputs;
 } cli_opts;

@@ -17,6 +17,8 @@ const char *info_codec_name(df11_codec c)
     case DF11_CODEC_ZSTD: return "ZSTD";
     case DF11_CODEC_EXP: return "EXP";
     case DF11_CODEC_MIXED: return "MIXED";
+    case DF11_CODEC_ANS: return "ANS";
+    case DF11_CODEC_EXP_HI: return "EXPHI";
     }
     return "?";
 }

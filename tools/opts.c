@@ -1,7 +1,7 @@
 /*
  * Option parsing shared by every command. Each command names the letters it
  * accepts; long-only options have a capital letter that is never a short
- * option (J --json, L --chunk-log2, Z --zstd-level).
+ * option (J --json, L --chunk-log2, Z --zstd-level, X --max).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,6 +27,7 @@ static const struct option all_long[] = {
     {"json", no_argument, NULL, 'J'},
     {"chunk-log2", required_argument, NULL, 'L'},
     {"zstd-level", required_argument, NULL, 'Z'},
+    {"max", no_argument, NULL, 'X'},
 };
 #define N_LONG (sizeof all_long / sizeof all_long[0])
 
@@ -114,6 +115,9 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli_opts *o)
         case 'Z':
             if ((rc = parse_int(cmd->name, "--zstd-level", optarg, 1, 22, &o->zstd_level)))
                 return usage_hint(cmd);
+            break;
+        case 'X':
+            o->max = 1;
             break;
         case ':':
             msg_error("%s: option '%s' needs an argument", cmd->name, argv[optind - 1]);
