@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Format 1.1 golden files (tests/golden/SHA256SUMS-1.1): max.df11 (ANS
+# chunks, written by df11 compress --max) and f32hi.df11 (EXP_HI chunks)
+# must keep decoding to the SHA-256 recorded for their originals, and must
+# still be the files that pin those codecs: version 1.1 with the feature
+# flags set (checked from the header bytes here, not by the library).
+set -u
+cd "${DF11_ROOT:-$(dirname "$0")/../..}"
+BUILD="${BUILD:-build}"
+df11="$BUILD/df11"
+golden=tests/golden
+if [ ! -x "$df11" ]; then
+    echo "SKIP ratio_golden.decode $df11 is not built"
+    exit 0
+fi
+declare -A want_flags=([max]=2 [f32hi]=1)
+n=0
+while read -r sum name; do
+    [ -n "$sum" ] || continue
+    base=${name%.safetensors}
+    f="$golden/$base.df11"
+    n=$((n + 1))
+    got=$("$df11" decompress -q -c "$f" | sha256sum | cut -d' ' -f1; exit "${PIPESTATUS[0]}")
+    rc=$?
+    if [ "$rc" -eq 0 ] && [ "$got" = "$sum" ]; then
+        echo "PASS ratio_golden.$base.decodes_to_recorded_sha256"
+    else
+        echo "FAIL ratio_golden.$base.decodes_to_recorded_sha256: exit $rc, sha256 $got, want $sum"
+    fi
+    if "$df11" verify -q "$f" >/dev/null 2>&1; then
+        echo "PASS ratio_golden.$base.verify"
+    else
+        echo "FAIL ratio_golden.$base.verify: df11 verify refused $f"
+    fi
+    # bytes 8..15: major, minor (u16), flags (u32), little-endian
+    read -r maj min flags < <(od -A n -t u2 -j 8 -N 4 "$f" | tr -s ' ' | sed 's/^ //'; )
+    flags=$(od -A n -t u4 -j 12 -N 4 "$f" | tr -d ' ')
+    if [ "$maj $min" = "1 1" ] && [ "$flags" = "${want_flags[$base]:-x}" ]; then
+        echo "PASS ratio_golden.$base.is_1_1_with_its_feature"
+    else
+        echo "FAIL ratio_golden.$base.is_1_1_with_its_feature: version $maj.$min flags $flags"
+    fi
+done <"$golden/SHA256SUMS-1.1"
+[ "$n" -ge 2 ] && echo "PASS ratio_golden.count" || echo "FAIL ratio_golden.count: only $n files"
