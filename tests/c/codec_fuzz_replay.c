@@ -5,6 +5,7 @@
  * A target aborts on a broken invariant, which fails this program.
  */
 #define DF11_REPLAY
+#include "../fuzz/fuzz_ans.c"
 #include "../fuzz/fuzz_container.c"
 #include "../fuzz/fuzz_decode.c"
 #include "../fuzz/fuzz_safetensors.c"
@@ -76,6 +77,7 @@ int main(void)
     const char *root = getenv("DF11_ROOT");
     if (!root || !*root) root = ".";
     int bad = 0;
+    bad += replay(root, "ans", fuzz_ans);
     bad += replay(root, "container", fuzz_container);
     bad += replay(root, "decode", fuzz_decode);
     bad += replay(root, "safetensors", fuzz_safetensors);
