@@ -205,6 +205,23 @@ static void evict(diskcache *dc)
     pthread_mutex_unlock(&dc->mu);
 }
 
+/* Temporary files a dead process left among the cached manifests. */
+static void clean_meta(diskcache *dc)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/meta", dc->root);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        struct stat st;
+        if (!strncmp(de->d_name, ".tmp-", 5) &&
+            fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && stale_tmp(de->d_name, &st))
+            unlinkat(dirfd(d), de->d_name, 0);
+    }
+    if (d)
+        closedir(d);
+}
+
 df11_status dc_open(const char *dir, uint64_t limit, st_counters *ctr, diskcache **out,
                     df11_error *err)
 {
@@ -239,6 +256,7 @@ df11_status dc_open(const char *dir, uint64_t limit, st_counters *ctr, diskcache
      * (temporary files) and learns the size. */
     if (lock_range(dc->lock_fd, 0, F_WRLCK, true)) {
         dc->total = scan(dc, NULL, NULL);
+        clean_meta(dc);
         lock_range(dc->lock_fd, 0, F_UNLCK, false);
     }
     if (dc->total > dc->limit)

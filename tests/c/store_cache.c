@@ -196,11 +196,15 @@ static void test_stale_tmp(void)
     char dead[4096], live[4096];
     snprintf(dead, sizeof dead, "%s/df11store-v1/blocks/3a/.tmp-%d-7", c, (int)pid);
     snprintf(live, sizeof live, "%s/df11store-v1/blocks/3a/.tmp-%d-8", c, (int)getpid());
+    char meta[4096];
+    snprintf(meta, sizeof meta, "%s/df11store-v1/meta/.tmp-%d-9", c, (int)pid);
     su_write(dead, "x", 1);
     su_write(live, "x", 1);
+    su_write(meta, "x", 1);
     df11store_close(open_store(c, 0, 10));
-    su_check(access(dead, F_OK) != 0 && access(live, F_OK) == 0, "cache.stale_tmp_cleaned",
-             "dead %d live %d", access(dead, F_OK) == 0, access(live, F_OK) == 0);
+    su_check(access(dead, F_OK) != 0 && access(meta, F_OK) != 0 && access(live, F_OK) == 0,
+             "cache.stale_tmp_cleaned", "dead %d meta %d live %d", access(dead, F_OK) == 0,
+             access(meta, F_OK) == 0, access(live, F_OK) == 0);
     unlink(live);
     free(c);
 }
