@@ -43,8 +43,11 @@ struct diskcache {
     pthread_mutex_t mu;  /* guards total, since_scan */
     uint64_t total;      /* bytes of block files, as last scanned + written */
     uint64_t since_scan;
-    atomic_ullong tmp_seq;
 };
+
+/* Temporary names are PID-N with N unique in the process: two caches open
+ * on one folder in one process (two stores) must not pick the same name. */
+static atomic_ullong tmp_seq;
 
 static int mkdirs(const char *p)
 {
@@ -326,11 +329,11 @@ bool dc_read(diskcache *dc, uint64_t khi, uint64_t klo, uint64_t index, void *bu
 }
 
 static bool write_file(const char *dir_of, const char *final, const void *a, size_t alen,
-                       const void *b, size_t blen, atomic_ullong *seq)
+                       const void *b, size_t blen)
 {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s/.tmp-%ld-%llu", dir_of, (long)getpid(),
-             (unsigned long long)atomic_fetch_add(seq, 1));
+             (unsigned long long)atomic_fetch_add(&tmp_seq, 1));
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return false;
@@ -367,7 +370,7 @@ void dc_write(diskcache *dc, uint64_t khi, uint64_t klo, uint64_t index, const v
     uint64_t f[5] = { khi, klo, index, len, XXH3_64bits(buf, len) };
     memcpy(h, BLK_MAGIC, 8);
     memcpy(h + 8, f, sizeof f);
-    if (!write_file(dir, path, h, sizeof h, buf, len, &dc->tmp_seq))
+    if (!write_file(dir, path, h, sizeof h, buf, len))
         return;
     pthread_mutex_lock(&dc->mu);
     dc->total += BLK_HDR + len;
@@ -444,5 +447,5 @@ void dc_put_meta(diskcache *dc, const char *name, const void *buf, size_t len, c
     meta_path(dc, name, path, sizeof path);
     snprintf(dir, sizeof dir, "%s/meta", dc->root);
     int n = snprintf(line, sizeof line, "%s\n", etag && !strchr(etag, '\n') ? etag : "");
-    write_file(dir, path, line, (size_t)n, buf, len, &dc->tmp_seq);
+    write_file(dir, path, line, (size_t)n, buf, len);
 }
