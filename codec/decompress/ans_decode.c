@@ -61,6 +61,9 @@ const df11_ans_dtable *df11_ans_dtable_get(const df11_reader *r, uint32_t model)
     return t;
 }
 
+/* dst may sit at any byte (df11_pread hands out the caller's buffer) */
+static inline void st16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+
 static inline uint32_t rd16(const uint8_t *p)
 {
     uint16_t w;
@@ -88,7 +91,7 @@ static inline uint32_t rd16(const uint8_t *p)
         uint32_t m_ = mslot[(i_ >> 29) << DF11_ANS_MANT_BITS | (x & MMASK)];         \
         x = ((m_ >> 7) & 0x1FFFu) * (x >> DF11_ANS_MANT_BITS) + (m_ >> 20);         \
         REFILL(x, p);                                                               \
-        (out)[i] = (uint16_t)(e_ << 7 | (m_ & 0x7Fu));                              \
+        st16((out) + 2 * (size_t)i, (uint16_t)(e_ << 7 | (m_ & 0x7Fu)));            \
     } while (0)
 
 /* Eight full lanes, interleaved, their state in locals: state kept in
@@ -96,14 +99,14 @@ static inline uint32_t rd16(const uint8_t *p)
  * chains then barely overlap. Every four elements each lane is checked
  * against its end, so a corrupt lane reads at most 16 bytes past it,
  * within the payload's slack; false when one overran. */
-static bool run8(uint32_t *xs, const uint8_t **ps, const uint8_t *const *end, uint16_t *out,
+static bool run8(uint32_t *xs, const uint8_t **ps, const uint8_t *const *end, uint8_t *out,
                  const uint8_t *esym, const uint32_t *einfo, const uint32_t *mslot)
 {
     uint32_t x0 = xs[0], x1 = xs[1], x2 = xs[2], x3 = xs[3], x4 = xs[4], x5 = xs[5], x6 = xs[6],
              x7 = xs[7];
     const uint8_t *p0 = ps[0], *p1 = ps[1], *p2 = ps[2], *p3 = ps[3], *p4 = ps[4], *p5 = ps[5],
                   *p6 = ps[6], *p7 = ps[7];
-    const size_t L = DF11_ANS_LANE;
+    const size_t L = 2 * (size_t)DF11_ANS_LANE; /* bytes */
     bool ok = true;
     for (uint32_t i = 0; i < DF11_ANS_LANE && ok;) {
         for (uint32_t stop = i + 4; i < stop; i++) {
@@ -125,7 +128,7 @@ static bool run8(uint32_t *xs, const uint8_t **ps, const uint8_t *const *end, ui
 }
 
 /* The generic path: one lane at a time, same bound every four elements. */
-static bool run1(uint32_t *xs, const uint8_t **ps, const uint8_t *end, uint16_t *out, uint32_t n,
+static bool run1(uint32_t *xs, const uint8_t **ps, const uint8_t *end, uint8_t *out, uint32_t n,
                  const uint8_t *esym, const uint32_t *einfo, const uint32_t *mslot)
 {
     uint32_t x = *xs;
@@ -166,11 +169,11 @@ df11_status df11_ans_decode(const df11_ans_dtable *t, const uint8_t *payload,
         return DF11_E_CORRUPT_CHUNK;
     }
     const uint8_t *stream = payload + head;
-    uint16_t *out = dst;
+    uint8_t *out = dst;
     for (uint32_t k0 = 0; k0 < nl; k0 += 8) {
         uint32_t x[8];
         const uint8_t *p[8], *end[8];
-        uint16_t *o[8];
+        uint8_t *o[8];
         uint32_t g = nl - k0 < 8 ? nl - k0 : 8;
         for (uint32_t j = 0; j < g; j++) {
             uint32_t k = k0 + j;
@@ -178,7 +181,7 @@ df11_status df11_ans_decode(const df11_ans_dtable *t, const uint8_t *payload,
             p[j] = stream;
             stream += 2 * (size_t)df11_rd16(payload + 4 * (size_t)nl + 2 * k);
             end[j] = stream;
-            o[j] = out + df11_lane_first(k, DF11_ANS_LANE);
+            o[j] = out + 2 * (size_t)df11_lane_first(k, DF11_ANS_LANE);
             if (x[j] < DF11_ANS_LOW) {
                 snprintf(why, why_len, "lane %u of %u starts in an impossible state", k, nl);
                 return DF11_E_CORRUPT_CHUNK;
@@ -203,11 +206,16 @@ df11_status df11_ans_decode(const df11_ans_dtable *t, const uint8_t *payload,
     const uint8_t *sg = payload + payload_len - signs;
     uint32_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        uint16_t *d = out + i;
-        const uint16_t *m = sign_or[sg[i >> 3]];
-        for (int j = 0; j < 8; j++) d[j] |= m[j];
+        uint8_t *d = out + 2 * (size_t)i;
+        uint64_t a, b, m[2];
+        memcpy(m, sign_or[sg[i >> 3]], 16);
+        memcpy(&a, d, 8);
+        memcpy(&b, d + 8, 8);
+        a |= m[0], b |= m[1];
+        memcpy(d, &a, 8);
+        memcpy(d + 8, &b, 8);
     }
-    for (; i < n; i++) out[i] |= (uint16_t)((sg[i >> 3] >> (i & 7) & 1) << 15);
+    for (; i < n; i++) out[2 * (size_t)i + 1] |= (uint8_t)((sg[i >> 3] >> (i & 7) & 1) << 7);
     return DF11_OK;
 }
 
