@@ -1,4 +1,6 @@
-/* names.c - the name mapping between STORE and the mount.
+/* names.c - the name mapping between STORE and the mount. The naming rule
+ * itself is libdf11store's (df11store_original_name and friends), shared
+ * with the CLI and the manifest writer; this file applies it to a folder.
  *
  * Two kinds of compressed file, told apart by their suffix alone, so the
  * original name is known without opening anything (doc/FS.md, "Names"):
@@ -30,16 +32,6 @@
 
 #include "fs.h"
 
-static const char DF11_EXT[] = ".df11";
-static const char KEEP_EXT[] = ".df11n";
-static const char ST_EXT[] = ".safetensors";
-
-static int ends_with(const char *s, size_t n, const char *suffix)
-{
-    size_t k = strlen(suffix);
-    return n > k && memcmp(s + n - k, suffix, k) == 0;
-}
-
 char *relpath_join(const char *dir, const char *name)
 {
     size_t a = strlen(dir), b = strlen(name);
@@ -55,11 +47,8 @@ char *relpath_join(const char *dir, const char *name)
 }
 
 /* A regular file with this name is a compressed one, shown under another
- * name. */
-static int is_packed(const char *s, size_t n)
-{
-    return ends_with(s, n, DF11_EXT) || ends_with(s, n, KEEP_EXT);
-}
+ * name (the rule is libdf11store's, shared with the CLI). */
+static int is_packed(const char *s) { return df11store_is_stored_name(s); }
 
 static int kind_of(mode_t m, enum node_kind *k)
 {
@@ -70,18 +59,13 @@ static int kind_of(mode_t m, enum node_kind *k)
     return 0;
 }
 
-/* Looks for the compressed file stem+ext (a regular file) behind a name
+/* Looks for the compressed file `stored` (a regular file) behind a name
  * that has no visible entry. 1: found (r filled), 0: not there, <0 error. */
-static int try_packed(const char *dir, const char *stem, size_t stem_len,
-                      const char *ext, struct resolved *r)
+static int try_packed(const char *dir, const char *stored, struct resolved *r)
 {
-    size_t k = strlen(ext);
-    if (stem_len + k > NAME_MAX)
+    if (strlen(stored) > NAME_MAX)
         return 0;
-    char alt[NAME_MAX + 1];
-    memcpy(alt, stem, stem_len);
-    memcpy(alt + stem_len, ext, k + 1);
-    char *p = relpath_join(dir, alt);
+    char *p = relpath_join(dir, stored);
     if (!p)
         return -ENOMEM;
     int rc = bstat(p, &r->st);
@@ -132,7 +116,7 @@ int names_resolve(const char *dir, const char *name, struct resolved *r)
     }
     if (rc == 0) {
         rc = kind_of(r->st.st_mode, &r->kind);
-        if (rc == 0 && !(r->kind == NK_REG && is_packed(name, n)))
+        if (rc == 0 && !(r->kind == NK_REG && is_packed(name)))
             return 0;   /* a real entry: passed through */
         rc = -ENOENT;   /* hidden or not showable: a compressed file may stand for it */
     }
@@ -140,15 +124,18 @@ int names_resolve(const char *dir, const char *name, struct resolved *r)
     r->bpath = NULL;
     if (rc != -ENOENT)
         return rc;
-    if (ends_with(name, n, ST_EXT)) {
-        rc = try_packed(dir, name, n - strlen(ST_EXT), DF11_EXT, r);
-        if (rc)
-            return rc < 0 ? rc : 0;
+    /* The compressed files that show as name, in precedence order. */
+    char *cand[2];
+    size_t nc = df11store_stored_candidates(name, cand);
+    if (nc == (size_t)-1)
+        return -ENOMEM;
+    rc = 0;
+    for (size_t i = 0; i < nc; i++) {
+        if (!rc)
+            rc = try_packed(dir, cand[i], r);
+        free(cand[i]);
     }
-    rc = try_packed(dir, name, n, KEEP_EXT, r);
-    if (rc)
-        return rc < 0 ? rc : 0;
-    return -ENOENT;
+    return rc > 0 ? 0 : rc < 0 ? rc : -ENOENT;
 }
 
 static int list_add(struct dir_list *dl, size_t *cap, const char *name, size_t len,
@@ -178,8 +165,41 @@ static int visible_entry(int dirfd, const char *name)
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
         return 0;
     if (S_ISREG(st.st_mode))
-        return !is_packed(name, strlen(name));
+        return !is_packed(name);
     return S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode);
+}
+
+/* Lists the compressed file `name` under its original name vname, unless
+ * that name is taken by a visible entry or by a compressed file of higher
+ * precedence (X.df11 over X.safetensors.df11n), as lookup decides. */
+static int list_packed(struct dir_list *dl, size_t *cap, int fd, const char *dir,
+                       const char *name, const char *vname, ino_t ino)
+{
+    size_t vn = strlen(vname);
+    if (vn > NAME_MAX) {
+        if (fs_log_first_time(fs_hash_str(2, name)))
+            fs_log(LOG_WARNING, "%s%s%s: not shown: its original name would be longer than %d bytes",
+                   dir, *dir ? "/" : "", name, NAME_MAX);
+        return 0;
+    }
+    if (visible_entry(fd, vname))
+        return 0;
+    char *cand[2];
+    size_t nc = df11store_stored_candidates(vname, cand);
+    if (nc == (size_t)-1)
+        return -ENOMEM;
+    int shadowed = 0;
+    struct stat st;
+    for (size_t i = 0; i < nc; i++) {
+        if (!shadowed && strcmp(cand[i], name) &&
+            fstatat(fd, cand[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            shadowed = 1;
+        int mine = !strcmp(cand[i], name);
+        free(cand[i]);
+        if (mine)
+            break;      /* lower-precedence names do not shadow this one */
+    }
+    return shadowed ? 0 : list_add(dl, cap, vname, vn, ino, S_IFREG);
 }
 
 int names_list(const char *dir, struct dir_list *out)
@@ -223,37 +243,12 @@ int names_list(const char *dir, struct dir_list *out)
         }
         if (type != S_IFREG && type != S_IFDIR && type != S_IFLNK)
             continue;
-        if (type == S_IFREG && ends_with(name, n, DF11_EXT)) {
-            size_t stem = n - strlen(DF11_EXT);
-            char vname[NAME_MAX + 16];
-            if (stem + strlen(ST_EXT) > NAME_MAX) {
-                if (fs_log_first_time(fs_hash_str(2, name)))
-                    fs_log(LOG_WARNING, "%s%s%s: not shown: its name as .safetensors would be longer than %d bytes",
-                           dir, *dir ? "/" : "", name, NAME_MAX);
-                continue;
-            }
-            memcpy(vname, name, stem);
-            memcpy(vname + stem, ST_EXT, sizeof ST_EXT);
-            if (visible_entry(fd, vname))
-                continue;   /* a real NAME.safetensors wins */
-            rc = list_add(&dl, &cap, vname, strlen(vname), de->d_ino, S_IFREG);
-        } else if (type == S_IFREG && ends_with(name, n, KEEP_EXT)) {
-            size_t vn = n - strlen(KEEP_EXT);
-            char vname[NAME_MAX + 1];
-            memcpy(vname, name, vn);
-            vname[vn] = 0;
-            if (visible_entry(fd, vname))
-                continue;   /* a real entry of that name wins */
-            if (ends_with(vname, vn, ST_EXT)) {
-                /* X.df11 wins over X.safetensors.df11n, as in lookup */
-                char alt[NAME_MAX + 16];
-                size_t stem = vn - strlen(ST_EXT);
-                memcpy(alt, vname, stem);
-                memcpy(alt + stem, DF11_EXT, sizeof DF11_EXT);
-                if (fstatat(fd, alt, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
-                    continue;
-            }
-            rc = list_add(&dl, &cap, vname, vn, de->d_ino, S_IFREG);
+        char *vname = type == S_IFREG ? df11store_original_name(name) : NULL;
+        if (type == S_IFREG && !vname && errno == ENOMEM) {
+            rc = -ENOMEM;
+        } else if (vname) {
+            rc = list_packed(&dl, &cap, fd, dir, name, vname, de->d_ino);
+            free(vname);
         } else {
             rc = list_add(&dl, &cap, name, n, de->d_ino, type);
         }

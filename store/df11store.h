@@ -224,6 +224,29 @@ df11_status df11store_write_manifest_ex(const char *store_dir,
                                         const df11store_manifest_options *o,
                                         size_t *entries, df11_error *err);
 
+/* The naming rule, in one place: the CLI (compress, decompress), df11fs
+ * (lookup and readdir of a local store) and the manifest writer all call
+ * these. Told apart by the suffix of the last path component alone, so no
+ * file is opened to know an original name:
+ *  - X.safetensors is stored as X.df11;
+ *  - a file N with safetensors content and any other name (a Hugging Face
+ *    blob, w.bin) is stored as N.df11n ("n": the name is kept whole).
+ * Neither suffix ends the other, so each stored name means one original.
+ * The functions work on a name or a path (the rule applies to its last
+ * component) and return malloc'd strings (NULL: out of memory, or for
+ * df11store_original_name also "not a stored name", with errno 0). */
+#define DF11STORE_EXT_DF11 ".df11"
+#define DF11STORE_EXT_KEEP ".df11n"
+char *df11store_stored_name(const char *original);
+char *df11store_original_name(const char *stored);
+/* 1 when the last component of p is a stored name: *.df11 or *.df11n
+ * after a non-empty stem. */
+int df11store_is_stored_name(const char *p);
+/* The stored names that show as `shown`, in precedence order (X.df11
+ * before X.safetensors.df11n); fills out[0..n) with malloc'd names and
+ * returns n (0..2), or (size_t)-1 when out of memory. */
+size_t df11store_stored_candidates(const char *shown, char *out[2]);
+
 /* The naming rule, in one place (the manifest writer applies it; readers
  * of a manifest see its result in the paths): how a regular file `name` of
  * a store folder is shown. exists(ctx, n) says whether that folder holds

@@ -98,9 +98,9 @@ static char *out_name(void *ctx, const char *src, const char *name)
 {
     (void)ctx;
     if (path_ends_with(name, NAMING_ST))
-        return naming_stored(name);
+        return df11store_stored_name(name);
     if (strlen(name) + strlen(NAMING_KEEP) <= NAME_MAX && naming_sniff_path(src))
-        return naming_stored(name);
+        return df11store_stored_name(name);
     return strdup(name);
 }
 
@@ -115,7 +115,7 @@ static int folder_entry(void *vctx, const char *src, const char *dst_dir,
      * with an invalid one; other names only when they start like one. */
     int named = path_ends_with(name, NAMING_ST);
     if (named || naming_sniff_path(src)) {
-        char *stored = naming_stored(name);
+        char *stored = df11store_stored_name(name);
         if (!stored)
             return msg_errno(src, "allocating", ENOMEM);
         if (strlen(stored) > NAME_MAX) {
@@ -151,7 +151,7 @@ static int folder_entry(void *vctx, const char *src, const char *dst_dir,
                          soft.message);
             }
         }
-    } else if (naming_is_packed(name)) {
+    } else if (df11store_is_stored_name(name)) {
         msg_warn("%s: copied unchanged, but 'df11 decompress' and df11fs will "
                  "treat it as a compressed file", src);
     }
@@ -176,7 +176,7 @@ static int one_file(void *vctx, const char *in)
 {
     compress_ctx *c = vctx;
     const cli_opts *o = c->o;
-    char *def = o->output ? NULL : naming_stored(in);
+    char *def = o->output ? NULL : df11store_stored_name(in);
     const char *out = o->output ? o->output : def;
     if (!out)
         return msg_errno(in, "allocating", ENOMEM);

@@ -71,7 +71,7 @@ static int folder_entry(void *ctx, const char *src, const char *dst_dir,
         if (is_top)
             return CLI_EXIT_OK;
     }
-    char *orig = naming_original(name);
+    char *orig = df11store_original_name(name);
     char *out = path_join(dst_dir, orig ? orig : name);
     if (!out)
         rc = msg_errno(src, "allocating", ENOMEM);
@@ -88,7 +88,7 @@ static char *out_name(void *ctx, const char *src, const char *name)
 {
     (void)ctx;
     (void)src;
-    char *orig = naming_original(name);
+    char *orig = df11store_original_name(name);
     return orig ? orig : strdup(name);
 }
 
@@ -97,7 +97,7 @@ static int one_file(void *ctx, const char *in)
     const cli_opts *o = ctx;
     if (o->to_stdout)
         return decompress_file(o, in, NULL);
-    char *def = o->output ? NULL : naming_original(in);
+    char *def = o->output ? NULL : df11store_original_name(in);
     if (!o->output && !def) {
         msg_error("%s: unknown suffix (expected .df11 or .df11n); name the output with -o", in);
         return CLI_EXIT_USAGE;

@@ -7,52 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *base_of(const char *p)
-{
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
-}
-
-/* 1 when the last component of p ends with suffix after a non-empty stem. */
-static int has_suffix(const char *p, const char *suffix)
-{
-    const char *b = base_of(p);
-    size_t n = strlen(b), k = strlen(suffix);
-    return n > k && memcmp(b + n - k, suffix, k) == 0;
-}
-
-static char *swap(const char *p, size_t cut, const char *add)
-{
-    size_t n = strlen(p) - cut, k = strlen(add);
-    char *r = malloc(n + k + 1);
-    if (r) {
-        memcpy(r, p, n);
-        memcpy(r + n, add, k + 1);
-    }
-    return r;
-}
-
-char *naming_stored(const char *p)
-{
-    if (has_suffix(p, NAMING_ST))
-        return swap(p, strlen(NAMING_ST), NAMING_DF11);
-    return swap(p, 0, NAMING_KEEP);
-}
-
-char *naming_original(const char *p)
-{
-    if (has_suffix(p, NAMING_DF11))
-        return swap(p, strlen(NAMING_DF11), NAMING_ST);
-    if (has_suffix(p, NAMING_KEEP))
-        return swap(p, strlen(NAMING_KEEP), "");
-    return NULL;
-}
-
-int naming_is_packed(const char *p)
-{
-    return has_suffix(p, NAMING_DF11) || has_suffix(p, NAMING_KEEP);
-}
-
 int naming_sniff_fd(int fd, off_t size)
 {
     unsigned char b[9];

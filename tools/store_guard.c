@@ -10,6 +10,7 @@
 #include "exitcodes.h"
 #include "msg.h"
 #include "naming.h"
+#include "df11store.h"
 
 /* The first other compressed file in dir (malloc'd), or NULL. */
 static char *other_packed(const char *dir, const char *self)
@@ -21,7 +22,7 @@ static char *other_packed(const char *dir, const char *self)
     struct dirent *e;
     while (!found && (e = readdir(d))) {
         struct stat st;
-        if (strcmp(e->d_name, self) == 0 || !naming_is_packed(e->d_name))
+        if (strcmp(e->d_name, self) == 0 || !df11store_is_stored_name(e->d_name))
             continue;
         if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
             found = strdup(e->d_name);
