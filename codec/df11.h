@@ -96,7 +96,8 @@ df11_status df11_open_source(const df11_source *src, df11_reader **out,
                              df11_error *err);
 
 /* A source over an open descriptor of a regular file (pread; EINTR is
- * retried). The source owns fd and closes it. name is for messages. */
+ * retried). On success the source owns fd and closes it; on failure fd
+ * stays the caller's. name is for messages. */
 df11_status df11_source_fd(int fd, const char *name, df11_source *out,
                            df11_error *err);
 
