@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <xxhash.h>
 
 bool df11_ans_normalize(const uint64_t *counts, unsigned nsym, unsigned P, bool all_symbols,
                         uint16_t *freq)
@@ -71,17 +72,41 @@ static bool grow(void **p, uint32_t *cap, uint32_t need, size_t size)
     return true;
 }
 
+/* Identical records are stored once: a file tiled from one model (or a
+ * checkpoint whose layers share statistics) would otherwise repeat them
+ * thousands of times, beyond the reach of the index's zstd window. Linear
+ * search over a hash of the record's bytes. */
+static uint32_t find_same(const void *base, uint32_t count, size_t size, const uint64_t *hashes,
+                          uint64_t h, const void *rec)
+{
+    for (uint32_t i = count; i-- > 0;)
+        if (hashes[i] == h && memcmp((const uint8_t *)base + (size_t)i * size, rec, size) == 0) return i;
+    return UINT32_MAX;
+}
+
 uint32_t df11_ans_book_table(df11_ans_book *b, const df11_fmt_table *t)
 {
+    uint64_t h = XXH3_64bits(t, sizeof *t);
+    uint32_t same = find_same(b->tables, b->ntables, sizeof *t, b->thash, h, t);
+    if (same != UINT32_MAX) return same;
+    uint32_t cap = b->tcap;
     if (!grow((void **)&b->tables, &b->tcap, b->ntables + 1, sizeof *t)) return UINT32_MAX;
+    if (!grow((void **)&b->thash, &cap, b->ntables + 1, sizeof h)) return UINT32_MAX;
     b->tables[b->ntables] = *t;
+    b->thash[b->ntables] = h;
     return b->ntables++;
 }
 
 uint32_t df11_ans_book_model(df11_ans_book *b, const df11_fmt_model *m)
 {
+    uint64_t h = XXH3_64bits(m, sizeof *m);
+    uint32_t same = find_same(b->models, b->nmodels, sizeof *m, b->mhash, h, m);
+    if (same != UINT32_MAX) return same;
+    uint32_t cap = b->mcap;
     if (!grow((void **)&b->models, &b->mcap, b->nmodels + 1, sizeof *m)) return UINT32_MAX;
+    if (!grow((void **)&b->mhash, &cap, b->nmodels + 1, sizeof h)) return UINT32_MAX;
     b->models[b->nmodels] = *m;
+    b->mhash[b->nmodels] = h;
     return b->nmodels++;
 }
 
@@ -89,6 +114,8 @@ void df11_ans_book_free(df11_ans_book *b)
 {
     free(b->tables);
     free(b->models);
+    free(b->thash);
+    free(b->mhash);
     memset(b, 0, sizeof *b);
 }
 

@@ -23,6 +23,7 @@ typedef struct {
     uint32_t ntables, tcap;
     df11_fmt_model *models;
     uint32_t nmodels, mcap;
+    uint64_t *thash, *mhash; /* XXH3 of each record, to store duplicates once */
 } df11_ans_book;
 
 /* The context of exponent e in a segment whose most common exponent is
@@ -41,7 +42,9 @@ bool df11_ans_normalize(const uint64_t *counts, unsigned nsym, unsigned P, bool 
 /* Bits that coding counts with the normalised freq costs. */
 double df11_ans_cost(const uint64_t *counts, unsigned nsym, unsigned P, const uint16_t *freq);
 
-/* Adds a table/model; returns its index or UINT32_MAX when out of memory. */
+/* Adds a table/model, or finds an identical one; returns its index or
+ * UINT32_MAX when out of memory. Records must be zero-initialised structs
+ * (their bytes are compared). */
 uint32_t df11_ans_book_table(df11_ans_book *b, const df11_fmt_table *t);
 uint32_t df11_ans_book_model(df11_ans_book *b, const df11_fmt_model *m);
 void df11_ans_book_free(df11_ans_book *b);

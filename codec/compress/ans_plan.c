@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <xxhash.h>
 
 /* An own table's cost in bits: about half a log2(count) per free
  * parameter (the MDL rule of thumb), checked against the zstd-compressed
@@ -97,13 +98,14 @@ df11_status df11_ans_prune(df11_ans_book *b, uint32_t nseg, uint32_t *seg_model,
     }
     uint32_t nt = 0, nm = 0;
     for (uint32_t t = 0; t < b->ntables; t++)
-        if (tmap[t]) b->tables[nt] = b->tables[t], tmap[t] = nt++;
+        if (tmap[t]) b->tables[nt] = b->tables[t], b->thash[nt] = b->thash[t], tmap[t] = nt++;
     for (uint32_t i = 0; i < b->nmodels; i++) {
         if (!mmap[i]) continue;
         df11_fmt_model *m = &b->models[nm];
         *m = b->models[i];
         m->exp_table = tmap[m->exp_table];
         for (unsigned c = 0; c < DF11_ANS_CONTEXTS; c++) m->mant_table[c] = tmap[m->mant_table[c]];
+        b->mhash[nm] = XXH3_64bits(m, sizeof *m);
         mmap[i] = ++nm; /* index + 1 */
     }
     for (uint32_t g = 0; g < nseg; g++)
