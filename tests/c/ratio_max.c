@@ -3,7 +3,8 @@
  * of BF16-widened F32 tensors (default level), through the public API.
  *
  *  - round trips: a file of Gaussian BF16 tensors of awkward sizes (one
- *    lane, one past a lane, several chunks, a one-exponent tensor, tiny
+ *    lane, one past a lane, several chunks, five full lanes and a short one
+ *    in one chunk (the four-lane path), a one-exponent tensor, tiny
  *    tensors sharing a segment), a widened F32 tensor and a plain one,
  *    encoded at both levels and at chunk sizes 2^16 and 2^18, read back
  *    whole and in odd pieces: the original bytes exactly;
@@ -18,14 +19,15 @@
 
 #include <xxhash.h>
 
-enum { N_BIG = 300000, N_LANE = 16385, N_CONST = 4000, N_TINY = 300, N_F32 = 40000 };
+enum { N_BIG = 300000, N_LANE = 16385, N_FIVE = 5 * 16384 + 100, N_CONST = 4000, N_TINY = 300, N_F32 = 40000 };
 
 static uint8_t *make(const char *path, tu_rng *g, size_t *size, bool with_f32)
 {
-    static uint8_t big[2 * N_BIG], lane[2 * N_LANE], cst[2 * N_CONST], t1[2 * N_TINY],
+    static uint8_t big[2 * N_BIG], five[2 * N_FIVE], lane[2 * N_LANE], cst[2 * N_CONST], t1[2 * N_TINY],
         t2[2 * N_TINY], wide[4 * N_F32], f32[4 * N_F32];
     tu_fill_bf16(g, big, N_BIG, 0.02);
     tu_fill_bf16(g, lane, N_LANE, 0.3);
+    tu_fill_bf16(g, five, N_FIVE, 0.01);
     for (int k = 0; k < N_CONST; k++) {
         uint16_t v = (uint16_t)(0x3F80 | (tu_next(g) & 0x807F));
         cst[2 * k] = (uint8_t)v, cst[2 * k + 1] = (uint8_t)(v >> 8);
@@ -42,13 +44,14 @@ static uint8_t *make(const char *path, tu_rng *g, size_t *size, bool with_f32)
     tu_tensor t[] = {
         {"big", "BF16", N_BIG, big, sizeof big},
         {"lane_plus_one", "BF16", N_LANE, lane, sizeof lane},
+        {"five_lanes", "BF16", N_FIVE, five, sizeof five}, /* 4 interleaved + 2 alone */
         {"const_exp", "BF16", N_CONST, cst, sizeof cst},
         {"tiny1", "BF16", N_TINY, t1, sizeof t1},
         {"tiny2", "BF16", N_TINY, t2, sizeof t2},
         {"widened", "F32", N_F32, wide, sizeof wide},
         {"f32", "F32", N_F32, f32, sizeof f32},
     };
-    return tu_write_safetensors(path, t, with_f32 ? 7 : 5, size);
+    return tu_write_safetensors(path, t, with_f32 ? 8 : 6, size);
 }
 
 static bool same_as(df11_reader *r, const uint8_t *orig, size_t size, tu_rng *g)
