@@ -28,7 +28,9 @@ def main(argv):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     style = {"curl original": ("tab:red", "o", "original .safetensors (curl)"),
              "df11 decompress URL, cold": ("tab:blue", "s", "df11, cold (empty node cache)"),
-             "df11 decompress URL, warm": ("tab:green", "^", "df11, warm (node cache)")}
+             "df11 decompress URL, warm": ("tab:green", "^", "df11, warm (node cache)"),
+             "df11fs mount, cold": ("tab:purple", "D", "df11fs mount, cold"),
+             "df11fs mount, warm": ("tab:olive", "v", "df11fs mount, warm")}
     for what, pts in series.items():
         pts.sort()
         color, marker, label = style.get(what, (None, "x", what))

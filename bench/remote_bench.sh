@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # remote_bench.sh - loading a 1.1 GB BF16 model from a bandwidth-limited
-# HTTP origin: `df11 decompress URL` of the .df11 store entry (cold: empty
-# node cache; warm: from the node cache) against `curl` of the original
+# HTTP origin: `df11 decompress URL` of the .df11 store entry and a read
+# of the file through a df11fs mount of the store (cold: empty node cache;
+# warm: from the node cache) against `curl` of the original
 # .safetensors from the same nginx at the same limit, and the bytes each
 # load took from the origin (nginx's access log).
 #
@@ -69,6 +70,24 @@ for bw in $BW; do
         s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1000 }')
         row "df11 decompress URL, $mode" "$s" "$(rl_log_bytes)" \
             "$(awk -v c="$curl_s" -v s="$s" 'BEGIN { printf "%.2fx", c / s }')"
+    done
+    # The same load as a program sees it: a df11fs mount of the store
+    # (cold: an empty node cache; warm: a new daemon on the same cache).
+    M=$D/mnt
+    mkdir -p "$M"
+    rm -rf "$D/fscache"
+    for mode in cold warm; do
+        : >"$RL_NGINX_LOG"
+        "$BUILD/df11fs" -o cache_dir="$D/fscache" "$U" "$M" || { echo "df11fs failed" >&2; break; }
+        [ $mode = warm ] && drop
+        t0=$(now_ms)
+        cat "$M/model.safetensors" >/dev/null || echo "read through df11fs failed" >&2
+        t1=$(now_ms)
+        fusermount3 -u "$M"
+        s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1000 }')
+        row "df11fs mount, $mode" "$s" "$(rl_log_bytes)" \
+            "$(awk -v c="$curl_s" -v s="$s" 'BEGIN { printf "%.2fx", c / s }')"
+        sleep 0.5
     done
 done
 rl_nginx_stop
