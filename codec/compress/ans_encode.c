@@ -8,14 +8,19 @@
 #include <stdlib.h>
 
 
-static inline uint32_t put(uint32_t x, uint32_t f, uint32_t c, unsigned P, uint16_t **w)
+/* The division x / f as a multiply by ceil(2^64 / f), exact for x and f
+ * below 2^32 (the error term stays under 1/f); f == 1 is x itself. Two
+ * hardware divisions per element were two thirds of --max's encode time. */
+static inline uint32_t put(uint32_t x, const df11_ans_sym *s, unsigned P, uint16_t **w)
 {
+    uint32_t f = s->freq;
     uint64_t xmax = (uint64_t)f << (32 - P);
     if (x >= xmax) {
         *--*w = (uint16_t)x;
         x >>= 16;
     }
-    return ((x / f) << P) + x % f + c;
+    uint32_t q = f == 1 ? x : (uint32_t)(((unsigned __int128)x * s->rcp) >> 64);
+    return (q << P) + (x - q * f) + s->cum;
 }
 
 size_t df11_ans_encode(const uint8_t *src, uint32_t n, const df11_ans_enc *m, uint8_t *out,
@@ -26,7 +31,7 @@ size_t df11_ans_encode(const uint8_t *src, uint32_t n, const df11_ans_enc *m, ui
     if (pos + (n + 7) / 8 > cap) return 0;
     for (uint32_t k = 0; k < nl; k++) {
         uint32_t first = df11_lane_first(k, DF11_ANS_LANE), cnt = df11_lane_len(n, DF11_ANS_LANE, k);
-        uint16_t *end = tmp + 2 * (size_t)DF11_ANS_LANE + 2, *w = end;
+        uint16_t *end = tmp + DF11_ANS_TMP_WORDS, *w = end;
         uint32_t x = DF11_ANS_LOW;
         for (uint32_t i = first + cnt; i-- > first;) {
             uint32_t v = df11_rd16(src + 2 * (size_t)i);
@@ -35,8 +40,8 @@ size_t df11_ans_encode(const uint8_t *src, uint32_t n, const df11_ans_enc *m, ui
             if (es->freq == 0) return 0; /* the histogram did not see it */
             const df11_ans_sym *ms = &m->mant[es->ctx][mm];
             if (ms->freq == 0) return 0;
-            x = put(x, ms->freq, ms->cum, DF11_ANS_MANT_BITS, &w);
-            x = put(x, es->freq, es->cum, DF11_ANS_EXP_BITS, &w);
+            x = put(x, ms, DF11_ANS_MANT_BITS, &w);
+            x = put(x, es, DF11_ANS_EXP_BITS, &w);
         }
         size_t nw = (size_t)(end - w);
         if (nw > UINT16_MAX || pos + 2 * nw + (n + 7) / 8 > cap) return 0;

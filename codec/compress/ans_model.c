@@ -125,6 +125,7 @@ static void syms(const df11_fmt_table *t, unsigned nsym, df11_ans_sym *out)
     for (unsigned s = 0; s < nsym; s++) {
         out[s].freq = t->freq[s];
         out[s].cum = (uint16_t)cum;
+        out[s].rcp = t->freq[s] >= 2 ? UINT64_MAX / t->freq[s] + 1 : 0;
         cum += t->freq[s];
     }
 }

@@ -7,6 +7,7 @@
 #include "../common/internal.h"
 
 typedef struct {
+    uint64_t rcp;    /* ceil(2^64 / freq) for freq >= 2: x / freq as a multiply */
     uint16_t freq, cum;
     uint8_t ctx;
 } df11_ans_sym;
@@ -53,7 +54,7 @@ void df11_ans_book_free(df11_ans_book *b);
 void df11_ans_enc_build(const df11_ans_book *b, uint32_t mi, df11_ans_enc *out);
 
 /* Encodes n BF16 elements of src as an ANS payload into out (capacity
- * cap); tmp holds 2 * DF11_ANS_LANE + 2 words. Returns the payload size,
+ * cap); tmp holds DF11_ANS_TMP_WORDS words. Returns the payload size,
  * or 0 when an element's symbol has no frequency or it does not fit. */
 size_t df11_ans_encode(const uint8_t *src, uint32_t n, const df11_ans_enc *m, uint8_t *out,
                        size_t cap, uint16_t *tmp);
@@ -68,5 +69,5 @@ df11_status df11_ans_plan(uint32_t nseg, const uint8_t *kind, const uint64_t (*f
  * tables no model uses; renumbers seg_model. */
 df11_status df11_ans_prune(df11_ans_book *b, uint32_t nseg, uint32_t *seg_model,
                            const bool *seg_uses);
-#define DF11_ANS_TMP_WORDS (2 * (size_t)DF11_ANS_LANE + 2)
+#define DF11_ANS_TMP_WORDS (2 * (size_t)DF11_ANS_LANE + 2) /* one lane's words */
 #endif
