@@ -20,6 +20,8 @@ fs_fixtures_and_gpt2 "$SRC"
 ln -s model/config.json "$SRC/config-link.json"
 "$DF11" compress -q "$SRC" -o "$S" || { fail "remote: compress"; exit 1; }
 stored=$(du -sb --apparent-size "$S" | cut -f1)
+# The biggest original: GPT-2 where ../shared/models has it, else a fixture.
+BIG=$(cd "$SRC" && find . -name '*.safetensors' -type f -printf '%s %P\n' | sort -n | tail -1 | cut -d' ' -f2-)
 
 cmp_tree() { # MNT: every file of SRC equals the mounted one, links too
     local m=$1 f bad=0
@@ -42,9 +44,9 @@ URL=$RL_HTTP_URL
 C=$T/cache M=$T/m1
 mount_remote "$URL" "$M" -o cache_dir="$C"
 check "http: every file equals its original" cmp_tree "$M"
-check "http: fsx pread and mmap on GPT-2" "$FSX" -S 3 -N 400 "$M/gpt2.safetensors" "$SRC/gpt2.safetensors"
+check "http: fsx pread and mmap on $BIG" "$FSX" -S 3 -N 400 "$M/$BIG" "$SRC/$BIG"
 check "http: the manifest is not shown" [ ! -e "$M/.df11-manifest.json" ]
-check "http: ls -l sizes are the originals'" [ "$(stat -c %s "$M/gpt2.safetensors")" = "$(stat -c %s "$SRC/gpt2.safetensors")" ]
+check "http: ls -l sizes are the originals'" [ "$(stat -c %s "$M/$BIG")" = "$(stat -c %s "$SRC/$BIG")" ]
 sent=$(rl_log_bytes)
 echo "origin sent $sent bytes for a store of $stored"
 check "http: the origin sent at most 1.1x the store ($sent of $stored)" [ "$sent" -le $((stored * 11 / 10)) ]
@@ -85,15 +87,23 @@ host=${URL#http://}; host=${host%%/*}
 rl_proxy_start "$host" || { fail "faults: proxy"; exit 1; }
 PURL="http://127.0.0.1:$RL_PROXY_PORT/store/"
 M=$T/mf
-mount_remote "$PURL" "$M" -o timeout=6,connections=2
+# A fresh daemon (no node cache, empty memory) per fault, so every fault
+# really meets a fetch; the proxy's log says it did.
 ok=1
 for mode in "drop 3" "reset 3" "truncate 3" "flip 3" "500 3" "shift 3"; do
     rl_proxy "$mode"
-    fs_drop "$M/gpt2.safetensors" 2>/dev/null
+    mount_remote "$PURL" "$M" -o timeout=6,connections=2 || { ok=0; break; }
     # With a few faults and retries, every read gives the right bytes.
-    timeout 60 cmp -s "$M/gpt2.safetensors" "$SRC/gpt2.safetensors" || { echo "mode $mode: bytes differ or read failed"; ok=0; }
+    timeout 60 cmp -s "$M/$BIG" "$SRC/$BIG" || { echo "mode $mode: bytes differ or read failed"; ok=0; }
+    fs_umount "$M" || ok=0
+    rl_proxy pass
 done
 check "faults: dropped, reset, truncated, corrupted, 500 and shifted responses are retried to the right bytes" [ "$ok" = 1 ]
+for mode in drop reset truncate flip 500 shift; do
+    grep -q -- "-> $mode" "$RL_TMP/proxy.log" || { echo "the proxy never applied $mode"; ok=0; }
+done
+check "faults: every fault was applied to a real request" [ "$ok" = 1 ]
+mount_remote "$PURL" "$M" -o timeout=6,connections=2
 # A stall past the deadline: that read gets EIO within the deadline, the
 # daemon stays up, and reads work again once the origin answers.
 rl_proxy stall
