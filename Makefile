@@ -40,14 +40,15 @@ CODEC_SRC  := $(wildcard codec/common/*.c codec/compress/*.c codec/decompress/*.
 STORE_SRC  := $(wildcard store/*.c)
 FS_SRC     := $(wildcard fs/*.c)
 TOOLS_SRC  := $(wildcard tools/*.c)
+# kernels/gpu_emul.c, the CPU model of the kernel, is in every build.
 ifneq ($(NVCC),)
 KERNEL_SRC := $(wildcard kernels/*.cu)
-KERNEL_OBJ := $(KERNEL_SRC:%.cu=$(BUILD)/%.o)
+KERNEL_OBJ := $(KERNEL_SRC:%.cu=$(BUILD)/%.o) $(BUILD)/kernels/gpu_emul.o
 CUDA_HOME  := $(patsubst %/bin/nvcc,%,$(NVCC))
 override CFLAGS += -DDF11_HAVE_CUDA=1
 LIBS       += -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/targets/x86_64-linux/lib -lcudart_static -ldl -lrt -lstdc++
 else
-KERNEL_SRC := $(wildcard kernels/*_stub.c)
+KERNEL_SRC := $(wildcard kernels/*_stub.c) kernels/gpu_emul.c
 KERNEL_OBJ := $(KERNEL_SRC:%.c=$(BUILD)/%.o)
 endif
 

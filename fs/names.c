@@ -188,16 +188,15 @@ static int list_packed(struct dir_list *dl, size_t *cap, int fd, const char *dir
     size_t nc = df11store_stored_candidates(vname, cand);
     if (nc == (size_t)-1)
         return -ENOMEM;
-    int shadowed = 0;
+    int shadowed = 0, below = 0;    /* below: past our own precedence */
     struct stat st;
     for (size_t i = 0; i < nc; i++) {
-        if (!shadowed && strcmp(cand[i], name) &&
-            fstatat(fd, cand[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+        if (!strcmp(cand[i], name))
+            below = 1;  /* lower-precedence names do not shadow this one */
+        else if (!below && !shadowed &&
+                 fstatat(fd, cand[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
             shadowed = 1;
-        int mine = !strcmp(cand[i], name);
         free(cand[i]);
-        if (mine)
-            break;      /* lower-precedence names do not shadow this one */
     }
     return shadowed ? 0 : list_add(dl, cap, vname, vn, ino, S_IFREG);
 }

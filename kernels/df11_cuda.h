@@ -1,6 +1,9 @@
 /*
  * df11_cuda.h - the plain-C seam between the codec (codec/decompress/gpu_*.c)
- * and the CUDA code in the kernels/ .cu files. No CUDA types cross it, so the codec is
+ * and the CUDA code in the kernels/ .cu files. It declares only what
+ * kernels/ implements (the .cu files or gpu_stub.c, and gpu_emul.c, the CPU
+ * model of the kernel); what the codec provides to its GPU glue is in
+ * codec/decompress/gpu_codec.h. No CUDA types cross it, so the codec is
  * compiled by the C compiler alone and links against either the .cu objects
  * or kernels/gpu_stub.c (builds without CUDA).
  *
@@ -90,29 +93,13 @@ df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t n,
 df11_status df11_cuda_bench_copy(size_t bytes, int reps, double *h2d_sec,
                                  double *d2h_sec, char *why, size_t why_len);
 
-/* --- codec side (codec/decompress/gpu_prep.c) --- */
-/* LUT for 256 code lengths that passed the format's checks: DF11_E_BAD_TABLE
- * unless they form a complete or constant code (FORMAT.md 5.1). */
-df11_status df11_gpu_build_lut(const uint8_t len[256], uint16_t lut[DF11_CUDA_LUT_ENTRIES]);
-/* Whether payload_len is possible for n elements at all (before reading). */
-int df11_gpu_payload_len_ok(uint32_t payload_len, uint32_t n, uint32_t lane_symbols);
-/* Validates a read EXP16 payload: lane table total matches the payload
- * exactly; a constant code has only empty lanes. why names the lane. */
-df11_status df11_gpu_check_payload(const uint8_t *p, uint32_t payload_len,
-                                   uint32_t n, uint32_t lane_symbols,
-                                   int constant, char *why, size_t why_len);
+/* --- the CPU model of the kernel (kernels/gpu_emul.c) --- */
 /* CPU model of the kernel: the same lane decoder and reconstruction run
  * sequentially. Host mode only; used by tests through DF11_GPU_EMULATE=1. */
 df11_status df11_emul_decode(const df11_cuda_job *jobs, size_t n,
                              const uint16_t *luts, size_t lut_count,
                              const df11_cuda_io *io, df11_status *status,
                              char *why, size_t why_len);
-
-/* --- codec side (codec/decompress/gpu_batch.c) --- */
-/* df11_cuda_bench_decode over the EXP16 chunks among jobs (others are
- * skipped; *bytes gets the decoded bytes per pass). */
-df11_status df11_gpu_bench_jobs(const df11_chunk_job *jobs, size_t n, int reps,
-                                double *sec, uint64_t *bytes, df11_error *err);
 
 #ifdef __cplusplus
 }

@@ -16,7 +16,7 @@
  * Without a GPU it prints one SKIP line and exits 0.
  */
 #include "df11.h"
-#include "df11_cuda.h"
+#include "decompress/gpu_codec.h"
 
 #include <stdio.h>
 #include <stdlib.h>

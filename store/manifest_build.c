@@ -247,7 +247,8 @@ static df11_status walk(builder *b, int dfd, const char *rel)
         rc = st_fail(b->err, DF11_E_IO, "%s/%s: cannot list: %s", b->root_name, rel, strerror(errno));
         goto out;
     }
-    qsort(set.names, set.n, sizeof *set.names, cmp_str);
+    if (set.n)      /* an empty folder has no array: qsort(NULL, 0) is undefined */
+        qsort(set.names, set.n, sizeof *set.names, cmp_str);
     for (size_t i = 0; i < set.n && !rc; i++) {
         const char *name = set.names[i];
         struct stat st;

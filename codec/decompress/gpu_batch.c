@@ -5,7 +5,7 @@
  * runs in builds without CUDA: kernels/gpu_stub.c then reports "built
  * without CUDA" and host-mode batches decode on the CPU. */
 #include "../common/internal.h"
-#include "../../kernels/df11_cuda.h"
+#include "gpu_codec.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * the GPU path then shares no decoding code with the CPU path it is compared
  * against. */
 #include "../common/internal.h"
-#include "../../kernels/df11_cuda.h"
+#include "gpu_codec.h"
 
 #include <stdio.h>
 

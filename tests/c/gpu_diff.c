@@ -15,7 +15,7 @@
  * `gpu_diff --gpu-only` runs only the GPU checks.
  */
 #include "common/internal.h"
-#include "../../kernels/df11_cuda.h"
+#include "decompress/gpu_codec.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -4,9 +4,9 @@
  * run one lane after another. Tests select it with DF11_GPU_EMULATE=1 so the
  * whole batch path (routing, LUTs, validation, per-job errors) runs for real
  * where no kernel can. It is not a fast path. */
-#include "../common/internal.h"
-#include "../../kernels/df11_cuda.h"
-#include "../../kernels/lane_decode.h"
+#include "../codec/common/internal.h"
+#include "df11_cuda.h"
+#include "lane_decode.h"
 
 #include <stdio.h>
 #include <stdlib.h>
