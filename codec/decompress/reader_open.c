@@ -201,7 +201,7 @@ static df11_status parse_chunks(df11_reader *r, const uint8_t *idx, df11_error *
                 (c->codec == DF11_FMT_EXP_HI &&
                  (!(r->flags & DF11_FMT_FLAG_EXP_HI) || s->kind != DF11_SEG_EXP32)))
                 return FAIL(DF11_E_CORRUPT_INDEX, at + 12, "bad chunk codec for its segment");
-            if (c->codec == 0 && c->payload_length != c->decoded_length)
+            if (c->codec == DF11_FMT_RAW && c->payload_length != c->decoded_length)
                 return FAIL(DF11_E_CORRUPT_INDEX, at + 8, "RAW chunk length differs from its decoded length");
             if (c->payload_length > max_payload(r, s, c))
                 return FAIL(DF11_E_CORRUPT_INDEX, at + 8, "chunk payload is longer than its codec can produce");

@@ -1,11 +1,13 @@
 /*
- * store_fuzz_replay: tests/fuzz/corpus/manifest/ through fuzz_manifest,
+ * store_fuzz_replay: tests/fuzz/corpus/manifest/ through fuzz_manifest and
+ * tests/fuzz/corpus/http_range/ through fuzz_http_range,
  * built here without libFuzzer against libdf11store, as codec_fuzz_replay
  * does for the codec's targets: seeds and past crashers stay regression
  * tests in the normal and ASan runs.
  */
 #define DF11_REPLAY
 #include "../fuzz/fuzz_manifest.c"
+#include "../fuzz/fuzz_http_range.c"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -73,5 +75,7 @@ int main(void)
 {
     const char *root = getenv("DF11_ROOT");
     if (!root || !*root) root = ".";
-    return replay(root, "manifest", fuzz_manifest) ? 1 : 0;
+    int bad = replay(root, "manifest", fuzz_manifest);
+    bad |= replay(root, "http_range", fuzz_http_range);
+    return bad ? 1 : 0;
 }
