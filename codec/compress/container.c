@@ -17,7 +17,7 @@ int df11_index_level(size_t raw_len)
 }
 
 df11_status df11_index_build(const df11_plan *plan, const uint32_t *first_chunk,
-                             const uint8_t (*len)[256], const uint8_t *chunk_table,
+                             const uint8_t (*len)[256], const df11_fmt_chunk *chunks,
                              uint64_t nchunks, const df11_ans_book *book,
                              const uint32_t *seg_model, df11_index_blob *out)
 {
@@ -30,17 +30,19 @@ df11_status df11_index_build(const df11_plan *plan, const uint32_t *first_chunk,
     uint8_t *idx = calloc(raw + 1, 1);
     if (!idx) return DF11_E_NOMEM;
     for (uint32_t s = 0; s < plan->count; s++) {
-        uint8_t *p = idx + (size_t)s * DF11_SEGMENT_ENTRY_SIZE;
-        df11_wr64(p, plan->segs[s].offset);
-        df11_wr64(p + 8, plan->segs[s].length);
-        df11_wr32(p + 16, first_chunk[s]);
-        p[20] = plan->segs[s].kind;
+        df11_fmt_segment f = {
+            .orig_offset = plan->segs[s].offset,
+            .orig_length = plan->segs[s].length,
+            .first_chunk = first_chunk[s],
+            .kind = plan->segs[s].kind,
+            .model = seg_model ? seg_model[s] : 0,
+        };
         if (plan->segs[s].kind != DF11_SEG_BYTES)
-            for (int k = 0; k < 128; k++)
-                p[32 + k] = (uint8_t)(len[s][2 * k] | len[s][2 * k + 1] << 4);
-        if (seg_model) df11_wr32(p + 24, seg_model[s]);
+            memcpy(f.code_lengths, len[s], 256);
+        df11_fmt_segment_pack(&f, idx + (size_t)s * DF11_SEGMENT_ENTRY_SIZE);
     }
-    if (chunk_bytes) memcpy(idx + seg_bytes, chunk_table, chunk_bytes);
+    for (uint64_t c = 0; c < nchunks; c++)
+        df11_fmt_chunk_pack(&chunks[c], idx + seg_bytes + c * DF11_CHUNK_ENTRY_SIZE);
     if (book) {
         uint8_t *q = idx + seg_bytes + chunk_bytes;
         for (uint32_t t = 0; t < book->ntables; t++, q += DF11_FMT_TABLE_BYTES)
@@ -98,24 +100,22 @@ void df11_header_build(uint8_t h[DF11_HEADER_SIZE], uint64_t original_size,
                        uint64_t chunks, uint64_t index_offset, uint32_t flags,
                        const df11_ans_book *book, const df11_index_blob *ix)
 {
-    memset(h, 0, DF11_HEADER_SIZE);
-    memcpy(h, df11_magic, 8);
-    df11_wr16(h + 8, DF11_FORMAT_MAJOR);
-    /* a file without 1.1 features is a 1.0 file, byte for byte as before */
-    df11_wr16(h + 10, flags ? DF11_FORMAT_MINOR : 0);
-    df11_wr32(h + 12, flags);
-    if (book) {
-        df11_wr32(h + 96, book->ntables);
-        df11_wr32(h + 100, book->nmodels);
-    }
-    df11_wr64(h + 16, original_size);
-    memcpy(h + 24, sha, 32);
-    df11_wr32(h + 56, chunk_log2);
-    df11_wr32(h + 60, DF11_LANE_SYMBOLS_DEFAULT);
-    df11_wr32(h + 64, segments);
-    df11_wr32(h + 68, (uint32_t)chunks);
-    df11_wr64(h + 72, index_offset);
-    df11_wr64(h + 80, ix->zlen);
-    df11_wr64(h + 88, ix->xxh3);
-    df11_wr64(h + 120, XXH3_64bits(h, 120));
+    df11_fmt_header f = {
+        .major = DF11_FORMAT_MAJOR,
+        /* a file without 1.1 features is a 1.0 file, byte for byte as before */
+        .minor = flags ? DF11_FORMAT_MINOR : 0,
+        .flags = flags,
+        .original_size = original_size,
+        .chunk_log2 = chunk_log2,
+        .lane_symbols = DF11_LANE_SYMBOLS_DEFAULT,
+        .segment_count = segments,
+        .chunk_count = (uint32_t)chunks,
+        .index_offset = index_offset,
+        .index_length = ix->zlen,
+        .index_xxh3 = ix->xxh3,
+        .table_count = book ? book->ntables : 0,
+        .model_count = book ? book->nmodels : 0,
+    };
+    memcpy(f.sha256, sha, 32);
+    df11_fmt_header_pack(&f, h);
 }

@@ -14,10 +14,10 @@ typedef struct {
 } df11_index_blob;
 
 /* Serialises the segment table (plan, first chunk and code lengths of each
- * segment) and chunk_table (nchunks entries, already in wire form) and
+ * segment) and chunks (nchunks records, packed here) and
  * compresses them. DF11_E_NOMEM or DF11_E_INTERNAL on failure. */
 df11_status df11_index_build(const df11_plan *plan, const uint32_t *first_chunk,
-                             const uint8_t (*len)[256], const uint8_t *chunk_table,
+                             const uint8_t (*len)[256], const df11_fmt_chunk *chunks,
                              uint64_t nchunks, const df11_ans_book *book,
                              const uint32_t *seg_model, df11_index_blob *out);
 void df11_index_free(df11_index_blob *b);

@@ -69,7 +69,7 @@ typedef struct {
     EVP_MD_CTX *sha;
     /* The chunk table in wire form. Pass 1 fills it (XXH3, codec, size,
      * offset); pass 2 checks what it reads and encodes against it. */
-    uint8_t *chunk_table;
+    df11_fmt_chunk *chunks;     /* the chunk table, packed by container.c */
     /* Pass 1: per-chunk exponent histograms and zstd sizes of the segment
      * in progress, until its code is known. 1 KiB per chunk of the
      * largest segment (0.4% of it at 256 KiB chunks). */
@@ -214,12 +214,12 @@ static void plan_segment(encoder *e, uint32_t g)
         }
         uint32_t z = e->pend_zlen[i - first];
         if (z && z < best) best = z, codec = CODEC_ZSTD;
-        uint8_t *c = e->chunk_table + i * DF11_CHUNK_ENTRY_SIZE;
-        df11_wr32(c + 8, best);
-        c[12] = codec;
+        df11_fmt_chunk *c = &e->chunks[i];
+        c->payload_length = best;
+        c->codec = codec;
         /* --max lays chunks out after the ANS sizing pass */
         if (!e->max) {
-            df11_wr64(c, e->out_pos);
+            c->payload_offset = e->out_pos;
             e->out_pos += best;
         }
     }
@@ -266,7 +266,7 @@ static df11_status pass1_emit(uint64_t i, void *ctx)
     bool joint = e->max && e->plan.segs[j->segment].kind == DF11_SEG_EXP16;
     if (joint)
         for (unsigned v = 0; v < 256 * 128; v++) e->seg_joint[v] += sl->joint[v];
-    df11_wr64(e->chunk_table + i * DF11_CHUNK_ENTRY_SIZE + 16, sl->xxh3);
+    e->chunks[i].xxh3 = sl->xxh3;
     EVP_DigestUpdate(e->sha, sl->in, j->length);
     if (i + 1 == e->njobs || e->jobs[i + 1].segment != j->segment) {
         plan_segment(e, j->segment);
@@ -284,12 +284,12 @@ static df11_status pass2_work(uint64_t i, unsigned worker, void *ctx)
     df11_status s = read_job(e, i, sl);
     if (s != DF11_OK) return s;
     const job *j = &e->jobs[i];
-    const uint8_t *c = e->chunk_table + i * DF11_CHUNK_ENTRY_SIZE;
-    if (XXH3_64bits(sl->in, j->length) != df11_rd64(c + 16))
+    const df11_fmt_chunk *c = &e->chunks[i];
+    if (XXH3_64bits(sl->in, j->length) != c->xxh3)
         return changed(e, j->orig_offset, "its bytes differ between the two passes");
-    uint32_t want = df11_rd32(c + 8);
+    uint32_t want = c->payload_length;
     uint8_t kind = e->plan.segs[j->segment].kind;
-    switch (c[12]) {
+    switch (c->codec) {
     case CODEC_EXP: {
         unsigned w = width_of(kind);
         sl->out_len = df11_exp_encode(sl->in, j->length / w, w, DF11_LANE_SYMBOLS_DEFAULT,
@@ -342,7 +342,7 @@ static df11_status size_work(uint64_t i, unsigned worker, void *ctx)
     if (!model) return DF11_OK;
     df11_status s = read_job(e, i, sl);
     if (s != DF11_OK) return s;
-    if (XXH3_64bits(sl->in, j->length) != df11_rd64(e->chunk_table + i * DF11_CHUNK_ENTRY_SIZE + 16))
+    if (XXH3_64bits(sl->in, j->length) != e->chunks[i].xxh3)
         return changed(e, j->orig_offset, "its bytes differ between the two passes");
     sl->out_len = df11_ans_encode(sl->in, j->length / 2, &e->enc[model - 1], sl->out,
                                   2 * ((size_t)1 << e->o.chunk_log2) + 64, e->ans_tmp[worker]);
@@ -353,17 +353,17 @@ static df11_status size_emit(uint64_t i, void *ctx)
 {
     encoder *e = ctx;
     slot *sl = &e->slots[i % e->window];
-    uint8_t *c = e->chunk_table + i * DF11_CHUNK_ENTRY_SIZE;
-    uint32_t best = df11_rd32(c + 8);
+    df11_fmt_chunk *c = &e->chunks[i];
+    uint32_t best = c->payload_length;
     e->alt[i] = best;
-    e->alt_codec[i] = c[12];
+    e->alt_codec[i] = c->codec;
     if (sl->out_len && sl->out_len < best) {
         best = (uint32_t)sl->out_len;
-        df11_wr32(c + 8, best);
-        c[12] = CODEC_ANS;
+        c->payload_length = best;
+        c->codec = CODEC_ANS;
         e->flags |= DF11_FMT_FLAG_ANS;
     }
-    df11_wr64(c, e->out_pos);
+    c->payload_offset = e->out_pos;
     e->out_pos += best;
     return DF11_OK;
 }
@@ -403,10 +403,10 @@ static df11_status ans_settle(encoder *e)
     if (!uses) return DF11_E_NOMEM;
     uint64_t saved = 0;
     for (uint64_t i = 0; i < e->njobs; i++) {
-        const uint8_t *c = e->chunk_table + i * DF11_CHUNK_ENTRY_SIZE;
-        if (c[12] != CODEC_ANS) continue;
+        const df11_fmt_chunk *c = &e->chunks[i];
+        if (c->codec != CODEC_ANS) continue;
         uses[e->jobs[i].segment] = true;
-        saved += e->alt[i] - df11_rd32(c + 8);
+        saved += e->alt[i] - c->payload_length;
     }
     df11_status s = df11_ans_prune(&e->book, ns, e->seg_model, uses);
     free(uses);
@@ -421,10 +421,10 @@ static df11_status ans_settle(encoder *e)
     e->flags &= ~DF11_FMT_FLAG_ANS;
     e->out_pos = DF11_HEADER_SIZE;
     for (uint64_t i = 0; i < e->njobs; i++) {
-        uint8_t *c = e->chunk_table + i * DF11_CHUNK_ENTRY_SIZE;
-        c[12] = e->alt_codec[i];
-        df11_wr32(c + 8, e->alt[i]);
-        df11_wr64(c, e->out_pos);
+        df11_fmt_chunk *c = &e->chunks[i];
+        c->codec = e->alt_codec[i];
+        c->payload_length = e->alt[i];
+        c->payload_offset = e->out_pos;
         e->out_pos += e->alt[i];
     }
     return DF11_OK;
@@ -521,9 +521,9 @@ static df11_status alloc_state(encoder *e, unsigned threads)
     e->freq = calloc(ns, sizeof *e->freq);
     e->len = calloc(ns, sizeof *e->len);
     e->code = calloc(ns, sizeof *e->code);
-    e->chunk_table = calloc(e->njobs ? e->njobs : 1, DF11_CHUNK_ENTRY_SIZE);
+    e->chunks = calloc(e->njobs ? e->njobs : 1, sizeof *e->chunks);
     e->sha = EVP_MD_CTX_new();
-    if (!e->slots || !e->cctx || !e->freq || !e->len || !e->code || !e->chunk_table || !e->sha)
+    if (!e->slots || !e->cctx || !e->freq || !e->len || !e->code || !e->chunks || !e->sha)
         return DF11_E_NOMEM;
     for (unsigned i = 0; i < e->window; i++) {
         e->slots[i].in = malloc(C);
@@ -570,7 +570,7 @@ static void free_state(encoder *e, unsigned threads)
     free(e->freq);
     free(e->len);
     free(e->code);
-    free(e->chunk_table);
+    free(e->chunks);
     free(e->pend_freq);
     free(e->pend_zlen);
     free(e->jobs);
@@ -605,7 +605,7 @@ static df11_status encode(encoder *e, unsigned threads)
     df11_index_blob ix;
     /* tables only travel in files that use them */
     const df11_ans_book *book = e->flags & DF11_FMT_FLAG_ANS ? &e->book : NULL;
-    s = df11_index_build(&e->plan, e->first_chunk, (const uint8_t(*)[256])e->len, e->chunk_table,
+    s = df11_index_build(&e->plan, e->first_chunk, (const uint8_t(*)[256])e->len, e->chunks,
                          e->njobs, book, book ? e->seg_model : NULL, &ix);
     if (s != DF11_OK) return s;
     uint8_t h[DF11_HEADER_SIZE];
