@@ -4,7 +4,7 @@
  * run one lane after another. Tests select it with DF11_GPU_EMULATE=1 so the
  * whole batch path (routing, LUTs, validation, per-job errors) runs for real
  * where no kernel can. It is not a fast path. */
-#include "../codec/common/internal.h"
+#include "../codec/decompress/reader.h"
 #include "df11_cuda.h"
 #include "lane_decode.h"
 

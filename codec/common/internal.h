@@ -1,7 +1,10 @@
 /*
- * internal.h - what the codec's own sources (and the GPU glue in
- * codec/decompress/gpu_*.c) share. fs/ and tools/ never include this:
- * they see only df11.h.
+ * internal.h - what the encoder (codec/compress/) and the reader
+ * (codec/decompress/) share: the format's constants and byte order, error
+ * helpers, Huffman codes, the ordered parallel loop, the safetensors
+ * header. What only the reader needs (its structures, the decoders, the
+ * table cache) is in codec/decompress/reader.h. fs/, tools/, bench/ and
+ * python/ never see either: they see only df11.h.
  */
 #ifndef DF11_INTERNAL_H
 #define DF11_INTERNAL_H
@@ -53,67 +56,6 @@ typedef struct {
     uint8_t constant_symbol;
 } df11_huff_dtable;
 
-typedef struct {
-    uint64_t orig_offset;
-    uint64_t orig_length;
-    uint32_t first_chunk;
-    uint32_t chunk_count;
-    uint8_t kind;
-    uint8_t code_lengths[256];  /* unpacked from the nibbles */
-    uint64_t code_hash;         /* df11_code_hash(code_lengths), the key of
-                                   its decode table in the table cache */
-    uint32_t model;             /* ANS model index + 1; 0: none (format 1.1) */
-} df11_segment;
-
-typedef struct {
-    uint64_t payload_offset;
-    uint64_t orig_offset;
-    uint32_t payload_length;
-    uint32_t decoded_length;
-    uint32_t segment;
-    uint8_t codec;
-    uint64_t xxh3;
-} df11_chunk;
-
-typedef struct df11_tensor_table df11_tensor_table;
-
-struct df11_reader {
-    df11_source src;        /* every byte of the object comes through it */
-    char *path;             /* src.name, copied: the name in messages */
-    uint64_t file_size;
-    uint64_t original_size;
-    uint8_t sha256[32];
-    uint32_t chunk_log2;
-    uint32_t lane_symbols;
-    uint32_t segment_count;
-    uint32_t chunk_count;
-    uint64_t index_offset;
-    df11_segment *segments;
-    df11_chunk *chunks;
-    uint32_t flags;             /* header flags: the 1.1 features it uses */
-    uint32_t table_count, model_count;
-    df11_fmt_table *tables;     /* ANS frequency tables, validated at open */
-    df11_fmt_model *models;     /* ANS models, validated at open */
-    uint64_t uid;               /* unique per open: key of per-thread caches */
-    pthread_mutex_t tensor_lock;
-    df11_tensor_table *tensors; /* built lazily by df11_tensor_count */
-};
-
-/* --- Decode table cache (codec/decompress/dtables.c) --- */
-/* Decode tables live in one process-wide cache keyed by code (not per
- * reader), bounded by df11_set_table_budget. A decode pins the table it
- * uses and unpins it when done; only unpinned tables are evicted. */
-uint64_t df11_code_hash(const uint8_t len[256]);
-/* The table for code lengths len (hash = df11_code_hash(len)), built if
- * needed, pinned. NULL only when out of memory (after evicting and
- * retrying). Thread-safe. */
-const df11_huff_dtable *df11_dtable_pin(const uint8_t len[256], uint64_t hash);
-void df11_dtable_unpin(const df11_huff_dtable *t); /* NULL is accepted */
-/* df11_dtable_pin of EXP segment seg's code; unpin it when done. */
-const df11_huff_dtable *df11_segment_dtable(df11_reader *r, uint32_t seg);
-/* Bytes one cached table counts for in df11_table_bytes(). */
-uint64_t df11_table_entry_bytes(void);
-
 /* A buffer owned by the calling thread, reused across calls and freed at
  * thread exit; slots 0..2 are independent (2: the ANS decode table). NULL
  * when out of memory. */
@@ -146,11 +88,6 @@ void df11_error_keep_first(pthread_mutex_t *lock, df11_error *dst, const df11_er
  * DF11_E_IO on error, DF11_E_TRUNCATED when the file ends first. */
 df11_status df11_fd_read_exact(int fd, const char *path, void *buf, size_t len,
                                uint64_t off, df11_error *err);
-/* Reads exactly len bytes of a source (codec/decompress/source.c): short
- * reads are continued, DF11_E_AGAIN is retried a bounded number of times,
- * the end of the object gives DF11_E_TRUNCATED. */
-df11_status df11_source_read_exact(const df11_source *src, void *buf, size_t len,
-                                   uint64_t off, df11_error *err);
 
 /* --- Huffman code (codec/common/huffman_code.c) --- */
 /* DF11_OK when the 256 lengths form a valid code per FORMAT.md 5.1. */
@@ -159,60 +96,6 @@ df11_status df11_huff_check(const uint8_t len[256], bool *constant);
 void df11_huff_canonical(const uint8_t len[256], uint16_t code[256]);
 /* Builds the CPU decode table; lengths must have passed df11_huff_check. */
 void df11_huff_build_dtable(const uint8_t len[256], df11_huff_dtable *t);
-
-/* --- EXP chunk decode (codec/decompress/exp_decode.c) --- */
-/* Decodes one EXP payload (payload_len bytes, DF11_PAYLOAD_SLACK readable
- * bytes beyond) into dst: n elements of width 2 or 4 bytes. scratch holds
- * df11_exp_scratch_size(n, lane_symbols) bytes. Returns DF11_E_CORRUPT_CHUNK (message names the lane) on any
- * inconsistency; the caller prefixes file and chunk. */
-size_t df11_exp_scratch_size(uint32_t n, uint32_t lane_symbols);
-/* Rebuilds n elements of width 2 or 4 into dst from exponents e, the
- * sign/mantissa plane r and (width 4) the low plane (exp_merge.c). */
-void df11_exp_merge(uint8_t *dst, const uint8_t *e, const uint8_t *r, const uint8_t *low,
-                    uint32_t n, unsigned width);
-df11_status df11_exp_decode(const uint8_t *payload, uint32_t payload_len,
-                            uint32_t n, unsigned width, uint32_t lane_symbols,
-                            const df11_huff_dtable *t, void *dst,
-                            uint8_t *scratch, char *why, size_t why_len);
-
-/* --- ANS chunk decode (codec/decompress/ans_decode.c) --- */
-typedef struct {
-    uint8_t esym[1u << DF11_ANS_EXP_BITS];  /* slot -> exponent */
-    uint32_t einfo[256];                      /* df11_ans_einfo */
-    uint32_t mslot[DF11_ANS_CONTEXTS << DF11_ANS_MANT_BITS]; /* df11_ans_mslot */
-} df11_ans_dtable;
-/* Tables and model must have passed the reader's checks (reader_open.c). */
-void df11_ans_dtable_build(const df11_fmt_table *tables, const df11_fmt_model *m,
-                           df11_ans_dtable *t);
-/* The calling thread's decode table of model `model` of r; NULL when out
- * of memory. Valid until this thread asks for another. */
-const df11_ans_dtable *df11_ans_dtable_get(const df11_reader *r, uint32_t model);
-uint64_t df11_reader_uid(void);
-/* Decodes an ANS payload of n BF16 elements into dst (DF11_PAYLOAD_SLACK
- * readable bytes past the payload). */
-df11_status df11_ans_decode(const df11_ans_dtable *t, const uint8_t *payload,
-                            uint32_t payload_len, uint32_t n, void *dst, char *why,
-                            size_t why_len);
-/* Decodes an EXP_HI payload (n F32 elements, low halves zero) into dst. */
-df11_status df11_exp_hi_decode(const uint8_t *payload, uint32_t payload_len, uint32_t n,
-                               uint32_t lane_symbols, const df11_huff_dtable *t, void *dst,
-                               uint8_t *scratch, char *why, size_t why_len);
-
-/* --- Reader internals (codec/decompress/) --- */
-/* Reads chunk idx's payload into a new buffer with DF11_PAYLOAD_SLACK zero
- * bytes after it; free() it. */
-df11_status df11_read_payload(df11_reader *r, uint32_t idx, uint8_t **out,
-                              df11_error *err);
-/* Decodes an already-read payload of chunk idx into dst and checks XXH3. */
-df11_status df11_decode_payload(df11_reader *r, uint32_t idx,
-                                const uint8_t *payload, void *dst,
-                                df11_error *err);
-/* Checks dst (the decoded chunk idx) against its recorded XXH3. */
-df11_status df11_check_chunk(const df11_reader *r, uint32_t idx,
-                             const void *dst, df11_error *err);
-
-/* Frees the lazily built tensor table (codec/decompress/tensors.c). */
-void df11_tensor_table_free(df11_tensor_table *t);
 
 /* --- Encoder pieces (codec/compress/) --- */
 /* Length-limited (<= 12) Huffman code lengths for a histogram with at least

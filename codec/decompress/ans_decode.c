@@ -8,7 +8,7 @@
  * thread decoded): a tensor's chunks mostly reach a thread one after
  * another, and a table (147 KB) takes about as long to build as a chunk
  * takes to decode. */
-#include "../common/internal.h"
+#include "reader.h"
 
 #include <stdatomic.h>
 #include <stdio.h>

@@ -15,7 +15,7 @@
  * the copy into the kernel overlap the SHA-256, the longest sequential
  * step (~1.8 GB/s with SHA-NI against ~4 GB/s per decode thread). Without
  * a write (df11_verify) the calling thread hashes and no hasher starts. */
-#include "../common/internal.h"
+#include "reader.h"
 
 #include <openssl/evp.h>
 #include <stdlib.h>

@@ -13,7 +13,7 @@
  * (hash computed once per segment at open) and one unlock: tens of ns
  * against ~60 us to decode a 256 KiB chunk. Tables are built outside the
  * lock. */
-#include "../common/internal.h"
+#include "reader.h"
 
 #include <stdlib.h>
 #include <xxhash.h>

@@ -1,7 +1,7 @@
 /* CPU decoder of EXP chunks (FORMAT.md 5): table-driven Huffman over
  * independent lanes, four lanes interleaved so their dependency chains
  * overlap, then exp_merge.c puts the exponents back into the elements. */
-#include "../common/internal.h"
+#include "reader.h"
 
 #include <stdio.h>
 

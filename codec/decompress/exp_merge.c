@@ -4,7 +4,7 @@
  * byte-interleaving scalar loop, which then dominated the profile, so x86-64
  * gets SSE2 (16 elements a step, every x86-64) and AVX2 (32 a step, chosen
  * at run time). */
-#include "../common/internal.h"
+#include "reader.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the merge assumes a little-endian host"

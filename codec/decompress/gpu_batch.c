@@ -4,7 +4,7 @@
  * checks every GPU-decoded chunk against its XXH3 on the host. The same code
  * runs in builds without CUDA: kernels/gpu_stub.c then reports "built
  * without CUDA" and host-mode batches decode on the CPU. */
-#include "../common/internal.h"
+#include "reader.h"
 #include "gpu_codec.h"
 
 #include <stdio.h>

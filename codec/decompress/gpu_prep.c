@@ -4,7 +4,7 @@
  * is rebuilt here on purpose rather than taken from the CPU decoder's table:
  * the GPU path then shares no decoding code with the CPU path it is compared
  * against. */
-#include "../common/internal.h"
+#include "reader.h"
 #include "gpu_codec.h"
 
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* Opening a .df11 file: the header and the index are checked completely
  * here, so every later read can trust offsets, lengths and code tables. */
 #include "../common/format.h"
-#include "../common/internal.h"
+#include "reader.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
  * against its XXH3 before anyone sees it. Every function here is
  * thread-safe: the reader is read-only after open and sources are
  * thread-safe (df11.h). */
-#include "../common/internal.h"
+#include "reader.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * the one source that touches a descriptor (a local file) and the one loop
  * that turns a source's short reads and transient failures into an exact
  * read. Remote origins and caches implement df11_source outside codec/. */
-#include "../common/internal.h"
+#include "reader.h"
 
 #include <errno.h>
 #include <fcntl.h>

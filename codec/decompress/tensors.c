@@ -1,6 +1,6 @@
 /* The tensor table of df11_tensor_count/df11_tensor_get: parsed once from
  * the original safetensors header, which is itself decoded from the file. */
-#include "../common/internal.h"
+#include "reader.h"
 
 #include <stdlib.h>
 

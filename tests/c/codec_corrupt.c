@@ -13,7 +13,7 @@
 #include "codec_util.h"
 
 #include <math.h>
-#include "../../codec/common/internal.h"
+#include "../../codec/decompress/reader.h"
 
 /* Test names: "corrupt." for the 1.0 file, "corrupt.max." for --max. */
 static const char *prefix = "corrupt.";

@@ -8,7 +8,7 @@
  * bitstreams no encoder made. Seeded (DF11_SEED replays).
  */
 #include "codec_util.h"
-#include "../../codec/common/internal.h"
+#include "../../codec/decompress/reader.h"
 #include "../fuzz/oracle.h"
 
 /* ---- oracles for code lengths ---- */

@@ -4,7 +4,7 @@
  * and message; a corrupt chunk fails with the file and offset named;
  * progress is monotonic and ends at the total. */
 #include "codec_util.h"
-#include "common/internal.h"
+#include "decompress/reader.h"
 
 #include <openssl/evp.h>
 

@@ -2,7 +2,7 @@
  * segment and chunk records of every golden file to the same bytes, and
  * lanes.h agrees with a plain count of the lanes. */
 #include "codec_util.h"
-#include "common/internal.h"
+#include "decompress/reader.h"
 
 #include <zstd.h>
 

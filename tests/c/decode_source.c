@@ -4,7 +4,7 @@
  * same bytes as df11_open of the real file, or the documented error, and
  * never hangs; close is called exactly once. */
 #include "codec_util.h"
-#include "common/internal.h"
+#include "decompress/reader.h"
 
 #include <pthread.h>
 

@@ -4,7 +4,7 @@
  * between readers, and survives a low address-space limit by evicting
  * (issue "harden" #7). */
 #include "codec_util.h"
-#include "common/internal.h"
+#include "decompress/reader.h"
 
 #include <pthread.h>
 #include <sys/resource.h>

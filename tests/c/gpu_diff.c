@@ -14,7 +14,7 @@
  * `gpu_diff --probe` exits 0 with a GPU, 77 without (for gpu_sanitizer.sh);
  * `gpu_diff --gpu-only` runs only the GPU checks.
  */
-#include "common/internal.h"
+#include "decompress/reader.h"
 #include "decompress/gpu_codec.h"
 
 #include <fcntl.h>

@@ -15,7 +15,7 @@
  *    codec the flags do not allow gives DF11_E_CORRUPT_INDEX.
  */
 #include "codec_util.h"
-#include "../../codec/common/internal.h"
+#include "../../codec/decompress/reader.h"
 
 #include <xxhash.h>
 

@@ -14,6 +14,7 @@
  * df11_ans_encode, decode to themselves.
  */
 #include "../../codec/compress/ans_model.h"
+#include "../../codec/decompress/reader.h"
 
 #include <stdio.h>
 #include <stdlib.h>

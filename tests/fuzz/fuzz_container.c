@@ -9,7 +9,7 @@
  * the bytes from the header's index_offset to the end as the *raw* index,
  * compresses it into one zstd frame and fixes index_length and index_xxh3.
  */
-#include "../../codec/common/internal.h"
+#include "../../codec/decompress/reader.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
  * Layout: d[0] flags (bit 0 width 4, bits 1-2 lane size), d[1..2] n,
  * d[3..258] histogram counts (0 = symbol absent), then the payload.
  */
-#include "../../codec/common/internal.h"
+#include "../../codec/decompress/reader.h"
 #include "oracle.h"
 
 #include <stdio.h>

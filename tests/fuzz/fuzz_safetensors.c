@@ -2,7 +2,7 @@
  * fuzz_safetensors: arbitrary bytes as a safetensors JSON header. Parsing
  * must fail cleanly or give tensors that lie inside the file.
  */
-#include "../../codec/common/internal.h"
+#include "../../codec/decompress/reader.h"
 
 #include <stdio.h>
 #include <stdlib.h>

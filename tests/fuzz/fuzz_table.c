@@ -6,7 +6,7 @@
  * is also decoded as a raw EXP payload, where df11_exp_decode must agree
  * with the bit-at-a-time oracle on both the verdict and the bytes.
  */
-#include "../../codec/common/internal.h"
+#include "../../codec/decompress/reader.h"
 #include "oracle.h"
 
 #include <stdio.h>

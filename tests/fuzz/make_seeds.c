@@ -9,7 +9,7 @@
  * output is the same every run (the encoder permitting).
  */
 #include "../c/codec_util.h"
-#include "../../codec/common/internal.h"
+#include "../../codec/decompress/reader.h"
 
 #include <zstd.h>
 
