@@ -32,18 +32,7 @@ fs_fixtures_and_gpt2 "$SRC"
 stored=$(du -sb --apparent-size "$S" | cut -f1)
 ( cd "$SRC" && find . -type f -print0 | sort -z | xargs -0 sha256sum ) >"$T/want.sha"
 
-cmp_tree() { # MNT: every file of SRC equals the mounted one
-    local m=$1 f bad=0
-    while IFS= read -r -d '' f; do
-        f=${f#"$SRC"/}
-        if [ -L "$SRC/$f" ]; then
-            [ "$(readlink "$m/$f")" = "$(readlink "$SRC/$f")" ] || { echo "$m: link $f"; bad=1; }
-        else
-            cmp -s "$SRC/$f" "$m/$f" || { echo "$m: differs: $f"; bad=1; }
-        fi
-    done < <(find "$SRC" \( -type f -o -type l \) -print0)
-    [ "$bad" = 0 ]
-}
+cmp_tree() { rl_cmp_tree "$SRC" "$1"; }   # MNT: every file and link of SRC
 # mmap_sha MNT: SHA-256 of every file read through mmap, as sha256sum prints it.
 mmap_sha() {
     ( cd "$1" && find . -type f -print0 | sort -z | xargs -0 python3 -c '
@@ -90,7 +79,7 @@ for i in $(seq "$NODES"); do
     eval "PID_n$i=\$FS_PID"
 done
 node_read() { cmp_tree "$T/n$1"; }
-export -f cmp_tree mmap_sha node_read
+export -f cmp_tree rl_cmp_tree mmap_sha node_read
 export SRC T
 t0=$SECONDS
 check "reverse: $NODES nodes read the model at once, every file exact" together "$NODES" node_read

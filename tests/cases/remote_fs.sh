@@ -23,18 +23,7 @@ stored=$(du -sb --apparent-size "$S" | cut -f1)
 # The biggest original: GPT-2 where ../shared/models has it, else a fixture.
 BIG=$(cd "$SRC" && find . -name '*.safetensors' -type f -printf '%s %P\n' | sort -n | tail -1 | cut -d' ' -f2-)
 
-cmp_tree() { # MNT: every file of SRC equals the mounted one, links too
-    local m=$1 f bad=0
-    while IFS= read -r -d '' f; do
-        f=${f#"$SRC"/}
-        if [ -L "$SRC/$f" ]; then
-            [ "$(readlink "$m/$f")" = "$(readlink "$SRC/$f")" ] || { echo "link $f"; bad=1; }
-        else
-            cmp -s "$SRC/$f" "$m/$f" || { echo "differs: $f"; bad=1; }
-        fi
-    done < <(find "$SRC" \( -type f -o -type l \) -print0)
-    [ "$bad" = 0 ]
-}
+cmp_tree() { rl_cmp_tree "$SRC" "$1"; }   # MNT: every file and link of SRC
 # mount_remote URL MNT [options]: like fs_mount, for a URL.
 mount_remote() { fs_mount "$@"; }
 

@@ -46,6 +46,21 @@ rl_cleanup() {
     [ -n "${RL_KEEP:-}" ] || rm -rf "$RL_TMP"
 }
 
+# rl_cmp_tree SRC MNT: every file of SRC equals the one at MNT (cmp), and
+# every symlink has the same target; names what differs.
+rl_cmp_tree() {
+    local src=$1 m=$2 f bad=0
+    while IFS= read -r -d '' f; do
+        f=${f#"$src"/}
+        if [ -L "$src/$f" ]; then
+            [ "$(readlink "$m/$f")" = "$(readlink "$src/$f")" ] || { echo "$m: link $f"; bad=1; }
+        else
+            cmp -s "$src/$f" "$m/$f" || { echo "$m: differs: $f"; bad=1; }
+        fi
+    done < <(find "$src" \( -type f -o -type l \) -print0)
+    [ "$bad" = 0 ]
+}
+
 rl_free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
