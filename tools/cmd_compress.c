@@ -216,13 +216,42 @@ static void folder_summary(const compress_ctx *c, const walk_job *j, const char 
     summary_line(src, c->before, c->after, dst, tail);
 }
 
-static int run(const cli_opts *o)
+/* compress -c: one file to standard output, as zstd -c. The encoder writes
+ * front to back, so a pipe works; a .df11 stream cannot be concatenated,
+ * so one input only. */
+static int to_stdout(const cli_opts *o)
 {
-    if (o->to_stdout) {
-        msg_error("compress: cannot write to stdout (-c): the .df11 index is "
-                  "written after the data");
+    if (o->ninputs != 1) {
+        msg_error("compress: -c takes one input file (.df11 files cannot be concatenated)");
         return CLI_EXIT_USAGE;
     }
+    if (isatty(STDOUT_FILENO) && !o->force) {
+        msg_error("compress: stdout is a terminal; not writing binary data there (use -f to insist)");
+        return CLI_EXIT_USAGE;
+    }
+    int in_fd, rc;
+    struct stat st;
+    if ((rc = input_open(o->inputs[0], &in_fd, &st)))
+        return rc;
+    df11_encode_options eo;
+    df11_encode_options_default(&eo);
+    eo.threads = o->threads;
+    if (o->zstd_level)
+        eo.zstd_level = o->zstd_level;
+    if (o->chunk_log2)
+        eo.chunk_log2 = (uint32_t)o->chunk_log2;
+    if (o->max)
+        eo.level = DF11_LEVEL_MAX;
+    df11_error err;
+    df11_status s = df11_encode_fd(in_fd, o->inputs[0], STDOUT_FILENO, "stdout", &eo, &err);
+    close(in_fd);
+    return s == DF11_OK ? CLI_EXIT_OK : msg_lib_error(&err);
+}
+
+static int run(const cli_opts *o)
+{
+    if (o->to_stdout)
+        return to_stdout(o);
     compress_ctx c = {.o = o};
     walk_job job = {.force = o->force, .follow_outside = 1, .file = folder_entry,
                     .out_name = out_name, .ctx = &c};
@@ -251,7 +280,7 @@ static int run(const cli_opts *o)
 
 const cli_command cmd_compress = {
     .name = "compress",
-    .accepts = "ofqvThkLZX",
+    .accepts = "ocfqvThkLZX",
     .synopsis = "compress .safetensors files or a model folder into .df11",
     .min_inputs = 1,
     .run = run,
@@ -273,6 +302,7 @@ const cli_command cmd_compress = {
         "safetensors is copied unchanged, with a warning.\n\n"
         "Options:\n"
         "  -o, --output PATH   output file (one input) or output folder\n"
+        "  -c, --stdout        write the .df11 of one file to standard output\n"
         "  -f, --force         overwrite existing outputs\n"
         "  -T, --threads N     encoder threads (default 0: all cores)\n"
         "  -q, --quiet         no warnings, progress bar or summary line\n"
@@ -280,7 +310,8 @@ const cli_command cmd_compress = {
         "  -k, --keep          accepted for zstd habits; sources are always kept\n"
         "      --zstd-level N  zstd level for chunks that use zstd (1..22)\n"
         "      --max           smallest files: BF16 also tries the ANS codec (format\n"
-        "                      1.1; about 0.7 points smaller, half the decode speed)\n"
+        "                      1.1; about 0.7 points smaller, decodes several times\n"
+        "                      slower)\n"
         "      --chunk-log2 N  chunk size 2^N bytes (16..20, default 18)\n"
         "  -h, --help          this text\n\n"
         "Exit codes: 0 ok, 1 usage, 2 I/O error, input changed while it was\n"

@@ -39,6 +39,14 @@ ok "cli_default_name_append" "$DF11" compress "$WORK/names/weights.bin"
 [ -f "$WORK/names/weights.bin.df11n" ] && pass "cli_default_name_appended" || fail "cli_default_name_appended"
 rc "cli_decompress_unknown_suffix" 1 "$DF11" decompress "$WORK/names/weights.bin"
 
+# compress -c: the encoder writes front to back, so a pipe gets exactly
+# the bytes a file gets.
+"$DF11" compress -q -c "$src" | cat >"$WORK/names/piped.df11"
+"$DF11" compress -q -f "$src" -o "$WORK/names/file.df11"
+same "cli_compress_stdout_pipe_equals_file" "$WORK/names/file.df11" "$WORK/names/piped.df11"
+"$DF11" decompress -q -c "$WORK/names/piped.df11" >"$WORK/names/piped.back"
+same "cli_compress_stdout_roundtrip" "$src" "$WORK/names/piped.back"
+
 # Thread counts must not change the bytes.
 for t in 1 3; do
     ok "cli_threads_$t" "$DF11" compress -q -T $t "$src" -o "$WORK/t$t.df11"

@@ -25,7 +25,7 @@ rc "cli_negative_threads" 1 "$DF11" verify -T -3 x.df11
 rc "cli_missing_argument" 1 "$DF11" compress x.safetensors -o
 rc "cli_o_with_two_inputs" 1 "$DF11" compress a.safetensors b.safetensors -o c.df11
 rc "cli_o_and_c" 1 "$DF11" decompress a.df11 -o b -c
-rc "cli_compress_stdout" 1 "$DF11" compress -c a.safetensors
+rc "cli_compress_stdout_one_input" 1 "$DF11" compress -c a.safetensors b.safetensors
 rc "cli_bad_chunk_log2" 1 "$DF11" compress --chunk-log2 30 a.safetensors
 # Usage errors go to stderr, never stdout.
 "$DF11" compress --no-such-option >"$WORK/o" 2>"$WORK/e"
