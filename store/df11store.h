@@ -224,6 +224,13 @@ df11_status df11store_write_manifest_ex(const char *store_dir,
                                         const df11store_manifest_options *o,
                                         size_t *entries, df11_error *err);
 
+/* Opens dirfd/path with flags (O_CLOEXEC and O_NOFOLLOW are added) without
+ * following a symlink in any component of path and without leaving dirfd's
+ * folder; "" opens the folder itself. Returns a descriptor, or -errno
+ * (ELOOP or ENOTDIR for a symlink in the way). df11fs's local stores and
+ * the local origin both open through it. Thread-safe. */
+int df11store_open_beneath(int dirfd, const char *path, int flags);
+
 /* The naming rule, in one place: the CLI (compress, decompress), df11fs
  * (lookup and readdir of a local store) and the manifest writer all call
  * these. Told apart by the suffix of the last path component alone, so no

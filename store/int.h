@@ -116,6 +116,9 @@ struct origin {
 };
 
 df11_status origin_local_open(const char *dir, origin **out, df11_error *err);
+/* A descriptor of object in a local origin's folder, opened beneath it
+ * (df11store_open_beneath), or -errno. */
+int origin_local_open_object(origin *o, const char *object);
 df11_status origin_http_open(const char *url, const df11store_options *o, st_counters *ctr,
                              origin **out, df11_error *err);
 /* Full URL of object in messages (malloc'd). */

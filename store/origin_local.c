@@ -4,10 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "int.h"
@@ -17,20 +15,27 @@ typedef struct {
     int dfd;
 } local_origin;
 
-static int open_beneath(int dfd, const char *rel)
+/* Opens object beneath the store folder (no symlink in any component)
+ * and fstats it; -1 with an error naming the object otherwise. */
+static int open_object(origin *o, const char *object, struct stat *st, df11_error *err)
 {
-#ifdef SYS_openat2
-    struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW,
-                            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS };
-    int fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof how);
-    if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
-        return fd;
-#endif
-    if (strstr(rel, "..") || rel[0] == '/') {
-        errno = EINVAL;
+    int fd = origin_local_open_object(o, object);
+    if (fd < 0) {
+        st_fail(err, DF11_E_IO, "%s/%s: cannot open: %s", o->display, object, strerror(-fd));
         return -1;
     }
-    return openat(dfd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fstat(fd, st) != 0) {
+        int e = errno;
+        close(fd);
+        st_fail(err, DF11_E_IO, "%s/%s: cannot open: %s", o->display, object, strerror(e));
+        return -1;
+    }
+    return fd;
+}
+
+int origin_local_open_object(origin *o, const char *object)
+{
+    return df11store_open_beneath(((local_origin *)o)->dfd, object, O_RDONLY | O_NONBLOCK);
 }
 
 static df11_status local_get(origin *o, const char *object, uint64_t off, size_t len, void *buf,
@@ -38,17 +43,12 @@ static df11_status local_get(origin *o, const char *object, uint64_t off, size_t
                              df11_error *err)
 {
     (void)deadline;
-    local_origin *lo = (local_origin *)o;
     if (o->ctr)
         atomic_fetch_add(&o->ctr->origin_requests, 1);
-    int fd = open_beneath(lo->dfd, object);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return st_fail(err, DF11_E_IO, "%s/%s: cannot open: %s", o->display, object, strerror(e));
-    }
+    int fd = open_object(o, object, &st, err);
+    if (fd < 0)
+        return err ? err->code : DF11_E_IO;
     if (total)
         *total = (uint64_t)st.st_size;
     if (expect_size != UINT64_MAX && (uint64_t)st.st_size != expect_size) {
@@ -86,15 +86,10 @@ static df11_status local_get_all(origin *o, const char *object, const char *etag
     (void)deadline;
     *not_modified = 0;
     *etag_out = NULL;
-    local_origin *lo = (local_origin *)o;
-    int fd = open_beneath(lo->dfd, object);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return st_fail(err, DF11_E_IO, "%s/%s: cannot open: %s", o->display, object, strerror(e));
-    }
+    int fd = open_object(o, object, &st, err);
+    if (fd < 0)
+        return err ? err->code : DF11_E_IO;
     if ((uint64_t)st.st_size > max) {
         close(fd);
         return st_fail(err, DF11_E_IO, "%s/%s: larger than %zu bytes", o->display, object, max);

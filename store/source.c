@@ -98,9 +98,10 @@ df11_status df11store_source(df11store *s, const df11store_entry *e, df11_source
         char *path = origin_object_display(s->org, e->object);
         if (!path)
             return st_fail(err, DF11_E_NOMEM, "out of memory");
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        /* beneath the store folder, no symlink in any component */
+        int fd = origin_local_open_object(s->org, e->object);
         if (fd < 0) {
-            df11_status st = st_fail(err, DF11_E_IO, "%s: cannot open: %s", path, strerror(errno));
+            df11_status st = st_fail(err, DF11_E_IO, "%s: cannot open: %s", path, strerror(-fd));
             free(path);
             return st;
         }
