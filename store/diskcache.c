@@ -195,6 +195,12 @@ static void evict(diskcache *dc)
             if (unlink(v[i].path) == 0) {
                 total -= v[i].size;
                 atomic_fetch_add(&dc->ctr->cache_evictions, 1);
+            } else if (errno == ENOENT) {
+                /* Gone already: another thread of this process evicting at
+                 * the same time (the lock is per open file, so it does not
+                 * keep them apart). Counting it as still here made both
+                 * evict down to the target on their own: often everything. */
+                total -= v[i].size;
             }
         }
     }
