@@ -35,6 +35,19 @@ static int is_file(const char *path, const struct stat *st)
 /* Compresses in to out; *sizes gets the input and output sizes. When soft
  * is not NULL, "not a safetensors file" is not reported but returned there
  * with the library's message. */
+/* The encoder's options from the command line, for files and for -c. */
+static void encode_options(const cli_opts *o, df11_encode_options *eo)
+{
+    df11_encode_options_default(eo);
+    eo->threads = o->threads;
+    if (o->zstd_level)
+        eo->zstd_level = o->zstd_level;
+    if (o->chunk_log2)
+        eo->chunk_log2 = (uint32_t)o->chunk_log2;
+    if (o->max)
+        eo->level = DF11_LEVEL_MAX;
+}
+
 static int compress_file(const cli_opts *o, const char *in, const char *out,
                          df11_error *soft, uint64_t sizes[2])
 {
@@ -56,14 +69,7 @@ static int compress_file(const cli_opts *o, const char *in, const char *out,
     progress p;
     progress_begin(&p, in);
     df11_encode_options eo;
-    df11_encode_options_default(&eo);
-    eo.threads = o->threads;
-    if (o->zstd_level)
-        eo.zstd_level = o->zstd_level;
-    if (o->chunk_log2)
-        eo.chunk_log2 = (uint32_t)o->chunk_log2;
-    if (o->max)
-        eo.level = DF11_LEVEL_MAX;
+    encode_options(o, &eo);
     eo.progress = progress_update;
     eo.progress_ctx = &p;
     df11_error err;
@@ -234,14 +240,7 @@ static int to_stdout(const cli_opts *o)
     if ((rc = input_open(o->inputs[0], &in_fd, &st)))
         return rc;
     df11_encode_options eo;
-    df11_encode_options_default(&eo);
-    eo.threads = o->threads;
-    if (o->zstd_level)
-        eo.zstd_level = o->zstd_level;
-    if (o->chunk_log2)
-        eo.chunk_log2 = (uint32_t)o->chunk_log2;
-    if (o->max)
-        eo.level = DF11_LEVEL_MAX;
+    encode_options(o, &eo);
     df11_error err;
     df11_status s = df11_encode_fd(in_fd, o->inputs[0], STDOUT_FILENO, "stdout", &eo, &err);
     close(in_fd);
