@@ -307,17 +307,8 @@ df11_status blocks_read(blocks *b, objinfo *oi, void *buf, size_t len, uint64_t 
         } else {
             atomic_fetch_add(&b->s->ctr.singleflight_waits, 1);
             int64_t deadline = st_now_ns() + store_deadline(b->s);
-            while (m->state == 0) {
-                int64_t left = deadline - st_now_ns();
-                if (left <= 0)
-                    break;
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                int64_t t = (int64_t)ts.tv_nsec + (left < 200000000 ? left : 200000000);
-                ts.tv_sec += t / 1000000000;
-                ts.tv_nsec = t % 1000000000;
-                pthread_cond_timedwait(&b->done, &b->mu, &ts);
-            }
+            while (m->state == 0 && st_cond_wait_until(&b->done, &b->mu, deadline, 200000000))
+                ;
         }
     } else {
         m = new_loading(b, oi->mem_id, index);

@@ -32,6 +32,10 @@ static inline df11_status st_fail(df11_error *err, df11_status code, const char 
 
 /* ---- time ---- */
 int64_t st_now_ns(void);          /* CLOCK_MONOTONIC */
+/* Waits on cv (mu held) at most until deadline (st_now_ns time) and at most
+ * slice_ns at a time, so a waiter notices the deadline even if nobody
+ * signals. 0 when the deadline has passed (nothing waited), else 1. */
+int st_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline, int64_t slice_ns);
 void st_sleep_ns(int64_t ns);
 
 /* ---- snapshot (manifest.c, snapshot.c) ---- */

@@ -152,15 +152,8 @@ static conn *acquire(http_origin *ho, int64_t deadline)
                 return &ho->pool[i];
             }
         }
-        int64_t left = deadline - st_now_ns();
-        if (left <= 0)
+        if (!st_cond_wait_until(&ho->cv, &ho->mu, deadline, 100000000))
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t t = (int64_t)ts.tv_nsec + (left < 100000000 ? left : 100000000);
-        ts.tv_sec += t / 1000000000;
-        ts.tv_nsec = t % 1000000000;
-        pthread_cond_timedwait(&ho->cv, &ho->mu, &ts);
     }
     pthread_mutex_unlock(&ho->mu);
     return NULL;

@@ -4,6 +4,22 @@
 
 #include "int.h"
 
+int st_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline, int64_t slice_ns)
+{
+    int64_t left = deadline - st_now_ns();
+    if (left <= 0)
+        return 0;
+    /* the condition variables use CLOCK_REALTIME, the deadline monotonic
+     * time: wait for the smaller of what is left and one slice */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t t = (int64_t)ts.tv_nsec + (left < slice_ns ? left : slice_ns);
+    ts.tv_sec += t / 1000000000;
+    ts.tv_nsec = t % 1000000000;
+    pthread_cond_timedwait(cv, mu, &ts);
+    return 1;
+}
+
 int64_t st_now_ns(void)
 {
     struct timespec ts;
