@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,25 +18,11 @@
 #include <unistd.h>
 
 #include "int.h"
+#include "codec_util.h"
 
-static int su_failures;
-
-__attribute__((format(printf, 3, 4))) static inline void su_check(bool ok, const char *name, const char *fmt, ...);
-__attribute__((format(printf, 3, 4)))
-static inline void su_check(bool ok, const char *name, const char *fmt, ...)
-{
-    printf("%s %s", ok ? "PASS" : "FAIL", name);
-    if (!ok && fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        printf(": ");
-        vprintf(fmt, ap);
-        va_end(ap);
-    }
-    printf("\n");
-    fflush(stdout);
-    su_failures += !ok;
-}
+/* Result lines and the failure count are codec_util.h's. */
+#define su_check tu_result
+#define su_failures tu_failures
 
 static inline const char * su_root(void)
 {
