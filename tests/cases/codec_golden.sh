@@ -8,6 +8,7 @@ cd "${DF11_ROOT:-$(dirname "$0")/../..}"
 BUILD="${BUILD:-build}"
 df11="$BUILD/df11"
 golden=tests/golden
+. tests/cases/golden_lib.bash
 if [ ! -x "$df11" ]; then
     echo "SKIP golden.decode $df11 is not built"
     exit 0
@@ -22,22 +23,7 @@ while read -r sum name; do
     base=${name%.safetensors}
     f="$golden/$base.df11"
     n=$((n + 1))
-    if [ ! -f "$f" ]; then
-        echo "FAIL golden.$base: $f is missing"
-        continue
-    fi
-    got=$("$df11" decompress -q -c "$f" | sha256sum | cut -d' ' -f1; exit "${PIPESTATUS[0]}")
-    rc=$?
-    if [ "$rc" -eq 0 ] && [ "$got" = "$sum" ]; then
-        echo "PASS golden.$base.decodes_to_recorded_sha256"
-    else
-        echo "FAIL golden.$base.decodes_to_recorded_sha256: exit $rc, sha256 $got, want $sum"
-    fi
-    if "$df11" verify -q "$f" >/dev/null 2>&1; then
-        echo "PASS golden.$base.verify"
-    else
-        echo "FAIL golden.$base.verify: df11 verify refused $f"
-    fi
+    golden_check "golden.$base" "$f" "$sum"
 done <"$golden/SHA256SUMS"
 [ "$n" -ge 4 ] && echo "PASS golden.count" || echo "FAIL golden.count: only $n files in SHA256SUMS"
 

@@ -9,6 +9,7 @@ cd "${DF11_ROOT:-$(dirname "$0")/../..}"
 BUILD="${BUILD:-build}"
 df11="$BUILD/df11"
 golden=tests/golden
+. tests/cases/golden_lib.bash
 if [ ! -x "$df11" ]; then
     echo "SKIP ratio_golden.decode $df11 is not built"
     exit 0
@@ -20,18 +21,7 @@ while read -r sum name; do
     base=${name%.safetensors}
     f="$golden/$base.df11"
     n=$((n + 1))
-    got=$("$df11" decompress -q -c "$f" | sha256sum | cut -d' ' -f1; exit "${PIPESTATUS[0]}")
-    rc=$?
-    if [ "$rc" -eq 0 ] && [ "$got" = "$sum" ]; then
-        echo "PASS ratio_golden.$base.decodes_to_recorded_sha256"
-    else
-        echo "FAIL ratio_golden.$base.decodes_to_recorded_sha256: exit $rc, sha256 $got, want $sum"
-    fi
-    if "$df11" verify -q "$f" >/dev/null 2>&1; then
-        echo "PASS ratio_golden.$base.verify"
-    else
-        echo "FAIL ratio_golden.$base.verify: df11 verify refused $f"
-    fi
+    golden_check "ratio_golden.$base" "$f" "$sum" || continue
     # bytes 8..15: major, minor (u16), flags (u32), little-endian
     read -r maj min flags < <(od -A n -t u2 -j 8 -N 4 "$f" | tr -s ' ' | sed 's/^ //'; )
     flags=$(od -A n -t u4 -j 12 -N 4 "$f" | tr -d ' ')
