@@ -7,7 +7,9 @@
 #                                         # $FL_LOG (its access log), $FL_DIR
 # shellcheck shell=bash
 
-# fl_render ORIGIN DIR PORT FWDPORT [MAX_SIZE]: the shipped file, rewritten.
+# fl_render ORIGIN DIR PORT FWDPORT [MAX_SIZE]: the shipped file, rewritten:
+# it listens on 127.0.0.1 only and lets in loopback clients only (the
+# shipped site network, 10.0.0.0/8, is dropped).
 fl_render() {
     local origin=$1 d=$2 port=$3 fwd=$4 max=${5:-4g}
     sed -e "s#192\.0\.2\.10:80#$origin#g" \
@@ -16,6 +18,7 @@ fl_render() {
         -e "s#/var/log/nginx/#$d/#g" \
         -e "s#listen 8080;#listen 127.0.0.1:$port;#" \
         -e "s#listen 3128;#listen 127.0.0.1:$fwd;#" \
+        -e '/^[[:space:]]*allow 10\.0\.0\.0\/8;/d' \
         "$DF11_ROOT/deploy/nginx/df11-cache.conf"
 }
 
