@@ -236,6 +236,9 @@ struct resolved {
  * the root: ("", "x") is "x", not "/x" as tools/'s path_join makes of an
  * output folder. malloc'd. */
 char *relpath_join(const char *dir, const char *name);
+/* The node kind of a file mode: folder, regular file or symlink; -ENOENT
+ * for anything else (not shown). */
+int names_kind_of(mode_t m, enum node_kind *k);
 /* Maps mirrored name in mirrored directory dir to its backing file. */
 int names_resolve(const char *dir, const char *name, struct resolved *r);
 

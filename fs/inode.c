@@ -195,14 +195,6 @@ static void fill_attr(const struct node *n, struct stat *st)
 
 static int is_file(enum node_kind k) { return k == NK_REG || k == NK_DF11; }
 
-static int kind_of_mode(mode_t m, enum node_kind *k)
-{
-    if (S_ISDIR(m)) *k = NK_DIR;
-    else if (S_ISREG(m)) *k = NK_REG;
-    else if (S_ISLNK(m)) *k = NK_LNK;
-    else return -1;
-    return 0;
-}
 
 /* Does node n (under the lock) still stand for what resolve found? */
 static int node_matches(const struct node *n, const struct resolved *r)
@@ -504,7 +496,7 @@ size_t inode_check_changes(struct changed **out)
              * for a symlink): its name must be looked up again, or the
              * kernel keeps the old attributes for the entry timeout. */
             enum node_kind k;
-            changed = kind_of_mode(st.st_mode, &k) != 0 || k != items[i].kind ||
+            changed = names_kind_of(st.st_mode, &k) != 0 || k != items[i].kind ||
                       st.st_ino != items[i].id.ino || st.st_dev != items[i].id.dev;
         }
         if (ch && changed) {

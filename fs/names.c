@@ -50,7 +50,7 @@ char *relpath_join(const char *dir, const char *name)
  * name (the rule is libdf11store's, shared with the CLI). */
 static int is_packed(const char *s) { return df11store_is_stored_name(s); }
 
-static int kind_of(mode_t m, enum node_kind *k)
+int names_kind_of(mode_t m, enum node_kind *k)
 {
     if (S_ISDIR(m)) *k = NK_DIR;
     else if (S_ISREG(m)) *k = NK_REG;
@@ -96,7 +96,7 @@ int names_resolve(const char *dir, const char *name, struct resolved *r)
         if (rc == 0 && df11)
             r->kind = NK_DF11;
         else if (rc == 0)
-            rc = kind_of(r->st.st_mode, &r->kind);
+            rc = names_kind_of(r->st.st_mode, &r->kind);
         if (rc) {
             free(r->bpath);
             r->bpath = NULL;
@@ -115,7 +115,7 @@ int names_resolve(const char *dir, const char *name, struct resolved *r)
         return -ENOENT;
     }
     if (rc == 0) {
-        rc = kind_of(r->st.st_mode, &r->kind);
+        rc = names_kind_of(r->st.st_mode, &r->kind);
         if (rc == 0 && !(r->kind == NK_REG && is_packed(name)))
             return 0;   /* a real entry: passed through */
         rc = -ENOENT;   /* hidden or not showable: a compressed file may stand for it */

@@ -57,8 +57,8 @@ static int open_backing(const char *bpath, struct stat *st)
     int fd = store_open(bpath, O_RDONLY | O_NONBLOCK);
     if (fd < 0)
         return fd;
-    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
-        int e = S_ISREG(st->st_mode) ? errno : ENOENT;
+    int e = fstat(fd, st) != 0 ? errno : !S_ISREG(st->st_mode) ? ENOENT : 0;
+    if (e) {    /* st is only read once fstat has filled it */
         close(fd);
         return -e;
     }
