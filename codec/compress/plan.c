@@ -1,12 +1,14 @@
 /* Cutting a safetensors file into segments (FORMAT.md 6).
  *
- * A BF16 or F32 tensor of at least `own` bytes is an EXP segment of its
- * own, with its own code. Smaller ones are not worth a code, a 160-byte
- * segment entry, a chunk and a decode table each: runs of adjacent small
- * tensors of the same kind share one EXP segment when the run has at least
- * max(own, DF11_PLAN_RUN_MIN) bytes, and shorter runs go into the
- * surrounding BYTES segment (zstd or raw). Everything else (header,
- * padding, other dtypes) is BYTES.
+ * A BF16, F16 or F32 tensor of at least `own` bytes is an EXP segment of
+ * its own, with its own code: BF16 and F16 are EXP16 (the codec codes bits
+ * 7-14 of each 16-bit word, which for F16 are its 5 exponent bits and the
+ * top 3 of its mantissa), F32 is EXP32. Smaller ones are not worth a code,
+ * a 160-byte segment entry, a chunk and a decode table each: runs of
+ * adjacent small tensors of the same dtype share one EXP segment when the
+ * run has at least max(own, DF11_PLAN_RUN_MIN) bytes, and shorter runs go
+ * into the surrounding BYTES segment (zstd or raw). Everything else
+ * (header, padding, other dtypes) is BYTES.
  *
  * `own` starts at DF11_PLAN_OWN_MIN and doubles while the plan has more
  * segments than the budget (total/C + DF11_PLAN_SEGMENT_SLACK), so the
@@ -32,9 +34,15 @@
 /* Segments allowed beyond one per chunk of the file. */
 #define DF11_PLAN_SEGMENT_SLACK 64u
 
+/* What a tensor's bytes are: its segment kind, and for runs of small
+ * tensors its dtype, since BF16 and F16 share a kind but a shared code
+ * would mix two unrelated symbol distributions. */
+enum { CLASS_BYTES, CLASS_BF16, CLASS_F16, CLASS_F32 };
+static const uint8_t class_kind[] = {DF11_SEG_BYTES, DF11_SEG_EXP16, DF11_SEG_EXP16, DF11_SEG_EXP32};
+
 typedef struct {
     uint64_t begin, end;
-    uint8_t kind;
+    uint8_t cls;
 } span;
 
 static int by_begin(const void *a, const void *b)
@@ -44,15 +52,16 @@ static int by_begin(const void *a, const void *b)
     return x->end < y->end ? -1 : x->end > y->end;
 }
 
-static uint8_t kind_of(const df11_st_tensor *t)
+static uint8_t class_of(const df11_st_tensor *t)
 {
     uint64_t len = t->end - t->begin;
-    if (!t->elements_ok || len == 0) return DF11_SEG_BYTES;
-    if (strcmp(t->dtype, "BF16") == 0 && t->elements <= UINT64_MAX / 2 && len == 2 * t->elements)
-        return DF11_SEG_EXP16;
+    if (!t->elements_ok || len == 0) return CLASS_BYTES;
+    bool w2 = t->elements <= UINT64_MAX / 2 && len == 2 * t->elements;
+    if (strcmp(t->dtype, "BF16") == 0 && w2) return CLASS_BF16;
+    if (strcmp(t->dtype, "F16") == 0 && w2) return CLASS_F16;
     if (strcmp(t->dtype, "F32") == 0 && t->elements <= UINT64_MAX / 4 && len == 4 * t->elements)
-        return DF11_SEG_EXP32;
-    return DF11_SEG_BYTES;
+        return CLASS_F32;
+    return CLASS_BYTES;
 }
 
 static bool push(df11_plan *p, uint64_t begin, uint64_t end, uint8_t kind)
@@ -73,38 +82,38 @@ static bool push(df11_plan *p, uint64_t begin, uint64_t end, uint8_t kind)
     return true;
 }
 
-/* A run of adjacent small tensors of one kind: one EXP segment if it is
+/* A run of adjacent small tensors of one dtype: one EXP segment if it is
  * big enough to pay for its code, plain bytes otherwise. */
 static bool flush_run(df11_plan *p, span *run, uint64_t own)
 {
     uint64_t min = own > DF11_PLAN_RUN_MIN ? own : DF11_PLAN_RUN_MIN;
-    bool ok = push(p, run->begin, run->end, run->end - run->begin >= min ? run->kind : DF11_SEG_BYTES);
+    bool ok = push(p, run->begin, run->end, run->end - run->begin >= min ? class_kind[run->cls] : DF11_SEG_BYTES);
     run->begin = run->end = 0;
     return ok;
 }
 
-/* The plan for one threshold; spans sorted, non-empty, kinds final. */
+/* The plan for one threshold; spans sorted, non-empty, classes final. */
 static bool plan_spans(df11_plan *p, const span *sp, size_t ns, uint64_t data_start, uint64_t size,
                        uint64_t own)
 {
     p->count = 0;
-    span run = {0, 0, DF11_SEG_BYTES};
+    span run = {0, 0, CLASS_BYTES};
     uint64_t cursor = data_start;
     bool ok = push(p, 0, data_start, DF11_SEG_BYTES);
     for (size_t i = 0; ok && i < ns; i++) {
         if (sp[i].end <= cursor) continue;
         uint64_t b = sp[i].begin > cursor ? sp[i].begin : cursor;
         /* a tensor cut short by an earlier one keeps its bytes as they are */
-        uint8_t kind = b == sp[i].begin ? sp[i].kind : DF11_SEG_BYTES;
-        bool small = kind != DF11_SEG_BYTES && sp[i].end - b < own;
-        if (run.end > run.begin && !(small && kind == run.kind && b == run.end))
+        uint8_t cls = b == sp[i].begin ? sp[i].cls : CLASS_BYTES;
+        bool small = cls != CLASS_BYTES && sp[i].end - b < own;
+        if (run.end > run.begin && !(small && cls == run.cls && b == run.end))
             ok = flush_run(p, &run, own);
         ok = ok && push(p, cursor, b, DF11_SEG_BYTES);
         if (small) {
-            if (run.end == run.begin) run = (span){b, b, kind};
+            if (run.end == run.begin) run = (span){b, b, cls};
             run.end = sp[i].end;
         } else {
-            ok = ok && push(p, b, sp[i].end, kind);
+            ok = ok && push(p, b, sp[i].end, class_kind[cls]);
         }
         cursor = sp[i].end;
     }
@@ -137,11 +146,11 @@ df11_status df11_plan_file(int fd, const char *path, uint64_t size, uint32_t chu
     size_t ns = 0; /* empty tensors own no bytes: leave them out */
     for (size_t i = 0; ok && i < h.count; i++)
         if (h.tensors[i].end > h.tensors[i].begin)
-            sp[ns++] = (span){h.tensors[i].begin, h.tensors[i].end, kind_of(&h.tensors[i])};
+            sp[ns++] = (span){h.tensors[i].begin, h.tensors[i].end, class_of(&h.tensors[i])};
     if (ok) qsort(sp, ns, sizeof *sp, by_begin);
     for (size_t i = 1; ok && i < ns; i++)
         if (sp[i].begin < sp[i - 1].end) { /* overlapping tensors: keep their bytes as they are */
-            for (size_t j = 0; j < ns; j++) sp[j].kind = DF11_SEG_BYTES;
+            for (size_t j = 0; j < ns; j++) sp[j].cls = CLASS_BYTES;
             break;
         }
     uint64_t chunk = 1ull << chunk_log2;

@@ -57,6 +57,7 @@ for dt in BF16 F16 F32 F64 I8 U8 I32 BOOL F8_E4M3; do
     one "1k_$dt" 1000 "$dt" tight
 done
 one 1k_bf16_f32 1000 BF16,F32 tight
+one 1k_bf16_f16 1000 BF16,F16 tight
 one 1k_all 1000 "$ALL" tight
 one 10k_bf16_f32 10000 BF16,F32 tight
 one 10k_all 10000 "$ALL" tight
