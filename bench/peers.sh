@@ -3,7 +3,7 @@
 # compressors on PyPI, in one run on the same files:
 #   glyd 0.32.1 (levels default, max, cold), zipnn 0.5.4, lmzip 1.3.0 (the
 #   PyPI name of lmz), dfloat11 0.5.0 (installed; GPU only, see below)
-# on the GPT-2 file, the BF16 MiniLM (scripts/minilm_bf16.py) and the 1100
+# on the GPT-2 file, the BF16 and F16 MiniLM (scripts/minilm_bf16.py) and the 1100
 # MiB file tiled from GPT-2 (tests/gen/tile_gpt2.py). Per file, codec and
 # thread count (1 and all): size, bit-exactness (SHA-256 of the round trip),
 # compress and decompress wall time (in memory: the input is read, and the
@@ -62,6 +62,12 @@ if [ ! -s "$MINILM" ] && [ -x .venv/bin/python ]; then
     .venv/bin/python scripts/minilm_bf16.py "$DATA/minilm" >/dev/null
 fi
 [ -s "$MINILM" ] && ln -sf "$MINILM" "$DATA/minilm-bf16.safetensors" && FILES+=("$DATA/minilm-bf16.safetensors")
+# The same model in F16 (from its F32 weights, as F16 checkpoints are made).
+MINILM16=$DATA/minilm-f16/model.safetensors
+if [ ! -s "$MINILM16" ] && [ -x .venv/bin/python ]; then
+    .venv/bin/python scripts/minilm_bf16.py "$DATA/minilm-f16" --dtype f16 >/dev/null
+fi
+[ -s "$MINILM16" ] && ln -sf "$MINILM16" "$DATA/minilm-f16.safetensors" && FILES+=("$DATA/minilm-f16.safetensors")
 if [ "$TILED" = 1 ] && [ -r "$GPT2" ]; then
     BIG=$DATA/tiled-1100.safetensors
     [ -s "$BIG" ] || python3 tests/gen/tile_gpt2.py "$GPT2" "$BIG" 1100
@@ -93,7 +99,9 @@ if codec == "glyd":
 elif codec == "zipnn":
     import zipnn, torch
     torch.set_num_threads(threads)
-    z = zipnn.ZipNN(bytearray_dtype="bfloat16", threads=threads)
+    # zipnn is told the float type; the F16 file is named *-f16.safetensors
+    z = zipnn.ZipNN(bytearray_dtype="float16" if src.endswith("-f16.safetensors") else "bfloat16",
+                    threads=threads)
     if phase == "c":
         d = bytearray(open(src, "rb").read()); t = time.perf_counter()
         c = z.compress(d); t = time.perf_counter() - t
