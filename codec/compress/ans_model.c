@@ -121,12 +121,17 @@ void df11_ans_book_free(df11_ans_book *b)
 
 static void syms(const df11_fmt_table *t, unsigned nsym, df11_ans_sym *out)
 {
-    uint32_t cum = 0;
+    uint32_t cum = 0, M = 1u << t->prob_bits;
     for (unsigned s = 0; s < nsym; s++) {
-        out[s].freq = t->freq[s];
-        out[s].cum = (uint16_t)cum;
-        out[s].rcp = t->freq[s] >= 2 ? UINT64_MAX / t->freq[s] + 1 : 0;
-        cum += t->freq[s];
+        uint32_t f = t->freq[s];
+        out[s] = (df11_ans_sym){
+            .rcp = f >= 2 ? UINT64_MAX / f + 1 : UINT64_MAX,
+            .freq = (uint16_t)f,
+            .bias = (uint16_t)(f >= 2 ? cum : cum + M - 1),
+            .cmpl = (uint16_t)(M - f),
+            .bad = f == 0,
+        };
+        cum += f;
     }
 }
 
@@ -134,7 +139,9 @@ void df11_ans_enc_build(const df11_ans_book *b, uint32_t mi, df11_ans_enc *out)
 {
     const df11_fmt_model *m = &b->models[mi];
     syms(&b->tables[m->exp_table], 256, out->exp);
-    for (unsigned e = 0; e < 256; e++) out->exp[e].ctx = m->ctx[e];
+    for (unsigned e = 0; e < 256; e++)
+        out->exp[e].ctx = out->exp[e].freq ? m->ctx[e] : (uint8_t)DF11_ANS_CONTEXTS;
     for (unsigned c = 0; c < DF11_ANS_CONTEXTS; c++)
         syms(&b->tables[m->mant_table[c]], 128, out->mant[c]);
+    for (unsigned s = 0; s < 128; s++) out->mant[DF11_ANS_CONTEXTS][s] = (df11_ans_sym){.bad = 1};
 }

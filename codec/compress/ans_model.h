@@ -6,16 +6,25 @@
 #include "../common/ans.h"
 #include "../common/internal.h"
 
+/* One symbol as the encoder codes it, in the form of ryg's rans64:
+ * x' = x + bias + q * cmpl with q = x / freq taken as (x * rcp) >> 64.
+ * For freq >= 2, rcp = ceil(2^64 / freq) (exact for x < 2^32), bias =
+ * cum, cmpl = 2^P - freq; freq 1 takes rcp = 2^64 - 1 (q = x - 1) and
+ * bias = cum + 2^P - 1, which gives x * 2^P + cum with no branch. */
 typedef struct {
-    uint64_t rcp;    /* ceil(2^64 / freq) for freq >= 2: x / freq as a multiply */
-    uint16_t freq, cum;
-    uint8_t ctx;
+    uint64_t rcp;
+    uint16_t freq;   /* renormalise when x >> (32 - P) >= freq */
+    uint16_t bias, cmpl;
+    uint8_t ctx;     /* exponents: the mantissa context (DF11_ANS_CONTEXTS for none) */
+    uint8_t bad;     /* mantissas: 1 where the symbol has no frequency */
 } df11_ans_sym;
 
-/* What df11_ans_encode needs of one model. */
+/* What df11_ans_encode needs of one model. An exponent without a
+ * frequency selects the extra context, whose mantissas are all bad, so
+ * one test per element finds both kinds of missing symbol. */
 typedef struct {
     df11_ans_sym exp[256];
-    df11_ans_sym mant[DF11_ANS_CONTEXTS][128];
+    df11_ans_sym mant[DF11_ANS_CONTEXTS + 1][128];
 } df11_ans_enc;
 
 /* The tables and models a file will carry, in index order. */
@@ -69,5 +78,9 @@ df11_status df11_ans_plan(uint32_t nseg, const uint8_t *kind, const uint64_t (*f
  * tables no model uses; renumbers seg_model. */
 df11_status df11_ans_prune(df11_ans_book *b, uint32_t nseg, uint32_t *seg_model,
                            const bool *seg_uses);
-#define DF11_ANS_TMP_WORDS (2 * (size_t)DF11_ANS_LANE + 2) /* one lane's words */
+/* Lanes df11_ans_encode codes side by side, and the words a lane can
+ * need (two per element, and the one written below the last). */
+#define DF11_ANS_ENC_GROUP 4u
+#define DF11_ANS_LANE_WORDS (2 * (size_t)DF11_ANS_LANE + 2)
+#define DF11_ANS_TMP_WORDS (DF11_ANS_ENC_GROUP * DF11_ANS_LANE_WORDS)
 #endif
