@@ -144,9 +144,11 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(INTERNAL_INC) -MMD -MP -c -o $@ $<
 
+# -MMD -MP: a .cu object is rebuilt when a header it includes changes
+# (kernels/*.h, codec/common/ans.h, lanes.h), like the C objects.
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(@D)
-	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
 
 test: all
 	BUILD=$(BUILD) tests/run

@@ -1,5 +1,5 @@
 /*
- * bench.cu - measurement helpers for bench/gpu_bench.c: device properties,
+ * bench.cu - measurement helpers for kernels/gpu_bench.c: device properties,
  * device-to-device decode time of a set of chunks (payloads resident on the
  * GPU, output into GPU memory), and plain pinned copy times to compare with.
  * Timing uses CUDA events on one stream; the first pass is a checked warm-up.
@@ -34,8 +34,9 @@ namespace {
 struct Bench {
     uint8_t *h_in = nullptr, *d_in = nullptr, *d_out = nullptr, *h_out = nullptr;
     uint16_t *d_luts = nullptr;
+    df11_cuda_ans_table *d_ans = nullptr;
     df11_dev_job *d_jobs = nullptr;
-    df11_dev_block *d_blocks = nullptr;
+    df11_dev_block *d_blocks = nullptr, *d_lanes = nullptr;
     int32_t *d_err = nullptr;
     cudaStream_t st = nullptr;
     cudaEvent_t t0 = nullptr, t1 = nullptr;
@@ -43,8 +44,8 @@ struct Bench {
     {
         if (st) cudaStreamSynchronize(st);
         cudaFreeHost(h_in); cudaFreeHost(h_out);
-        cudaFree(d_in); cudaFree(d_out); cudaFree(d_luts);
-        cudaFree(d_jobs); cudaFree(d_blocks); cudaFree(d_err);
+        cudaFree(d_in); cudaFree(d_out); cudaFree(d_luts); cudaFree(d_ans);
+        cudaFree(d_jobs); cudaFree(d_blocks); cudaFree(d_lanes); cudaFree(d_err);
         if (t0) cudaEventDestroy(t0);
         if (t1) cudaEventDestroy(t1);
         if (st) cudaStreamDestroy(st);
@@ -55,46 +56,63 @@ size_t align16(size_t v) { return (v + 15u) & ~(size_t)15u; }
 
 } // namespace
 
+/* Both kernels over the whole set, on b.st. */
+static cudaError_t launch_all(const Bench &b, uint32_t nblocks, uint32_t nlanes)
+{
+    cudaError_t e = df11_exp16_launch(b.d_in, b.d_jobs, b.d_blocks, nblocks, b.d_luts, b.d_err, b.st);
+    if (e == cudaSuccess) e = df11_ans_launch(b.d_in, b.d_jobs, b.d_lanes, nlanes, b.d_ans, b.d_err, b.st);
+    return e;
+}
+
 extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t n,
-                                              const uint16_t *luts, size_t lut_count,
+                                              const df11_cuda_tables *tables,
                                               const df11_cuda_io *io, int reps, double *sec,
                                               char *why, size_t why_len)
 {
     Bench b;
-    size_t in_total = 0, out_total = 0, nblocks = 0;
+    size_t in_total = 0, out_total = 0, nblocks = 0, nlanes = 0;
     for (size_t j = 0; j < n; j++) {
-        if (jobs[j].lut >= lut_count || jobs[j].n == 0 || jobs[j].lane_symbols % DF11_TILE) {
+        const bool ans = jobs[j].codec == DF11_CUDA_ANS;
+        if (jobs[j].table >= (ans ? tables->ans_count : tables->lut_count) || jobs[j].n == 0 ||
+            (!ans && (jobs[j].codec != DF11_CUDA_EXP16 || jobs[j].lane_symbols < DF11_TILE ||
+                      jobs[j].lane_symbols % DF11_TILE))) {
             df11_set_why(why, why_len, "job not valid for the GPU decoder");
             return DF11_E_ARG;
         }
         in_total += align16((size_t)jobs[j].payload_len + DF11_CUDA_SLACK);
         out_total += align16((size_t)jobs[j].n * 2u);
-        nblocks += df11_block_count(jobs[j].n, jobs[j].lane_symbols);
+        if (ans) nlanes += df11_ans_lanes(jobs[j].n);
+        else nblocks += df11_block_count(jobs[j].n, jobs[j].lane_symbols);
     }
-    if (n == 0 || nblocks > 0x7fffffffu) {
+    if (n == 0 || nblocks > 0x7fffffffu || nlanes > 0x7fffffffu) {
         df11_set_why(why, why_len, "nothing to decode, or too many blocks");
         return DF11_E_ARG;
     }
     df11_dev_job *hj = (df11_dev_job *)malloc(n * sizeof *hj);
-    df11_dev_block *hb = (df11_dev_block *)malloc(nblocks * sizeof *hb);
+    df11_dev_block *hb = (df11_dev_block *)malloc((nblocks + 1) * sizeof *hb);
+    df11_dev_block *hl = (df11_dev_block *)malloc((nlanes + 1) * sizeof *hl);
     int32_t *herr = (int32_t *)malloc(n * sizeof *herr);
     size_t *out_off = (size_t *)malloc(n * sizeof *out_off);
+    const size_t lut_bytes = (tables->lut_count ? tables->lut_count : 1) * DF11_CUDA_LUT_ENTRIES * 2u;
+    const size_t ans_bytes = (tables->ans_count ? tables->ans_count : 1) * sizeof(df11_cuda_ans_table);
     df11_status st = DF11_E_NOMEM;
-    if (!hj || !hb || !herr || !out_off) goto out;
+    if (!hj || !hb || !hl || !herr || !out_off) goto out;
     st = DF11_E_GPU;
     if (!df11_ck(cudaMallocHost((void **)&b.h_in, in_total), "cudaMallocHost", why, why_len) ||
         !df11_ck(cudaMalloc((void **)&b.d_in, in_total), "cudaMalloc", why, why_len) ||
         !df11_ck(cudaMalloc((void **)&b.d_out, out_total), "cudaMalloc", why, why_len) ||
-        !df11_ck(cudaMalloc((void **)&b.d_luts, lut_count * DF11_CUDA_LUT_ENTRIES * 2u), "cudaMalloc", why, why_len) ||
+        !df11_ck(cudaMalloc((void **)&b.d_luts, lut_bytes), "cudaMalloc", why, why_len) ||
+        !df11_ck(cudaMalloc((void **)&b.d_ans, ans_bytes), "cudaMalloc", why, why_len) ||
         !df11_ck(cudaMalloc((void **)&b.d_jobs, n * sizeof *hj), "cudaMalloc", why, why_len) ||
-        !df11_ck(cudaMalloc((void **)&b.d_blocks, nblocks * sizeof *hb), "cudaMalloc", why, why_len) ||
+        !df11_ck(cudaMalloc((void **)&b.d_blocks, (nblocks + 1) * sizeof *hb), "cudaMalloc", why, why_len) ||
+        !df11_ck(cudaMalloc((void **)&b.d_lanes, (nlanes + 1) * sizeof *hl), "cudaMalloc", why, why_len) ||
         !df11_ck(cudaMalloc((void **)&b.d_err, n * sizeof *herr), "cudaMalloc", why, why_len) ||
         !df11_ck(cudaStreamCreate(&b.st), "cudaStreamCreate", why, why_len) ||
         !df11_ck(cudaEventCreate(&b.t0), "cudaEventCreate", why, why_len) ||
         !df11_ck(cudaEventCreate(&b.t1), "cudaEventCreate", why, why_len))
         goto out;
     {
-        size_t in_off = 0, o = 0, blk = 0;
+        size_t in_off = 0, o = 0, blk = 0, ln = 0;
         for (size_t j = 0; j < n; j++) {
             st = io->load(io->ctx, j, b.h_in + in_off);
             if (st != DF11_OK) {
@@ -104,9 +122,13 @@ extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t 
             size_t in_need = align16((size_t)jobs[j].payload_len + DF11_CUDA_SLACK);
             memset(b.h_in + in_off + jobs[j].payload_len, 0, in_need - jobs[j].payload_len);
             hj[j] = df11_dev_job{in_off, b.d_out + o, jobs[j].payload_len, jobs[j].n,
-                                 jobs[j].lane_symbols, jobs[j].lut};
-            uint32_t nb = df11_block_count(jobs[j].n, jobs[j].lane_symbols);
-            for (uint32_t k = 0; k < nb; k++) hb[blk++] = df11_dev_block{(uint32_t)j, k * DF11_LANES_PER_BLOCK};
+                                 jobs[j].lane_symbols, jobs[j].table};
+            if (jobs[j].codec == DF11_CUDA_ANS) {
+                for (uint32_t k = 0; k < df11_ans_lanes(jobs[j].n); k++) hl[ln++] = df11_dev_block{(uint32_t)j, k};
+            } else {
+                uint32_t nb = df11_block_count(jobs[j].n, jobs[j].lane_symbols);
+                for (uint32_t k = 0; k < nb; k++) hb[blk++] = df11_dev_block{(uint32_t)j, k * DF11_LANES_PER_BLOCK};
+            }
             out_off[j] = o;
             in_off += in_need;
             o += align16((size_t)jobs[j].n * 2u);
@@ -114,13 +136,17 @@ extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t 
     }
     st = DF11_E_GPU;
     if (!df11_ck(cudaMemcpy(b.d_in, b.h_in, in_total, cudaMemcpyHostToDevice), "cudaMemcpy", why, why_len) ||
-        !df11_ck(cudaMemcpy(b.d_luts, luts, lut_count * DF11_CUDA_LUT_ENTRIES * 2u, cudaMemcpyHostToDevice),
-                 "cudaMemcpy", why, why_len) ||
+        (tables->lut_count &&
+         !df11_ck(cudaMemcpy(b.d_luts, tables->luts, tables->lut_count * DF11_CUDA_LUT_ENTRIES * 2u,
+                             cudaMemcpyHostToDevice), "cudaMemcpy", why, why_len)) ||
+        (tables->ans_count &&
+         !df11_ck(cudaMemcpy(b.d_ans, tables->ans, tables->ans_count * sizeof(df11_cuda_ans_table),
+                             cudaMemcpyHostToDevice), "cudaMemcpy", why, why_len)) ||
         !df11_ck(cudaMemcpy(b.d_jobs, hj, n * sizeof *hj, cudaMemcpyHostToDevice), "cudaMemcpy", why, why_len) ||
-        !df11_ck(cudaMemcpy(b.d_blocks, hb, nblocks * sizeof *hb, cudaMemcpyHostToDevice), "cudaMemcpy", why, why_len) ||
+        !df11_ck(cudaMemcpy(b.d_blocks, hb, (nblocks + 1) * sizeof *hb, cudaMemcpyHostToDevice), "cudaMemcpy", why, why_len) ||
+        !df11_ck(cudaMemcpy(b.d_lanes, hl, (nlanes + 1) * sizeof *hl, cudaMemcpyHostToDevice), "cudaMemcpy", why, why_len) ||
         !df11_ck(cudaMemset(b.d_err, 0, n * sizeof *herr), "cudaMemset", why, why_len) ||
-        !df11_ck(df11_exp16_launch(b.d_in, b.d_jobs, b.d_blocks, (uint32_t)nblocks, b.d_luts, b.d_err, b.st),
-                 "df11_exp16_launch", why, why_len) ||
+        !df11_ck(launch_all(b, (uint32_t)nblocks, (uint32_t)nlanes), "launch", why, why_len) ||
         !df11_ck(cudaStreamSynchronize(b.st), "cudaStreamSynchronize", why, why_len) ||
         !df11_ck(cudaMemcpy(herr, b.d_err, n * sizeof *herr, cudaMemcpyDeviceToHost), "cudaMemcpy", why, why_len))
         goto out;
@@ -137,9 +163,7 @@ extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t 
     }
     if (!df11_ck(cudaEventRecord(b.t0, b.st), "cudaEventRecord", why, why_len)) goto out;
     for (int r = 0; r < reps; r++)
-        if (!df11_ck(df11_exp16_launch(b.d_in, b.d_jobs, b.d_blocks, (uint32_t)nblocks, b.d_luts, b.d_err, b.st),
-                     "df11_exp16_launch", why, why_len))
-            goto out;
+        if (!df11_ck(launch_all(b, (uint32_t)nblocks, (uint32_t)nlanes), "launch", why, why_len)) goto out;
     {
         float ms = 0;
         if (!df11_ck(cudaEventRecord(b.t1, b.st), "cudaEventRecord", why, why_len) ||
@@ -152,6 +176,7 @@ extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t 
 out:
     free(hj);
     free(hb);
+    free(hl);
     free(herr);
     free(out_off);
     return st;

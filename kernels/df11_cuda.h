@@ -7,9 +7,10 @@
  * compiled by the C compiler alone and links against either the .cu objects
  * or kernels/gpu_stub.c (builds without CUDA).
  *
- * Only EXP chunks of EXP16 (BF16) segments reach this interface. The codec
- * validates reader, chunk and code table before a job is handed over; the
- * payload itself is validated by the io->load callback (it reads it).
+ * Two kinds of chunk reach this interface, both of EXP16 (BF16) segments:
+ * EXP chunks (Huffman exponents, FORMAT.md 5) and ANS chunks (rANS, 9).
+ * The codec validates reader, chunk and tables before a job is handed over;
+ * the payload itself is validated by the io->load callback (it reads it).
  */
 #ifndef DF11_CUDA_H
 #define DF11_CUDA_H
@@ -28,13 +29,33 @@ extern "C" {
  * near the end of a payload never touch another job's bytes. */
 #define DF11_CUDA_SLACK 16u
 
-/* One EXP16 chunk to decode. The LUT entry for a 12-bit peek is
- * symbol | code_length << 8; a constant code has length 0 everywhere. */
+/* The decode tables of one ANS model (codec/common/ans.h, df11_ans_build):
+ * 145 KiB, built once per model and batch on the host. */
+typedef struct {
+    uint8_t esym[1u << 14];     /* slot -> exponent */
+    uint32_t einfo[256];        /* df11_ans_einfo */
+    uint32_t mslot[8u << 12];   /* df11_ans_mslot, per context and slot */
+} df11_cuda_ans_table;
+
+/* The tables of one call: jobs index them by their table field. */
+typedef struct {
+    const uint16_t *luts;               /* lut_count x DF11_CUDA_LUT_ENTRIES */
+    size_t lut_count;
+    const df11_cuda_ans_table *ans;     /* ans_count tables */
+    size_t ans_count;
+} df11_cuda_tables;
+
+enum { DF11_CUDA_EXP16 = 0, DF11_CUDA_ANS = 1 };
+
+/* One chunk to decode. EXP16: the LUT entry for a 12-bit peek is
+ * symbol | code_length << 8; a constant code has length 0 everywhere.
+ * ANS: lanes of DF11_ANS_LANE elements, one thread each. */
 typedef struct {
     uint32_t payload_len;
     uint32_t n;            /* BF16 elements: decoded bytes / 2 */
-    uint32_t lane_symbols;
-    uint32_t lut;          /* index into the LUT array of the call */
+    uint32_t lane_symbols; /* EXP16: the file's lane_symbols; ANS: unused */
+    uint32_t table;        /* EXP16: index into luts; ANS: into ans */
+    uint32_t codec;        /* DF11_CUDA_EXP16 or DF11_CUDA_ANS */
     void *dst;             /* n*2 bytes; host or device memory per mode */
 } df11_cuda_job;
 
@@ -60,8 +81,7 @@ df11_status df11_cuda_probe(char *why, size_t why_len);
  * decodes the whole batch another way. device_mode: dst is device memory and
  * the decoded bytes are copied back once for io->check. Serialised. */
 df11_status df11_cuda_decode(const df11_cuda_job *jobs, size_t n,
-                             const uint16_t *luts, size_t lut_count,
-                             int device_mode, const df11_cuda_io *io,
+                             const df11_cuda_tables *tables, int device_mode, const df11_cuda_io *io,
                              df11_status *status, char *why, size_t why_len);
 
 /* Device memory helpers (device-mode CPU fallback, tests, benchmarks). */
@@ -86,7 +106,7 @@ df11_status df11_cuda_info(df11_cuda_device_info *info, char *why, size_t why_le
  * every job with io->check, then times reps device-to-device decodes of the
  * whole set; *sec is the mean seconds per pass. dst of the jobs is unused. */
 df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t n,
-                                   const uint16_t *luts, size_t lut_count,
+                                   const df11_cuda_tables *tables,
                                    const df11_cuda_io *io, int reps,
                                    double *sec, char *why, size_t why_len);
 /* Mean seconds of a pinned H2D and a pinned D2H copy of bytes. */
@@ -97,7 +117,7 @@ df11_status df11_cuda_bench_copy(size_t bytes, int reps, double *h2d_sec,
 /* CPU model of the kernel: the same lane decoder and reconstruction run
  * sequentially. Host mode only; used by tests through DF11_GPU_EMULATE=1. */
 df11_status df11_emul_decode(const df11_cuda_job *jobs, size_t n,
-                             const uint16_t *luts, size_t lut_count,
+                             const df11_cuda_tables *tables,
                              const df11_cuda_io *io, df11_status *status,
                              char *why, size_t why_len);
 

@@ -1,6 +1,7 @@
 /*
- * exp16.cuh - what decode.cu (the kernel), batch.cu (host pipeline) and
- * bench.cu share: the device-side job layout and the launcher.
+ * exp16.cuh - what decode.cu and decode_ans.cu (the kernels), batch.cu (host
+ * pipeline) and bench.cu share: the device-side job layout and the
+ * launchers.
  */
 #ifndef DF11_EXP16_CUH
 #define DF11_EXP16_CUH
@@ -8,7 +9,9 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
+#include "../codec/common/ans.h"
 #include "../codec/common/lanes.h"
+#include "df11_cuda.h"
 
 /* One thread per lane; a block takes up to this many lanes of one chunk.
  * 64 matches the default geometry (256 KiB chunk / 2048 symbols per lane). */
@@ -24,12 +27,13 @@ struct df11_dev_job {
     uint32_t payload_len;
     uint32_t n;
     uint32_t lane_symbols;
-    uint32_t lut;
+    uint32_t lut;          /* EXP16: LUT index; ANS: table index */
 };
 
+/* EXP16: one block's lanes; ANS: one thread's lane (lane0 is the lane). */
 struct df11_dev_block {
     uint32_t job;          /* index into the job array of the launch */
-    uint32_t lane0;        /* first lane, a multiple of DF11_LANES_PER_BLOCK */
+    uint32_t lane0;        /* EXP16: first lane, a multiple of DF11_LANES_PER_BLOCK */
 };
 
 static inline uint32_t df11_lane_count(uint32_t n, uint32_t lane_symbols)
@@ -53,5 +57,13 @@ cudaError_t df11_exp16_launch(const uint8_t *in, const df11_dev_job *jobs,
                               cudaStream_t st);
 /* Attributes of the kernel; fails when no image fits the current device. */
 cudaError_t df11_exp16_attributes(cudaFuncAttributes *a);
+
+/* Enqueues the ANS decoder (decode_ans.cu) over nlanes (job, lane) entries;
+ * errs[job] as above. */
+cudaError_t df11_ans_launch(const uint8_t *in, const df11_dev_job *jobs,
+                            const df11_dev_block *lanes, uint32_t nlanes,
+                            const df11_cuda_ans_table *tabs, int32_t *errs,
+                            cudaStream_t st);
+cudaError_t df11_ans_attributes(cudaFuncAttributes *a);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * gpu_bench - GPU decode throughput on real weights.
  *
- *   gpu_bench [model.safetensors] [min_MiB]
+ *   gpu_bench [--max] [model.safetensors] [min_MiB]
  *
  * The model (default: the GPT-2 file in /work/shared/models) is compressed to
  * a temporary .df11; its chunks are repeated until the batch decodes to at
@@ -13,7 +13,10 @@
  *         host, every chunk checked, against a plain pinned H2D + D2H copy
  *         of the same decoded bytes (the floor for any host-to-host path);
  *   cpu   the same batch on the CPU fallback path (one thread), for scale.
- * Without a GPU it prints one SKIP line and exits 0.
+ * --max compresses with DF11_LEVEL_MAX, so BF16 chunks are ANS chunks and
+ * the ANS kernel is what d2d times. Without a GPU it prints one SKIP line
+ * and exits 0. The benchmark's job preparation (df11_gpu_plan_*) is the
+ * batch API's own; only this driver lives outside libdf11.
  */
 #include "df11.h"
 #include "decompress/gpu_codec.h"
@@ -54,6 +57,33 @@ static df11_chunk_job *make_jobs(df11_reader *r, uint64_t min, uint8_t *out, siz
     return jobs;
 }
 
+/* df11_cuda_bench_decode over the GPU-path chunks among jobs (the others
+ * are left out; *bytes gets the decoded bytes per pass). */
+static df11_status bench_jobs(const df11_chunk_job *jobs, size_t n, int reps, double *sec,
+                              uint64_t *bytes, df11_error *err)
+{
+    df11_gpu_plan *plan;
+    const df11_cuda_job *gj;
+    size_t ng;
+    df11_cuda_tables tables;
+    df11_cuda_io io;
+    df11_status st = df11_gpu_plan_make(jobs, n, DF11_BATCH_DEVICE, &plan, &gj, &ng, &tables, &io, err);
+    if (st != DF11_OK) return st;
+    *bytes = 0;
+    for (size_t k = 0; k < ng; k++) *bytes += (uint64_t)gj[k].n * 2;
+    char why[256] = "";
+    st = df11_cuda_bench_decode(gj, ng, &tables, &io, reps, sec, why, sizeof why);
+    if (st != DF11_OK) {
+        df11_gpu_plan_error(plan, err);
+        if (err && err->code == DF11_OK) {
+            err->code = st;
+            snprintf(err->message, sizeof err->message, "GPU benchmark: %s", why);
+        }
+    }
+    df11_gpu_plan_free(plan);
+    return st;
+}
+
 static int host_batch(const df11_chunk_job *jobs, size_t n, df11_status *st, double *best)
 {
     df11_error err;
@@ -73,6 +103,13 @@ static int host_batch(const df11_chunk_job *jobs, size_t n, df11_status *st, dou
 
 int main(int argc, char **argv)
 {
+    df11_encode_options opt;
+    df11_encode_options_default(&opt);
+    if (argc > 1 && !strcmp(argv[1], "--max")) {
+        opt.level = DF11_LEVEL_MAX;
+        argc--;
+        argv++;
+    }
     const char *model = argc > 1 ? argv[1] : "/work/shared/models/gpt2-small-partial.bf16.safetensors";
     uint64_t min = (argc > 2 ? strtoull(argv[2], NULL, 10) : 256) << 20;
     df11_error err;
@@ -95,7 +132,7 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/m.df11", dir);
     df11_reader *r = NULL;
     int rc = 1;
-    if (df11_encode_file(model, path, NULL, &err) != DF11_OK || df11_open(path, &r, &err) != DF11_OK) {
+    if (df11_encode_file(model, path, &opt, &err) != DF11_OK || df11_open(path, &r, &err) != DF11_OK) {
         fprintf(stderr, "gpu_bench: %s\n", err.message);
         goto out;
     }
@@ -108,7 +145,7 @@ int main(int argc, char **argv)
         uint64_t total, bytes = 0;
         df11_chunk_job *jobs = make_jobs(r, min + min / 2, NULL, &n, &total);
         double sec = 0;
-        if (!jobs || df11_gpu_bench_jobs(jobs, n, 20, &sec, &bytes, &err) != DF11_OK) {
+        if (!jobs || bench_jobs(jobs, n, 20, &sec, &bytes, &err) != DF11_OK) {
             fprintf(stderr, "gpu_bench: d2d: %s\n", jobs ? err.message : "out of memory");
             free(jobs);
             goto out;

@@ -1,11 +1,14 @@
-/* A CPU model of the GPU EXP16 decoder for machines without a GPU: the same
+/* A CPU model of the GPU decoders for machines without a GPU: the same
  * staging (16-byte aligned payload, zeroed slack), the same lane offsets, the
- * same lane reader (kernels/lane_decode.h) and the same end-of-lane check,
- * run one lane after another. Tests select it with DF11_GPU_EMULATE=1 so the
- * whole batch path (routing, LUTs, validation, per-job errors) runs for real
- * where no kernel can. It is not a fast path. */
+ * same lane code (kernels/lane_decode.h for EXP16, kernels/ans_lane.h for
+ * ANS) and the same end-of-lane checks, run one lane after another, writing
+ * straight into the caller's buffer as the host-mode pipeline does. Tests
+ * select it with DF11_GPU_EMULATE=1 so the whole batch path (routing, LUTs,
+ * ANS tables, validation, checksums, per-job errors) runs for real where no
+ * kernel can. It is not a fast path. */
 #include "../codec/decompress/reader.h"
 #include "df11_cuda.h"
+#include "ans_lane.h"
 #include "lane_decode.h"
 
 #include <stdio.h>
@@ -39,16 +42,30 @@ static df11_status emul_one(const uint8_t *p, const df11_cuda_job *J, const uint
     return DF11_OK;
 }
 
-df11_status df11_emul_decode(const df11_cuda_job *jobs, size_t n, const uint16_t *luts,
-                             size_t lut_count, const df11_cuda_io *io, df11_status *status,
-                             char *why, size_t why_len)
+/* The ANS kernel's work for one chunk: every lane, as its thread would. */
+static df11_status emul_ans(const uint8_t *p, const df11_cuda_job *J, const df11_cuda_ans_table *t,
+                            char *msg, size_t msg_len)
+{
+    const uint32_t nl = df11_ans_lanes(J->n);
+    for (uint32_t k = 0; k < nl; k++)
+        if (!df11_ans_lane_run(p, J->payload_len, J->n, k, t->esym, t->einfo, t->mslot, J->dst)) {
+            snprintf(msg, msg_len, "ANS lane %u does not decode to its declared length", k);
+            return DF11_E_CORRUPT_CHUNK;
+        }
+    return DF11_OK;
+}
+
+df11_status df11_emul_decode(const df11_cuda_job *jobs, size_t n, const df11_cuda_tables *tables,
+                             const df11_cuda_io *io, df11_status *status, char *why, size_t why_len)
 {
     uint8_t *stage = NULL, *exps = NULL;
     size_t stage_cap = 0, exps_cap = 0;
     for (size_t j = 0; j < n; j++) {
         const df11_cuda_job *J = &jobs[j];
         size_t need = ((size_t)J->payload_len + DF11_CUDA_SLACK + 15) & ~(size_t)15;
-        if (J->lut >= lut_count || J->n == 0 || J->lane_symbols == 0) {
+        const int ans = J->codec == DF11_CUDA_ANS;
+        if (J->table >= (ans ? tables->ans_count : tables->lut_count) || J->n == 0 ||
+            (!ans && J->lane_symbols == 0) || (J->codec != DF11_CUDA_EXP16 && !ans)) {
             status[j] = DF11_E_INTERNAL;
             io->fail(io->ctx, j, status[j], "job not valid for the GPU decoder");
             continue;
@@ -71,8 +88,9 @@ df11_status df11_emul_decode(const df11_cuda_job *jobs, size_t n, const uint16_t
         if (status[j] != DF11_OK) continue;
         memset(stage + J->payload_len, 0, need - J->payload_len);
         char msg[96];
-        status[j] = emul_one(stage, J, luts + (size_t)J->lut * DF11_CUDA_LUT_ENTRIES, exps, J->dst,
-                             msg, sizeof msg);
+        status[j] = ans ? emul_ans(stage, J, &tables->ans[J->table], msg, sizeof msg)
+                        : emul_one(stage, J, tables->luts + (size_t)J->table * DF11_CUDA_LUT_ENTRIES,
+                                   exps, J->dst, msg, sizeof msg);
         if (status[j] != DF11_OK) {
             io->fail(io->ctx, j, status[j], msg);
             continue;

@@ -12,11 +12,11 @@ static df11_status no_gpu(char *why, size_t why_len)
 
 df11_status df11_cuda_probe(char *why, size_t why_len) { return no_gpu(why, why_len); }
 
-df11_status df11_cuda_decode(const df11_cuda_job *jobs, size_t n, const uint16_t *luts,
-                             size_t lut_count, int device_mode, const df11_cuda_io *io,
-                             df11_status *status, char *why, size_t why_len)
+df11_status df11_cuda_decode(const df11_cuda_job *jobs, size_t n, const df11_cuda_tables *tables,
+                             int device_mode, const df11_cuda_io *io, df11_status *status,
+                             char *why, size_t why_len)
 {
-    (void)jobs; (void)n; (void)luts; (void)lut_count; (void)device_mode; (void)io; (void)status;
+    (void)jobs; (void)n; (void)tables; (void)device_mode; (void)io; (void)status;
     return no_gpu(why, why_len);
 }
 
@@ -47,11 +47,11 @@ df11_status df11_cuda_info(df11_cuda_device_info *info, char *why, size_t why_le
     return no_gpu(why, why_len);
 }
 
-df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t n, const uint16_t *luts,
-                                   size_t lut_count, const df11_cuda_io *io, int reps,
+df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t n,
+                                   const df11_cuda_tables *tables, const df11_cuda_io *io, int reps,
                                    double *sec, char *why, size_t why_len)
 {
-    (void)jobs; (void)n; (void)luts; (void)lut_count; (void)io; (void)reps; (void)sec;
+    (void)jobs; (void)n; (void)tables; (void)io; (void)reps; (void)sec;
     return no_gpu(why, why_len);
 }
 

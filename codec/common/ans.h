@@ -70,6 +70,47 @@ DF11_ANS_FN uint32_t df11_ans_next(df11_ans_lane *l, const uint8_t *base, const 
     return e << 7 | (ms & 0x7Fu);
 }
 
+/* The decode tables of one model, in the layout df11_ans_next reads:
+ * esym[2^14] (slot -> exponent), einfo[256] (df11_ans_einfo), and
+ * mslot[8 << 12] (df11_ans_mslot per context and slot). efreq: the exponent
+ * table's 256 frequencies (sum 2^14); ctx: the model's 256 contexts (< 8);
+ * mfreq[c]: context c's mantissa frequencies (128 used, sum 2^12). The
+ * tables must have passed the reader's checks (FORMAT.md 9). One builder,
+ * so every decoder that adopts it indexes the same layout; the GPU path
+ * (codec/decompress/gpu_prep.c) builds its device tables with it. */
+DF11_ANS_FN void df11_ans_build(const uint16_t *efreq, const uint8_t *ctx,
+                                const uint16_t *const *mfreq, uint8_t *esym,
+                                uint32_t *einfo, uint32_t *mslot)
+{
+    uint32_t cum = 0;
+    for (uint32_t s = 0; s < 256; s++) {
+        uint32_t f = efreq[s];
+        einfo[s] = df11_ans_einfo(f, cum & 0x3FFFu, ctx[s] & 7u);
+        for (uint32_t k = 0; k < f && cum + k < (1u << DF11_ANS_EXP_BITS); k++)
+            esym[cum + k] = (uint8_t)s;
+        cum += f;
+    }
+    for (uint32_t c = 0; c < 8u; c++) {
+        uint32_t *out = mslot + (c << DF11_ANS_MANT_BITS);
+        cum = 0;
+        for (uint32_t s = 0; s < 128u; s++) {
+            uint32_t f = mfreq[c][s];
+            for (uint32_t k = 0; k < f && cum + k < (1u << DF11_ANS_MANT_BITS); k++)
+                out[cum + k] = df11_ans_mslot(s, f, k);
+            cum += f;
+        }
+    }
+}
+
+/* Payload geometry of an ANS chunk of n elements (FORMAT.md 9): nl lanes,
+ * then the stream area starts at DF11_ANS_LANE_HEAD * nl and the sign
+ * plane takes the last (n + 7) / 8 bytes. */
+DF11_ANS_FN uint32_t df11_ans_lanes(uint32_t n)
+{
+    return (uint32_t)(((uint64_t)n + DF11_ANS_LANE - 1) / DF11_ANS_LANE);
+}
+DF11_ANS_FN uint32_t df11_ans_sign_bytes(uint32_t n) { return (uint32_t)(((uint64_t)n + 7) / 8); }
+
 /* A lane decoded correctly ends exactly at its last word, in the state the
  * encoder started from. */
 DF11_ANS_FN int df11_ans_lane_ok(const df11_ans_lane *l)

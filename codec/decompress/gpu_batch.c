@@ -1,7 +1,8 @@
 /* df11_gpu_available() and df11_gpu_decode_batch(): routes every job of a
- * batch to the GPU decoder (EXP chunks of EXP16 segments) or to the CPU
- * decoder (RAW, ZSTD, EXP32, and anything the GPU path cannot take), and
- * checks every GPU-decoded chunk against its XXH3 on the host. The same code
+ * batch to the GPU decoders (EXP and ANS chunks of EXP16 segments) or to
+ * the CPU decoder (RAW, ZSTD, EXP32, EXP_HI, and anything the GPU path
+ * cannot take), and checks every GPU-decoded chunk against its XXH3 on the
+ * host. The same code
  * runs in builds without CUDA: kernels/gpu_stub.c then reports "built
  * without CUDA" and host-mode batches decode on the CPU. */
 #include "reader.h"
@@ -39,7 +40,8 @@ df11_status df11_gpu_available(df11_error *err)
     return DF11_OK;
 }
 
-/* Everything the callbacks of one batch need. */
+/* Everything the callbacks of one batch need. The callbacks run on the
+ * calling thread, outside the kernels' lock (kernels/batch.cu). */
 typedef struct {
     const df11_chunk_job *jobs;
     df11_batch_mode mode;
@@ -87,8 +89,11 @@ static df11_status cb_load(void *ctx, size_t j, uint8_t *buf)
         return st;
     }
     char why[160];
-    st = df11_gpu_check_payload(buf, c->payload_length, c->decoded_length / 2, r->lane_symbols,
-                                b->constant[j], why, sizeof why);
+    const uint32_t n = c->decoded_length / 2;
+    st = c->codec == DF11_FMT_ANS
+             ? df11_gpu_check_ans(buf, c->payload_length, n, why, sizeof why)
+             : df11_gpu_check_payload(buf, c->payload_length, n, r->lane_symbols, b->constant[j], why,
+                                      sizeof why);
     if (st != DF11_OK)
         return note_fail(b, i, st, "%s: offset %llu: chunk %u: %s", r->path,
                          (unsigned long long)c->payload_offset, idx, why);
@@ -150,38 +155,92 @@ static df11_status lut_for(lut_set *ls, const df11_reader *r, uint32_t seg, uint
     return DF11_OK;
 }
 
+/* ANS tables of the batch, one per (reader, model), each built once: at
+ * 145 KiB a table costs about what a chunk costs to decode. Models are few
+ * per batch, so a linear search over all of them is enough. */
+typedef struct {
+    df11_cuda_ans_table *tabs;
+    const df11_reader **key_r;
+    uint32_t *key_model;
+    size_t count, cap;
+} ans_set;
+
+static df11_status ans_for(ans_set *as, const df11_reader *r, uint32_t model, uint32_t *out)
+{
+    for (size_t k = 0; k < as->count; k++)
+        if (as->key_r[k] == r && as->key_model[k] == model) {
+            *out = (uint32_t)k;
+            return DF11_OK;
+        }
+    if (model >= r->model_count) return DF11_E_BAD_TABLE;
+    if (as->count == as->cap) {
+        size_t cap = as->cap ? 2 * as->cap : 4;
+        df11_cuda_ans_table *t = realloc(as->tabs, cap * sizeof *t);
+        if (t) as->tabs = t;
+        const df11_reader **kr = realloc(as->key_r, cap * sizeof *kr);
+        if (kr) as->key_r = kr;
+        uint32_t *km = realloc(as->key_model, cap * sizeof *km);
+        if (km) as->key_model = km;
+        if (!t || !kr || !km) return DF11_E_NOMEM;
+        as->cap = cap;
+    }
+    df11_status st = df11_gpu_build_ans(r->tables, r->table_count, &r->models[model], &as->tabs[as->count]);
+    if (st != DF11_OK) return st;
+    as->key_r[as->count] = r;
+    as->key_model[as->count] = model;
+    *out = (uint32_t)as->count++;
+    return DF11_OK;
+}
+
 enum { ROUTE_DONE, ROUTE_GPU, ROUTE_CPU };
 
-/* Whether chunk idx can go to the GPU decoder at all. */
+/* Whether chunk idx can go to a GPU decoder at all. */
 static int gpu_can_take(const df11_reader *r, uint32_t idx)
 {
     const df11_chunk *c = &r->chunks[idx];
-    return c->codec == DF11_CODEC_EXP && r->segments[c->segment].kind == DF11_SEG_EXP16 &&
-           c->decoded_length % 2 == 0 && r->lane_symbols % 64 == 0 &&
+    const df11_segment *s = &r->segments[c->segment];
+    if (s->kind != DF11_SEG_EXP16 || c->decoded_length % 2 != 0) return 0;
+    if (c->codec == DF11_FMT_ANS)
+        return s->model != 0 && df11_gpu_ans_len_ok(c->payload_length, c->decoded_length / 2);
+    return c->codec == DF11_FMT_EXP && r->lane_symbols % 64 == 0 &&
            df11_gpu_payload_len_ok(c->payload_length, c->decoded_length / 2, r->lane_symbols);
 }
 
+/* The GPU part of a batch: its jobs, tables and callback state. */
+struct df11_gpu_plan {
+    batch b;
+    df11_cuda_job *gj;
+    size_t ng;
+    lut_set ls;
+    ans_set as;
+    uint8_t *route;           /* per caller job */
+    df11_status *own_status;  /* when the caller gave none (benchmark) */
+};
+
 /* Builds the GPU job list from the jobs routed to the GPU. */
-static df11_status gpu_jobs(batch *b, const uint8_t *route, size_t n, df11_cuda_job *gj,
-                            size_t *ng, lut_set *ls)
+static df11_status gpu_jobs(df11_gpu_plan *p, size_t n)
 {
+    batch *b = &p->b;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (route[i] != ROUTE_GPU) continue;
+        if (p->route[i] != ROUTE_GPU) continue;
         const df11_chunk_job *J = &b->jobs[i];
         const df11_chunk *c = &J->reader->chunks[J->chunk];
-        uint32_t lut;
-        df11_status st = lut_for(ls, J->reader, c->segment, &lut);
-        if (st != DF11_OK) return st;
+        const df11_segment *seg = &J->reader->segments[c->segment];
+        uint32_t table;
         bool constant = false;
-        df11_huff_check(J->reader->segments[c->segment].code_lengths, &constant);
-        gj[k] = (df11_cuda_job){c->payload_length, c->decoded_length / 2, J->reader->lane_symbols,
-                                lut, J->dst};
+        const int ans = c->codec == DF11_FMT_ANS;
+        df11_status st = ans ? ans_for(&p->as, J->reader, seg->model - 1, &table)
+                             : lut_for(&p->ls, J->reader, c->segment, &table);
+        if (st != DF11_OK) return st;
+        if (!ans) df11_huff_check(seg->code_lengths, &constant);
+        p->gj[k] = (df11_cuda_job){c->payload_length, c->decoded_length / 2, J->reader->lane_symbols,
+                                   table, ans ? DF11_CUDA_ANS : DF11_CUDA_EXP16, J->dst};
         b->gmap[k] = i;
         b->constant[k] = constant;
         k++;
     }
-    *ng = k;
+    p->ng = k;
     return DF11_OK;
 }
 
@@ -229,34 +288,98 @@ static void route_jobs(batch *b, size_t n, int gpu, uint8_t *route)
     }
 }
 
-static df11_status run_gpu(batch *b, size_t n, uint8_t *route, int use_cuda)
+void df11_gpu_plan_free(df11_gpu_plan *p)
 {
-    df11_status st = DF11_E_NOMEM;
-    df11_cuda_job *gj = malloc(n * sizeof *gj);
-    df11_status *gs = malloc(n * sizeof *gs);
-    b->gmap = malloc(n * sizeof *b->gmap);
-    b->constant = malloc(n);
-    lut_set ls = {0};
-    size_t ng = 0;
-    char why[256] = "";
-    if (gj && gs && b->gmap && b->constant) st = gpu_jobs(b, route, n, gj, &ng, &ls);
-    if (st == DF11_OK && ng) {
-        df11_cuda_io io = {cb_load, cb_check, cb_fail, b};
-        st = use_cuda ? df11_cuda_decode(gj, ng, ls.luts, ls.count, b->mode == DF11_BATCH_DEVICE, &io, gs, why, sizeof why)
-                      : df11_emul_decode(gj, ng, ls.luts, ls.count, &io, gs, why, sizeof why);
-        if (st == DF11_OK)
-            for (size_t k = 0; k < ng; k++) {
-                b->status[b->gmap[k]] = gs[k];
-                route[b->gmap[k]] = ROUTE_DONE;
-            }
+    if (!p) return;
+    free(p->gj);
+    free(p->b.gmap);
+    free(p->b.constant);
+    free(p->ls.luts);
+    free(p->as.tabs);
+    free(p->as.key_r);
+    free(p->as.key_model);
+    free(p->route);
+    free(p->own_status);
+    free(p);
+}
+
+/* A plan over jobs whose statuses go to status (NULL: its own array). */
+static df11_status plan_new(const df11_chunk_job *jobs, size_t n, df11_batch_mode mode,
+                            df11_status *status, df11_gpu_plan **out)
+{
+    df11_gpu_plan *p = calloc(1, sizeof *p);
+    *out = p;
+    if (!p) return DF11_E_NOMEM;
+    const size_t m = n ? n : 1;
+    p->b = (batch){.jobs = jobs, .mode = mode, .status = status, .first_bad = (size_t)-1};
+    if (!status) p->b.status = p->own_status = calloc(m, sizeof *p->own_status);
+    p->gj = malloc(m * sizeof *p->gj);
+    p->b.gmap = malloc(m * sizeof *p->b.gmap);
+    p->b.constant = malloc(m);
+    p->route = malloc(m);
+    return p->b.status && p->gj && p->b.gmap && p->b.constant && p->route ? DF11_OK : DF11_E_NOMEM;
+}
+
+static df11_cuda_tables plan_tables(const df11_gpu_plan *p)
+{
+    return (df11_cuda_tables){p->ls.luts, p->ls.count, p->as.tabs, p->as.count};
+}
+
+df11_status df11_gpu_plan_make(const df11_chunk_job *jobs, size_t n, df11_batch_mode mode,
+                               df11_gpu_plan **plan, const df11_cuda_job **cuda_jobs,
+                               size_t *count, df11_cuda_tables *tables, df11_cuda_io *io,
+                               df11_error *err)
+{
+    df11_gpu_plan *p;
+    df11_status st = plan_new(jobs, n, mode, NULL, &p);
+    if (st == DF11_OK) {
+        route_jobs(&p->b, n, 1, p->route);
+        st = gpu_jobs(p, n);
     }
+    if (st != DF11_OK) {
+        df11_gpu_plan_free(p);
+        *plan = NULL;
+        return df11_fail(err, st, "GPU batch: cannot prepare jobs or tables");
+    }
+    *plan = p;
+    *cuda_jobs = p->gj;
+    *count = p->ng;
+    *tables = plan_tables(p);
+    *io = (df11_cuda_io){cb_load, cb_check, cb_fail, &p->b};
+    return DF11_OK;
+}
+
+void df11_gpu_plan_error(const df11_gpu_plan *p, df11_error *err)
+{
+    if (!err) return;
+    if (p && p->b.first_bad != (size_t)-1) {
+        *err = p->b.first_err;
+    } else {
+        err->code = DF11_OK;
+        err->message[0] = 0;
+    }
+}
+
+/* Runs the GPU part of a batch (the CUDA decoders or their CPU model). */
+static df11_status run_gpu(df11_gpu_plan *p, size_t n, int use_cuda)
+{
+    df11_status st = gpu_jobs(p, n);
+    if (st != DF11_OK || p->ng == 0) return st;
+    df11_status *gs = malloc(p->ng * sizeof *gs);
+    if (!gs) return DF11_E_NOMEM;
+    char why[256] = "";
+    df11_cuda_io io = {cb_load, cb_check, cb_fail, &p->b};
+    df11_cuda_tables t = plan_tables(p);
+    st = use_cuda ? df11_cuda_decode(p->gj, p->ng, &t, p->b.mode == DF11_BATCH_DEVICE, &io, gs, why, sizeof why)
+                  : df11_emul_decode(p->gj, p->ng, &t, &io, gs, why, sizeof why);
+    if (st == DF11_OK)
+        for (size_t k = 0; k < p->ng; k++) {
+            p->b.status[p->b.gmap[k]] = gs[k];
+            p->route[p->b.gmap[k]] = ROUTE_DONE;
+        }
     /* On failure the jobs stay routed to the GPU; the caller re-routes them
      * to the CPU and restores the messages from before this run. */
-    free(gj);
     free(gs);
-    free(b->gmap);
-    free(b->constant);
-    free(ls.luts);
     return st;
 }
 
@@ -274,18 +397,22 @@ df11_status df11_gpu_decode_batch(const df11_chunk_job *jobs, size_t n, df11_bat
         return df11_fail(err, DF11_E_NO_GPU, "device-mode decoding needs a GPU: %s", gerr.message);
     }
     const int emulate = !gpu && env_is("DF11_GPU_EMULATE", "1");
-    uint8_t *route = malloc(n);
-    if (!route) return df11_fail(err, DF11_E_NOMEM, "df11_gpu_decode_batch: out of memory");
-    batch b = {.jobs = jobs, .mode = mode, .status = status, .first_bad = (size_t)-1};
-    route_jobs(&b, n, gpu || emulate, route);
+    df11_gpu_plan *p;
+    if (plan_new(jobs, n, mode, status, &p) != DF11_OK) {
+        df11_gpu_plan_free(p);
+        return df11_fail(err, DF11_E_NOMEM, "df11_gpu_decode_batch: out of memory");
+    }
+    batch *b = &p->b;
+    uint8_t *route = p->route;
+    route_jobs(b, n, gpu || emulate, route);
     if (gpu || emulate) {
         /* A GPU failure (or no memory for the GPU tables) sends the whole
          * batch to the CPU: slower, never wrong. */
-        const size_t saved_bad = b.first_bad;
-        const df11_error saved_err = b.first_err;
-        if (run_gpu(&b, n, route, gpu) != DF11_OK) {
-            b.first_bad = saved_bad;
-            b.first_err = saved_err;
+        const size_t saved_bad = b->first_bad;
+        const df11_error saved_err = b->first_err;
+        if (run_gpu(p, n, gpu) != DF11_OK) {
+            b->first_bad = saved_bad;
+            b->first_err = saved_err;
             for (size_t i = 0; i < n; i++)
                 if (route[i] == ROUTE_GPU) route[i] = ROUTE_CPU;
         }
@@ -293,58 +420,18 @@ df11_status df11_gpu_decode_batch(const df11_chunk_job *jobs, size_t n, df11_bat
     uint8_t *tmp = NULL;
     size_t tmp_cap = 0;
     for (size_t i = 0; i < n; i++)
-        if (route[i] == ROUTE_CPU) status[i] = cpu_job(&b, i, &tmp, &tmp_cap);
+        if (route[i] == ROUTE_CPU) status[i] = cpu_job(b, i, &tmp, &tmp_cap);
     free(tmp);
-    free(route);
-    for (size_t i = 0; i < n; i++) {
+    df11_status rc = DF11_OK;
+    for (size_t i = 0; i < n && rc == DF11_OK; i++) {
         if (status[i] == DF11_OK) continue;
-        if (i != b.first_bad) /* a failure no callback explained (should not happen) */
-            return df11_fail(err, status[i], "df11_gpu_decode_batch: job %zu failed", i);
-        if (err) *err = b.first_err;
-        return status[i];
-    }
-    return DF11_OK;
-}
-
-df11_status df11_gpu_bench_jobs(const df11_chunk_job *jobs, size_t n, int reps, double *sec,
-                                uint64_t *bytes, df11_error *err)
-{
-    df11_error gerr;
-    if (df11_gpu_available(&gerr) != DF11_OK) {
-        if (err) *err = gerr;
-        return gerr.code;
-    }
-    df11_status *status = calloc(n ? n : 1, sizeof *status);
-    uint8_t *route = malloc(n ? n : 1);
-    df11_cuda_job *gj = malloc((n ? n : 1) * sizeof *gj);
-    batch b = {.jobs = jobs, .mode = DF11_BATCH_DEVICE, .status = status, .first_bad = (size_t)-1};
-    b.gmap = malloc((n ? n : 1) * sizeof *b.gmap);
-    b.constant = malloc(n ? n : 1);
-    lut_set ls = {0};
-    size_t ng = 0;
-    char why[256] = "";
-    df11_status st = DF11_E_NOMEM;
-    if (status && route && gj && b.gmap && b.constant) {
-        route_jobs(&b, n, 1, route);
-        st = gpu_jobs(&b, route, n, gj, &ng, &ls);
-    }
-    if (st == DF11_OK) {
-        *bytes = 0;
-        for (size_t k = 0; k < ng; k++) *bytes += (uint64_t)gj[k].n * 2;
-        df11_cuda_io io = {cb_load, cb_check, cb_fail, &b};
-        st = df11_cuda_bench_decode(gj, ng, ls.luts, ls.count, &io, reps, sec, why, sizeof why);
-        if (st != DF11_OK) {
-            if (b.first_bad != (size_t)-1 && err) *err = b.first_err;
-            else df11_fail(err, st, "GPU benchmark: %s", why);
+        if (i != b->first_bad) { /* a failure no callback explained (should not happen) */
+            rc = df11_fail(err, status[i], "df11_gpu_decode_batch: job %zu failed", i);
+        } else {
+            if (err) *err = b->first_err;
+            rc = status[i];
         }
-    } else {
-        df11_fail(err, st, "GPU benchmark: cannot prepare jobs");
     }
-    free(status);
-    free(route);
-    free(gj);
-    free(b.gmap);
-    free(b.constant);
-    free(ls.luts);
-    return st;
+    df11_gpu_plan_free(p);
+    return rc;
 }

@@ -1,6 +1,7 @@
-/* Host-side preparation for the GPU EXP16 decoder: the 4096-entry lookup
- * table it keeps in shared memory, and the payload checks done before a
- * launch so the kernel only ever sees consistent sizes. The canonical code
+/* Host-side preparation for the GPU decoders: the EXP16 kernel's 4096-entry
+ * lookup table (kept in shared memory), the ANS kernel's per-model tables
+ * (built with codec/common/ans.h's df11_ans_build), and the payload checks
+ * done before a launch so the kernels only ever see consistent sizes. The canonical code
  * is rebuilt here on purpose rather than taken from the CPU decoder's table:
  * the GPU path then shares no decoding code with the CPU path it is compared
  * against. */
@@ -77,6 +78,68 @@ df11_status df11_gpu_check_payload(const uint8_t *p, uint32_t payload_len, uint3
     if (2 * (uint64_t)nl + (bits + 7) / 8 + n != payload_len) {
         snprintf(why, why_len, "lane lengths add up to %llu bits, payload holds %llu bytes for them",
                  (unsigned long long)bits, (unsigned long long)(payload_len - 2 * (uint64_t)nl - n));
+        return DF11_E_CORRUPT_CHUNK;
+    }
+    return DF11_OK;
+}
+
+df11_status df11_gpu_build_ans(const df11_fmt_table *tables, uint32_t table_count,
+                               const df11_fmt_model *m, df11_cuda_ans_table *out)
+{
+    /* The reader checked all of this at open; a table that does not fit
+     * here would make the kernel index past its arrays, so check again. */
+    if (m->exp_table >= table_count || tables[m->exp_table].prob_bits != DF11_ANS_EXP_BITS)
+        return DF11_E_BAD_TABLE;
+    uint32_t sum = 0;
+    for (unsigned s = 0; s < 256; s++) {
+        sum += tables[m->exp_table].freq[s];
+        if (m->ctx[s] >= DF11_ANS_CONTEXTS) return DF11_E_BAD_TABLE;
+    }
+    if (sum != 1u << DF11_ANS_EXP_BITS) return DF11_E_BAD_TABLE;
+    const uint16_t *mf[DF11_ANS_CONTEXTS];
+    for (unsigned c = 0; c < DF11_ANS_CONTEXTS; c++) {
+        const df11_fmt_table *t = m->mant_table[c] < table_count ? &tables[m->mant_table[c]] : NULL;
+        if (!t || t->prob_bits != DF11_ANS_MANT_BITS) return DF11_E_BAD_TABLE;
+        sum = 0;
+        for (unsigned s = 0; s < 256; s++) {
+            if (s >= 128 && t->freq[s]) return DF11_E_BAD_TABLE;
+            sum += t->freq[s];
+        }
+        if (sum != 1u << DF11_ANS_MANT_BITS) return DF11_E_BAD_TABLE;
+        mf[c] = t->freq;
+    }
+    df11_ans_build(tables[m->exp_table].freq, m->ctx, mf, out->esym, out->einfo, out->mslot);
+    return DF11_OK;
+}
+
+int df11_gpu_ans_len_ok(uint32_t payload_len, uint32_t n)
+{
+    if (n == 0) return 0;
+    uint64_t nl = df11_ans_lanes(n);
+    uint64_t min = DF11_ANS_LANE_HEAD * nl + df11_ans_sign_bytes(n);
+    return payload_len >= min && payload_len <= min + 2 * 0xFFFFull * nl;
+}
+
+df11_status df11_gpu_check_ans(const uint8_t *p, uint32_t payload_len, uint32_t n, char *why,
+                               size_t why_len)
+{
+    if (!df11_gpu_ans_len_ok(payload_len, n)) {
+        snprintf(why, why_len, "ANS payload of %u bytes impossible for %u elements", payload_len, n);
+        return DF11_E_CORRUPT_CHUNK;
+    }
+    uint32_t nl = df11_ans_lanes(n);
+    uint64_t words = 0;
+    for (uint32_t k = 0; k < nl; k++) {
+        if (df11_rd32(p + 4 * (size_t)k) < DF11_ANS_LOW) {
+            snprintf(why, why_len, "ANS lane %u of %u starts in an impossible state", k, nl);
+            return DF11_E_CORRUPT_CHUNK;
+        }
+        words += df11_rd16(p + 4 * (size_t)nl + 2 * (size_t)k);
+    }
+    uint64_t rest = payload_len - (uint64_t)DF11_ANS_LANE_HEAD * nl - df11_ans_sign_bytes(n);
+    if (2 * words != rest) {
+        snprintf(why, why_len, "ANS lane lengths sum to %llu words, payload holds %llu bytes for them",
+                 (unsigned long long)words, (unsigned long long)rest);
         return DF11_E_CORRUPT_CHUNK;
     }
     return DF11_OK;

@@ -9,8 +9,12 @@
  *   gpu   the CUDA kernel, host and device mode (SKIP without a GPU).
  * Inputs: the real model in /work/shared/models (or $DF11_TEST_MODEL) and a
  * generated file of edge cases (sizes around every lane and chunk boundary,
- * all 256 exponents, one-symbol tensors), at two chunk sizes. Corrupted
- * chunks must fail alone, and a clean batch must succeed afterwards.
+ * all 256 exponents, one-symbol tensors), at two chunk sizes; both again
+ * compressed with --max (ANS chunks, FORMAT.md 9), and the golden
+ * tests/golden/max.df11, checked against the SHA-256 its header records.
+ * Corrupted chunks (EXP and ANS) must fail alone, and a clean batch must
+ * succeed afterwards. Four threads decoding at once must each get exact
+ * bytes (the GPU path's host work runs outside its lock).
  * `gpu_diff --probe` exits 0 with a GPU, 77 without (for gpu_sanitizer.sh);
  * `gpu_diff --gpu-only` runs only the GPU checks.
  */
@@ -18,6 +22,8 @@
 #include "decompress/gpu_codec.h"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -166,17 +172,29 @@ static int make_edge_file(const char *path)
 typedef struct {
     const char *label;   /* e.g. "model" */
     char df11[256];
-    uint8_t *orig;
+    uint8_t *orig;       /* NULL: check against the header's SHA-256 */
     size_t orig_len;
 } dataset;
 
-/* Chunks the GPU decoder takes (EXP codec in an EXP16 segment). */
-static uint32_t gpu_chunks(const df11_reader *r)
+/* Chunks the GPU decoders take (EXP or ANS codec in an EXP16 segment). */
+static uint32_t gpu_chunks_of(const df11_reader *r, int codec)
 {
     uint32_t k = 0;
     for (uint32_t i = 0; i < r->chunk_count; i++)
-        k += r->chunks[i].codec == DF11_CODEC_EXP && r->segments[r->chunks[i].segment].kind == DF11_SEG_EXP16;
+        k += r->chunks[i].codec == codec && r->segments[r->chunks[i].segment].kind == DF11_SEG_EXP16;
     return k;
+}
+
+static uint32_t gpu_chunks(const df11_reader *r)
+{
+    return gpu_chunks_of(r, DF11_FMT_EXP) + gpu_chunks_of(r, DF11_FMT_ANS);
+}
+
+static int sha256_is(const uint8_t *p, size_t n, const uint8_t want[32])
+{
+    uint8_t md[32];
+    unsigned len = 0;
+    return EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) == 1 && len == 32 && memcmp(md, want, 32) == 0;
 }
 
 /* Decodes every chunk of path in one batch (device memory when mode is
@@ -191,6 +209,7 @@ static int decode_all(const char *path, const uint8_t *orig, size_t orig_len, df
         return 0;
     }
     uint32_t n = df11_chunk_count(r);
+    if (!orig) orig_len = (size_t)df11_original_size(r);
     df11_chunk_job *jobs = calloc(n ? n : 1, sizeof *jobs);
     df11_status *st = calloc(n ? n : 1, sizeof *st);
     uint8_t *out = malloc(orig_len + 1), *dev = NULL;
@@ -222,13 +241,18 @@ static int decode_all(const char *path, const uint8_t *orig, size_t orig_len, df
         snprintf(msg, msg_len, "copy back: %s", why);
         ok = 0;
     }
-    if (ok && memcmp(out, orig, orig_len) != 0) {
+    if (ok && !orig && !sha256_is(out, orig_len, r->sha256)) {
+        snprintf(msg, msg_len, "decoded bytes do not have the SHA-256 the header records");
+        ok = 0;
+    } else if (ok && orig && memcmp(out, orig, orig_len) != 0) {
         size_t i = 0;
         while (out[i] == orig[i]) i++;
         snprintf(msg, msg_len, "decoded bytes differ from the original at offset %zu", i);
         ok = 0;
     }
-    if (ok) snprintf(msg, msg_len, "%u chunks, %u on the GPU path, %zu bytes", n, gpu_chunks(r), orig_len);
+    if (ok)
+        snprintf(msg, msg_len, "%u chunks, %u on the GPU path (%u ANS), %zu bytes", n, gpu_chunks(r),
+                 gpu_chunks_of(r, DF11_FMT_ANS), orig_len);
     df11_cuda_free(dev);
     free(out);
     free(jobs);
@@ -260,14 +284,16 @@ static int patch(const char *path, uint64_t off, const uint8_t *b, size_t n)
     return ok ? 0 : -1;
 }
 
-/* The largest GPU-path chunk with at least two lanes, or UINT32_MAX. */
-static uint32_t pick_chunk(const df11_reader *r)
+/* The largest GPU-path chunk of codec with at least two lanes, or
+ * UINT32_MAX. */
+static uint32_t pick_chunk(const df11_reader *r, int codec)
 {
     uint32_t best = UINT32_MAX, best_len = 0;
+    const uint32_t lane = codec == DF11_FMT_ANS ? DF11_ANS_LANE : r->lane_symbols;
     for (uint32_t i = 0; i < r->chunk_count; i++) {
         const df11_chunk *c = &r->chunks[i];
-        if (c->codec != DF11_CODEC_EXP || r->segments[c->segment].kind != DF11_SEG_EXP16) continue;
-        if (c->decoded_length / 2 > r->lane_symbols && c->decoded_length > best_len) {
+        if (c->codec != codec || r->segments[c->segment].kind != DF11_SEG_EXP16) continue;
+        if (c->decoded_length / 2 > lane && c->decoded_length > best_len) {
             best = i;
             best_len = c->decoded_length;
         }
@@ -331,54 +357,119 @@ static int check_corrupt(const char *path, const uint8_t *orig, uint32_t bad, df
     return ok;
 }
 
-/* Two corruptions of one GPU-path chunk: a flipped byte inside its lane
+/* Writes a patched copy of d's file and checks that chunk k alone fails
+ * with want1 or want2. */
+static void corrupt_case(const char *backend, const dataset *d, const char *what, uint32_t k,
+                         uint64_t at, const uint8_t *b, size_t nb, df11_status want1, df11_status want2)
+{
+    char name[128], msg[800], path[300];
+    snprintf(name, sizeof name, "gpu_%s_corrupt_%s_%s", backend, what, d->label);
+    snprintf(path, sizeof path, "%s/%s-%s.df11", tmpdir, d->label, what);
+    if (copy_file(d->df11, path) != 0 || patch(path, at, b, nb) != 0) result(0, name, "cannot patch the copy");
+    else result(check_corrupt(path, d->orig, k, want1, want2, msg, sizeof msg), name, msg);
+}
+
+/* Two corruptions of one EXP chunk: a flipped byte inside its lane
  * bitstreams (checksum or lane error), and one bit of length moved from lane
  * 1 to lane 0 so the total still matches (only the per-lane end check can
  * catch it). Each must fail that chunk alone. */
+static void corrupt_exp(const char *backend, const dataset *d, df11_reader *r, uint32_t k)
+{
+    df11_error err;
+    const df11_chunk *c = &r->chunks[k];
+    uint64_t po = c->payload_offset;
+    uint32_t nl = (c->decoded_length / 2 + r->lane_symbols - 1) / r->lane_symbols;
+    uint8_t lanes[4], b;
+    df11_source_read_exact(&r->src, lanes, 4, po, &err);
+    uint32_t l0 = df11_rd16(lanes), l1 = df11_rd16(lanes + 2);
+    uint64_t at = po + 2 * nl + l0 / 16; /* inside lane 0 (lengths are in bits) */
+    df11_source_read_exact(&r->src, &b, 1, at, &err);
+    b ^= 0x5A;
+    corrupt_case(backend, d, "bitstream", k, at, &b, 1, DF11_E_CHECKSUM, DF11_E_CORRUPT_CHUNK);
+    uint8_t nb[4];
+    df11_wr16(nb, (uint16_t)(l0 + 1));
+    df11_wr16(nb + 2, (uint16_t)(l1 - 1));
+    corrupt_case(backend, d, "lanes", k, po, nb, 4, DF11_E_CORRUPT_CHUNK, DF11_E_CORRUPT_CHUNK);
+}
+
+/* Three corruptions of one ANS chunk: a flipped byte inside lane 0's
+ * stream (checksum or lane error), one word moved from lane 1's count to
+ * lane 0's (the total still matches: only the lane end check catches it),
+ * and lane 1 starting below 2^16 (the host's payload check). */
+static void corrupt_ans(const char *backend, const dataset *d, df11_reader *r, uint32_t k)
+{
+    df11_error err;
+    const df11_chunk *c = &r->chunks[k];
+    uint64_t po = c->payload_offset;
+    uint32_t nl = df11_ans_lanes(c->decoded_length / 2);
+    uint8_t cnt[4], b;
+    df11_source_read_exact(&r->src, cnt, 4, po + 4 * (uint64_t)nl, &err);
+    uint32_t w0 = df11_rd16(cnt), w1 = df11_rd16(cnt + 2);
+    uint64_t at = po + DF11_ANS_LANE_HEAD * (uint64_t)nl + w0; /* mid lane 0 (w0 words = 2*w0 bytes) */
+    df11_source_read_exact(&r->src, &b, 1, at, &err);
+    b ^= 0x5A;
+    corrupt_case(backend, d, "ans_stream", k, at, &b, 1, DF11_E_CHECKSUM, DF11_E_CORRUPT_CHUNK);
+    uint8_t nb[4];
+    df11_wr16(nb, (uint16_t)(w0 + 1));
+    df11_wr16(nb + 2, (uint16_t)(w1 - 1));
+    corrupt_case(backend, d, "ans_counts", k, po + 4 * (uint64_t)nl, nb, 4, DF11_E_CORRUPT_CHUNK,
+                 DF11_E_CORRUPT_CHUNK);
+    uint8_t x[4];
+    df11_wr32(x, 0x1234);
+    corrupt_case(backend, d, "ans_state", k, po + 4, x, 4, DF11_E_CORRUPT_CHUNK, DF11_E_CORRUPT_CHUNK);
+}
+
 static void corruption_checks(const char *backend, const dataset *d)
 {
-    char name[96], msg[700], path[300];
+    char name[96];
     df11_reader *r;
     df11_error err;
+    if (!d->orig) return; /* intact chunks are compared with the original */
     if (df11_open(d->df11, &r, &err) != DF11_OK) {
         snprintf(name, sizeof name, "gpu_%s_corrupt_%s", backend, d->label);
         result(0, name, err.message);
         return;
     }
-    uint32_t k = pick_chunk(r);
-    if (k == UINT32_MAX) {
+    uint32_t ke = pick_chunk(r, DF11_FMT_EXP), ka = pick_chunk(r, DF11_FMT_ANS);
+    if (ke == UINT32_MAX && ka == UINT32_MAX)
         printf("SKIP gpu_%s_corrupt_%s no multi-lane GPU-path chunk\n", backend, d->label);
-        df11_close(r);
-        return;
-    }
-    const df11_chunk *c = &r->chunks[k];
-    uint64_t po = c->payload_offset;
-    uint32_t nl = (c->decoded_length / 2 + r->lane_symbols - 1) / r->lane_symbols;
-    uint8_t lanes[4];
-    df11_source_read_exact(&r->src, lanes, 4, po, &err);
-    uint32_t l0 = df11_rd16(lanes), l1 = df11_rd16(lanes + 2);
+    if (ke != UINT32_MAX) corrupt_exp(backend, d, r, ke);
+    if (ka != UINT32_MAX) corrupt_ans(backend, d, r, ka);
     df11_close(r);
+}
 
-    snprintf(path, sizeof path, "%s/%s-flip.df11", tmpdir, d->label);
-    uint8_t b;
-    copy_file(d->df11, path);
-    int fd = open(path, O_RDONLY);
-    uint64_t at = po + 2 * nl + l0 / 16; /* inside lane 0 (lengths are in bits) */
-    int got = fd >= 0 && pread(fd, &b, 1, (off_t)at) == 1;
-    if (fd >= 0) close(fd);
-    b ^= 0x5A;
-    snprintf(name, sizeof name, "gpu_%s_corrupt_bitstream_%s", backend, d->label);
-    if (!got || patch(path, at, &b, 1) != 0) result(0, name, "cannot patch the copy");
-    else result(check_corrupt(path, d->orig, k, DF11_E_CHECKSUM, DF11_E_CORRUPT_CHUNK, msg, sizeof msg), name, msg);
+/* Four threads decode d at once, each into its own buffer. */
+typedef struct {
+    const dataset *d;
+    int ok;
+    char msg[700];
+} thread_arg;
 
-    snprintf(path, sizeof path, "%s/%s-lanes.df11", tmpdir, d->label);
-    copy_file(d->df11, path);
-    uint8_t nb[4];
-    df11_wr16(nb, (uint16_t)(l0 + 1));
-    df11_wr16(nb + 2, (uint16_t)(l1 - 1));
-    snprintf(name, sizeof name, "gpu_%s_corrupt_lanes_%s", backend, d->label);
-    if (patch(path, po, nb, 4) != 0) result(0, name, "cannot patch the copy");
-    else result(check_corrupt(path, d->orig, k, DF11_E_CORRUPT_CHUNK, DF11_E_CORRUPT_CHUNK, msg, sizeof msg), name, msg);
+static void *decode_thread(void *p)
+{
+    thread_arg *a = p;
+    a->ok = decode_all(a->d->df11, a->d->orig, a->d->orig_len, DF11_BATCH_HOST, 0, a->msg, sizeof a->msg);
+    return NULL;
+}
+
+static void threads_check(const char *backend, const dataset *d)
+{
+    char name[96];
+    thread_arg a[4];
+    pthread_t th[4];
+    int started = 0, ok = 1;
+    for (int i = 0; i < 4; i++) {
+        a[i] = (thread_arg){.d = d};
+        if (pthread_create(&th[i], NULL, decode_thread, &a[i]) == 0) started++;
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(th[i], NULL);
+        ok = ok && a[i].ok;
+    }
+    snprintf(name, sizeof name, "gpu_%s_threads_%s", backend, d->label);
+    int bad = 0;
+    while (bad < 3 && a[bad].ok) bad++;
+    result(ok && started == 4, name, a[bad].msg);
 }
 
 static void set_backend(const char *backend)
@@ -401,6 +492,8 @@ static void run_backend(const char *backend, dataset *ds, size_t nds)
         result(decode_all(ds[i].df11, ds[i].orig, ds[i].orig_len, DF11_BATCH_HOST, 0, msg, sizeof msg), name, msg);
     }
     for (size_t i = 0; i < nds; i++) corruption_checks(backend, &ds[i]);
+    for (size_t i = 0; i < nds; i++)
+        if (ds[i].orig && !strncmp(ds[i].label, "max", 3)) threads_check(backend, &ds[i]);
     /* The same process, after the failures: clean batches still decode. */
     for (size_t i = 0; i < nds; i++) {
         snprintf(name, sizeof name, "gpu_%s_clean_after_corrupt_%s", backend, ds[i].label);
@@ -443,12 +536,13 @@ static void no_gpu_contract(dataset *ds)
     result(s == DF11_E_NO_GPU && strstr(err.message, "DF11_GPU=0") != NULL, "gpu_disabled_by_env", err.message);
 }
 
-static int prepare(dataset *d, const char *label, const char *src, uint32_t chunk_log2)
+static int prepare(dataset *d, const char *label, const char *src, uint32_t chunk_log2, int level)
 {
     df11_encode_options o;
     df11_error err;
     df11_encode_options_default(&o);
     o.chunk_log2 = chunk_log2;
+    o.level = level;
     d->label = label;
     snprintf(d->df11, sizeof d->df11, "%s/%s.df11", tmpdir, label);
     if (df11_encode_file(src, d->df11, &o, &err) != DF11_OK) {
@@ -474,7 +568,7 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
-    dataset ds[3];
+    dataset ds[8];
     size_t nds = 0;
     char edge[300];
     snprintf(edge, sizeof edge, "%s/edge.safetensors", tmpdir);
@@ -482,15 +576,23 @@ int main(int argc, char **argv)
         printf("FAIL gpu_prepare_edge  # cannot write %s\n", edge);
         return 1;
     }
-    if (prepare(&ds[nds], "edge64k", edge, 16) == 0) nds++;
-    if (prepare(&ds[nds], "edge256k", edge, 18) == 0) nds++;
+    if (prepare(&ds[nds], "edge64k", edge, 16, DF11_LEVEL_DEFAULT) == 0) nds++;
+    if (prepare(&ds[nds], "edge256k", edge, 18, DF11_LEVEL_DEFAULT) == 0) nds++;
+    if (prepare(&ds[nds], "max_edge64k", edge, 16, DF11_LEVEL_MAX) == 0) nds++;
     const char *model = getenv("DF11_TEST_MODEL");
     if (!model) model = "/work/shared/models/gpt2-small-partial.bf16.safetensors";
     if (access(model, R_OK) == 0) {
-        if (prepare(&ds[nds], "model", model, 18) == 0) nds++;
+        if (prepare(&ds[nds], "model", model, 18, DF11_LEVEL_DEFAULT) == 0) nds++;
+        if (prepare(&ds[nds], "max_model", model, 18, DF11_LEVEL_MAX) == 0) nds++;
     } else {
         printf("SKIP gpu_model %s not found\n", model);
     }
+    /* The golden --max file: no original here, its header's SHA-256 is. */
+    const char *root = getenv("DF11_ROOT");
+    ds[nds] = (dataset){.label = "max_golden"};
+    snprintf(ds[nds].df11, sizeof ds[nds].df11, "%s/tests/golden/max.df11", root ? root : ".");
+    if (access(ds[nds].df11, R_OK) == 0) nds++;
+    else printf("SKIP gpu_max_golden %s not found\n", ds[nds].df11);
     /* The edge file must really exercise the GPU path, constant codes too. */
     if (nds) {
         df11_reader *r;
@@ -506,6 +608,17 @@ int main(int argc, char **argv)
             result(gpu_chunks(r) >= 20 && constant >= 2, "gpu_edge_file_covers_gpu_path", msg);
             df11_close(r);
         }
+    }
+    /* The --max files must really reach the ANS decoder. */
+    for (size_t i = 0; i < nds; i++) {
+        df11_reader *r;
+        if (strncmp(ds[i].label, "max", 3) || df11_open(ds[i].df11, &r, &err) != DF11_OK) continue;
+        char name[96], msg[128];
+        uint32_t a = gpu_chunks_of(r, DF11_FMT_ANS);
+        snprintf(name, sizeof name, "gpu_%s_has_ans_chunks", ds[i].label);
+        snprintf(msg, sizeof msg, "%u ANS chunks of %u", a, r->chunk_count);
+        result(a > 0, name, msg);
+        df11_close(r);
     }
 
     if (!gpu_only) {
