@@ -614,3 +614,15 @@ extern "C" void df11_cuda_free(void *p)
 {
     cudaFree(p);
 }
+
+extern "C" df11_status df11_cuda_malloc_host(void **p, size_t len, char *why, size_t why_len)
+{
+    *p = nullptr;
+    CK(cudaMallocHost(p, len));
+    return DF11_OK;
+}
+
+extern "C" void df11_cuda_free_host(void *p)
+{
+    cudaFreeHost(p);
+}

@@ -91,6 +91,9 @@ df11_status df11_cuda_copy_to_host(void *dst, const void *src, size_t len,
                                    char *why, size_t why_len);
 df11_status df11_cuda_malloc(void **p, size_t len, char *why, size_t why_len);
 void df11_cuda_free(void *p);
+/* Page-locked host memory (tests: host-mode batches into pinned buffers). */
+df11_status df11_cuda_malloc_host(void **p, size_t len, char *why, size_t why_len);
+void df11_cuda_free_host(void *p);
 
 /* --- benchmarks (kernels/bench.cu) --- */
 typedef struct {

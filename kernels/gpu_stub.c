@@ -41,6 +41,15 @@ df11_status df11_cuda_malloc(void **p, size_t len, char *why, size_t why_len)
 
 void df11_cuda_free(void *p) { (void)p; }
 
+df11_status df11_cuda_malloc_host(void **p, size_t len, char *why, size_t why_len)
+{
+    (void)len;
+    if (p) *p = NULL;
+    return no_gpu(why, why_len);
+}
+
+void df11_cuda_free_host(void *p) { (void)p; }
+
 df11_status df11_cuda_info(df11_cuda_device_info *info, char *why, size_t why_len)
 {
     (void)info;

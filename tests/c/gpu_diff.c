@@ -198,9 +198,10 @@ static int sha256_is(const uint8_t *p, size_t n, const uint8_t want[32])
 }
 
 /* Decodes every chunk of path in one batch (device memory when mode is
- * DEVICE, at byte offset misalign) and compares with orig. */
+ * DEVICE, at byte offset misalign; pinned host memory when pinned) and
+ * compares with orig. */
 static int decode_all(const char *path, const uint8_t *orig, size_t orig_len, df11_batch_mode mode,
-                      int misalign, char *msg, size_t msg_len)
+                      int misalign, int pinned, char *msg, size_t msg_len)
 {
     df11_reader *r;
     df11_error err;
@@ -212,9 +213,15 @@ static int decode_all(const char *path, const uint8_t *orig, size_t orig_len, df
     if (!orig) orig_len = (size_t)df11_original_size(r);
     df11_chunk_job *jobs = calloc(n ? n : 1, sizeof *jobs);
     df11_status *st = calloc(n ? n : 1, sizeof *st);
-    uint8_t *out = malloc(orig_len + 1), *dev = NULL;
-    int ok = jobs && st && out;
+    uint8_t *out = NULL, *dev = NULL;
     char why[256];
+    if (pinned && df11_cuda_malloc_host((void **)&out, orig_len + 1, why, sizeof why) != DF11_OK) {
+        snprintf(msg, msg_len, "cudaMallocHost: %s", why);
+        out = NULL;
+    } else if (!pinned) {
+        out = malloc(orig_len + 1);
+    }
+    int ok = jobs && st && out;
     if (ok && mode == DF11_BATCH_DEVICE && df11_cuda_malloc((void **)&dev, orig_len + 2, why, sizeof why) != DF11_OK) {
         snprintf(msg, msg_len, "cudaMalloc: %s", why);
         ok = 0;
@@ -254,7 +261,8 @@ static int decode_all(const char *path, const uint8_t *orig, size_t orig_len, df
         snprintf(msg, msg_len, "%u chunks, %u on the GPU path (%u ANS), %zu bytes", n, gpu_chunks(r),
                  gpu_chunks_of(r, DF11_FMT_ANS), orig_len);
     df11_cuda_free(dev);
-    free(out);
+    if (pinned) df11_cuda_free_host(out);
+    else free(out);
     free(jobs);
     free(st);
     df11_close(r);
@@ -448,7 +456,7 @@ typedef struct {
 static void *decode_thread(void *p)
 {
     thread_arg *a = p;
-    a->ok = decode_all(a->d->df11, a->d->orig, a->d->orig_len, DF11_BATCH_HOST, 0, a->msg, sizeof a->msg);
+    a->ok = decode_all(a->d->df11, a->d->orig, a->d->orig_len, DF11_BATCH_HOST, 0, 0, a->msg, sizeof a->msg);
     return NULL;
 }
 
@@ -489,7 +497,7 @@ static void run_backend(const char *backend, dataset *ds, size_t nds)
     set_backend(backend);
     for (size_t i = 0; i < nds; i++) {
         snprintf(name, sizeof name, "gpu_%s_host_%s", backend, ds[i].label);
-        result(decode_all(ds[i].df11, ds[i].orig, ds[i].orig_len, DF11_BATCH_HOST, 0, msg, sizeof msg), name, msg);
+        result(decode_all(ds[i].df11, ds[i].orig, ds[i].orig_len, DF11_BATCH_HOST, 0, 0, msg, sizeof msg), name, msg);
     }
     for (size_t i = 0; i < nds; i++) corruption_checks(backend, &ds[i]);
     for (size_t i = 0; i < nds; i++)
@@ -497,13 +505,19 @@ static void run_backend(const char *backend, dataset *ds, size_t nds)
     /* The same process, after the failures: clean batches still decode. */
     for (size_t i = 0; i < nds; i++) {
         snprintf(name, sizeof name, "gpu_%s_clean_after_corrupt_%s", backend, ds[i].label);
-        result(decode_all(ds[i].df11, ds[i].orig, ds[i].orig_len, DF11_BATCH_HOST, 0, msg, sizeof msg), name, msg);
+        result(decode_all(ds[i].df11, ds[i].orig, ds[i].orig_len, DF11_BATCH_HOST, 0, 0, msg, sizeof msg), name, msg);
     }
     if (!strcmp(backend, "gpu")) {
+        /* A pinned destination takes the direct asynchronous D2H path. */
+        for (size_t i = 0; i < nds; i++) {
+            snprintf(name, sizeof name, "gpu_gpu_host_pinned_%s", ds[i].label);
+            result(decode_all(ds[i].df11, ds[i].orig, ds[i].orig_len, DF11_BATCH_HOST, 0, 1, msg, sizeof msg),
+                   name, msg);
+        }
         for (size_t i = 0; i < nds; i++) {
             for (int mis = 0; mis < 2; mis++) {
                 snprintf(name, sizeof name, "gpu_gpu_device_%s%s", ds[i].label, mis ? "_misaligned" : "");
-                result(decode_all(ds[i].df11, ds[i].orig, ds[i].orig_len, DF11_BATCH_DEVICE, mis, msg, sizeof msg),
+                result(decode_all(ds[i].df11, ds[i].orig, ds[i].orig_len, DF11_BATCH_DEVICE, mis, 0, msg, sizeof msg),
                        name, msg);
             }
         }
@@ -631,7 +645,8 @@ int main(int argc, char **argv)
         run_backend("gpu", ds, nds);
     } else {
         if (!gpu_only && nds) no_gpu_contract(&ds[0]);
-        const char *checks[] = {"gpu_gpu_host", "gpu_gpu_corrupt", "gpu_gpu_clean_after_corrupt", "gpu_gpu_device"};
+        const char *checks[] = {"gpu_gpu_host", "gpu_gpu_corrupt", "gpu_gpu_clean_after_corrupt", "gpu_gpu_device",
+                                "gpu_gpu_host_pinned", "gpu_gpu_threads"};
         for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) printf("SKIP %s %s\n", checks[i], err.message);
     }
     for (size_t i = 0; i < nds; i++) free(ds[i].orig);
