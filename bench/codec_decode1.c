@@ -4,8 +4,11 @@
  * check) into memory, R rounds interleaved across the files, and prints the
  * median GB/s of original bytes per file. Used to compare the default and
  * --max codecs (and two builds) on the same bytes at the same moment.
+ * With -p, each round also reads the whole original with one df11_pread
+ * into memory (one thread), the path on which consecutive --max chunks of
+ * a tensor are decoded two at a time, interleaved; printed as "pread".
  *
- *   codec_decode1 [-r ROUNDS] A.df11 [B.df11 ...]
+ *   codec_decode1 [-r ROUNDS] [-p] A.df11 [B.df11 ...]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,16 +33,20 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    int rounds = 5, opt;
-    while ((opt = getopt(argc, argv, "r:")) != -1) rounds = atoi(optarg);
+    int rounds = 5, opt, whole = 0;
+    while ((opt = getopt(argc, argv, "r:p")) != -1) {
+        if (opt == 'p') whole = 1;
+        else rounds = atoi(optarg);
+    }
     int nf = argc - optind;
     if (nf < 1 || rounds < 1) {
-        fprintf(stderr, "usage: codec_decode1 [-r ROUNDS] A.df11 [B.df11 ...]\n");
+        fprintf(stderr, "usage: codec_decode1 [-r ROUNDS] [-p] A.df11 [B.df11 ...]\n");
         return 2;
     }
     df11_reader **r = calloc(nf, sizeof *r);
-    double *t = calloc((size_t)nf * rounds, sizeof *t);
-    uint8_t *buf = NULL;
+    double *t = calloc((size_t)nf * rounds, sizeof *t), *tp = calloc((size_t)nf * rounds, sizeof *tp);
+    uint8_t *buf = NULL, *all = NULL;
+    uint64_t all_size = 0;
     for (int f = 0; f < nf; f++) {
         df11_error err;
         if (df11_open(argv[optind + f], &r[f], &err) != DF11_OK) {
@@ -47,6 +54,11 @@ int main(int argc, char **argv)
             return 1;
         }
         if (!buf) buf = malloc(df11_chunk_size_max(r[f]) > (1u << 20) ? df11_chunk_size_max(r[f]) : (1u << 20));
+        if (df11_original_size(r[f]) > all_size) all_size = df11_original_size(r[f]);
+    }
+    if (whole && !(all = malloc(all_size ? all_size : 1))) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
     }
     for (int k = 0; k < rounds; k++)
         for (int f = 0; f < nf; f++) {
@@ -59,15 +71,31 @@ int main(int argc, char **argv)
                 }
             }
             t[f * rounds + k] = now() - t0;
+            if (!whole) continue;
+            df11_error err;
+            t0 = now();
+            if (df11_pread(r[f], all, df11_original_size(r[f]), 0, &err) != DF11_OK) {
+                fprintf(stderr, "%s\n", err.message);
+                return 1;
+            }
+            tp[f * rounds + k] = now() - t0;
         }
     for (int f = 0; f < nf; f++) {
         qsort(t + f * rounds, rounds, sizeof *t, cmp);
         double med = t[f * rounds + rounds / 2];
         printf("%-40s %8.3f GB/s  (median of %d, %.1f MB)\n", argv[optind + f],
                df11_original_size(r[f]) / med / 1e9, rounds, df11_original_size(r[f]) / 1e6);
+        if (whole) {
+            qsort(tp + f * rounds, rounds, sizeof *tp, cmp);
+            med = tp[f * rounds + rounds / 2];
+            printf("%-40s %8.3f GB/s  (pread, median of %d)\n", argv[optind + f],
+                   df11_original_size(r[f]) / med / 1e9, rounds);
+        }
         df11_close(r[f]);
     }
     free(buf);
+    free(all);
+    free(tp);
     free(t);
     free(r);
     return 0;

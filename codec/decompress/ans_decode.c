@@ -29,6 +29,7 @@ void df11_ans_dtable_build(const df11_fmt_table *tables, const df11_fmt_model *m
         uint32_t f = et->freq[s];
         t->einfo[s] = df11_ans_einfo(f, cum & 0x3FFF, m->ctx[s] & 7u);
         memset(t->esym + cum, (int)s, f);
+        for (uint32_t k = 0; k < f; k++) t->eslot[cum + k] = df11_ans_eslot(f, k, m->ctx[s] & 7u);
         cum += f;
     }
     for (unsigned c = 0; c < DF11_ANS_CONTEXTS; c++) {
@@ -176,64 +177,136 @@ static void sign_init(void)
         for (unsigned j = 0; j < 8; j++) sign_or[b][j] = (uint16_t)((b >> j & 1) << 15);
 }
 
-df11_status df11_ans_decode(const df11_ans_dtable *t, const uint8_t *payload,
-                            uint32_t payload_len, uint32_t n, void *dst, char *why,
-                            size_t why_len)
+/* The scalar path for a group (no SIMD, or DF11_SIMD=0). */
+static void run_group_scalar(df11_ans_group *g)
 {
+    const uint8_t *p[8], *end[8];
+    for (unsigned k = 0; k < 8; k++) {
+        p[k] = g->base + 2 * (size_t)g->pos[k];
+        end[k] = g->base + 2 * (size_t)g->end[k];
+    }
+    g->bad = !run8(g->x, p, end, g->out, g->t->esym, g->t->einfo, g->t->mslot);
+    for (unsigned k = 0; k < 8; k++) g->pos[k] = (uint32_t)((p[k] - g->base) / 2);
+    g->done = DF11_ANS_LANE;
+}
+
+/* Groups are collected across chunks and run this many at a time, so the
+ * SIMD path can pair them. */
+#define GROUPS_MAX 8u
+
+typedef struct {
+    df11_ans_group g[GROUPS_MAX];
+    uint32_t job[GROUPS_MAX], lane[GROUPS_MAX], nl[GROUPS_MAX]; /* for messages */
+    uint32_t n;
+} group_set;
+
+/* Runs the collected groups and checks every lane's end. */
+static bool flush(group_set *s, uint32_t *bad, char *why, size_t why_len)
+{
+    if (!df11_ans_simd_groups(s->g, s->n))
+        for (uint32_t k = 0; k < s->n; k++) run_group_scalar(&s->g[k]);
+    for (uint32_t k = 0; k < s->n; k++) {
+        const df11_ans_group *g = &s->g[k];
+        bool ok = !g->bad && g->done == DF11_ANS_LANE;
+        for (unsigned j = 0; j < 8 && ok; j++) ok = g->pos[j] == g->end[j] && g->x[j] == DF11_ANS_LOW;
+        if (!ok) {
+            *bad = s->job[k];
+            snprintf(why, why_len, "lanes %u..%u of %u do not decode to their declared lengths",
+                     s->lane[k], s->lane[k] + 7, s->nl[k]);
+            return false;
+        }
+    }
+    s->n = 0;
+    return true;
+}
+
+/* Lane heads and lengths of one payload; the lanes of eight full lanes go
+ * to s as a group, the others are decoded here by the scalar path. */
+static bool start_job(const df11_ans_job *jb, uint32_t ji, group_set *s, uint32_t *bad, char *why,
+                      size_t why_len)
+{
+    const df11_ans_dtable *t = jb->t;
+    const uint8_t *payload = jb->payload;
+    uint32_t n = jb->n, payload_len = jb->payload_len;
     uint32_t nl = df11_lanes(n, DF11_ANS_LANE);
     uint64_t head = (uint64_t)DF11_ANS_LANE_HEAD * nl, signs = (n + 7) / 8, words = 0;
+    *bad = ji;
     if (head + signs > payload_len) {
         snprintf(why, why_len, "payload of %u bytes too short for %u elements", payload_len, n);
-        return DF11_E_CORRUPT_CHUNK;
+        return false;
     }
     for (uint32_t k = 0; k < nl; k++) words += df11_rd16(payload + 4 * (size_t)nl + 2 * k);
     if (head + 2 * words + signs != payload_len) {
         snprintf(why, why_len, "lane lengths sum to %llu words, payload holds %llu bytes for them",
                  (unsigned long long)words, (unsigned long long)(payload_len - head - signs));
-        return DF11_E_CORRUPT_CHUNK;
+        return false;
     }
     const uint8_t *stream = payload + head;
-    uint8_t *out = dst;
+    uint8_t *out = jb->dst;
+    uint32_t wpos = 0; /* words from stream */
     for (uint32_t k0 = 0; k0 < nl; k0 += 8) {
-        uint32_t x[8];
-        const uint8_t *p[8], *end[8];
-        uint8_t *o[8];
+        uint32_t x[8], wp[8], we[8];
         uint32_t g = nl - k0 < 8 ? nl - k0 : 8;
         for (uint32_t j = 0; j < g; j++) {
             uint32_t k = k0 + j;
             x[j] = df11_rd32(payload + 4 * (size_t)k);
-            p[j] = stream;
-            stream += 2 * (size_t)df11_rd16(payload + 4 * (size_t)nl + 2 * k);
-            end[j] = stream;
-            o[j] = out + 2 * (size_t)df11_lane_first(k, DF11_ANS_LANE);
+            wp[j] = wpos;
+            wpos += df11_rd16(payload + 4 * (size_t)nl + 2 * k);
+            we[j] = wpos;
             if (x[j] < DF11_ANS_LOW) {
                 snprintf(why, why_len, "lane %u of %u starts in an impossible state", k, nl);
-                return DF11_E_CORRUPT_CHUNK;
+                return false;
             }
         }
-        bool ok = true;
         uint32_t full = 0; /* lanes of this group with all 16384 elements */
         while (full < g && df11_lane_len(n, DF11_ANS_LANE, k0 + full) == DF11_ANS_LANE) full++;
-        uint32_t j = 0;
         if (full == 8) {
-            ok = run8(x, p, end, o[0], t->esym, t->einfo, t->mslot);
-            j = 8;
-        } else if (full >= 4) {
-            ok = run4(x, p, end, o[0], t->esym, t->einfo, t->mslot);
+            df11_ans_group *gr = &s->g[s->n];
+            gr->t = t;
+            gr->base = stream;
+            gr->out = out + 2 * (size_t)df11_lane_first(k0, DF11_ANS_LANE);
+            memcpy(gr->x, x, sizeof x);
+            memcpy(gr->pos, wp, sizeof wp);
+            memcpy(gr->end, we, sizeof we);
+            gr->done = 0;
+            gr->bad = false;
+            s->job[s->n] = ji;
+            s->lane[s->n] = k0;
+            s->nl[s->n] = nl;
+            if (++s->n == GROUPS_MAX && !flush(s, bad, why, why_len)) return false;
+            continue;
+        }
+        const uint8_t *p[8], *end[8];
+        for (uint32_t j = 0; j < g; j++) {
+            p[j] = stream + 2 * (size_t)wp[j];
+            end[j] = stream + 2 * (size_t)we[j];
+        }
+        bool ok = true;
+        uint32_t j = 0;
+        if (full >= 4) {
+            ok = run4(x, p, end, out + 2 * (size_t)df11_lane_first(k0, DF11_ANS_LANE), t->esym,
+                      t->einfo, t->mslot);
             j = 4;
         }
         for (; j < g && ok; j++)
-            ok = run1(&x[j], &p[j], end[j], o[j], df11_lane_len(n, DF11_ANS_LANE, k0 + j),
-                      t->esym, t->einfo, t->mslot);
+            ok = run1(&x[j], &p[j], end[j], out + 2 * (size_t)df11_lane_first(k0 + j, DF11_ANS_LANE),
+                      df11_lane_len(n, DF11_ANS_LANE, k0 + j), t->esym, t->einfo, t->mslot);
         for (uint32_t j = 0; j < g && ok; j++) ok = p[j] == end[j] && x[j] == DF11_ANS_LOW;
         if (!ok) {
             snprintf(why, why_len, "lanes %u..%u of %u do not decode to their declared lengths", k0,
                      k0 + g - 1, nl);
-            return DF11_E_CORRUPT_CHUNK;
+            return false;
         }
     }
-    pthread_once(&sign_once, sign_init);
-    const uint8_t *sg = payload + payload_len - signs;
+    return true;
+}
+
+/* Bit 15 of every element from the sign plane at the payload's end. */
+static void or_signs(const df11_ans_job *jb)
+{
+    uint32_t n = jb->n;
+    uint8_t *out = jb->dst;
+    const uint8_t *sg = jb->payload + jb->payload_len - (n + 7) / 8;
     uint32_t i = 0;
     for (; i + 8 <= n; i += 8) {
         uint8_t *d = out + 2 * (size_t)i;
@@ -246,7 +319,28 @@ df11_status df11_ans_decode(const df11_ans_dtable *t, const uint8_t *payload,
         memcpy(d + 8, &b, 8);
     }
     for (; i < n; i++) out[2 * (size_t)i + 1] |= (uint8_t)((sg[i >> 3] >> (i & 7) & 1) << 7);
+}
+
+df11_status df11_ans_decode_many(const df11_ans_job *jobs, uint32_t count, uint32_t *bad,
+                                 char *why, size_t why_len)
+{
+    group_set s;
+    s.n = 0;
+    for (uint32_t j = 0; j < count; j++)
+        if (!start_job(&jobs[j], j, &s, bad, why, why_len)) return DF11_E_CORRUPT_CHUNK;
+    if (s.n && !flush(&s, bad, why, why_len)) return DF11_E_CORRUPT_CHUNK;
+    pthread_once(&sign_once, sign_init);
+    for (uint32_t j = 0; j < count; j++) or_signs(&jobs[j]);
     return DF11_OK;
+}
+
+df11_status df11_ans_decode(const df11_ans_dtable *t, const uint8_t *payload,
+                            uint32_t payload_len, uint32_t n, void *dst, char *why,
+                            size_t why_len)
+{
+    df11_ans_job jb = { t, payload, payload_len, n, dst };
+    uint32_t bad;
+    return df11_ans_decode_many(&jb, 1, &bad, why, why_len);
 }
 
 /* EXP_HI (FORMAT.md 5.3): a width-2 EXP payload of the high halves, decoded

@@ -72,13 +72,19 @@ static void *worker(void *p)
             pthread_cond_wait(&g->slot_free, &g->lock);
         if (g->status != DF11_OK || g->next >= g->n) break;
         uint64_t i = g->next++;
+        /* two ANS chunks of one tensor decode interleaved when both slots are free */
+        bool two = g->next < consumed(g) + g->window && df11_pairable(g->r, (uint32_t)i);
+        if (two) g->next++;
         pthread_mutex_unlock(&g->lock);
         df11_error e = {0};
-        df11_status s = df11_decode_chunk(g->r, (uint32_t)i, g->bufs[i % g->window], &e);
+        df11_status s = two ? df11_decode_chunk_pair(g->r, (uint32_t)i, g->bufs[i % g->window],
+                                                     g->bufs[(i + 1) % g->window], &e)
+                            : df11_decode_chunk(g->r, (uint32_t)i, g->bufs[i % g->window], &e);
         if (s != DF11_OK) fail(g, s, &e);
         pthread_mutex_lock(&g->lock);
         if (s == DF11_OK) {
             g->ready[i % g->window] = i + 1;
+            if (two) g->ready[(i + 1) % g->window] = i + 2;
             pthread_cond_broadcast(&g->chunk_ready);
         }
     }

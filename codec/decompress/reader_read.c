@@ -140,6 +140,42 @@ df11_status df11_decode_chunk(df11_reader *r, uint32_t idx, void *dst, df11_erro
     return s == DF11_OK ? df11_decode_payload(r, idx, payload, dst, err) : s;
 }
 
+bool df11_pairable(const df11_reader *r, uint32_t idx)
+{
+    if (idx + 1 >= r->chunk_count) return false;
+    const df11_chunk *a = &r->chunks[idx], *b = &r->chunks[idx + 1];
+    /* one model: the calling thread holds one ANS decode table at a time */
+    return a->codec == DF11_FMT_ANS && b->codec == DF11_FMT_ANS && a->segment == b->segment;
+}
+
+df11_status df11_decode_chunk_pair(df11_reader *r, uint32_t idx, void *dst0, void *dst1,
+                                   df11_error *err)
+{
+    if (!r || !df11_pairable(r, idx)) {
+        df11_status s = df11_decode_chunk(r, idx, dst0, err);
+        return s == DF11_OK ? df11_decode_chunk(r, idx + 1, dst1, err) : s;
+    }
+    const df11_chunk *c = &r->chunks[idx];
+    /* slot 1 is the EXP decoders' scratch, unused by ANS chunks */
+    uint8_t *p0 = df11_thread_buffer(0, (size_t)c[0].payload_length + DF11_PAYLOAD_SLACK);
+    uint8_t *p1 = df11_thread_buffer(1, (size_t)c[1].payload_length + DF11_PAYLOAD_SLACK);
+    const df11_ans_dtable *t = p0 && p1 ? df11_ans_dtable_get(r, r->segments[c->segment].model - 1) : NULL;
+    if (!t) return df11_fail(err, DF11_E_NOMEM, "%s: chunk %u: out of memory", r->path, idx);
+    df11_status s = read_payload_into(r, idx, p0, err);
+    if (s == DF11_OK) s = read_payload_into(r, idx + 1, p1, err);
+    if (s != DF11_OK) return s;
+    df11_ans_job jobs[2] = {
+        { t, p0, c[0].payload_length, c[0].decoded_length / 2, dst0 },
+        { t, p1, c[1].payload_length, c[1].decoded_length / 2, dst1 },
+    };
+    char why[160];
+    uint32_t bad = 0;
+    if (df11_ans_decode_many(jobs, 2, &bad, why, sizeof why) != DF11_OK)
+        return corrupt(r, idx + bad, why, err);
+    s = df11_check_chunk(r, idx, dst0, err);
+    return s == DF11_OK ? df11_check_chunk(r, idx + 1, dst1, err) : s;
+}
+
 df11_status df11_pread(df11_reader *r, void *buf, size_t len, uint64_t off, df11_error *err)
 {
     if (!r || (!buf && len))
@@ -154,7 +190,12 @@ df11_status df11_pread(df11_reader *r, void *buf, size_t len, uint64_t off, df11
         const df11_chunk *c = &r->chunks[idx];
         uint64_t skip = off - c->orig_offset;
         size_t take = c->decoded_length - skip < len ? (size_t)(c->decoded_length - skip) : len;
-        if (skip == 0 && take == c->decoded_length) {
+        if (skip == 0 && take == c->decoded_length && df11_pairable(r, idx) &&
+            len - take >= c[1].decoded_length) {
+            /* two whole ANS chunks: their lanes decode interleaved */
+            s = df11_decode_chunk_pair(r, idx, out, out + take, err);
+            take += c[1].decoded_length;
+        } else if (skip == 0 && take == c->decoded_length) {
             s = df11_decode_chunk(r, idx, out, err);
         } else {
             if (!tmp && !(tmp = malloc(1u << r->chunk_log2)))
