@@ -4,6 +4,8 @@
 # (shared-memory hazards between the tile writes and reads), initcheck
 # (reads of uninitialised device memory) and synccheck (barrier misuse).
 # Every tool is a SKIP without a GPU or without compute-sanitizer.
+# GPU_SANITIZER_TIMEOUT (seconds per tool, default none) bounds each run,
+# for the device check (kernels/gpu_check.sh) that has minutes in all.
 set -u
 cd "${DF11_ROOT:-$(dirname "$0")/../..}"
 BUILD="${BUILD:-build}"
@@ -26,11 +28,15 @@ for t in $tools; do
     [ "$t" = racecheck ] && extra="--racecheck-report all"
     # --gpu-only: the CPU parts of gpu_diff add nothing here and are slow
     # under the sanitizer's interception.
-    if "$cs" --tool "$t" $extra --error-exitcode 99 "$bin" --gpu-only >"$log/$t.out" 2>&1 &&
-        ! grep -q '^FAIL ' "$log/$t.out"; then
-        echo "PASS gpu_sanitizer_$t"
+    limit=()
+    [ -n "${GPU_SANITIZER_TIMEOUT:-}" ] && limit=(timeout -k 5 "$GPU_SANITIZER_TIMEOUT")
+    start=$SECONDS
+    "${limit[@]}" "$cs" --tool "$t" $extra --error-exitcode 99 "$bin" --gpu-only >"$log/$t.out" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ] && ! grep -q '^FAIL ' "$log/$t.out"; then
+        echo "PASS gpu_sanitizer_$t  # $((SECONDS - start)) s, $(grep -c '^PASS ' "$log/$t.out") checks"
     else
-        echo "FAIL gpu_sanitizer_$t"
+        echo "FAIL gpu_sanitizer_$t  # exit $rc$([ $rc -eq 124 ] && echo ' (timed out)') after $((SECONDS - start)) s"
         grep -E '^FAIL |=========' "$log/$t.out" | head -20
     fi
 done
