@@ -44,6 +44,11 @@ static inline uint8_t df11_ans_ctx_of(int e, int mode)
     return (uint8_t)(d < 0 ? 0 : d > 7 ? 7 : d);
 }
 
+/* The contexts of a segment with its (exponent, mantissa) histogram
+ * joint[256 * 128]: runs of exponents chosen to code its mantissas in the
+ * fewest bits (ans_ctx.c). */
+void df11_ans_ctx_map(const uint64_t *joint, uint8_t ctx[256]);
+
 /* Normalises counts[0..nsym) to frequencies summing to 2^P: every symbol
  * with a count (every symbol when all_symbols) gets at least 1. Returns
  * false if there is nothing to normalise. */
@@ -69,11 +74,23 @@ size_t df11_ans_encode(const uint8_t *src, uint32_t n, const df11_ans_enc *m, ui
                        size_t cap, uint16_t *tmp);
 /* After pass 1: the book of a file with nseg segments. freq: exponent
  * histograms; mode: most common exponent; sctx: per segment NULL or its
- * eight context histograms (8 x 128); gctx: the same over all EXP16
- * segments. seg_model[g] receives model index + 1, or 0. */
+ * eight context histograms (8 x 128) followed by its context map (256
+ * bytes); without them a segment's map is df11_ans_ctx_of its mode; gctx:
+ * the context histograms over all EXP16 segments. seg_model[g] receives
+ * model index + 1, or 0. */
 df11_status df11_ans_plan(uint32_t nseg, const uint8_t *kind, const uint64_t (*freq)[256],
                           const uint8_t *mode, uint64_t *const *sctx,
                           const uint64_t (*gctx)[128], df11_ans_book *book, uint32_t *seg_model);
+/* Groups histograms h[0..n) of nsym symbols, item i standing for mult[i]
+ * identical ones (mult NULL: one each), that should share a table
+ * (ans_cluster.c): grp[i] receives item i's group, *sums the ngroups
+ * groups' summed histograms (nsym each, malloc'd, the caller frees). */
+df11_status df11_ans_cluster(const uint64_t *const *h, const uint32_t *mult, uint32_t n, unsigned nsym,
+                             uint32_t *grp, uint64_t **sums, uint32_t *ngroups);
+/* An estimate of a table's cost in the compressed index, in bits: half
+ * a log2(count) per free parameter (the MDL rule of thumb), checked
+ * against the zstd-compressed index on GPT-2. */
+double df11_ans_table_bits(const uint64_t *counts, unsigned nsym);
 /* Drops models of segments that use no ANS chunk (seg_uses[g] false) and
  * tables no model uses; renumbers seg_model. */
 df11_status df11_ans_prune(df11_ans_book *b, uint32_t nseg, uint32_t *seg_model,
@@ -81,6 +98,8 @@ df11_status df11_ans_prune(df11_ans_book *b, uint32_t nseg, uint32_t *seg_model,
 /* Lanes df11_ans_encode codes side by side, and the words a lane can
  * need (two per element, and the one written below the last). */
 #define DF11_ANS_ENC_GROUP 4u
+/* sctx[g]: eight context histograms, then the map as 32 words of bytes */
+#define DF11_ANS_SCTX_WORDS (DF11_ANS_CONTEXTS * 128 + 256 / 8)
 #define DF11_ANS_LANE_WORDS (2 * (size_t)DF11_ANS_LANE + 2)
 #define DF11_ANS_TMP_WORDS (DF11_ANS_ENC_GROUP * DF11_ANS_LANE_WORDS)
 #endif

@@ -12,15 +12,75 @@
 #include <stdlib.h>
 #include <xxhash.h>
 
-/* An own table's cost in bits: about half a log2(count) per free
- * parameter (the MDL rule of thumb), checked against the zstd-compressed
- * index on GPT-2. */
-static double table_bits(const uint64_t *counts, unsigned nsym)
+/* Histograms from this many elements on are grouped into tables; below,
+ * a context takes the cheapest of the tables there are (it cannot pay
+ * for one). Identical histograms (a file tiled from one model, layers
+ * with the same statistics) are one item standing for all of them. At
+ * most MAX_ITEMS distinct ones are grouped (the search is quadratic in
+ * the worst case); past that, the rest do the same as small ones. */
+#define CLUSTER_MIN 64
+#define MAX_ITEMS 8192
+/* Groups few enough that every context tries each of them. */
+#define TRY_ALL_GROUPS 64
+
+/* Distinct histograms, found again by hash (open addressing). */
+typedef struct {
+    const uint64_t **h;
+    uint32_t *mult, n;
+    uint64_t *hash;
+    uint32_t *slot; /* 2 * MAX_ITEMS entries: item + 1, or 0 */
+} item_set;
+
+static bool items_init(item_set *s)
 {
-    uint64_t total = 0;
-    unsigned k = 0;
-    for (unsigned s = 0; s < nsym; s++) total += counts[s], k += counts[s] != 0;
-    return k < 2 ? 16 : 16 + 0.5 * (k - 1) * log2((double)total);
+    s->h = malloc(MAX_ITEMS * sizeof *s->h);
+    s->mult = malloc(MAX_ITEMS * sizeof *s->mult);
+    s->hash = malloc(MAX_ITEMS * sizeof *s->hash);
+    s->slot = calloc(2 * MAX_ITEMS, sizeof *s->slot);
+    s->n = 0;
+    return s->h && s->mult && s->hash && s->slot;
+}
+
+static void items_free(item_set *s)
+{
+    free(s->h), free(s->mult), free(s->hash), free(s->slot);
+}
+
+/* The item of histogram h (nsym counts), or UINT32_MAX when full. */
+static uint32_t items_add(item_set *s, const uint64_t *h, unsigned nsym)
+{
+    uint64_t x = XXH3_64bits(h, nsym * sizeof *h);
+    for (uint32_t p = (uint32_t)x & (2 * MAX_ITEMS - 1);; p = (p + 1) & (2 * MAX_ITEMS - 1)) {
+        uint32_t i = s->slot[p];
+        if (!i) {
+            if (s->n == MAX_ITEMS) return UINT32_MAX;
+            s->h[s->n] = h, s->mult[s->n] = 1, s->hash[s->n] = x;
+            s->slot[p] = ++s->n;
+            return s->n - 1;
+        }
+        if (s->hash[i - 1] == x && memcmp(s->h[i - 1], h, nsym * sizeof *h) == 0) {
+            s->mult[i - 1]++;
+            return i - 1;
+        }
+    }
+}
+
+typedef struct {
+    uint32_t table;
+    uint16_t freq[256];
+} booked;
+
+/* Tables for the groups df11_ans_cluster made of sums[0..ng). */
+static df11_status book_groups(df11_ans_book *book, const uint64_t *sums, uint32_t ng, unsigned nsym,
+                               unsigned P, bool all_symbols, booked *out)
+{
+    for (uint32_t k = 0; k < ng; k++) {
+        df11_fmt_table t = {.prob_bits = P};
+        if (!df11_ans_normalize(sums + (size_t)k * nsym, nsym, P, all_symbols, t.freq)) return DF11_E_INTERNAL;
+        memcpy(out[k].freq, t.freq, sizeof out[k].freq);
+        if ((out[k].table = df11_ans_book_table(book, &t)) == UINT32_MAX) return DF11_E_NOMEM;
+    }
+    return DF11_OK;
 }
 
 df11_status df11_ans_plan(uint32_t nseg, const uint8_t *kind, const uint64_t (*freq)[256],
@@ -41,14 +101,56 @@ df11_status df11_ans_plan(uint32_t nseg, const uint8_t *kind, const uint64_t (*f
     df11_fmt_table u = {.prob_bits = DF11_ANS_MANT_BITS};
     for (unsigned m = 0; m < 128; m++) u.freq[m] = 1u << (DF11_ANS_MANT_BITS - 7);
     if ((uniform = df11_ans_book_table(book, &u)) == UINT32_MAX) return DF11_E_NOMEM;
+
+    /* the items to group: large contexts, and every exponent histogram */
+    item_set mi = {0}, ei = {0};
+    uint32_t *mgrp = malloc(MAX_ITEMS * sizeof *mgrp), *egrp = malloc(MAX_ITEMS * sizeof *egrp);
+    uint32_t *mitem = malloc((size_t)(nseg ? nseg : 1) * DF11_ANS_CONTEXTS * sizeof *mitem);
+    uint32_t *eitem = malloc((size_t)(nseg ? nseg : 1) * sizeof *eitem);
+    uint64_t *msums = NULL, *esums = NULL;
+    booked *mb = NULL, *eb = NULL;
+    df11_status st = DF11_E_NOMEM;
+    bool ok = items_init(&mi) & items_init(&ei);
+    if (!ok || !mgrp || !egrp || !mitem || !eitem) goto out;
+    uint32_t mg = 0, eg = 0;
+    for (uint32_t g = 0; g < nseg; g++) {
+        eitem[g] = UINT32_MAX;
+        for (unsigned c = 0; c < DF11_ANS_CONTEXTS; c++) mitem[(size_t)g * DF11_ANS_CONTEXTS + c] = UINT32_MAX;
+        if (kind[g] != DF11_SEG_EXP16) continue;
+        eitem[g] = items_add(&ei, freq[g], 256);
+        if (!sctx[g]) continue;
+        for (unsigned c = 0; c < DF11_ANS_CONTEXTS; c++) {
+            const uint64_t *h = sctx[g] + 128 * c;
+            uint64_t t = 0;
+            for (unsigned m = 0; m < 128; m++) t += h[m];
+            if (t >= CLUSTER_MIN) mitem[(size_t)g * DF11_ANS_CONTEXTS + c] = items_add(&mi, h, 128);
+        }
+    }
+    if ((st = df11_ans_cluster(mi.h, mi.mult, mi.n, 128, mgrp, &msums, &mg)) != DF11_OK) goto out;
+    if ((st = df11_ans_cluster(ei.h, ei.mult, ei.n, 256, egrp, &esums, &eg)) != DF11_OK) goto out;
+    st = DF11_E_NOMEM;
+    mb = malloc((mg ? mg : 1) * sizeof *mb);
+    eb = malloc((eg ? eg : 1) * sizeof *eb);
+    if (!mb || !eb) goto out;
+    /* mantissa groups: every mantissa gets a frequency, so any context
+     * may take any group's table */
+    if ((st = book_groups(book, msums, mg, 128, DF11_ANS_MANT_BITS, true, mb)) != DF11_OK) goto out;
+    if ((st = book_groups(book, esums, eg, 256, DF11_ANS_EXP_BITS, false, eb)) != DF11_OK) goto out;
+
     for (uint32_t g = 0; g < nseg; g++) {
         seg_model[g] = 0;
         if (kind[g] != DF11_SEG_EXP16) continue;
-        df11_fmt_table et = {.prob_bits = DF11_ANS_EXP_BITS};
-        if (!df11_ans_normalize(freq[g], 256, DF11_ANS_EXP_BITS, false, et.freq)) continue;
         df11_fmt_model m = {0};
-        if ((m.exp_table = df11_ans_book_table(book, &et)) == UINT32_MAX) return DF11_E_NOMEM;
-        for (int e = 0; e < 256; e++) m.ctx[e] = df11_ans_ctx_of(e, mode[g]);
+        if (eitem[g] != UINT32_MAX) {
+            m.exp_table = eb[egrp[eitem[g]]].table; /* its group holds all its exponents */
+        } else {
+            df11_fmt_table et = {.prob_bits = DF11_ANS_EXP_BITS};
+            if (!df11_ans_normalize(freq[g], 256, DF11_ANS_EXP_BITS, false, et.freq)) continue;
+            if ((m.exp_table = df11_ans_book_table(book, &et)) == UINT32_MAX) goto out;
+        }
+        if (sctx[g]) memcpy(m.ctx, sctx[g] + DF11_ANS_CONTEXTS * 128, 256);
+        else
+            for (int e = 0; e < 256; e++) m.ctx[e] = df11_ans_ctx_of(e, mode[g]);
         bool used[DF11_ANS_CONTEXTS] = {0};
         for (int e = 0; e < 256; e++) used[m.ctx[e]] |= freq[g][e] != 0;
         for (unsigned c = 0; c < DF11_ANS_CONTEXTS; c++) {
@@ -59,18 +161,24 @@ df11_status df11_ans_plan(uint32_t nseg, const uint8_t *kind, const uint64_t (*f
             const uint64_t *h = sctx[g] + 128 * c;
             double best = df11_ans_cost(h, 128, DF11_ANS_MANT_BITS, u.freq);
             double sh = df11_ans_cost(h, 128, DF11_ANS_MANT_BITS, gfreq[c]);
-            if (sh <= best) best = sh, m.mant_table[c] = shared[c];
-            df11_fmt_table own = {.prob_bits = DF11_ANS_MANT_BITS};
-            if (!df11_ans_normalize(h, 128, DF11_ANS_MANT_BITS, false, own.freq)) continue;
-            double mine = df11_ans_cost(h, 128, DF11_ANS_MANT_BITS, own.freq) + table_bits(h, 128);
-            if (mine < best && (m.mant_table[c] = df11_ans_book_table(book, &own)) == UINT32_MAX)
-                return DF11_E_NOMEM;
+            if (sh < best) best = sh, m.mant_table[c] = shared[c];
+            uint32_t it = mitem[(size_t)g * DF11_ANS_CONTEXTS + c];
+            for (uint32_t k = 0; k < mg; k++) {
+                if (mg > TRY_ALL_GROUPS && (it == UINT32_MAX || k != mgrp[it])) continue;
+                double v = df11_ans_cost(h, 128, DF11_ANS_MANT_BITS, mb[k].freq);
+                if (v < best) best = v, m.mant_table[c] = mb[k].table;
+            }
         }
-        uint32_t mi = df11_ans_book_model(book, &m);
-        if (mi == UINT32_MAX) return DF11_E_NOMEM;
-        seg_model[g] = mi + 1;
+        uint32_t mix = df11_ans_book_model(book, &m);
+        if (mix == UINT32_MAX) goto out;
+        seg_model[g] = mix + 1;
     }
-    return DF11_OK;
+    st = DF11_OK;
+out:
+    items_free(&mi), items_free(&ei);
+    free(mgrp), free(egrp), free(mitem), free(eitem);
+    free(msums), free(esums), free(mb), free(eb);
+    return st;
 }
 
 /* Keeps only the models of segments that use ANS and the tables those

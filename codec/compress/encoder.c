@@ -34,6 +34,8 @@ enum { CODEC_RAW = DF11_FMT_RAW, CODEC_ZSTD = DF11_FMT_ZSTD, CODEC_EXP = DF11_FM
  * OWN_TABLES_MIN on (the others take the shared tables). */
 #define CTX_HIST_BUDGET (64u << 20)
 #define OWN_TABLES_MIN (1u << 20)
+/* Segments from this many bytes on get contexts fitted to them. */
+#define FITTED_CTX_MIN (1u << 17)
 
 typedef struct {
     uint64_t orig_offset;
@@ -226,20 +228,26 @@ static void plan_segment(encoder *e, uint32_t g)
 }
 
 /* --max, at the end of an EXP16 segment: its joint histogram folded into
- * contexts around its most common exponent. */
+ * contexts. A segment that keeps its own histograms and is large enough to
+ * pay for the search gets contexts fitted to it (ans_ctx.c, ~0.5 ms);
+ * the others take them around their most common exponent. */
 static df11_status fold_segment(encoder *e, uint32_t g)
 {
     unsigned mode = 0;
     for (unsigned x = 1; x < 256; x++)
         if (e->freq[g][x] > e->freq[g][mode]) mode = x;
     e->mode[g] = (uint8_t)mode;
-    uint64_t *own = NULL, bytes = DF11_ANS_CONTEXTS * 128 * sizeof *own;
+    uint64_t *own = NULL, bytes = DF11_ANS_SCTX_WORDS * sizeof *own;
+    uint8_t map[256];
+    for (unsigned x = 0; x < 256; x++) map[x] = df11_ans_ctx_of((int)x, (int)mode);
     if (e->plan.segs[g].length >= OWN_TABLES_MIN || e->ctx_hist_bytes + bytes <= CTX_HIST_BUDGET) {
-        if (!(own = e->sctx[g] = calloc(DF11_ANS_CONTEXTS * 128, sizeof *own))) return DF11_E_NOMEM;
+        if (!(own = e->sctx[g] = calloc(DF11_ANS_SCTX_WORDS, sizeof *own))) return DF11_E_NOMEM;
         e->ctx_hist_bytes += bytes;
+        if (e->plan.segs[g].length >= FITTED_CTX_MIN) df11_ans_ctx_map(e->seg_joint, map);
+        memcpy(own + DF11_ANS_CONTEXTS * 128, map, 256);
     }
     for (unsigned x = 0; x < 256; x++) {
-        unsigned c = df11_ans_ctx_of((int)x, (int)mode);
+        unsigned c = map[x];
         for (unsigned m = 0; m < 128; m++) {
             uint64_t v = e->seg_joint[x * 128 + m];
             e->gctx[c][m] += v;
@@ -393,6 +401,21 @@ static df11_status ans_prepare(encoder *e, unsigned threads)
     return DF11_OK;
 }
 
+/* A segment none of whose chunks is EXP never has its Huffman code read,
+ * but the format wants a valid one (FORMAT.md 3): all lengths 8, the same
+ * 128 bytes in every such segment, cost the compressed index nearly
+ * nothing where each tensor's own code took ~7 bytes (GPT-2: 1.2 KB). */
+static void plain_codes(encoder *e)
+{
+    for (uint32_t g = 0; g < e->plan.count; g++) {
+        if (!e->seg_model[g]) continue;
+        uint64_t end = g + 1 < e->plan.count ? e->first_chunk[g + 1] : e->njobs;
+        bool exp = false;
+        for (uint64_t i = e->first_chunk[g]; i < end; i++) exp |= e->chunks[i].codec == CODEC_EXP;
+        if (!exp) memset(e->len[g], 8, 256);
+    }
+}
+
 /* After the sizing pass: the tables and models of segments that use ANS,
  * and ANS at all only if its chunks save more than its records cost in
  * the compressed index (a small file may not pay for them). */
@@ -417,7 +440,10 @@ static df11_status ans_settle(encoder *e)
     if (df11_ans_book_zsize(&e->book, &cost) != DF11_OK) return DF11_E_NOMEM;
     /* segment model fields, a few bytes more each once compressed */
     cost += 4 * (size_t)e->book.nmodels;
-    if (saved > cost) return DF11_OK;
+    if (saved > cost) {
+        plain_codes(e);
+        return DF11_OK;
+    }
     e->flags &= ~DF11_FMT_FLAG_ANS;
     e->out_pos = DF11_HEADER_SIZE;
     for (uint64_t i = 0; i < e->njobs; i++) {
