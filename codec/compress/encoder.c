@@ -51,6 +51,7 @@ typedef struct {
     uint64_t xxh3;
     uint64_t freq[256];
     uint32_t *joint; /* --max, EXP16: (exponent, mantissa) histogram, 256 x 128 */
+    bool ans;        /* --max, written directly: out holds the ANS payload */
 } slot;
 
 typedef struct {
@@ -172,13 +173,20 @@ static df11_status pass1_work(uint64_t i, unsigned worker, void *ctx)
     if (kind != DF11_SEG_BYTES) {
         unsigned w = width_of(kind);
         memset(sl->freq, 0, sizeof sl->freq);
-        df11_exp_histogram(sl->in, j->length / w, w, sl->freq);
-        try_zstd = raw_plane_entropy(sl->in, j->length / w, w) < 7.0;
-        if (kind == DF11_SEG_EXP32) sl->low_zero = low_halves_zero(sl->in, j->length / 4);
         if (kind == DF11_SEG_EXP16 && e->max) {
+            /* the exponent histogram is the joint one's row sums */
             memset(sl->joint, 0, 256 * 128 * sizeof *sl->joint);
             for (uint32_t k = 0; k < j->length / 2; k++) sl->joint[df11_rd16(sl->in + 2 * (size_t)k) & 0x7FFF]++;
+            for (unsigned x = 0; x < 256; x++) {
+                uint32_t t = 0;
+                for (unsigned m = 0; m < 128; m++) t += sl->joint[x * 128 + m];
+                sl->freq[x] = t;
+            }
+        } else {
+            df11_exp_histogram(sl->in, j->length / w, w, sl->freq);
         }
+        try_zstd = raw_plane_entropy(sl->in, j->length / w, w) < 7.0;
+        if (kind == DF11_SEG_EXP32) sl->low_zero = low_halves_zero(sl->in, j->length / 4);
     }
     sl->zlen = 0;
     if (try_zstd) {
@@ -285,16 +293,15 @@ static df11_status pass1_emit(uint64_t i, void *ctx)
     return DF11_OK;
 }
 
-static df11_status pass2_work(uint64_t i, unsigned worker, void *ctx)
+static df11_status pass2_emit(uint64_t i, void *ctx);
+
+/* Chunk i, read into sl, encoded with the codec pass 1 chose into
+ * sl->out, at the size pass 1 computed. */
+static df11_status encode_chosen(encoder *e, uint64_t i, unsigned worker, slot *sl)
 {
-    encoder *e = ctx;
-    slot *sl = &e->slots[i % e->window];
-    df11_status s = read_job(e, i, sl);
-    if (s != DF11_OK) return s;
     const job *j = &e->jobs[i];
     const df11_fmt_chunk *c = &e->chunks[i];
-    if (XXH3_64bits(sl->in, j->length) != c->xxh3)
-        return changed(e, j->orig_offset, "its bytes differ between the two passes");
+    df11_status s;
     uint32_t want = c->payload_length;
     uint8_t kind = e->plan.segs[j->segment].kind;
     switch (c->codec) {
@@ -337,6 +344,24 @@ static df11_status pass2_work(uint64_t i, unsigned worker, void *ctx)
     return DF11_OK;
 }
 
+/* Reads chunk i again and checks it is what pass 1 saw. */
+static df11_status reread(encoder *e, uint64_t i, slot *sl)
+{
+    df11_status s = read_job(e, i, sl);
+    if (s != DF11_OK) return s;
+    if (XXH3_64bits(sl->in, e->jobs[i].length) != e->chunks[i].xxh3)
+        return changed(e, e->jobs[i].orig_offset, "its bytes differ between the two passes");
+    return DF11_OK;
+}
+
+static df11_status pass2_work(uint64_t i, unsigned worker, void *ctx)
+{
+    encoder *e = ctx;
+    slot *sl = &e->slots[i % e->window];
+    df11_status s = reread(e, i, sl);
+    return s == DF11_OK ? encode_chosen(e, i, worker, sl) : s;
+}
+
 /* --max: between the passes, every chunk of a segment with a model is
  * ANS-encoded once to learn its exact size (discarded), and then every
  * chunk is laid out with the smallest codec. */
@@ -348,32 +373,71 @@ static df11_status size_work(uint64_t i, unsigned worker, void *ctx)
     sl->out_len = 0;
     uint32_t model = e->seg_model[j->segment];
     if (!model) return DF11_OK;
-    df11_status s = read_job(e, i, sl);
+    df11_status s = reread(e, i, sl);
     if (s != DF11_OK) return s;
-    if (XXH3_64bits(sl->in, j->length) != e->chunks[i].xxh3)
-        return changed(e, j->orig_offset, "its bytes differ between the two passes");
     sl->out_len = df11_ans_encode(sl->in, j->length / 2, &e->enc[model - 1], sl->out,
                                   2 * ((size_t)1 << e->o.chunk_log2) + 64, e->ans_tmp[worker]);
     return DF11_OK;
 }
 
+/* Chunk i takes ANS when its ANS payload (ans bytes, 0 for none) is
+ * smaller than what pass 1 chose, which is kept for ans_settle. Returns
+ * whether it does. */
+static bool take_ans(encoder *e, uint64_t i, size_t ans)
+{
+    df11_fmt_chunk *c = &e->chunks[i];
+    e->alt[i] = c->payload_length;
+    e->alt_codec[i] = c->codec;
+    if (!ans || ans >= c->payload_length) return false;
+    c->payload_length = (uint32_t)ans;
+    c->codec = CODEC_ANS;
+    e->flags |= DF11_FMT_FLAG_ANS;
+    return true;
+}
+
 static df11_status size_emit(uint64_t i, void *ctx)
 {
     encoder *e = ctx;
-    slot *sl = &e->slots[i % e->window];
-    df11_fmt_chunk *c = &e->chunks[i];
-    uint32_t best = c->payload_length;
-    e->alt[i] = best;
-    e->alt_codec[i] = c->codec;
-    if (sl->out_len && sl->out_len < best) {
-        best = (uint32_t)sl->out_len;
-        c->payload_length = best;
-        c->codec = CODEC_ANS;
-        e->flags |= DF11_FMT_FLAG_ANS;
-    }
-    c->payload_offset = e->out_pos;
-    e->out_pos += best;
+    take_ans(e, i, e->slots[i % e->window].out_len);
+    e->chunks[i].payload_offset = e->out_pos;
+    e->out_pos += e->chunks[i].payload_length;
     return DF11_OK;
+}
+
+/* --max into a file that can be written at any offset: the sizing pass
+ * and pass 2 in one. Each chunk is ANS-encoded once and written with the
+ * smaller codec at once; the header goes in last, at the start. Same
+ * decisions in the same order, so the same bytes as the other path (which
+ * a pipe needs: it ANS-encodes every chunk twice). */
+static df11_status direct_work(uint64_t i, unsigned worker, void *ctx)
+{
+    encoder *e = ctx;
+    slot *sl = &e->slots[i % e->window];
+    const job *j = &e->jobs[i];
+    df11_status s = reread(e, i, sl);
+    if (s != DF11_OK) return s;
+    sl->ans = false;
+    uint32_t model = e->seg_model[j->segment];
+    if (model) {
+        size_t a = df11_ans_encode(sl->in, j->length / 2, &e->enc[model - 1], sl->alt,
+                                   2 * ((size_t)1 << e->o.chunk_log2) + 64, e->ans_tmp[worker]);
+        if (a && a < e->chunks[i].payload_length) {
+            uint8_t *t = sl->out;
+            sl->out = sl->alt, sl->alt = t;
+            sl->out_len = a, sl->ans = true;
+            return DF11_OK;
+        }
+    }
+    return encode_chosen(e, i, worker, sl);
+}
+
+static df11_status direct_emit(uint64_t i, void *ctx)
+{
+    encoder *e = ctx;
+    slot *sl = &e->slots[i % e->window];
+    take_ans(e, i, sl->ans ? sl->out_len : 0);
+    e->chunks[i].payload_offset = e->out_pos;
+    return pass2_emit(i, ctx);
 }
 
 static df11_status ans_prepare(encoder *e, unsigned threads)
@@ -605,6 +669,73 @@ static void free_state(encoder *e, unsigned threads)
     df11_plan_free(&e->plan);
 }
 
+/* The index once every chunk's codec and size is known, and the header
+ * that points at it from index_offset. */
+static df11_status index_and_header(encoder *e, const uint8_t sha[32], uint64_t index_offset,
+                                    df11_index_blob *ix, uint8_t h[DF11_HEADER_SIZE])
+{
+    /* tables only travel in files that use them */
+    const df11_ans_book *book = e->flags & DF11_FMT_FLAG_ANS ? &e->book : NULL;
+    df11_status s = df11_index_build(&e->plan, e->first_chunk, (const uint8_t(*)[256])e->len, e->chunks,
+                                     e->njobs, book, book ? e->seg_model : NULL, ix);
+    if (s != DF11_OK) return s;
+    df11_header_build(h, e->size, sha, e->o.chunk_log2, e->plan.count, e->njobs, index_offset,
+                      e->flags, book, ix);
+    return DF11_OK;
+}
+
+/* A regular file written from its current offset *base on, not in append
+ * mode: its header can be written last. */
+static bool can_seek(int fd, uint64_t *base)
+{
+    struct stat st;
+    int fl = fcntl(fd, F_GETFL);
+    off_t at = lseek(fd, 0, SEEK_CUR);
+    if (fl < 0 || (fl & O_APPEND) || at < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    *base = (uint64_t)at;
+    return true;
+}
+
+/* --max into a seekable file (direct_work): a header-sized hole, the
+ * payloads, the index, then the header. *done false: ANS was dropped
+ * after chunks were written with it (ans_settle), and the file is cut
+ * back to base for the caller to write it again. */
+static df11_status encode_direct(encoder *e, unsigned threads, const uint8_t sha[32], uint64_t base,
+                                 bool *done)
+{
+    uint8_t h[DF11_HEADER_SIZE] = {0};
+    e->out_pos = 0;
+    e->done = 0;
+    df11_status s = write_out(e, h, sizeof h);
+    if (s == DF11_OK) s = df11_parallel_ordered(e->njobs, threads, e->window, direct_work, direct_emit, e);
+    bool had_ans = e->flags & DF11_FMT_FLAG_ANS;
+    if (s == DF11_OK) s = ans_settle(e);
+    if (s != DF11_OK) return s;
+    if (had_ans && !(e->flags & DF11_FMT_FLAG_ANS)) {
+        if (ftruncate(e->out_fd, (off_t)base) != 0 || lseek(e->out_fd, (off_t)base, SEEK_SET) < 0)
+            return df11_fail(e->err, DF11_E_IO, "%s: cannot rewind: %s", e->out_name, strerror(errno));
+        return DF11_OK;
+    }
+    uint64_t index_offset = e->out_pos;
+    df11_index_blob ix;
+    s = check_unchanged_size(e);
+    if (s == DF11_OK) s = index_and_header(e, sha, index_offset, &ix, h);
+    if (s != DF11_OK) return s;
+    s = write_out(e, ix.z, ix.zlen);
+    df11_index_free(&ix);
+    for (size_t off = 0; s == DF11_OK && off < sizeof h;) {
+        ssize_t n = pwrite(e->out_fd, h + off, sizeof h - off, (off_t)(base + off));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0)
+            s = df11_fail(e->err, DF11_E_IO, "%s: offset 0: write failed: %s", e->out_name,
+                          strerror(n < 0 ? errno : ENOSPC));
+        else
+            off += (size_t)n;
+    }
+    *done = s == DF11_OK;
+    return s;
+}
+
 static df11_status encode(encoder *e, unsigned threads)
 {
     struct stat st;
@@ -621,23 +752,26 @@ static df11_status encode(encoder *e, unsigned threads)
     e->out_pos = DF11_HEADER_SIZE; /* pass 1 lays the payloads out from here */
     if (s == DF11_OK) s = df11_parallel_ordered(e->njobs, threads, e->window, pass1_work, pass1_emit, e);
     if (s == DF11_OK && e->max) s = ans_prepare(e, threads);
-    if (s == DF11_OK && e->max)
-        s = df11_parallel_ordered(e->njobs, threads, e->window, size_work, size_emit, e);
-    if (s == DF11_OK && e->max) s = ans_settle(e);
     if (s != DF11_OK) return s;
     uint8_t sha[32];
     unsigned shalen = 0;
     EVP_DigestFinal_ex(e->sha, sha, &shalen);
+    uint64_t base;
+    if (e->max && can_seek(e->out_fd, &base)) {
+        bool done = false;
+        s = encode_direct(e, threads, sha, base, &done);
+        if (s != DF11_OK || done) return s;
+        /* ANS did not pay for its tables: the file again, without it */
+    } else if (e->max) {
+        s = df11_parallel_ordered(e->njobs, threads, e->window, size_work, size_emit, e);
+        if (s == DF11_OK) s = ans_settle(e);
+        if (s != DF11_OK) return s;
+    }
     df11_index_blob ix;
-    /* tables only travel in files that use them */
-    const df11_ans_book *book = e->flags & DF11_FMT_FLAG_ANS ? &e->book : NULL;
-    s = df11_index_build(&e->plan, e->first_chunk, (const uint8_t(*)[256])e->len, e->chunks,
-                         e->njobs, book, book ? e->seg_model : NULL, &ix);
-    if (s != DF11_OK) return s;
     uint8_t h[DF11_HEADER_SIZE];
     uint64_t index_offset = e->out_pos;
-    df11_header_build(h, e->size, sha, e->o.chunk_log2, e->plan.count, e->njobs, index_offset,
-                      e->flags, book, &ix);
+    s = index_and_header(e, sha, index_offset, &ix, h);
+    if (s != DF11_OK) return s;
     e->out_pos = 0;
     e->done = 0;
     s = write_out(e, h, sizeof h);

@@ -11,12 +11,16 @@
  *  - what each file says about itself: the flags and minor version of the
  *    features it uses, and a file that uses none is still 1.0;
  *  - --max is smaller than the default on BF16 Gaussian weights;
+ *  - --max writes the same bytes into a file (header last, one ANS pass)
+ *    as into a pipe (front to back, a sizing pass), also for a file whose
+ *    ANS chunks do not pay for their tables (written, then rewritten);
  *  - a flag bit this library lacks gives DF11_E_VERSION naming it; a chunk
  *    codec the flags do not allow gives DF11_E_CORRUPT_INDEX.
  */
 #include "codec_util.h"
 #include "../../codec/decompress/reader.h"
 
+#include <pthread.h>
 #include <xxhash.h>
 
 enum { N_BIG = 300000, N_LANE = 16385, N_FIVE = 5 * 16384 + 100, N_CONST = 4000, N_TINY = 300, N_F32 = 40000 };
@@ -90,6 +94,66 @@ static bool patch_header(const char *path, const char *out, uint32_t flags)
     return ok;
 }
 
+typedef struct {
+    int fd;
+    uint8_t *buf;
+    size_t len, cap;
+} drain;
+
+static void *drain_pipe(void *p)
+{
+    drain *d = p;
+    for (;;) {
+        if (d->len == d->cap) {
+            uint8_t *b = realloc(d->buf, d->cap = d->cap ? 2 * d->cap : 1 << 16);
+            if (!b) break;
+            d->buf = b;
+        }
+        ssize_t n = read(d->fd, d->buf + d->len, d->cap - d->len);
+        if (n <= 0) break;
+        d->len += (size_t)n;
+    }
+    return NULL;
+}
+
+/* --max of in into a file and into a pipe: the same bytes, and they decode. */
+static void file_equals_pipe(const char *in, const char *out, const char *name)
+{
+    df11_encode_options o;
+    df11_encode_options_default(&o);
+    o.level = DF11_LEVEL_MAX;
+    df11_error e = {0};
+    bool ok = df11_encode_file(in, out, &o, &e) == DF11_OK;
+    int p[2], fd = open(in, O_RDONLY);
+    drain d = {0};
+    pthread_t th;
+    ok = ok && fd >= 0 && pipe(p) == 0;
+    if (ok) {
+        d.fd = p[0];
+        ok = pthread_create(&th, NULL, drain_pipe, &d) == 0;
+        if (ok) {
+            ok = df11_encode_fd(fd, in, p[1], "(pipe)", &o, &e) == DF11_OK;
+            close(p[1]);
+            pthread_join(th, NULL);
+        } else {
+            close(p[1]);
+        }
+        close(p[0]);
+    }
+    if (fd >= 0) close(fd);
+    size_t n = 0, m = 0;
+    uint8_t *f = tu_read_file(out, &n), *orig = tu_read_file(in, &m);
+    df11_reader *r = NULL;
+    uint8_t *back = malloc(m + 1);
+    bool same = ok && f && n == d.len && memcmp(f, d.buf, n) == 0;
+    bool decodes = same && back && df11_open(out, &r, &e) == DF11_OK &&
+                   df11_pread(r, back, m, 0, NULL) == DF11_OK && memcmp(back, orig, m) == 0;
+    tu_result(decodes, name, "%zu bytes into a file, %zu into a pipe: %s", n, d.len, e.message);
+    df11_close(r);
+    free(back), free(f), free(orig), free(d.buf);
+    unlink(out);
+}
+
 int main(void)
 {
     uint64_t seed = tu_seed("ratio_max");
@@ -154,6 +218,20 @@ int main(void)
         }
     tu_result(stored[1][1] && stored[1][1] < stored[0][1], "ratio.max_smaller_than_default",
               "%llu vs %llu bytes", (unsigned long long)stored[1][1], (unsigned long long)stored[0][1]);
+    snprintf(out, sizeof out, "%s/direct.df11", dir);
+    file_equals_pipe(in, out, "ratio.max_file_equals_pipe");
+    /* one mid-sized tensor: chunks take ANS, the tables do not pay, the
+     * file is written again without ANS */
+    char one[4200];
+    snprintf(one, sizeof one, "%s/one.safetensors", dir);
+    static uint8_t w1[2 * 20000];
+    tu_fill_bf16(&g, w1, 20000, 0.02);
+    tu_tensor t1 = {"w", "BF16", 20000, w1, sizeof w1};
+    size_t size1 = 0;
+    uint8_t *o1 = tu_write_safetensors(one, &t1, 1, &size1);
+    free(o1);
+    file_equals_pipe(one, out, "ratio.max_file_equals_pipe.ans_dropped");
+    unlink(one);
     /* no feature used: a plain 1.0 file, byte for byte what 1.0 readers take */
     df11_encode_options o;
     df11_encode_options_default(&o);
