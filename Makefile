@@ -66,8 +66,16 @@ TTOOL_BIN := $(TTOOL_C:tests/tools/%.c=$(BUILD)/testtools/%)
 BENCH_C   := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
 GPU_BENCH := $(BUILD)/bench/gpu_bench
+# gpu_diff once more, against kernels/batch.cu's host code compiled as
+# plain C++ on a CPU fake of the CUDA runtime (kernels/fake_cuda.h): the
+# slot pool, the device table cache, copy out, device mode and CUDA
+# failures run in every build, with or without a GPU.
+GPU_FAKE  := $(BUILD)/tests/gpu_diff_fake
+FAKE_OBJ  := $(BUILD)/kernels/fake/batch.o $(BUILD)/kernels/fake/fake_cuda.o
+FAKE_CXXFLAGS = -std=c++17 $(OPT) -g -Wall -Wextra -Werror -fPIC -pthread -DDF11_FAKE_CUDA -Icodec -Ikernels \
+  $(filter -fsanitize% -fno-sanitize% -fno-omit-frame-pointer,$(CFLAGS))
 
-all: $(BUILD)/libdf11.a $(BUILD)/libdf11store.a $(BUILD)/$(SONAME) $(BUILD)/df11 $(BUILD)/df11fs $(TEST_BIN) $(TTOOL_BIN) $(BENCH_BIN) $(GPU_BENCH)
+all: $(BUILD)/libdf11.a $(BUILD)/libdf11store.a $(BUILD)/$(SONAME) $(BUILD)/df11 $(BUILD)/df11fs $(TEST_BIN) $(TTOOL_BIN) $(BENCH_BIN) $(GPU_BENCH) $(GPU_FAKE)
 
 $(BUILD)/include/df11.h: codec/df11.h
 	@mkdir -p $(@D)
@@ -126,6 +134,18 @@ $(BUILD)/tests/fs_core: tests/c/fs_core.c $(FS_CORE_OBJ) $(STORE_LIBS) $(BUILD)/
 $(GPU_BENCH): kernels/gpu_bench.c $(BUILD)/libdf11.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(INTERNAL_INC) -Ikernels -o $@ $< $(BUILD)/libdf11.a $(LIBS)
+
+$(BUILD)/kernels/fake/batch.o: kernels/batch.cu
+	@mkdir -p $(@D)
+	$(CXX) $(FAKE_CXXFLAGS) -MMD -MP -x c++ -c -o $@ $<
+
+$(BUILD)/kernels/fake/%.o: kernels/%.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(FAKE_CXXFLAGS) -MMD -MP -c -o $@ $<
+
+$(GPU_FAKE): tests/c/gpu_diff.c $(FAKE_OBJ) $(BUILD)/libdf11.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(INTERNAL_INC) -o $@ $< $(FAKE_OBJ) $(BUILD)/libdf11.a $(LIBS) -lstdc++
 
 # store/ is built like its users: only the public df11.h on the path.
 $(BUILD)/store/%.o: store/%.c $(BUILD)/include/df11.h

@@ -6,7 +6,11 @@
 #ifndef DF11_CUDA_CHECK_CUH
 #define DF11_CUDA_CHECK_CUH
 
+#ifdef DF11_FAKE_CUDA
+#include "fake_cuda.h" /* batch.cu's host logic on the CPU, for tests */
+#else
 #include <cuda_runtime.h>
+#endif
 #include <stdio.h>
 #include <string.h>
 

@@ -6,7 +6,11 @@
 #ifndef DF11_EXP16_CUH
 #define DF11_EXP16_CUH
 
+#ifdef DF11_FAKE_CUDA
+#include "fake_cuda.h" /* batch.cu's host logic on the CPU, for tests */
+#else
 #include <cuda_runtime.h>
+#endif
 #include <stdint.h>
 
 #include "../codec/common/ans.h"

@@ -507,20 +507,47 @@ static void run_backend(const char *backend, dataset *ds, size_t nds)
         snprintf(name, sizeof name, "gpu_%s_clean_after_corrupt_%s", backend, ds[i].label);
         result(decode_all(ds[i].df11, ds[i].orig, ds[i].orig_len, DF11_BATCH_HOST, 0, 0, msg, sizeof msg), name, msg);
     }
-    if (!strcmp(backend, "gpu")) {
+    if (!strcmp(backend, "gpu") || !strcmp(backend, "fake")) {
         /* A pinned destination takes the direct asynchronous D2H path. */
         for (size_t i = 0; i < nds; i++) {
-            snprintf(name, sizeof name, "gpu_gpu_host_pinned_%s", ds[i].label);
+            snprintf(name, sizeof name, "gpu_%s_host_pinned_%s", backend, ds[i].label);
             result(decode_all(ds[i].df11, ds[i].orig, ds[i].orig_len, DF11_BATCH_HOST, 0, 1, msg, sizeof msg),
                    name, msg);
         }
         for (size_t i = 0; i < nds; i++) {
             for (int mis = 0; mis < 2; mis++) {
-                snprintf(name, sizeof name, "gpu_gpu_device_%s%s", ds[i].label, mis ? "_misaligned" : "");
+                snprintf(name, sizeof name, "gpu_%s_device_%s%s", backend, ds[i].label, mis ? "_misaligned" : "");
                 result(decode_all(ds[i].df11, ds[i].orig, ds[i].orig_len, DF11_BATCH_DEVICE, mis, 0, msg, sizeof msg),
                        name, msg);
             }
         }
+    }
+}
+
+/* The fake CUDA runtime only (DF11_FAKE_CUDA_FAIL_AT, kernels/fake_cuda.h):
+ * a CUDA call failing at any point of a batch sends it to the CPU, exact
+ * bytes still, and the next batch gets a fresh context. */
+static void fake_failures(const dataset *d)
+{
+    static const int at[] = {1, 2, 5, 9, 17, 40};
+    char name[96], msg[700];
+    for (int m = 0; m < 2; m++) {
+        const df11_batch_mode mode = m ? DF11_BATCH_DEVICE : DF11_BATCH_HOST;
+        int ok = 1;
+        char first[800] = "";
+        for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+            char v[16];
+            /* device mode: call 1 is this test's own cudaMalloc */
+            snprintf(v, sizeof v, "%d", at[k] + m);
+            setenv("DF11_FAKE_CUDA_FAIL_AT", v, 1);
+            int a = decode_all(d->df11, d->orig, d->orig_len, mode, 0, 0, msg, sizeof msg);
+            unsetenv("DF11_FAKE_CUDA_FAIL_AT");
+            int b = a && decode_all(d->df11, d->orig, d->orig_len, mode, 0, 0, msg, sizeof msg);
+            if (!b && ok) snprintf(first, sizeof first, "failing call %d: %s", at[k], msg);
+            ok = ok && b;
+        }
+        snprintf(name, sizeof name, "gpu_fake_cuda_failure_falls_back_%s_%s", m ? "device" : "host", d->label);
+        result(ok, name, first);
     }
 }
 
@@ -641,8 +668,12 @@ int main(int argc, char **argv)
     }
     set_backend("gpu");
     if (df11_gpu_available(&err) == DF11_OK) {
+        /* gpu_diff_fake: batch.cu's host code on the CPU fake of CUDA. */
+        const int fake = strstr(err.message, "fake CUDA") != NULL;
         printf("# %s\n", err.message);
-        run_backend("gpu", ds, nds);
+        run_backend(fake ? "fake" : "gpu", ds, nds);
+        for (size_t i = 0; fake && i < nds; i++)
+            if (!strcmp(ds[i].label, "max_edge64k")) fake_failures(&ds[i]);
     } else {
         if (!gpu_only && nds) no_gpu_contract(&ds[0]);
         const char *checks[] = {"gpu_gpu_host", "gpu_gpu_corrupt", "gpu_gpu_clean_after_corrupt", "gpu_gpu_device",
