@@ -147,6 +147,16 @@ $(GPU_FAKE): tests/c/gpu_diff.c $(FAKE_OBJ) $(BUILD)/libdf11.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(INTERNAL_INC) -o $@ $< $(FAKE_OBJ) $(BUILD)/libdf11.a $(LIBS) -lstdc++
 
+# gpu_bench on the fake, for kernels/gpu_check.sh --dry-run (not in all:
+# its timings are CPU times and mean nothing).
+$(BUILD)/kernels/fake/bench.o: kernels/bench.cu
+	@mkdir -p $(@D)
+	$(CXX) $(FAKE_CXXFLAGS) -MMD -MP -x c++ -c -o $@ $<
+
+$(BUILD)/bench/gpu_bench_fake: kernels/gpu_bench.c $(FAKE_OBJ) $(BUILD)/kernels/fake/bench.o $(BUILD)/libdf11.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(INTERNAL_INC) -Ikernels -o $@ $< $(FAKE_OBJ) $(BUILD)/kernels/fake/bench.o $(BUILD)/libdf11.a $(LIBS) -lstdc++
+
 # store/ is built like its users: only the public df11.h on the path.
 $(BUILD)/store/%.o: store/%.c $(BUILD)/include/df11.h
 	@mkdir -p $(@D)

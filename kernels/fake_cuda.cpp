@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <string>
+#include <time.h>
 
 #include "exp16.cuh"
 #include "ans_lane.h"
@@ -100,7 +101,7 @@ cudaError_t copy(void *dst, const void *src, size_t len, cudaMemcpyKind k)
 } // namespace
 
 struct fake_stream { int unused; };
-struct fake_event { int unused; };
+struct fake_event { double t; };
 
 cudaError_t cudaGetDeviceCount(int *count) { *count = 1; return cudaSuccess; }
 cudaError_t cudaGetDevice(int *dev) { *dev = 0; return cudaSuccess; }
@@ -110,6 +111,13 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int)
     snprintf(p->name, sizeof p->name, "fake CUDA device (CPU, kernels/fake_cuda.cpp)");
     p->major = 9;
     p->minor = 0;
+    p->multiProcessorCount = 1;
+    p->totalGlobalMem = (size_t)1 << 30;
+    return cudaSuccess;
+}
+cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int)
+{
+    *v = a == cudaDevAttrMemoryClockRate ? 1000000 : 64; /* 16 GB/s, "DDR" */
     return cudaSuccess;
 }
 cudaError_t cudaGetLastError(void)
@@ -126,6 +134,7 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned)
     *s = new fake_stream();
     return cudaSuccess;
 }
+cudaError_t cudaStreamCreate(cudaStream_t *s) { return cudaStreamCreateWithFlags(s, 0); }
 cudaError_t cudaStreamDestroy(cudaStream_t s) { delete s; return cudaSuccess; }
 cudaError_t cudaStreamSynchronize(cudaStream_t) { return fallible(); }
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned)
@@ -133,8 +142,20 @@ cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned)
     *e = new fake_event();
     return cudaSuccess;
 }
+cudaError_t cudaEventCreate(cudaEvent_t *e) { return cudaEventCreateWithFlags(e, 0); }
 cudaError_t cudaEventDestroy(cudaEvent_t e) { delete e; return cudaSuccess; }
-cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t) { return fallible(); }
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    e->t = ts.tv_sec + ts.tv_nsec / 1e9;
+    return fallible();
+}
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b)
+{
+    *ms = (float)((b->t - a->t) * 1e3);
+    return cudaSuccess;
+}
 cudaError_t cudaEventSynchronize(cudaEvent_t) { return fallible(); }
 cudaError_t cudaMalloc(void **p, size_t len) { return alloc(p, len, cudaMemoryTypeDevice); }
 cudaError_t cudaMallocHost(void **p, size_t len) { return alloc(p, len, cudaMemoryTypeHost); }

@@ -9,7 +9,8 @@
  *
  * Every call executes at once, in order (a stream is only a name), so the
  * fake cannot find races between streams or with the host: it tests the
- * logic, not the asynchrony. "Device" memory is host memory the fake
+ * logic, not the asynchrony. Events record the host clock, so the
+ * benchmark's timings (kernels/bench.cu, gpu_bench_fake) are CPU times. "Device" memory is host memory the fake
  * remembers as such, so cudaPointerGetAttributes tells device, pinned and
  * pageable memory apart as the real runtime does. The launchers
  * (df11_exp16_launch, df11_ans_launch) run the kernels' lanes with the
@@ -54,7 +55,14 @@ typedef struct {
 typedef struct {
     char name[256];
     int major, minor;
+    int multiProcessorCount;
+    size_t totalGlobalMem;
 } cudaDeviceProp;
+
+typedef enum {
+    cudaDevAttrMemoryClockRate = 36,
+    cudaDevAttrGlobalMemoryBusWidth = 37,
+} cudaDeviceAttr;
 
 typedef struct {
     int numRegs;
@@ -73,10 +81,14 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int dev);
 cudaError_t cudaGetLastError(void);
 const char *cudaGetErrorString(cudaError_t e);
 const char *cudaGetErrorName(cudaError_t e);
+cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int dev);
+cudaError_t cudaStreamCreate(cudaStream_t *s);
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags);
 cudaError_t cudaStreamDestroy(cudaStream_t s);
 cudaError_t cudaStreamSynchronize(cudaStream_t s);
+cudaError_t cudaEventCreate(cudaEvent_t *e);
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned flags);
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b);
 cudaError_t cudaEventDestroy(cudaEvent_t e);
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s);
 cudaError_t cudaEventSynchronize(cudaEvent_t e);

@@ -13,8 +13,10 @@
 #                                    travels); then runs --dry-run
 #   kernels/gpu_check.sh --dry-run   here: every step of the device run
 #                                    against the bundle (the GPU parts SKIP),
-#                                    plus bundle, library and size checks;
-#                                    prints the device call to make
+#                                    the GPU steps again on the CPU fake of
+#                                    CUDA (gpu_diff_fake, gpu_bench_fake:
+#                                    kernels/fake_cuda.h), bundle, library
+#                                    and size checks; prints the device call
 #   kernels/gpu_check.sh             on the device: the run itself
 #
 # The device call (from the repository root; .gpucheck travels by carry):
@@ -50,8 +52,11 @@ prepare() {
     grep -qx '/.gpucheck/' .git/info/exclude 2>/dev/null || echo '/.gpucheck/' >>.git/info/exclude
     # RUNPATH $ORIGIN/../../lib: the bundle's binaries find the carried
     # libraries, and nothing else on the device (compute-sanitizer) does.
+    # gpu_diff_fake and gpu_bench_fake (the CPU fake of CUDA) are for the
+    # dry run only; they stay out of the bundle.
     make -j2 BUILD=build-gpucheck CUDA_ARCHS="$SM90" CFLAGS='-Wl,-rpath,\$$ORIGIN/../../lib' \
-        build-gpucheck/tests/gpu_diff build-gpucheck/bench/gpu_bench >/tmp/gpu_check_build.log 2>&1 ||
+        build-gpucheck/tests/gpu_diff build-gpucheck/bench/gpu_bench \
+        build-gpucheck/tests/gpu_diff_fake build-gpucheck/bench/gpu_bench_fake >/tmp/gpu_check_build.log 2>&1 ||
         { tail -20 /tmp/gpu_check_build.log; echo "build failed"; return 1; }
     rm -rf "$BUNDLE"
     mkdir -p "$BUNDLE/build/tests" "$BUNDLE/build/bench" "$BUNDLE/lib"
@@ -188,12 +193,19 @@ test_model=$BUNDLE/model.safetensors
 
 # --- correctness on the GPU ---
 step gpu_diff 150 gpu_diff.log env DF11_TEST_MODEL="$test_model" "$BUILD_DIR/tests/gpu_diff"
+if [ "$mode" = dry ]; then
+    # What the device run's GPU checks do, on the CPU fake of CUDA.
+    step gpu_diff_fake 150 gpu_diff_fake.log env DF11_TEST_MODEL="$test_model" build-gpucheck/tests/gpu_diff_fake
+fi
 
 # --- throughput ---
 bench_in=$test_model
 [ -r "$bench_in" ] || bench_in=$MODEL
-step gpu_bench 60 bench.log "$BUILD_DIR/bench/gpu_bench" "$bench_in" 256
-step gpu_bench_max 90 bench.log "$BUILD_DIR/bench/gpu_bench" --max "$bench_in" 256
+bench=$BUILD_DIR/bench/gpu_bench mib=256
+# On the fake: the same flow, CPU timings (meaningless), little data.
+[ "$mode" = dry ] && bench=build-gpucheck/bench/gpu_bench_fake mib=8
+step gpu_bench 60 bench.log "$bench" "$bench_in" $mib
+step gpu_bench_max 90 bench.log "$bench" --max "$bench_in" $mib
 
 # --- compute-sanitizer (small inputs: no GPT-2 slice) ---
 step gpu_sanitizer 300 sanitizer.log env DF11_TEST_MODEL=/nonexistent GPU_SANITIZER_TIMEOUT=70 \
@@ -201,10 +213,10 @@ step gpu_sanitizer 300 sanitizer.log env DF11_TEST_MODEL=/nonexistent GPU_SANITI
 
 # --- summary ---
 say "== results ($((SECONDS - start)) s)"
-grep -h '^FAIL ' "$OUT"/gpu_diff.log "$OUT"/sanitizer.log 2>/dev/null | head -20 | tee -a "$summary"
+grep -h '^FAIL ' "$OUT"/gpu_diff*.log "$OUT"/sanitizer.log 2>/dev/null | head -20 | tee -a "$summary"
 grep -h '^PASS gpu_sanitizer\|^SKIP gpu_sanitizer\|^FAIL gpu_sanitizer' "$OUT/sanitizer.log" 2>/dev/null | tee -a "$summary"
 grep -h '^# \|^d2d\|^h2h\|^cpu\|^SKIP gpu_bench' "$OUT/bench.log" 2>/dev/null | tee -a "$summary"
-nf=$(cat "$OUT"/gpu_diff.log "$OUT"/sanitizer.log 2>/dev/null | grep -c '^FAIL ')
+nf=$(cat "$OUT"/gpu_diff*.log "$OUT"/sanitizer.log 2>/dev/null | grep -c '^FAIL ')
 say "gpu_diff: $(grep -c '^PASS ' "$OUT/gpu_diff.log") PASS, $(grep -c '^FAIL ' "$OUT/gpu_diff.log") FAIL, $(grep -c '^SKIP ' "$OUT/gpu_diff.log") SKIP"
 if [ "$mode" = dry ]; then
     say "dry run done; on a lent GPU: run(command=\"bash kernels/gpu_check.sh\", carry=[\".gpucheck\"], timeout_s=580)"
