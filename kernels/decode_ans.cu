@@ -20,7 +20,10 @@
 #include "exp16.cuh"
 #include "ans_lane.h"
 
-#define ANS_THREADS 64u
+/* One warp a block: a launch has few lanes (512 per 16 MiB sub-batch), and
+ * small blocks spread them over all SMs instead of piling two warps on a
+ * few; there is nothing to share within a block. */
+#define ANS_THREADS 32u
 
 __global__ void __launch_bounds__(ANS_THREADS)
 df11_ans_kernel(const uint8_t *__restrict__ in, const df11_dev_job *__restrict__ jobs,
