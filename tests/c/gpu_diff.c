@@ -609,7 +609,7 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
-    dataset ds[8];
+    dataset ds[12];
     size_t nds = 0;
     char edge[300];
     snprintf(edge, sizeof edge, "%s/edge.safetensors", tmpdir);
@@ -628,12 +628,21 @@ int main(int argc, char **argv)
     } else {
         printf("SKIP gpu_model %s not found\n", model);
     }
-    /* The golden --max file: no original here, its header's SHA-256 is. */
+    /* Golden files: no originals here, their headers' SHA-256 are. max: ANS
+     * chunks; many_chunks: 1,500 one-chunk tensors, more codes than a
+     * staging slot holds tables for; mixed: every codec and a constant
+     * code; f32hi: EXP_HI chunks, which stay on the CPU. */
+    static const char *const golden[][2] = {{"max_golden", "max"},
+                                            {"golden_many_chunks", "many_chunks"},
+                                            {"golden_mixed", "mixed"},
+                                            {"golden_f32hi", "f32hi"}};
     const char *root = getenv("DF11_ROOT");
-    ds[nds] = (dataset){.label = "max_golden"};
-    snprintf(ds[nds].df11, sizeof ds[nds].df11, "%s/tests/golden/max.df11", root ? root : ".");
-    if (access(ds[nds].df11, R_OK) == 0) nds++;
-    else printf("SKIP gpu_max_golden %s not found\n", ds[nds].df11);
+    for (size_t g = 0; g < sizeof golden / sizeof golden[0]; g++) {
+        ds[nds] = (dataset){.label = golden[g][0]};
+        snprintf(ds[nds].df11, sizeof ds[nds].df11, "%s/tests/golden/%s.df11", root ? root : ".", golden[g][1]);
+        if (access(ds[nds].df11, R_OK) == 0) nds++;
+        else printf("SKIP gpu_%s %s not found\n", golden[g][0], ds[nds].df11);
+    }
     /* The edge file must really exercise the GPU path, constant codes too. */
     if (nds) {
         df11_reader *r;
