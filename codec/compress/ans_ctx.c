@@ -18,16 +18,6 @@
  * exponents: the cost matrix is UNITS^2/2 distributions of 128 symbols. */
 #define UNITS 32
 
-/* Bits to code the counts c[0..127] with their own distribution. */
-static double own_bits(const uint64_t *c)
-{
-    uint64_t t = 0;
-    double s = 0;
-    for (unsigned m = 0; m < 128; m++)
-        if (c[m]) t += c[m], s += (double)c[m] * log2((double)c[m]);
-    return t ? (double)t * log2((double)t) - s : 0;
-}
-
 void df11_ans_ctx_map(const uint64_t *joint, uint8_t ctx[256])
 {
     /* units: first exponent of each, merged by smallest combined count
@@ -68,7 +58,7 @@ void df11_ans_ctx_map(const uint64_t *joint, uint8_t ctx[256])
         for (unsigned b = a + 1; b <= nu; b++) {
             uint64_t h[128];
             for (unsigned m = 0; m < 128; m++) h[m] = pre[b][m] - pre[a][m];
-            cost[a][b] = own_bits(h);
+            cost[a][b] = df11_ans_own_bits(h, 128);
         }
     /* best[k][b]: units 0..b-1 in k runs; cut[k][b]: where the last starts */
     unsigned K = nu < DF11_ANS_CONTEXTS ? nu : DF11_ANS_CONTEXTS;

@@ -60,6 +60,15 @@ double df11_ans_cost(const uint64_t *counts, unsigned nsym, unsigned P, const ui
     return bits;
 }
 
+double df11_ans_own_bits(const uint64_t *c, unsigned nsym)
+{
+    uint64_t t = 0;
+    double s = 0;
+    for (unsigned m = 0; m < nsym; m++)
+        if (c[m]) t += c[m], s += (double)c[m] * log2((double)c[m]);
+    return t ? (double)t * log2((double)t) - s : 0;
+}
+
 static bool grow(void **p, uint32_t *cap, uint32_t need, size_t size)
 {
     if (need <= *cap) return true;

@@ -54,6 +54,9 @@ void df11_ans_ctx_map(const uint64_t *joint, uint8_t ctx[256]);
  * false if there is nothing to normalise. */
 bool df11_ans_normalize(const uint64_t *counts, unsigned nsym, unsigned P, bool all_symbols,
                         uint16_t *freq);
+/* Bits that coding counts c[0..nsym) with their own distribution costs
+ * (the order-0 entropy times the count). */
+double df11_ans_own_bits(const uint64_t *c, unsigned nsym);
 /* Bits that coding counts with the normalised freq costs. */
 double df11_ans_cost(const uint64_t *counts, unsigned nsym, unsigned P, const uint16_t *freq);
 
