@@ -281,8 +281,10 @@ df11_status df11_gpu_available(df11_error *err);
  * status[i] (n entries, caller-owned) receives each job's result, so one
  * corrupt chunk does not fail the others. Returns DF11_OK when every job
  * succeeded, otherwise the first failing status. Host mode falls back to the
- * CPU for jobs the GPU cannot take. Thread-safe (calls are serialised per
- * device internally). */
+ * CPU for jobs the GPU cannot take. A job that fails leaves its dst
+ * undefined, as df11_decode_chunk does. Thread-safe: concurrent calls do
+ * their host work (reads, checks, XXH3) in parallel and share the device's
+ * staging slots; only the device work is serialised. */
 df11_status df11_gpu_decode_batch(const df11_chunk_job *jobs, size_t n,
                                   df11_batch_mode mode, df11_status *status,
                                   df11_error *err);
