@@ -371,6 +371,11 @@ df11_status slot_submit(Slot &s, Call &c, char *why, size_t why_len)
     const df11_dev_job &last = s.h_jobs[s.count - 1];
     const size_t in_used = last.in_off + align16((size_t)last.payload_len + DF11_CUDA_SLACK);
     df11_status st;
+    /* Busy from the first enqueue on: a call failing half-way through must
+     * still wait for what it did enqueue (copies into a pinned or device
+     * dst, kernels) before its caller decodes on the CPU into the same
+     * buffers or another call refills this slot's pinned buffers. */
+    s.busy = true;
     if ((st = table_upload(s.luts, DF11_CUDA_LUT_ENTRIES, s.st, why, why_len)) ||
         (st = table_upload(s.ans, 1, s.st, why, why_len)))
         return st;
@@ -398,7 +403,6 @@ df11_status slot_submit(Slot &s, Call &c, char *why, size_t why_len)
     }
     CK(cudaMemcpyAsync(s.h_err, s.d_err, s.count * sizeof(int32_t), cudaMemcpyDeviceToHost, s.st));
     CK(cudaEventRecord(s.done, s.st));
-    s.busy = true;
     return DF11_OK;
 }
 
@@ -419,7 +423,8 @@ df11_status slot_submit(Slot &s, Call &c, char *why, size_t why_len)
 df11_status slot_finish(Slot &s, Call &c, char *why, size_t why_len)
 {
     if (!s.busy) return DF11_OK;
-    s.busy = false;
+    /* Busy until everything below succeeded: on an error return the caller
+     * synchronizes the stream (slot_quiesce) before the slot goes back. */
     CK(cudaEventSynchronize(s.done));
     for (size_t i = 0; i < s.count; i++) {
         const size_t j = s.map[i];
@@ -448,7 +453,21 @@ df11_status slot_finish(Slot &s, Call &c, char *why, size_t why_len)
         }
         c.status[j] = c.io->check(c.io->ctx, j, bytes);
     }
+    s.busy = false;
     return DF11_OK;
+}
+
+/* After a failure: waits for whatever slot s still has enqueued, so
+ * nothing writes into the caller's buffers or reads the slot's after this.
+ * If even that fails the slot goes back all the same (keeping it would
+ * starve the pool's waiters, who hold the broken context alive); the
+ * context is marked broken and its streams are synchronized again, then
+ * destroyed, when its last user leaves (ctx_free). */
+void slot_quiesce(Slot &s)
+{
+    if (!s.busy) return;
+    if (cudaStreamSynchronize(s.st) != cudaSuccess) cudaGetLastError();
+    s.busy = false;
 }
 
 /* Device mode: a destination must be device memory of our device. */
@@ -495,6 +514,7 @@ df11_status run_batch(Call &c, char *why, size_t why_len)
         Slot *s = slot_claim(qn > 0);
         if (!s) {
             st = slot_finish(*q[0], c, why, why_len);
+            slot_quiesce(*q[0]);
             slot_release(*q[0]);
             for (size_t i = 1; i < qn; i++) q[i - 1] = q[i];
             qn--;
@@ -509,13 +529,9 @@ df11_status run_batch(Call &c, char *why, size_t why_len)
         q[qn++] = s;
     }
     for (size_t i = 0; i < qn; i++) {
-        if (st == DF11_OK) {
-            st = slot_finish(*q[i], c, why, why_len);
-        } else if (q[i]->busy) {
-            /* Nothing may still write into the caller's buffers. */
-            cudaStreamSynchronize(q[i]->st);
-            q[i]->busy = false;
-        }
+        if (st == DF11_OK) st = slot_finish(*q[i], c, why, why_len);
+        /* Nothing may still write into the caller's buffers. */
+        slot_quiesce(*q[i]);
         slot_release(*q[i]);
     }
     return st;

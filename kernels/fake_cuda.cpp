@@ -7,6 +7,7 @@
  */
 #include <map>
 #include <mutex>
+#include <set>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,8 +101,36 @@ cudaError_t copy(void *dst, const void *src, size_t len, cudaMemcpyKind k)
 
 } // namespace
 
-struct fake_stream { int unused; };
-struct fake_event { double t; };
+/* Work is done at once, but each stream counts what was enqueued on it
+ * (seq) and how much of that a successful synchronization has covered
+ * (synced), so a test can tell whether a caller returned or handed a
+ * slot on while work it enqueued could, on a GPU, still be running
+ * (df11_fake_cuda_unsynced). */
+struct fake_stream { long seq = 0, synced = 0; };
+struct fake_event { double t = 0; fake_stream *s = nullptr; long mark = 0; };
+
+namespace {
+std::set<fake_stream *> g_streams; /* under g_mu */
+
+cudaError_t enqueued(cudaError_t e, cudaStream_t s)
+{
+    if (e == cudaSuccess && s) {
+        std::lock_guard<std::mutex> lk(g_mu);
+        s->seq++;
+    }
+    return e;
+}
+} // namespace
+
+/* Operations enqueued on live streams that no successful stream or event
+ * synchronization has covered yet. */
+extern "C" long df11_fake_cuda_unsynced(void)
+{
+    std::lock_guard<std::mutex> lk(g_mu);
+    long n = 0;
+    for (fake_stream *s : g_streams) n += s->seq - s->synced;
+    return n;
+}
 
 cudaError_t cudaGetDeviceCount(int *count) { *count = 1; return cudaSuccess; }
 cudaError_t cudaGetDevice(int *dev) { *dev = 0; return cudaSuccess; }
@@ -132,11 +161,27 @@ const char *cudaGetErrorName(cudaError_t e) { return e ? "cudaErrorUnknown" : "c
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned)
 {
     *s = new fake_stream();
+    std::lock_guard<std::mutex> lk(g_mu);
+    g_streams.insert(*s);
     return cudaSuccess;
 }
 cudaError_t cudaStreamCreate(cudaStream_t *s) { return cudaStreamCreateWithFlags(s, 0); }
-cudaError_t cudaStreamDestroy(cudaStream_t s) { delete s; return cudaSuccess; }
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return fallible(); }
+cudaError_t cudaStreamDestroy(cudaStream_t s)
+{
+    std::lock_guard<std::mutex> lk(g_mu);
+    g_streams.erase(s);
+    delete s;
+    return cudaSuccess;
+}
+cudaError_t cudaStreamSynchronize(cudaStream_t s)
+{
+    cudaError_t e = fallible();
+    if (e == cudaSuccess && s) {
+        std::lock_guard<std::mutex> lk(g_mu);
+        s->synced = s->seq;
+    }
+    return e;
+}
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned)
 {
     *e = new fake_event();
@@ -144,19 +189,33 @@ cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned)
 }
 cudaError_t cudaEventCreate(cudaEvent_t *e) { return cudaEventCreateWithFlags(e, 0); }
 cudaError_t cudaEventDestroy(cudaEvent_t e) { delete e; return cudaSuccess; }
-cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t)
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     e->t = ts.tv_sec + ts.tv_nsec / 1e9;
-    return fallible();
+    cudaError_t r = fallible();
+    if (r == cudaSuccess) {
+        std::lock_guard<std::mutex> lk(g_mu);
+        e->s = s;
+        e->mark = s ? s->seq : 0;
+    }
+    return r;
 }
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b)
 {
     *ms = (float)((b->t - a->t) * 1e3);
     return cudaSuccess;
 }
-cudaError_t cudaEventSynchronize(cudaEvent_t) { return fallible(); }
+cudaError_t cudaEventSynchronize(cudaEvent_t ev)
+{
+    cudaError_t e = fallible();
+    if (e == cudaSuccess && ev->s) {
+        std::lock_guard<std::mutex> lk(g_mu);
+        if (g_streams.count(ev->s) && ev->s->synced < ev->mark) ev->s->synced = ev->mark;
+    }
+    return e;
+}
 cudaError_t cudaMalloc(void **p, size_t len) { return alloc(p, len, cudaMemoryTypeDevice); }
 cudaError_t cudaMallocHost(void **p, size_t len) { return alloc(p, len, cudaMemoryTypeHost); }
 cudaError_t cudaFree(void *p) { return release(p); }
@@ -168,18 +227,18 @@ cudaError_t cudaMemset(void *p, int v, size_t len)
     memset(p, v, len);
     return cudaSuccess;
 }
-cudaError_t cudaMemsetAsync(void *p, int v, size_t len, cudaStream_t)
+cudaError_t cudaMemsetAsync(void *p, int v, size_t len, cudaStream_t s)
 {
     if (cudaError_t e = fallible()) return e;
-    return cudaMemset(p, v, len);
+    return enqueued(cudaMemset(p, v, len), s);
 }
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t len, cudaMemcpyKind k)
 {
     return copy(dst, src, len, k);
 }
-cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t len, cudaMemcpyKind k, cudaStream_t)
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t len, cudaMemcpyKind k, cudaStream_t s)
 {
-    return copy(dst, src, len, k);
+    return enqueued(copy(dst, src, len, k), s);
 }
 cudaError_t cudaPointerGetAttributes(cudaPointerAttributes *a, const void *p)
 {
@@ -200,7 +259,7 @@ static void report(int32_t *errs, uint32_t job, int32_t v)
 /* decode.cu's grid, block by block: the same size checks, lane offsets,
  * lane reader, end check and BF16 join, without the shared-memory tile. */
 cudaError_t df11_exp16_launch(const uint8_t *in, const df11_dev_job *jobs, const df11_dev_block *blocks,
-                              uint32_t nblocks, const uint16_t *luts, int32_t *errs, cudaStream_t)
+                              uint32_t nblocks, const uint16_t *luts, int32_t *errs, cudaStream_t st)
 {
     if (nblocks == 0) return cudaSuccess;
     if (cudaError_t e = fallible()) return e;
@@ -236,12 +295,12 @@ cudaError_t df11_exp16_launch(const uint8_t *in, const df11_dev_job *jobs, const
             if (bad || !df11_lane_ok(&rd, len)) report(errs, blk.job, (int32_t)(lane + 1u));
         }
     }
-    return cudaSuccess;
+    return enqueued(cudaSuccess, st);
 }
 
 /* decode_ans.cu's grid, thread by thread. */
 cudaError_t df11_ans_launch(const uint8_t *in, const df11_dev_job *jobs, const df11_dev_block *lanes,
-                            uint32_t nlanes, const df11_cuda_ans_table *tabs, int32_t *errs, cudaStream_t)
+                            uint32_t nlanes, const df11_cuda_ans_table *tabs, int32_t *errs, cudaStream_t st)
 {
     if (nlanes == 0) return cudaSuccess;
     if (cudaError_t e = fallible()) return e;
@@ -253,7 +312,7 @@ cudaError_t df11_ans_launch(const uint8_t *in, const df11_dev_job *jobs, const d
                                tab->mslot, job.out))
             report(errs, e.job, (int32_t)(e.lane0 + 1u));
     }
-    return cudaSuccess;
+    return enqueued(cudaSuccess, st);
 }
 
 cudaError_t df11_exp16_attributes(cudaFuncAttributes *a) { a->numRegs = 0; return cudaSuccess; }

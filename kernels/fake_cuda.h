@@ -18,6 +18,10 @@
  *
  * DF11_FAKE_CUDA_FAIL_AT=N makes the Nth fallible call after the variable
  * is (re)set fail with cudaErrorUnknown, to test the failure paths.
+ * extern "C" long df11_fake_cuda_unsynced(void) counts the operations
+ * enqueued on live streams that no successful stream or event
+ * synchronization has covered: what a GPU might still be running (a call
+ * must not return with any of its own left, even when it fails).
  */
 #ifndef DF11_FAKE_CUDA_H
 #define DF11_FAKE_CUDA_H

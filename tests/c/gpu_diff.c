@@ -551,6 +551,133 @@ static void fake_failures(const dataset *d)
     }
 }
 
+/* kernels/fake_cuda.cpp: operations enqueued on streams that no successful
+ * synchronization covered yet; absent (NULL) outside gpu_diff_fake. */
+extern long df11_fake_cuda_unsynced(void) __attribute__((weak));
+
+/* Call B of fake_partial_submit: its payload load waits until released, so
+ * it holds a slot and the context while call A fails. */
+typedef struct {
+    df11_cuda_io inner, io;
+    const df11_cuda_job *jobs;
+    size_t n;
+    const df11_cuda_tables *tables;
+    df11_status *status;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int entered, released;
+} held_call;
+
+static df11_status held_load(void *ctx, size_t j, uint8_t *buf)
+{
+    held_call *h = ctx;
+    pthread_mutex_lock(&h->mu);
+    h->entered = 1;
+    pthread_cond_broadcast(&h->cv);
+    while (!h->released) pthread_cond_wait(&h->cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+    return h->inner.load(h->inner.ctx, j, buf);
+}
+static df11_status held_check(void *ctx, size_t j, const void *bytes)
+{
+    held_call *h = ctx;
+    return h->inner.check(h->inner.ctx, j, bytes);
+}
+static void held_fail(void *ctx, size_t j, df11_status st, const char *msg)
+{
+    held_call *h = ctx;
+    h->inner.fail(h->inner.ctx, j, st, msg);
+}
+static void *held_thread(void *p)
+{
+    held_call *h = p;
+    char why[256];
+    df11_cuda_decode(h->jobs, h->n, h->tables, 0, &h->io, h->status, why, sizeof why);
+    return NULL;
+}
+
+/* The fake only: a CUDA call failing anywhere in a batch while another
+ * call holds the context (so the failed one's slots are not freed behind
+ * it) must not return, or hand a slot back to the pool, with copies or
+ * kernels it enqueued still unsynchronized: on a GPU they would go on
+ * writing the caller's buffers (pinned dst, device dst) while the CPU
+ * fallback writes the right bytes there, or read a slot's pinned buffers
+ * while the next owner refills them. */
+static void fake_partial_submit(const dataset *d)
+{
+    char detail[300] = "";
+    int ok = 1, fails = 0;
+    df11_reader *r = NULL;
+    df11_error err;
+    if (!df11_fake_cuda_unsynced || df11_open(d->df11, &r, &err) != DF11_OK) {
+        result(0, "gpu_fake_failure_leaves_nothing_in_flight", "no fake runtime or cannot open");
+        return;
+    }
+    const size_t n = r->chunk_count;
+    df11_chunk_job *cj = calloc(n, sizeof *cj);
+    uint8_t *dst[2] = {NULL, NULL};
+    char mwhy[256];
+    for (int k = 0; k < 2; k++)
+        if (df11_cuda_malloc_host((void **)&dst[k], (size_t)r->original_size + 1, mwhy, sizeof mwhy) != DF11_OK)
+            dst[k] = NULL;
+    for (int at = 1; ok && at <= 80 && cj && dst[0] && dst[1]; at++) {
+        df11_gpu_plan *pa = NULL, *pb = NULL;
+        const df11_cuda_job *ja, *jb;
+        size_t na, nb;
+        df11_cuda_tables ta, tb;
+        df11_cuda_io ioa;
+        held_call h = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+        for (int k = 0; k < 2; k++) {
+            for (size_t i = 0; i < n; i++) /* pinned: the direct D2H path */
+                cj[i] = (df11_chunk_job){r, (uint32_t)i, dst[k] + r->chunks[i].orig_offset};
+            df11_status s = k ? df11_gpu_plan_make(cj, n, DF11_BATCH_HOST, &pb, &jb, &nb, &tb, &h.inner, &err)
+                              : df11_gpu_plan_make(cj, n, DF11_BATCH_HOST, &pa, &ja, &na, &ta, &ioa, &err);
+            if (s != DF11_OK) ok = 0;
+        }
+        df11_status *sa = calloc(na + 1, sizeof *sa), *sb = calloc(nb + 1, sizeof *sb);
+        h.io = (df11_cuda_io){held_load, held_check, held_fail, &h};
+        h.jobs = jb, h.n = nb, h.tables = &tb, h.status = sb;
+        pthread_t th;
+        if (!ok || !sa || !sb || na == 0 || pthread_create(&th, NULL, held_thread, &h) != 0) {
+            snprintf(detail, sizeof detail, "cannot set up (plans, %zu GPU jobs, thread)", na);
+            ok = 0;
+        } else {
+            pthread_mutex_lock(&h.mu);
+            while (!h.entered) pthread_cond_wait(&h.cv, &h.mu);
+            pthread_mutex_unlock(&h.mu);
+            char v[16], why[256] = "";
+            snprintf(v, sizeof v, "%d", at);
+            setenv("DF11_FAKE_CUDA_FAIL_AT", v, 1);
+            df11_status s = df11_cuda_decode(ja, na, &ta, 0, &ioa, sa, why, sizeof why);
+            unsetenv("DF11_FAKE_CUDA_FAIL_AT");
+            long left = df11_fake_cuda_unsynced(); /* B has enqueued nothing yet */
+            fails += s != DF11_OK;
+            if (left != 0) {
+                snprintf(detail, sizeof detail,
+                         "CUDA call %d failing (status %d: %s): %ld operations still unsynchronized when "
+                         "df11_cuda_decode returned",
+                         at, (int)s, why, left);
+                ok = 0;
+            }
+            pthread_mutex_lock(&h.mu);
+            h.released = 1;
+            pthread_cond_broadcast(&h.cv);
+            pthread_mutex_unlock(&h.mu);
+            pthread_join(th, NULL);
+        }
+        free(sa), free(sb);
+        df11_gpu_plan_free(pa);
+        df11_gpu_plan_free(pb);
+    }
+    if (ok && fails == 0) snprintf(detail, sizeof detail, "no call failed: the test missed"), ok = 0;
+    for (int k = 0; k < 2; k++) df11_cuda_free_host(dst[k]);
+    free(cj);
+    df11_close(r);
+    char name[96];
+    snprintf(name, sizeof name, "gpu_fake_failure_leaves_nothing_in_flight_%s", d->label);
+    result(ok, name, detail);
+}
+
 static void no_gpu_contract(dataset *ds)
 {
     char msg[700];
@@ -682,7 +809,7 @@ int main(int argc, char **argv)
         printf("# %s\n", err.message);
         run_backend(fake ? "fake" : "gpu", ds, nds);
         for (size_t i = 0; fake && i < nds; i++)
-            if (!strcmp(ds[i].label, "max_edge64k")) fake_failures(&ds[i]);
+            if (!strcmp(ds[i].label, "max_edge64k")) fake_failures(&ds[i]), fake_partial_submit(&ds[i]);
     } else {
         if (!gpu_only && nds) no_gpu_contract(&ds[0]);
         const char *checks[] = {"gpu_gpu_host", "gpu_gpu_corrupt", "gpu_gpu_clean_after_corrupt", "gpu_gpu_device",
