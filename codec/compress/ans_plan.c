@@ -110,7 +110,8 @@ df11_status df11_ans_plan(uint32_t nseg, const uint8_t *kind, const uint64_t (*f
     uint64_t *msums = NULL, *esums = NULL;
     booked *mb = NULL, *eb = NULL;
     df11_status st = DF11_E_NOMEM;
-    bool ok = items_init(&mi) & items_init(&ei);
+    bool ok = items_init(&mi);
+    ok = items_init(&ei) && ok; /* both always run: out: frees both */
     if (!ok || !mgrp || !egrp || !mitem || !eitem) goto out;
     uint32_t mg = 0, eg = 0;
     for (uint32_t g = 0; g < nseg; g++) {
