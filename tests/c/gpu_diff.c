@@ -605,7 +605,7 @@ static void *held_thread(void *p)
  * while the next owner refills them. */
 static void fake_partial_submit(const dataset *d)
 {
-    char detail[300] = "";
+    char detail[600] = "";
     int ok = 1, fails = 0;
     df11_reader *r = NULL;
     df11_error err;
