@@ -357,6 +357,86 @@ static bool check(const input *in, uint32_t count, outcome *ref)
     return ok;
 }
 
+/* A --max file with two pairable ANS chunks, one of them damaged (lane 0's
+ * start state zeroed): df11_decode_chunk_pair and df11_pread must refuse
+ * with DF11_E_CORRUPT_CHUNK naming the file, the damaged chunk and its
+ * payload offset, at every SIMD level; the other chunk alone decodes. */
+static void pair_messages(tu_rng *g)
+{
+    char *dir = tu_tempdir();
+    if (!dir) {
+        tu_result(false, "ans_guard.pair_messages", "no temporary directory");
+        return;
+    }
+    enum { N = 3 * 131072 + 5000 };
+    static uint8_t w[2 * N];
+    tu_fill_bf16(g, w, N, 0.02);
+    tu_tensor t[] = {{"w", "BF16", N, w, sizeof w}};
+    char in[4200], out[4200], bad[4200];
+    snprintf(in, sizeof in, "%s/p.safetensors", dir);
+    snprintf(out, sizeof out, "%s/p.df11", dir);
+    snprintf(bad, sizeof bad, "%s/p-bad.df11", dir);
+    size_t size = 0;
+    uint8_t *orig = tu_write_safetensors(in, t, 1, &size);
+    df11_encode_options o;
+    df11_encode_options_default(&o);
+    o.chunk_log2 = 18;
+    o.level = DF11_LEVEL_MAX;
+    o.threads = 1;
+    df11_error e = {0};
+    df11_reader *r = NULL;
+    bool ok = orig && df11_encode_file(in, out, &o, &e) == DF11_OK && df11_open(out, &r, &e) == DF11_OK;
+    uint32_t idx = UINT32_MAX;
+    for (uint32_t c = 0; ok && c + 1 < r->chunk_count && idx == UINT32_MAX; c++)
+        if (df11_pairable(r, c)) idx = c;
+    char detail[1200] = "";
+    if (!ok || idx == UINT32_MAX) {
+        snprintf(detail, sizeof detail, "no pairable ANS chunks (%s)", e.message);
+        ok = false;
+    }
+    size_t fsize = 0;
+    uint8_t *file = ok ? tu_read_file(out, &fsize) : NULL;
+    uint8_t *d0 = malloc(1u << 18), *d1 = malloc(1u << 18), *all = malloc(size);
+    for (uint32_t which = 0; ok && which < 2; which++) {
+        const uint32_t victim = idx + which, other = idx + 1 - which;
+        uint8_t *f = malloc(fsize);
+        memcpy(f, file, fsize);
+        memset(f + r->chunks[victim].payload_offset, 0, 4); /* lane 0 starts at 0 < 2^16 */
+        df11_reader *rb = NULL;
+        ok = tu_write_file(bad, f, fsize) && df11_open(bad, &rb, &e) == DF11_OK;
+        char want_chunk[64], want_off[64];
+        snprintf(want_chunk, sizeof want_chunk, "chunk %u:", victim);
+        snprintf(want_off, sizeof want_off, "offset %llu:", (unsigned long long)r->chunks[victim].payload_offset);
+        for (int level = 0; ok && level <= hw; level++) {
+            df11_ans_simd_force(level);
+            df11_error e1 = {0}, e2 = {0};
+            df11_status s1 = df11_decode_chunk_pair(rb, idx, d0, d1, &e1);
+            df11_status s2 = df11_pread(rb, all, size, 0, &e2);
+            ok = s1 == DF11_E_CORRUPT_CHUNK && s2 == DF11_E_CORRUPT_CHUNK;
+            for (int k = 0; k < 2 && ok; k++) {
+                const char *m = k ? e2.message : e1.message;
+                ok = strstr(m, bad) && strstr(m, want_chunk) && strstr(m, want_off);
+            }
+            uint64_t off;
+            uint32_t len;
+            df11_chunk_extent(rb, other, &off, &len);
+            ok = ok && df11_decode_chunk(rb, other, d0, &e) == DF11_OK && memcmp(d0, orig + off, len) == 0;
+            if (!ok)
+                snprintf(detail, sizeof detail, "level %d, chunk %u damaged: pair %d '%s', pread %d '%s'",
+                         level, victim, s1, e1.message, s2, e2.message);
+        }
+        df11_close(rb);
+        free(f);
+    }
+    tu_result(ok, "ans_guard.pair_messages", "%s", detail);
+    df11_ans_simd_force(-1);
+    free(file), free(d0), free(d1), free(all), free(orig);
+    df11_close(r);
+    unlink(in), unlink(out), unlink(bad);
+    rmdir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     page = (size_t)sysconf(_SC_PAGESIZE);
@@ -471,6 +551,7 @@ int main(void)
         for (uint32_t j = 0; j < count; j++) free(q[j]);
     }
     tu_result(ok, "ans_guard.many", "%s", current);
+    pair_messages(&g);
     printf("# %ld decodes compared across levels, %ld rejected\n", cases, rejected);
 
     for (int i = 0; i < NN; i++)
