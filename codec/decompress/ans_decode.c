@@ -229,7 +229,9 @@ static bool start_job(const df11_ans_job *jb, uint32_t ji, group_set *s, uint32_
     const uint8_t *payload = jb->payload;
     uint32_t n = jb->n, payload_len = jb->payload_len;
     uint32_t nl = df11_lanes(n, DF11_ANS_LANE);
-    uint64_t head = (uint64_t)DF11_ANS_LANE_HEAD * nl, signs = (n + 7) / 8, words = 0;
+    /* df11_ans_sign_bytes: (n + 7) / 8 in 32 bits wraps to 0 for n near
+     * 2^32, and a payload of lane heads alone would then pass the checks */
+    uint64_t head = (uint64_t)DF11_ANS_LANE_HEAD * nl, signs = df11_ans_sign_bytes(n), words = 0;
     *bad = ji;
     if (head + signs > payload_len) {
         snprintf(why, why_len, "payload of %u bytes too short for %u elements", payload_len, n);
@@ -306,9 +308,9 @@ static void or_signs(const df11_ans_job *jb)
 {
     uint32_t n = jb->n;
     uint8_t *out = jb->dst;
-    const uint8_t *sg = jb->payload + jb->payload_len - (n + 7) / 8;
+    const uint8_t *sg = jb->payload + jb->payload_len - df11_ans_sign_bytes(n);
     uint32_t i = 0;
-    for (; i + 8 <= n; i += 8) {
+    for (; n - i >= 8; i += 8) { /* i + 8 would wrap for n near 2^32 */
         uint8_t *d = out + 2 * (size_t)i;
         uint64_t a, b, m[2];
         memcpy(m, sign_or[sg[i >> 3]], 16);

@@ -437,6 +437,44 @@ static void pair_messages(tu_rng *g)
     free(dir);
 }
 
+/* n near 2^32 through the API (a file's chunks stop at 2^19 elements):
+ * the sign plane's size must not wrap, so a payload of lane heads alone
+ * (all word counts 0) is too short, refused before anything is written.
+ * dst is one page against a guard page: a decoder that went on would
+ * write past it. */
+static void huge_n(void)
+{
+    const uint32_t ns[] = {UINT32_MAX, UINT32_MAX - 6, UINT32_MAX - 7};
+    bool ok = true;
+    char detail[200] = "";
+    static tables T;
+    tu_rng g = {7};
+    make_tables(&g, &T, 1); /* one symbol: lanes without words decode */
+    df11_ans_dtable *t = malloc(sizeof *t);
+    df11_ans_dtable_build(T.tab, &T.model, t);
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0] && ok; k++) {
+        const uint32_t n = ns[k], nl = df11_lanes(n, DF11_ANS_LANE);
+        const uint32_t len = DF11_ANS_LANE_HEAD * nl;
+        for (int level = 0; level <= hw && ok; level++) {
+            df11_ans_simd_force(level);
+            region rp, rd;
+            uint8_t *p = guarded(&rp, (size_t)len + DF11_PAYLOAD_SLACK, false);
+            memset(p, 0, (size_t)len + DF11_PAYLOAD_SLACK);
+            for (uint32_t j = 0; j < nl; j++) df11_wr32(p + 4 * (size_t)j, DF11_ANS_LOW);
+            uint8_t *d = guarded(&rd, page, false);
+            snprintf(current, sizeof current, "ans_guard.huge_n (n %u, level %d)", n, level);
+            char why[160] = "";
+            df11_status s = df11_ans_decode(t, p, len, n, d, why, sizeof why);
+            ok = s == DF11_E_CORRUPT_CHUNK;
+            if (!ok) snprintf(detail, sizeof detail, "n %u level %d: status %d '%s'", n, level, s, why);
+            unguard(&rp), unguard(&rd);
+        }
+    }
+    free(t);
+    df11_ans_simd_force(-1);
+    tu_result(ok, "ans_guard.huge_n", "%s", detail);
+}
+
 int main(void)
 {
     page = (size_t)sysconf(_SC_PAGESIZE);
@@ -552,6 +590,7 @@ int main(void)
     }
     tu_result(ok, "ans_guard.many", "%s", current);
     pair_messages(&g);
+    huge_n();
     printf("# %ld decodes compared across levels, %ld rejected\n", cases, rejected);
 
     for (int i = 0; i < NN; i++)
