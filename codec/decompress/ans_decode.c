@@ -23,25 +23,16 @@
 void df11_ans_dtable_build(const df11_fmt_table *tables, const df11_fmt_model *m,
                            df11_ans_dtable *t)
 {
-    const df11_fmt_table *et = &tables[m->exp_table];
-    uint32_t cum = 0;
-    for (unsigned s = 0; s < 256; s++) {
-        uint32_t f = et->freq[s];
-        t->einfo[s] = df11_ans_einfo(f, cum & 0x3FFF, m->ctx[s] & 7u);
-        memset(t->esym + cum, (int)s, f);
-        for (uint32_t k = 0; k < f; k++) t->eslot[cum + k] = df11_ans_eslot(f, k, m->ctx[s] & 7u);
-        cum += f;
-    }
-    for (unsigned c = 0; c < DF11_ANS_CONTEXTS; c++) {
-        const df11_fmt_table *mt = &tables[m->mant_table[c]];
-        uint32_t *out = t->mslot + ((size_t)c << DF11_ANS_MANT_BITS);
-        cum = 0;
-        for (unsigned s = 0; s < 128; s++) {
-            uint32_t f = mt->freq[s];
-            for (uint32_t k = 0; k < f; k++) out[cum + k] = df11_ans_mslot(s, f, k);
-            cum += f;
-        }
-    }
+    /* esym, einfo and mslot come from the builder the GPU path uses too
+     * (codec/common/ans.h), so the layout is written once */
+    const uint16_t *mfreq[DF11_ANS_CONTEXTS];
+    for (unsigned c = 0; c < DF11_ANS_CONTEXTS; c++) mfreq[c] = tables[m->mant_table[c]].freq;
+    df11_ans_build(tables[m->exp_table].freq, m->ctx, mfreq, t->esym, t->einfo, t->mslot);
+    /* the SIMD path's one-lookup exponent entry (tables passed the
+     * reader's checks, so the frequencies sum to 2^14) */
+    const uint16_t *ef = tables[m->exp_table].freq;
+    for (uint32_t s = 0, cum = 0; s < 256; cum += ef[s], s++)
+        for (uint32_t k = 0; k < ef[s]; k++) t->eslot[cum + k] = df11_ans_eslot(ef[s], k, m->ctx[s] & 7u);
 }
 
 static _Atomic uint64_t next_uid = 1;
