@@ -93,30 +93,32 @@ static uint32_t find_same(const void *base, uint32_t count, size_t size, const u
     return UINT32_MAX;
 }
 
+/* Books rec (size bytes) into the array *recs of *count records with
+ * their hashes beside them: the index of an identical record already
+ * there, else of the appended copy. The hash array always has the
+ * records' capacity, so it grows from the same old capacity. */
+static uint32_t book(void **recs, uint64_t **hashes, uint32_t *count, uint32_t *cap,
+                     const void *rec, size_t size)
+{
+    uint64_t h = XXH3_64bits(rec, size);
+    uint32_t same = find_same(*recs, *count, size, *hashes, h, rec);
+    if (same != UINT32_MAX) return same;
+    uint32_t hcap = *cap;
+    if (!grow(recs, cap, *count + 1, size)) return UINT32_MAX;
+    if (!grow((void **)hashes, &hcap, *count + 1, sizeof h)) return UINT32_MAX;
+    memcpy((uint8_t *)*recs + (size_t)*count * size, rec, size);
+    (*hashes)[*count] = h;
+    return (*count)++;
+}
+
 uint32_t df11_ans_book_table(df11_ans_book *b, const df11_fmt_table *t)
 {
-    uint64_t h = XXH3_64bits(t, sizeof *t);
-    uint32_t same = find_same(b->tables, b->ntables, sizeof *t, b->thash, h, t);
-    if (same != UINT32_MAX) return same;
-    uint32_t cap = b->tcap;
-    if (!grow((void **)&b->tables, &b->tcap, b->ntables + 1, sizeof *t)) return UINT32_MAX;
-    if (!grow((void **)&b->thash, &cap, b->ntables + 1, sizeof h)) return UINT32_MAX;
-    b->tables[b->ntables] = *t;
-    b->thash[b->ntables] = h;
-    return b->ntables++;
+    return book((void **)&b->tables, &b->thash, &b->ntables, &b->tcap, t, sizeof *t);
 }
 
 uint32_t df11_ans_book_model(df11_ans_book *b, const df11_fmt_model *m)
 {
-    uint64_t h = XXH3_64bits(m, sizeof *m);
-    uint32_t same = find_same(b->models, b->nmodels, sizeof *m, b->mhash, h, m);
-    if (same != UINT32_MAX) return same;
-    uint32_t cap = b->mcap;
-    if (!grow((void **)&b->models, &b->mcap, b->nmodels + 1, sizeof *m)) return UINT32_MAX;
-    if (!grow((void **)&b->mhash, &cap, b->nmodels + 1, sizeof h)) return UINT32_MAX;
-    b->models[b->nmodels] = *m;
-    b->mhash[b->nmodels] = h;
-    return b->nmodels++;
+    return book((void **)&b->models, &b->mhash, &b->nmodels, &b->mcap, m, sizeof *m);
 }
 
 void df11_ans_book_free(df11_ans_book *b)
