@@ -13,6 +13,7 @@
 #   - the default file sets no feature flag: it is a 1.0 file (F16 needs
 #     no new decoder; FORMAT.md 3).
 . "$(dirname "$0")/cli_lib.bash"
+. "$(dirname "$0")/golden_lib.bash" # header_fields
 
 SRC="$WORK/f16.safetensors"
 "$PY" - "$SRC" <<'PYEOF'
@@ -87,8 +88,6 @@ m=$(stat -c %s "$WORK/max.df11" 2>/dev/null || echo 0)
 if [ "$m" -gt 0 ] && [ "$m" -le "$d" ]; then pass codec_f16.max_not_bigger
 else fail codec_f16.max_not_bigger "max $m bytes, default $d"; fi
 
-# bytes 8..11: version major, minor (u16 LE); 12..15: flags
-v=$(od -A n -t u2 -j 8 -N 4 "$WORK/default.df11" | tr -s ' ' | sed 's/^ //')
-flags=$(od -A n -t u4 -j 12 -N 4 "$WORK/default.df11" | tr -d ' ')
-if [ "$v" = "1 0" ] && [ "$flags" = 0 ]; then pass codec_f16.default_is_1_0
-else fail codec_f16.default_is_1_0 "version '$v' flags '$flags'"; fi
+read -r maj min flags < <(header_fields "$WORK/default.df11")
+if [ "$maj $min" = "1 0" ] && [ "$flags" = 0 ]; then pass codec_f16.default_is_1_0
+else fail codec_f16.default_is_1_0 "version '$maj.$min' flags '$flags'"; fi

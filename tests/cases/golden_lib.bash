@@ -25,3 +25,12 @@ golden_check() {
         echo "FAIL $prefix.verify: df11 verify refused $f"
     fi
 }
+
+# header_fields FILE: "MAJOR MINOR FLAGS" from the header bytes 8..15
+# (u16, u16, u32, little-endian), read here, not by the library.
+header_fields() {
+    local v f
+    v=$(od -A n -t u2 -j 8 -N 4 "$1" | tr -s ' ' | sed 's/^ //')
+    f=$(od -A n -t u4 -j 12 -N 4 "$1" | tr -d ' ')
+    echo "$v $f"
+}

@@ -22,9 +22,7 @@ while read -r sum name; do
     f="$golden/$base.df11"
     n=$((n + 1))
     golden_check "ratio_golden.$base" "$f" "$sum" || continue
-    # bytes 8..15: major, minor (u16), flags (u32), little-endian
-    read -r maj min flags < <(od -A n -t u2 -j 8 -N 4 "$f" | tr -s ' ' | sed 's/^ //'; )
-    flags=$(od -A n -t u4 -j 12 -N 4 "$f" | tr -d ' ')
+    read -r maj min flags < <(header_fields "$f")
     if [ "$maj $min" = "1 1" ] && [ "$flags" = "${want_flags[$base]:-x}" ]; then
         echo "PASS ratio_golden.$base.is_1_1_with_its_feature"
     else
