@@ -86,61 +86,54 @@ static inline uint32_t rd16(const uint8_t *p)
         st16((out) + 2 * (size_t)i, (uint16_t)(e_ << 7 | (m_ & 0x7Fu)));            \
     } while (0)
 
-/* Eight full lanes, interleaved, their state in locals: state kept in
- * arrays goes through memory after every output store and the eight
- * chains then barely overlap. Every four elements each lane is checked
- * against its end, so a corrupt lane reads at most 16 bytes past it,
- * within the payload's slack; false when one overran. */
-static bool run8(uint32_t *xs, const uint8_t **ps, const uint8_t *const *end, uint8_t *out,
-                 const uint8_t *esym, const uint32_t *einfo, const uint32_t *mslot)
+/* N (4 or 8) full lanes, interleaved, their state in local arrays that
+ * the fully unrolled loops turn into registers: state that stays in
+ * memory goes through it after every output store and the chains then
+ * barely overlap. Every four elements each lane is checked against its
+ * end, so a corrupt lane reads at most 16 bytes past it, within the
+ * payload's slack; false when one overran. */
+static inline __attribute__((always_inline)) bool run_n(const unsigned N, uint32_t *xs,
+                                                        const uint8_t **ps,
+                                                        const uint8_t *const *end, uint8_t *out,
+                                                        const uint8_t *esym,
+                                                        const uint32_t *einfo,
+                                                        const uint32_t *mslot)
 {
-    uint32_t x0 = xs[0], x1 = xs[1], x2 = xs[2], x3 = xs[3], x4 = xs[4], x5 = xs[5], x6 = xs[6],
-             x7 = xs[7];
-    const uint8_t *p0 = ps[0], *p1 = ps[1], *p2 = ps[2], *p3 = ps[3], *p4 = ps[4], *p5 = ps[5],
-                  *p6 = ps[6], *p7 = ps[7];
+    uint32_t x[8];
+    const uint8_t *p[8];
     const size_t L = 2 * (size_t)DF11_ANS_LANE; /* bytes */
+#pragma GCC unroll 8
+    for (unsigned k = 0; k < N; k++) x[k] = xs[k], p[k] = ps[k];
     bool ok = true;
     for (uint32_t i = 0; i < DF11_ANS_LANE && ok;) {
         for (uint32_t stop = i + 4; i < stop; i++) {
-            STEPL(x0, p0, out);
-            STEPL(x1, p1, out + L);
-            STEPL(x2, p2, out + 2 * L);
-            STEPL(x3, p3, out + 3 * L);
-            STEPL(x4, p4, out + 4 * L);
-            STEPL(x5, p5, out + 5 * L);
-            STEPL(x6, p6, out + 6 * L);
-            STEPL(x7, p7, out + 7 * L);
+#pragma GCC unroll 8
+            for (unsigned k = 0; k < N; k++) STEPL(x[k], p[k], out + k * L);
         }
-        ok = !((p0 > end[0]) | (p1 > end[1]) | (p2 > end[2]) | (p3 > end[3]) | (p4 > end[4]) |
-               (p5 > end[5]) | (p6 > end[6]) | (p7 > end[7]));
+        bool over = false;
+#pragma GCC unroll 8
+        for (unsigned k = 0; k < N; k++) over |= p[k] > end[k];
+        ok = !over;
     }
-    xs[0] = x0, xs[1] = x1, xs[2] = x2, xs[3] = x3, xs[4] = x4, xs[5] = x5, xs[6] = x6, xs[7] = x7;
-    ps[0] = p0, ps[1] = p1, ps[2] = p2, ps[3] = p3, ps[4] = p4, ps[5] = p5, ps[6] = p6, ps[7] = p7;
+#pragma GCC unroll 8
+    for (unsigned k = 0; k < N; k++) xs[k] = x[k], ps[k] = p[k];
     return ok;
 }
 
-/* Four full lanes the same way: a tensor's last chunk often has four
- * (GPT-2: 589,824 elements = 4.5 chunks), and one at a time they ran at
- * the latency of a single chain. */
+/* Eight lanes: a full chunk's group. */
+static bool run8(uint32_t *xs, const uint8_t **ps, const uint8_t *const *end, uint8_t *out,
+                 const uint8_t *esym, const uint32_t *einfo, const uint32_t *mslot)
+{
+    return run_n(8, xs, ps, end, out, esym, einfo, mslot);
+}
+
+/* Four lanes: a tensor's last chunk often has four (GPT-2: 589,824
+ * elements = 4.5 chunks), and one at a time they ran at the latency of a
+ * single chain. */
 static bool run4(uint32_t *xs, const uint8_t **ps, const uint8_t *const *end, uint8_t *out,
                  const uint8_t *esym, const uint32_t *einfo, const uint32_t *mslot)
 {
-    uint32_t x0 = xs[0], x1 = xs[1], x2 = xs[2], x3 = xs[3];
-    const uint8_t *p0 = ps[0], *p1 = ps[1], *p2 = ps[2], *p3 = ps[3];
-    const size_t L = 2 * (size_t)DF11_ANS_LANE; /* bytes */
-    bool ok = true;
-    for (uint32_t i = 0; i < DF11_ANS_LANE && ok;) {
-        for (uint32_t stop = i + 4; i < stop; i++) {
-            STEPL(x0, p0, out);
-            STEPL(x1, p1, out + L);
-            STEPL(x2, p2, out + 2 * L);
-            STEPL(x3, p3, out + 3 * L);
-        }
-        ok = !((p0 > end[0]) | (p1 > end[1]) | (p2 > end[2]) | (p3 > end[3]));
-    }
-    xs[0] = x0, xs[1] = x1, xs[2] = x2, xs[3] = x3;
-    ps[0] = p0, ps[1] = p1, ps[2] = p2, ps[3] = p3;
-    return ok;
+    return run_n(4, xs, ps, end, out, esym, einfo, mslot);
 }
 
 /* The generic path: one lane at a time, same bound every four elements. */
