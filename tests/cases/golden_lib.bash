@@ -1,7 +1,8 @@
 # golden_lib.bash - the check every golden .df11 gets (sourced by
 # codec_golden.sh and ratio_golden.sh): it exists, decodes to the SHA-256
 # recorded for its original (taken by sha256sum of `df11 decompress -c`,
-# independent of the library's own check), and passes `df11 verify`.
+# independent of the library's own check), and passes `df11 verify`. Also
+# header_fields, which codec_f16.sh uses too.
 # shellcheck shell=bash
 
 # golden_check PREFIX FILE SUM: PASS/FAIL lines named PREFIX.*; 1 when the
