@@ -118,5 +118,117 @@ DF11_ANS_FN int df11_ans_lane_ok(const df11_ans_lane *l)
     return l->pos == l->end && l->x == DF11_ANS_LOW;
 }
 
+/* ---- ANS_IL (FORMAT.md 10, format 1.2) ----
+ *
+ * The same two steps per element, with both tables at P = 12 and no
+ * symbol owning all 2^12 slots, so one 32-bit entry per slot holds the
+ * symbol, its frequency and slot - cum: a SIMD decoder needs one lookup
+ * per step. The lanes of a chunk share one word stream: element i is on
+ * lane i mod nl, and per group of nl consecutive elements every lane's
+ * exponent step comes first, in lane order, then every lane's mantissa
+ * step, each taking the stream's next word when its state falls below
+ * 2^16. A vector of lanes refills by expanding consecutive words into the
+ * lanes that need one; a GPU warp by a ballot and a prefix count. */
+#define DF11_ANS_IL_BITS 12u
+#define DF11_ANS_IL_MAX_LANES 64u
+
+/* Lanes of a chunk of n elements: 1 below 2^14 elements, else 16 per
+ * 2^17 elements (rounded up), at most 64; whole vectors of 16. */
+DF11_ANS_FN uint32_t df11_ans_il_lanes(uint32_t n)
+{
+    if (n < 16384u) return 1;
+    uint32_t v = (uint32_t)(((uint64_t)n + 131071u) / 131072u);
+    return 16u * (v > 4u ? 4u : v);
+}
+
+/* Exponent entry of a slot: e | freq << 8 | (slot - cum) << 20. */
+DF11_ANS_FN uint32_t df11_ans_il_eslot(uint32_t e, uint32_t freq, uint32_t bias)
+{
+    return e | freq << 8 | bias << 20;
+}
+/* Mantissa entry of a slot: m | freq << 7 | (slot - cum) << 19. */
+DF11_ANS_FN uint32_t df11_ans_il_mslot(uint32_t m, uint32_t freq, uint32_t bias)
+{
+    return m | freq << 7 | bias << 19;
+}
+
+/* The decode tables of one model for ANS_IL: eslot[2^12], mslot[8 << 12].
+ * efreq/mfreq as for df11_ans_build; the tables must have passed the
+ * reader's checks (FORMAT.md 10: P = 12, every freq < 2^12). The
+ * context map stays the model's own ctx[256]. */
+DF11_ANS_FN void df11_ans_il_build(const uint16_t *efreq, const uint16_t *const *mfreq,
+                                   uint32_t *eslot, uint32_t *mslot)
+{
+    const uint32_t S = 1u << DF11_ANS_IL_BITS;
+    uint32_t cum = 0;
+    for (uint32_t s = 0; s < 256; s++)
+        for (uint32_t k = 0; k < efreq[s] && cum < S; k++) eslot[cum++] = df11_ans_il_eslot(s, efreq[s], k);
+    for (uint32_t c = 0; c < 8u; c++) {
+        uint32_t *out = mslot + (c << DF11_ANS_IL_BITS);
+        cum = 0;
+        for (uint32_t s = 0; s < 128u; s++)
+            for (uint32_t k = 0; k < mfreq[c][s] && cum < S; k++)
+                out[cum++] = df11_ans_il_mslot(s, mfreq[c][s], k);
+    }
+}
+
+/* One step of a lane from an entry whose frequency sits at bit fshift and
+ * whose slot - cum at bit bshift. */
+DF11_ANS_FN uint32_t df11_ans_il_step(uint32_t x, uint32_t ent, unsigned fshift, unsigned bshift)
+{
+    return ((ent >> fshift) & 0xFFFu) * (x >> DF11_ANS_IL_BITS) + ((ent >> bshift) & 0xFFFu);
+}
+
+/* The reference decoder of an ANS_IL payload of len bytes holding n
+ * elements, into dst (2n bytes, any alignment), sign plane included.
+ * Reads nothing outside the payload. Returns 0, or 1 when the payload is
+ * malformed (too short, a lane not back in state 2^16, words left over or
+ * missing); the fast decoders must agree with it on every input. */
+DF11_ANS_FN int df11_ans_il_decode_ref(const uint8_t *p, uint64_t len, uint32_t n,
+                                       const uint32_t *eslot, const uint32_t *mslot,
+                                       const uint8_t *ctx, uint8_t *dst)
+{
+    uint32_t nl = df11_ans_il_lanes(n), x[DF11_ANS_IL_MAX_LANES], ev[DF11_ANS_IL_MAX_LANES];
+    uint64_t head = 4ull * nl, sign = ((uint64_t)n + 7) / 8;
+    if (len < head + sign || (len - head - sign) % 2) return 1;
+    const uint8_t *w = p + head, *sg = p + len - sign;
+    uint64_t nw = (len - head - sign) / 2, pos = 0;
+    int bad = 0;
+    for (uint32_t k = 0; k < nl; k++) {
+        x[k] = (uint32_t)p[4 * k] | (uint32_t)p[4 * k + 1] << 8 | (uint32_t)p[4 * k + 2] << 16 |
+               (uint32_t)p[4 * k + 3] << 24;
+        bad |= x[k] < DF11_ANS_LOW;
+    }
+    const uint32_t M = (1u << DF11_ANS_IL_BITS) - 1;
+    for (uint64_t g = 0; g < n; g += nl) {
+        uint32_t cnt = n - g < nl ? (uint32_t)(n - g) : nl;
+        for (uint32_t k = 0; k < cnt; k++) {
+            uint32_t ent = eslot[x[k] & M];
+            x[k] = df11_ans_il_step(x[k], ent, 8, 20);
+            if (x[k] < DF11_ANS_LOW) {
+                uint32_t v = pos < nw ? (uint32_t)w[2 * pos] | (uint32_t)w[2 * pos + 1] << 8 : 0;
+                bad |= pos++ >= nw;
+                x[k] = x[k] << 16 | v;
+            }
+            ev[k] = ent & 0xFFu;
+        }
+        for (uint32_t k = 0; k < cnt; k++) {
+            uint32_t ent = mslot[(uint32_t)(ctx[ev[k]] & 7u) << DF11_ANS_IL_BITS | (x[k] & M)];
+            x[k] = df11_ans_il_step(x[k], ent, 7, 19);
+            if (x[k] < DF11_ANS_LOW) {
+                uint32_t v = pos < nw ? (uint32_t)w[2 * pos] | (uint32_t)w[2 * pos + 1] << 8 : 0;
+                bad |= pos++ >= nw;
+                x[k] = x[k] << 16 | v;
+            }
+            uint64_t i = g + k;
+            uint32_t v = (uint32_t)(sg[i >> 3] >> (i & 7) & 1u) << 15 | ev[k] << 7 | (ent & 0x7Fu);
+            dst[2 * i] = (uint8_t)v;
+            dst[2 * i + 1] = (uint8_t)(v >> 8);
+        }
+    }
+    for (uint32_t k = 0; k < nl; k++) bad |= x[k] != DF11_ANS_LOW;
+    return bad || pos != nw;
+}
+
 #undef DF11_ANS_FN
 #endif
