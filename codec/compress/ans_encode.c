@@ -77,8 +77,8 @@ static bool encode_group(const uint8_t *src, uint32_t base, uint32_t cnt, unsign
 
 /* Bit i mod 8 of byte i / 8: bit 15 of element i. A byte is gathered in
  * a register from its eight elements (or-ing into memory bit by bit was a
- * tenth of the encoder's time). */
-static void sign_plane(const uint8_t *src, uint32_t n, uint8_t *sg)
+ * tenth of the encoder's time). ANS_IL's plane is the same (FORMAT.md 10). */
+void df11_ans_sign_plane(const uint8_t *src, uint32_t n, uint8_t *sg)
 {
     uint32_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -126,6 +126,6 @@ size_t df11_ans_encode(const uint8_t *src, uint32_t n, const df11_ans_enc *m, ui
             pos += 2 * nw;
         }
     }
-    sign_plane(src, n, out + pos);
+    df11_ans_sign_plane(src, n, out + pos);
     return pos + (n + 7) / 8;
 }

@@ -49,6 +49,22 @@ bool df11_ans_normalize(const uint64_t *counts, unsigned nsym, unsigned P, bool 
     return true;
 }
 
+bool df11_ans_normalize_il(const uint64_t *counts, unsigned nsym, unsigned P, bool all_symbols,
+                           uint16_t *freq)
+{
+    if (!df11_ans_normalize(counts, nsym, P, all_symbols, freq)) return false;
+    /* only a table of one symbol can hold 2^P: every other symbol there is
+     * has at least 1 */
+    for (unsigned s = 0; s < nsym; s++)
+        if (freq[s] == 1u << P) {
+            if (nsym < 2) return false;
+            freq[s]--;
+            freq[s + 1 < nsym ? s + 1 : s - 1] = 1;
+            break;
+        }
+    return true;
+}
+
 double df11_ans_cost(const uint64_t *counts, unsigned nsym, unsigned P, const uint16_t *freq)
 {
     double bits = 0;

@@ -1,6 +1,6 @@
-/* The encoder's side of the ANS codec (FORMAT.md 9): frequency tables
- * normalised from histograms, one model per EXP16 segment, and the chunk
- * encoder. */
+/* The encoder's side of the ANS codecs (FORMAT.md 9 and 10): frequency
+ * tables normalised from histograms, one model per EXP16 segment, and the
+ * chunk encoders. */
 #ifndef DF11_ANS_MODEL_H
 #define DF11_ANS_MODEL_H
 #include "../common/ans.h"
@@ -54,6 +54,11 @@ void df11_ans_ctx_map(const uint64_t *joint, uint8_t ctx[256]);
  * false if there is nothing to normalise. */
 bool df11_ans_normalize(const uint64_t *counts, unsigned nsym, unsigned P, bool all_symbols,
                         uint16_t *freq);
+/* The same, and no frequency is 2^P (FORMAT.md 10, ANS_IL): a table of
+ * one symbol gives one slot to a neighbour, which costs the symbol
+ * log2(4096/4095) = 0.00035 bits. */
+bool df11_ans_normalize_il(const uint64_t *counts, unsigned nsym, unsigned P, bool all_symbols,
+                           uint16_t *freq);
 /* Bits that coding counts c[0..nsym) with their own distribution costs
  * (the order-0 entropy times the count). */
 double df11_ans_own_bits(const uint64_t *c, unsigned nsym);
@@ -75,15 +80,28 @@ void df11_ans_enc_build(const df11_ans_book *b, uint32_t mi, df11_ans_enc *out);
  * or 0 when an element's symbol has no frequency or it does not fit. */
 size_t df11_ans_encode(const uint8_t *src, uint32_t n, const df11_ans_enc *m, uint8_t *out,
                        size_t cap, uint16_t *tmp);
+/* Encodes n elements of src as an ANS_IL payload (FORMAT.md 10) into out
+ * (capacity cap), with a model whose tables all have P = 12 and no
+ * frequency 2^12. The words are staged at the end of out itself, so tmp
+ * is not used (it may be NULL; the signature is df11_ans_encode's).
+ * Returns the payload size, or 0 when an element's symbol has no
+ * frequency or it does not fit. */
+size_t df11_ans_il_encode(const uint8_t *src, uint32_t n, const df11_ans_enc *m, uint8_t *out,
+                          size_t cap, uint16_t *tmp);
+/* The sign plane of n elements (FORMAT.md 9): (n + 7) / 8 bytes at sg. */
+void df11_ans_sign_plane(const uint8_t *src, uint32_t n, uint8_t *sg);
 /* After pass 1: the book of a file with nseg segments. freq: exponent
  * histograms; mode: most common exponent; sctx: per segment NULL or its
  * eight context histograms (8 x 128) followed by its context map (256
  * bytes); without them a segment's map is df11_ans_ctx_of its mode; gctx:
  * the context histograms over all EXP16 segments. seg_model[g] receives
- * model index + 1, or 0. */
+ * model index + 1, or 0. il: models for ANS_IL (FORMAT.md 10: exponent
+ * tables at P = 12, no frequency 2^12 in any table), else for ANS (9:
+ * exponent tables at P = 14). */
 df11_status df11_ans_plan(uint32_t nseg, const uint8_t *kind, const uint64_t (*freq)[256],
                           const uint8_t *mode, uint64_t *const *sctx,
-                          const uint64_t (*gctx)[128], df11_ans_book *book, uint32_t *seg_model);
+                          const uint64_t (*gctx)[128], df11_ans_book *book, uint32_t *seg_model,
+                          bool il);
 /* Groups histograms h[0..n) of nsym symbols, item i standing for mult[i]
  * identical ones (mult NULL: one each), that should share a table
  * (ans_cluster.c): grp[i] receives item i's group, *sums the ngroups

@@ -1,4 +1,4 @@
-/* Choosing the ANS tables of a file (FORMAT.md 9) once pass 1 has seen it
+/* Choosing the ANS tables of a file (FORMAT.md 9, 10) once pass 1 has seen it
  * all. Every EXP16 segment gets a model: its own exponent table, and for
  * each of the eight mantissa contexts either a table of its own or the
  * file's shared table of that context, or a uniform one (7 bits), whichever
@@ -70,13 +70,22 @@ typedef struct {
     uint16_t freq[256];
 } booked;
 
+/* A table normalised from counts: for ANS_IL never with a frequency 2^P
+ * (FORMAT.md 10), which only a one-symbol histogram would get. */
+static bool normalize(const uint64_t *counts, unsigned nsym, unsigned P, bool all_symbols, bool il,
+                      uint16_t *freq)
+{
+    return il ? df11_ans_normalize_il(counts, nsym, P, all_symbols, freq)
+              : df11_ans_normalize(counts, nsym, P, all_symbols, freq);
+}
+
 /* Tables for the groups df11_ans_cluster made of sums[0..ng). */
 static df11_status book_groups(df11_ans_book *book, const uint64_t *sums, uint32_t ng, unsigned nsym,
-                               unsigned P, bool all_symbols, booked *out)
+                               unsigned P, bool all_symbols, bool il, booked *out)
 {
     for (uint32_t k = 0; k < ng; k++) {
         df11_fmt_table t = {.prob_bits = P};
-        if (!df11_ans_normalize(sums + (size_t)k * nsym, nsym, P, all_symbols, t.freq)) return DF11_E_INTERNAL;
+        if (!normalize(sums + (size_t)k * nsym, nsym, P, all_symbols, il, t.freq)) return DF11_E_INTERNAL;
         memcpy(out[k].freq, t.freq, sizeof out[k].freq);
         if ((out[k].table = df11_ans_book_table(book, &t)) == UINT32_MAX) return DF11_E_NOMEM;
     }
@@ -85,14 +94,19 @@ static df11_status book_groups(df11_ans_book *book, const uint64_t *sums, uint32
 
 df11_status df11_ans_plan(uint32_t nseg, const uint8_t *kind, const uint64_t (*freq)[256],
                           const uint8_t *mode, uint64_t *const *sctx,
-                          const uint64_t (*gctx)[128], df11_ans_book *book, uint32_t *seg_model)
+                          const uint64_t (*gctx)[128], df11_ans_book *book, uint32_t *seg_model,
+                          bool il)
 {
+    /* ANS_IL codes exponents at P = 12 too (FORMAT.md 10): one 32-bit
+     * decode entry per slot. The groups below are formed on entropies, so
+     * only the normalisation sees P. */
+    const unsigned EP = il ? DF11_ANS_IL_BITS : DF11_ANS_EXP_BITS;
     uint32_t shared[DF11_ANS_CONTEXTS], uniform;
     uint16_t gfreq[DF11_ANS_CONTEXTS][128];
     for (unsigned c = 0; c < DF11_ANS_CONTEXTS; c++) {
         df11_fmt_table t = {.prob_bits = DF11_ANS_MANT_BITS};
         /* every mantissa gets a frequency: any tensor may use the table */
-        df11_ans_normalize(gctx[c], 128, DF11_ANS_MANT_BITS, true, t.freq);
+        normalize(gctx[c], 128, DF11_ANS_MANT_BITS, true, il, t.freq);
         memcpy(gfreq[c], t.freq, sizeof gfreq[c]);
         if ((shared[c] = df11_ans_book_table(book, &t)) == UINT32_MAX) return DF11_E_NOMEM;
     }
@@ -135,8 +149,8 @@ df11_status df11_ans_plan(uint32_t nseg, const uint8_t *kind, const uint64_t (*f
     if (!mb || !eb) goto out;
     /* mantissa groups: every mantissa gets a frequency, so any context
      * may take any group's table */
-    if ((st = book_groups(book, msums, mg, 128, DF11_ANS_MANT_BITS, true, mb)) != DF11_OK) goto out;
-    if ((st = book_groups(book, esums, eg, 256, DF11_ANS_EXP_BITS, false, eb)) != DF11_OK) goto out;
+    if ((st = book_groups(book, msums, mg, 128, DF11_ANS_MANT_BITS, true, il, mb)) != DF11_OK) goto out;
+    if ((st = book_groups(book, esums, eg, 256, EP, false, il, eb)) != DF11_OK) goto out;
 
     for (uint32_t g = 0; g < nseg; g++) {
         seg_model[g] = 0;
@@ -145,8 +159,8 @@ df11_status df11_ans_plan(uint32_t nseg, const uint8_t *kind, const uint64_t (*f
         if (eitem[g] != UINT32_MAX) {
             m.exp_table = eb[egrp[eitem[g]]].table; /* its group holds all its exponents */
         } else {
-            df11_fmt_table et = {.prob_bits = DF11_ANS_EXP_BITS};
-            if (!df11_ans_normalize(freq[g], 256, DF11_ANS_EXP_BITS, false, et.freq)) continue;
+            df11_fmt_table et = {.prob_bits = EP};
+            if (!normalize(freq[g], 256, EP, false, il, et.freq)) continue;
             if ((m.exp_table = df11_ans_book_table(book, &et)) == UINT32_MAX) goto out;
         }
         if (sctx[g]) memcpy(m.ctx, sctx[g] + DF11_ANS_CONTEXTS * 128, 256);

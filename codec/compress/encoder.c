@@ -463,7 +463,7 @@ static df11_status ans_prepare(encoder *e, unsigned threads)
     }
     for (uint32_t g = 0; g < ns; g++) kind[g] = e->plan.segs[g].kind;
     df11_status s = df11_ans_plan(ns, kind, (const uint64_t(*)[256])e->freq, e->mode, e->sctx,
-                                  (const uint64_t(*)[128])e->gctx, &e->book, e->seg_model);
+                                  (const uint64_t(*)[128])e->gctx, &e->book, e->seg_model, false);
     free(kind);
     if (s != DF11_OK) return s;
     e->enc = calloc(e->book.nmodels ? e->book.nmodels : 1, sizeof *e->enc);
