@@ -24,7 +24,7 @@ extern "C" {
 
 #define DF11_LIB_VERSION "1.0.0"
 #define DF11_FORMAT_MAJOR 1
-#define DF11_FORMAT_MINOR 1
+#define DF11_FORMAT_MINOR 2
 
 typedef enum {
     DF11_OK = 0,
@@ -188,7 +188,7 @@ typedef enum {
     DF11_CODEC_ZSTD = 1,
     DF11_CODEC_EXP = 2,
     DF11_CODEC_MIXED = 3, /* a tensor whose chunks use different codecs */
-    DF11_CODEC_ANS = 4,   /* format 1.1: rANS exponent and mantissa (--max) */
+    DF11_CODEC_ANS = 4,   /* format 1.1/1.2: rANS exponent and mantissa (--max; chunk codec 3 or 5) */
     DF11_CODEC_EXP_HI = 5 /* format 1.1: F32 whose low halves are zero */
 } df11_codec;
 

@@ -149,6 +149,32 @@ typedef struct {
  * failure *bad is the index of a failing job and why says what failed. */
 df11_status df11_ans_decode_many(const df11_ans_job *jobs, uint32_t count, uint32_t *bad,
                                  char *why, size_t why_len);
+/* --- ANS_IL chunk decode (codec/decompress/ans_il.c, FORMAT.md 10) --- */
+typedef struct {
+    uint32_t eslot[1u << DF11_ANS_IL_BITS];                     /* df11_ans_il_eslot */
+    uint32_t mslot[DF11_ANS_CONTEXTS << DF11_ANS_IL_BITS];       /* df11_ans_il_mslot */
+    uint8_t ctx[256];                                            /* the model's, & 7 */
+    uint8_t pad[64]; /* the AVX2 path's 32-bit gathers of ctx read 3 bytes past it */
+} df11_ans_il_dtable;
+/* Tables and model must have passed the reader's checks for ANS_IL. */
+void df11_ans_il_dtable_build(const df11_fmt_table *tables, const df11_fmt_model *m,
+                              df11_ans_il_dtable *t);
+/* The calling thread's ANS_IL decode table of model `model` of r; NULL
+ * when out of memory. Valid until this thread asks for another. */
+const df11_ans_il_dtable *df11_ans_il_dtable_get(const df11_reader *r, uint32_t model);
+/* Decodes an ANS_IL payload of exactly payload_len bytes (nothing past it
+ * is read) holding n 16-bit elements into dst (2n bytes, any alignment).
+ * DF11_E_CORRUPT_CHUNK (why says what) exactly when
+ * df11_ans_il_decode_ref says bad; otherwise dst holds its bytes. Uses
+ * df11_ans_simd_level(). */
+df11_status df11_ans_il_decode(const df11_ans_il_dtable *t, const uint8_t *payload,
+                               uint32_t payload_len, uint32_t n, void *dst, char *why,
+                               size_t why_len);
+/* The same at a given level (0 scalar, 1 AVX2, 2 AVX-512; the caller
+ * makes sure the CPU has it): 0 ok, 1 bad. For tests and the fuzzer. */
+int df11_ans_il_decode_level(int level, const df11_ans_il_dtable *t, const uint8_t *payload,
+                             uint64_t len, uint32_t n, void *dst, char *why, size_t why_len);
+
 /* Decodes an EXP_HI payload (n F32 elements, low halves zero) into dst. */
 df11_status df11_exp_hi_decode(const uint8_t *payload, uint32_t payload_len, uint32_t n,
                                uint32_t lane_symbols, const df11_huff_dtable *t, void *dst,

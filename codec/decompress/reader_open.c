@@ -40,13 +40,13 @@ static df11_status check_header(const df11_fmt_header *h, const char *path, df11
     if (h->flags & ~DF11_FMT_KNOWN_FLAGS) {
         char b[16];
         return df11_fail(err, DF11_E_VERSION,
-                         "%s: offset 12: format %u.%u file needs feature %s, which this library (format %u.%u: EXP_HI, ANS) does not have",
+                         "%s: offset 12: format %u.%u file needs feature %s, which this library (format %u.%u: EXP_HI, ANS, ANS_IL) does not have",
                          path, h->major, h->minor, df11_fmt_feature_name(h->flags & ~DF11_FMT_KNOWN_FLAGS, b),
                          DF11_FORMAT_MAJOR, DF11_FORMAT_MINOR);
     }
     if (!h->reserved_zero) return fail_at(err, DF11_E_CORRUPT_HEADER, path, 104, "reserved bytes are not zero");
-    if (!(h->flags & DF11_FMT_FLAG_ANS) && (h->table_count || h->model_count))
-        return fail_at(err, DF11_E_CORRUPT_HEADER, path, 96, "ANS table counts without the ANS flag");
+    if (!(h->flags & (DF11_FMT_FLAG_ANS | DF11_FMT_FLAG_ANS_IL)) && (h->table_count || h->model_count))
+        return fail_at(err, DF11_E_CORRUPT_HEADER, path, 96, "ANS table counts without the ANS or ANS_IL flag");
     return DF11_OK;
 }
 
@@ -161,6 +161,11 @@ static uint64_t max_payload(const df11_reader *r, const df11_segment *s, const d
         uint64_t n = D / 2, nl = df11_lanes((uint32_t)n, DF11_ANS_LANE);
         return DF11_ANS_LANE_HEAD * nl + 2 * nl * UINT16_MAX + (n + 7) / 8;
     }
+    if (c->codec == DF11_FMT_ANS_IL) {
+        /* lane states, at most one word per step (two per element), signs */
+        uint64_t n = D / 2;
+        return 4ull * df11_ans_il_lanes((uint32_t)n) + 4 * n + (n + 7) / 8;
+    }
     if (c->codec == DF11_FMT_EXP_HI) {
         uint64_t n = D / 4, nl = df11_lanes((uint32_t)n, r->lane_symbols);
         return 2 * nl + (nl * UINT16_MAX + 7) / 8 + n;
@@ -195,9 +200,10 @@ static df11_status parse_chunks(df11_reader *r, const uint8_t *idx, df11_error *
             if (c->payload_offset != payload || c->payload_length > r->index_offset - payload)
                 return FAIL(DF11_E_CORRUPT_INDEX, at, "chunk payload is not contiguous with the previous one");
             payload += c->payload_length;
-            if (c->codec > DF11_FMT_EXP_HI || !f.reserved_zero ||
+            if (c->codec > DF11_FMT_ANS_IL || !f.reserved_zero ||
                 (c->codec == DF11_FMT_EXP && s->kind == DF11_SEG_BYTES) ||
-                (c->codec == DF11_FMT_ANS && s->model == 0) ||
+                (c->codec == DF11_FMT_ANS && (s->model == 0 || !(r->flags & DF11_FMT_FLAG_ANS))) ||
+                (c->codec == DF11_FMT_ANS_IL && (s->model == 0 || !(r->flags & DF11_FMT_FLAG_ANS_IL))) ||
                 (c->codec == DF11_FMT_EXP_HI &&
                  (!(r->flags & DF11_FMT_FLAG_EXP_HI) || s->kind != DF11_SEG_EXP32)))
                 return FAIL(DF11_E_CORRUPT_INDEX, at + 12, "bad chunk codec for its segment");
@@ -212,10 +218,12 @@ static df11_status parse_chunks(df11_reader *r, const uint8_t *idx, df11_error *
     return DF11_OK;
 }
 
-/* The ANS tables and models (FORMAT.md 9) after the chunk table: every
- * table sums to 2^prob_bits; a model's exponent table has 14 bits, its
- * mantissa tables 12 bits and no symbol above 127, and every context is
- * one of its eight. Decoding then never meets a slot without a symbol. */
+/* The ANS tables and models (FORMAT.md 9, 10) after the chunk table: every
+ * table sums to 2^prob_bits; a model's exponent table has 14 bits (an ANS
+ * model) or 12 (an ANS_IL model), its mantissa tables 12 bits and no
+ * symbol above 127, and every context is one of its eight. Decoding then
+ * never meets a slot without a symbol. Which codec a model serves is
+ * checked against the chunks that use it (check_model_uses). */
 static df11_status parse_ans(df11_reader *r, const uint8_t *idx, df11_error *err)
 {
     const uint8_t *base = idx + (size_t)r->segment_count * DF11_SEGMENT_ENTRY_SIZE +
@@ -236,8 +244,7 @@ static df11_status parse_ans(df11_reader *r, const uint8_t *idx, df11_error *err
     for (uint32_t i = 0; i < r->model_count; i++) {
         df11_fmt_model *m = &r->models[i];
         df11_fmt_model_unpack(base + (size_t)i * DF11_FMT_MODEL_BYTES, m);
-        bool ok = m->exp_table < r->table_count &&
-                  r->tables[m->exp_table].prob_bits == DF11_ANS_EXP_BITS;
+        bool ok = m->exp_table < r->table_count;
         for (int e = 0; e < 256; e++) ok = ok && m->ctx[e] < DF11_ANS_CONTEXTS;
         for (unsigned c = 0; ok && c < DF11_ANS_CONTEXTS; c++) {
             uint32_t t = m->mant_table[c];
@@ -247,6 +254,51 @@ static df11_status parse_ans(df11_reader *r, const uint8_t *idx, df11_error *err
         if (!ok)
             return FAIL(DF11_E_BAD_TABLE, at0 + (uint64_t)i * DF11_FMT_MODEL_BYTES,
                         "ANS model refers to missing or unfit tables");
+    }
+    return DF11_OK;
+}
+
+/* Whether model m may serve ANS_IL chunks (FORMAT.md 10): a 12-bit
+ * exponent table, and no symbol of it or of its mantissa tables owning all
+ * 4096 slots (the one-lookup entries hold frequencies in 12 bits). */
+static bool il_model(const df11_reader *r, const df11_fmt_model *m, bool *all_below)
+{
+    const df11_fmt_table *t = &r->tables[m->exp_table];
+    bool below = true;
+    for (int k = 0; k < 256; k++) below = below && t->freq[k] < (1u << DF11_ANS_IL_BITS);
+    for (unsigned c = 0; c < DF11_ANS_CONTEXTS; c++)
+        for (int k = 0; k < 256; k++) below = below && r->tables[m->mant_table[c]].freq[k] < (1u << DF11_ANS_IL_BITS);
+    *all_below = below;
+    return t->prob_bits == DF11_ANS_IL_BITS;
+}
+
+/* A model serves one codec, which its exponent table's prob_bits says: 14
+ * for ANS chunks (codec 3), 12 for ANS_IL chunks (codec 5). */
+static df11_status check_model_uses(df11_reader *r, df11_error *err)
+{
+    uint64_t at0 = r->index_offset + (uint64_t)r->segment_count * DF11_SEGMENT_ENTRY_SIZE;
+    uint64_t models = at0 + (uint64_t)r->chunk_count * DF11_CHUNK_ENTRY_SIZE +
+                      (uint64_t)r->table_count * DF11_FMT_TABLE_BYTES;
+    uint32_t last = UINT32_MAX; /* the segment checked last: chunks come by segment */
+    for (uint32_t i = 0; i < r->chunk_count; i++) {
+        const df11_chunk *c = &r->chunks[i];
+        if ((c->codec != DF11_FMT_ANS && c->codec != DF11_FMT_ANS_IL) || c->segment == last) continue;
+        last = c->segment;
+        uint32_t mi = r->segments[c->segment].model - 1;
+        const df11_fmt_model *m = &r->models[mi];
+        bool below, il = il_model(r, m, &below);
+        /* the segment's other chunks: one codec per model */
+        for (uint32_t j = i; j < r->chunk_count && r->chunks[j].segment == c->segment; j++) {
+            uint8_t cj = r->chunks[j].codec;
+            uint64_t at = at0 + (uint64_t)j * DF11_CHUNK_ENTRY_SIZE + 12;
+            if (cj == DF11_FMT_ANS && il)
+                return FAIL(DF11_E_CORRUPT_INDEX, at, "ANS chunk whose model has a 12-bit exponent table");
+            if (cj == DF11_FMT_ANS_IL && !il)
+                return FAIL(DF11_E_CORRUPT_INDEX, at, "ANS_IL chunk whose model has a 14-bit exponent table");
+            if (cj == DF11_FMT_ANS_IL && !below)
+                return FAIL(DF11_E_CORRUPT_INDEX, models + (uint64_t)mi * DF11_FMT_MODEL_BYTES,
+                            "ANS_IL model with a symbol owning all 4096 slots of a table");
+        }
     }
     return DF11_OK;
 }
@@ -297,6 +349,7 @@ static df11_status load(df11_reader *r, df11_error *err)
     if (s == DF11_OK) s = parse_segments(r, idx, err);
     if (s == DF11_OK) s = parse_chunks(r, idx, err);
     if (s == DF11_OK) s = parse_ans(r, idx, err);
+    if (s == DF11_OK) s = check_model_uses(r, err);
     free(idx);
     return s;
 }
@@ -359,6 +412,7 @@ uint64_t df11_overhead_bytes(const df11_reader *r)
             o += 2ull * df11_lanes(c->decoded_length / W, r->lane_symbols);
         if (c->codec == DF11_FMT_ANS)
             o += DF11_ANS_LANE_HEAD * (uint64_t)df11_lanes(c->decoded_length / 2, DF11_ANS_LANE);
+        if (c->codec == DF11_FMT_ANS_IL) o += 4ull * df11_ans_il_lanes(c->decoded_length / 2);
     }
     return o;
 }

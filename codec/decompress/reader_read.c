@@ -96,6 +96,18 @@ df11_status df11_decode_payload(df11_reader *r, uint32_t idx, const uint8_t *pay
         if (st != DF11_OK) return corrupt(r, idx, why, err);
         break;
     }
+    case DF11_FMT_ANS_IL: {
+        /* one chunk's 16-64 lanes already fill the vector chains, so
+         * ANS_IL chunks are not paired (df11_pairable) */
+        const df11_ans_il_dtable *t = df11_ans_il_dtable_get(r, s->model - 1);
+        if (!t) return df11_fail(err, DF11_E_NOMEM, "%s: chunk %u: out of memory for its decode table",
+                                 r->path, idx);
+        char why[160];
+        df11_status st = df11_ans_il_decode(t, payload, c->payload_length, c->decoded_length / 2, dst,
+                                            why, sizeof why);
+        if (st != DF11_OK) return corrupt(r, idx, why, err);
+        break;
+    }
     case DF11_FMT_EXP_HI: {
         uint32_t n = c->decoded_length / 4;
         uint8_t *scratch = df11_thread_buffer(1, df11_exp_scratch_size(n, r->lane_symbols));

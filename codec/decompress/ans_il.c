@@ -1,0 +1,455 @@
+/* CPU decoder of ANS_IL chunks (FORMAT.md 10). The chunk's nl lanes share
+ * one word stream; per group of nl elements every lane takes its exponent
+ * step, in lane order, then its mantissa step. codec/common/ans.h's
+ * df11_ans_il_decode_ref is the normative decoder: every path here gives
+ * its verdict on every input, and its bytes whenever it says ok.
+ *
+ * Paths (df11_ans_simd_level, so DF11_SIMD=0/1 force the others):
+ *  - AVX-512 (level 2, nl >= 16): the lanes sit in V = nl / 16 zmm chains.
+ *    A step is one 32-bit gather of the slot's entry (symbol, frequency,
+ *    slot - cum), the multiply-add, and the refill: the chain's lanes
+ *    below 2^16 take the stream's next words in lane order, which is one
+ *    expand of 16 zero-extended words into the mask's lanes, and the
+ *    stream advances by the mask's popcount. The context of the exponent
+ *    is two vpermi2b on the 256-byte ctx table and a byte blend on bit 7
+ *    of e. The sign plane's 16 bits per chain are a mask register, ORed in
+ *    before the narrowing store. It runs while a whole group is left and
+ *    the stream holds at least 2*nl + 16 words (a group takes at most
+ *    2*nl, and each refill loads 16 words), so it never reads past the
+ *    stream; the checked scalar code finishes.
+ *  - AVX2 (level 1, nl >= 16): the same with 8-lane ymm chains; the expand
+ *    is a vpermd through a 256-entry table of lane orders.
+ *  - scalar: the reference's loop with a branch-free refill while the
+ *    stream holds at least 2*nl words (no bound checks needed), then the
+ *    checked loop. nl lanes in a row are independent chains, so the
+ *    interleaving the ANS scalar decoder does by hand is there already.
+ *
+ * Decode tables (eslot 16 KiB, mslot 128 KiB, ctx) are built per model and
+ * kept per thread, like the ANS ones (ans_decode.c). */
+#include "reader.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the ANS_IL decoder reads little-endian words directly"
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#else
+#define HAVE_X86 0
+#endif
+
+#define IL_M ((1u << DF11_ANS_IL_BITS) - 1)
+
+void df11_ans_il_dtable_build(const df11_fmt_table *tables, const df11_fmt_model *m,
+                              df11_ans_il_dtable *t)
+{
+    const uint16_t *mfreq[DF11_ANS_CONTEXTS];
+    for (unsigned c = 0; c < DF11_ANS_CONTEXTS; c++) mfreq[c] = tables[m->mant_table[c]].freq;
+    df11_ans_il_build(tables[m->exp_table].freq, mfreq, t->eslot, t->mslot);
+    for (unsigned e = 0; e < 256; e++) t->ctx[e] = m->ctx[e] & 7u;
+}
+
+/* The per-thread table: its own key, since the shared thread buffers'
+ * slot 2 holds the ANS table, which ans_decode.c caches by model too. */
+typedef struct {
+    df11_ans_il_dtable t;
+    uint64_t uid;
+    uint32_t model;
+} il_cache;
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static bool cache_key_ok;
+static void cache_free(void *p) { free(p); }
+static void cache_init(void) { cache_key_ok = pthread_key_create(&cache_key, cache_free) == 0; }
+
+const df11_ans_il_dtable *df11_ans_il_dtable_get(const df11_reader *r, uint32_t model)
+{
+    pthread_once(&cache_once, cache_init);
+    if (!cache_key_ok) return NULL;
+    il_cache *c = pthread_getspecific(cache_key);
+    if (!c) {
+        /* 64-byte aligned: the gathers then touch one line per entry */
+        if (posix_memalign((void **)&c, 64, sizeof *c)) return NULL;
+        c->uid = 0; /* reader uids start at 1 */
+        if (pthread_setspecific(cache_key, c)) {
+            free(c);
+            return NULL;
+        }
+    }
+    if (c->uid != r->uid || c->model != model) {
+        df11_ans_il_dtable_build(r->tables, &r->models[model], &c->t);
+        c->uid = r->uid;
+        c->model = model;
+    }
+    return &c->t;
+}
+
+static inline uint32_t rd16(const uint8_t *p)
+{
+    uint16_t w;
+    memcpy(&w, p, 2);
+    return w;
+}
+
+static inline void st16(uint8_t *p, uint32_t v)
+{
+    uint16_t w = (uint16_t)v;
+    memcpy(p, &w, 2);
+}
+
+/* Where a decode stands: lane states, the stream position (in words) and
+ * the first element not yet decoded (always a group boundary). */
+typedef struct {
+    uint32_t x[DF11_ANS_IL_MAX_LANES];
+    uint32_t nl, n;
+    uint64_t pos, nw, i;
+    const uint8_t *w, *sg;
+    uint8_t *dst;
+    const df11_ans_il_dtable *t;
+} il_state;
+
+/* A refill without a branch (needed about every other step, at random;
+ * see REFILL in ans_decode.c): the word is read whether it is taken or
+ * not, so the caller guarantees one is there. */
+#define IL_STEP(x, ent, fs, bs, p)                                                    \
+    do {                                                                              \
+        x = (((ent) >> (fs)) & 0xFFFu) * (x >> DF11_ANS_IL_BITS) + (((ent) >> (bs)) & 0xFFFu); \
+        uint32_t r_ = x < DF11_ANS_LOW;                                               \
+        x = x << (r_ << 4) | (rd16(p) & (0u - r_));                                   \
+        p += 2 * r_;                                                                  \
+    } while (0)
+
+/* Whole groups while the stream holds at least 2*nl words: a group takes
+ * at most that many, so every unconditional word read is in the stream. */
+static void scalar_fast(il_state *s)
+{
+    const uint32_t nl = s->nl;
+    const uint32_t *eslot = s->t->eslot, *mslot = s->t->mslot;
+    const uint8_t *ctx = s->t->ctx;
+    const uint8_t *p = s->w + 2 * s->pos, *lim = s->w + 2 * s->nw;
+    uint32_t *x = s->x, ev[DF11_ANS_IL_MAX_LANES];
+    uint64_t i = s->i;
+    while (s->n - i >= nl && (size_t)(lim - p) >= 4 * (size_t)nl) {
+        for (uint32_t k = 0; k < nl; k++) {
+            uint32_t xk = x[k], ent = eslot[xk & IL_M];
+            IL_STEP(xk, ent, 8, 20, p);
+            x[k] = xk;
+            ev[k] = ent & 0xFFu;
+        }
+        for (uint32_t k = 0; k < nl; k++) {
+            uint32_t xk = x[k], e = ev[k];
+            uint32_t ent = mslot[(uint32_t)(ctx[e] & 7u) << DF11_ANS_IL_BITS | (xk & IL_M)];
+            IL_STEP(xk, ent, 7, 19, p);
+            x[k] = xk;
+            uint64_t j = i + k;
+            st16(s->dst + 2 * j, (uint32_t)(s->sg[j >> 3] >> (j & 7) & 1u) << 15 | e << 7 | (ent & 0x7Fu));
+        }
+        i += nl;
+    }
+    s->pos = (uint64_t)(p - s->w) / 2;
+    s->i = i;
+}
+
+/* The rest, with the reference's checks: false as soon as a step wants a
+ * word past the end (the reference's verdict then is bad too). */
+static bool scalar_tail(il_state *s)
+{
+    const uint32_t nl = s->nl;
+    const uint32_t *eslot = s->t->eslot, *mslot = s->t->mslot;
+    const uint8_t *ctx = s->t->ctx;
+    uint32_t *x = s->x, ev[DF11_ANS_IL_MAX_LANES];
+    uint64_t pos = s->pos, nw = s->nw;
+    for (uint64_t g = s->i; g < s->n; g += nl) {
+        uint32_t cnt = s->n - g < nl ? (uint32_t)(s->n - g) : nl;
+        for (uint32_t k = 0; k < cnt; k++) {
+            uint32_t ent = eslot[x[k] & IL_M];
+            x[k] = df11_ans_il_step(x[k], ent, 8, 20);
+            if (x[k] < DF11_ANS_LOW) {
+                if (pos >= nw) return false;
+                x[k] = x[k] << 16 | rd16(s->w + 2 * pos++);
+            }
+            ev[k] = ent & 0xFFu;
+        }
+        for (uint32_t k = 0; k < cnt; k++) {
+            uint32_t ent = mslot[(uint32_t)(ctx[ev[k]] & 7u) << DF11_ANS_IL_BITS | (x[k] & IL_M)];
+            x[k] = df11_ans_il_step(x[k], ent, 7, 19);
+            if (x[k] < DF11_ANS_LOW) {
+                if (pos >= nw) return false;
+                x[k] = x[k] << 16 | rd16(s->w + 2 * pos++);
+            }
+            uint64_t j = g + k;
+            st16(s->dst + 2 * j, (uint32_t)(s->sg[j >> 3] >> (j & 7) & 1u) << 15 | ev[k] << 7 | (ent & 0x7Fu));
+        }
+    }
+    s->pos = pos;
+    s->i = s->n;
+    return true;
+}
+
+#if HAVE_X86
+
+#define T_AVX512 __attribute__((target("avx2,bmi2,popcnt,avx512f,avx512vl,avx512bw,avx512vbmi,avx512vbmi2")))
+#define T_AVX2 __attribute__((target("avx2,bmi2,popcnt")))
+#define INL static inline __attribute__((always_inline))
+
+/* ---- AVX-512: V chains of 16 lanes ---- */
+
+/* The refill of one chain: lanes in k (below 2^16) take the next words,
+ * in lane order. p has at least 16 readable words. */
+INL T_AVX512 __m512i z_refill(__m512i x, __mmask16 k, const uint8_t **p)
+{
+    __m512i w = _mm512_maskz_expand_epi32(k, _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)*p)));
+    *p += 2 * (unsigned)__builtin_popcount(k);
+    return _mm512_mask_or_epi32(x, k, _mm512_slli_epi32(x, 16), w);
+}
+
+INL T_AVX512 void z_run(const unsigned V, il_state *s)
+{
+    const __m512i m12 = _mm512_set1_epi32((int)IL_M), low = _mm512_set1_epi32((int)DF11_ANS_LOW);
+    const __m512i b80 = _mm512_set1_epi32(0x80), m7f = _mm512_set1_epi32(0x7F);
+    const __m512i m7fff = _mm512_set1_epi32(0x7FFF), sbit = _mm512_set1_epi32(0x8000);
+    const __mmask64 byte0 = 0x1111111111111111ull;
+    const uint32_t *eslot = s->t->eslot, *mslot = s->t->mslot;
+    /* the context table, masked to its 3 bits (the reference uses ctx & 7) */
+    const __m512i c7 = _mm512_set1_epi8(7);
+    const __m512i t0 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx), c7);
+    const __m512i t1 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx + 64), c7);
+    const __m512i t2 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx + 128), c7);
+    const __m512i t3 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx + 192), c7);
+    const uint32_t nl = 16 * V;
+    __m512i x[4];
+#pragma GCC unroll 4
+    for (unsigned v = 0; v < V; v++) x[v] = _mm512_loadu_si512(s->x + 16 * v);
+    const uint8_t *p = s->w + 2 * s->pos;
+    /* the last position a group may start from: 2*nl + 16 words left */
+    const uint8_t *lim = s->w + 2 * (s->nw - (2 * (uint64_t)nl + 16));
+    uint64_t i = s->i;
+    uint8_t *dst = s->dst;
+    while (s->n - i >= nl && p <= lim) {
+        __m512i en[4];
+#pragma GCC unroll 4
+        for (unsigned v = 0; v < V; v++) {
+            __m512i e = _mm512_i32gather_epi32(_mm512_and_si512(x[v], m12), eslot, 4);
+            __m512i y = _mm512_add_epi32(
+                _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(e, 8), m12), _mm512_srli_epi32(x[v], 12)),
+                _mm512_srli_epi32(e, 20));
+            x[v] = z_refill(y, _mm512_cmplt_epu32_mask(y, low), &p);
+            en[v] = e;
+        }
+#pragma GCC unroll 4
+        for (unsigned v = 0; v < V; v++) {
+            __m512i e = en[v];
+            /* ctx[e]: byte 0 of each lane from the low or high 128 entries */
+            __m512i clo = _mm512_maskz_permutex2var_epi8(byte0, t0, e, t1);
+            __m512i chi = _mm512_permutex2var_epi8(t2, e, t3);
+            __m512i c = _mm512_mask_mov_epi8(clo, _mm512_test_epi8_mask(e, b80), chi);
+            /* c << 12 | (x & 0xFFF) */
+            __m512i idx = _mm512_ternarylogic_epi32(_mm512_slli_epi32(c, 12), x[v], m12, 0xF8);
+            __m512i ms = _mm512_i32gather_epi32(idx, mslot, 4);
+            __m512i y = _mm512_add_epi32(
+                _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(ms, 7), m12), _mm512_srli_epi32(x[v], 12)),
+                _mm512_and_si512(_mm512_srli_epi32(ms, 19), m12));
+            x[v] = z_refill(y, _mm512_cmplt_epu32_mask(y, low), &p);
+            /* e << 7 | m (bits 0-6 from ms, 7-14 from e), then the sign */
+            __m512i r = _mm512_ternarylogic_epi32(_mm512_slli_epi32(e, 7), ms, m7f, 0xD8);
+            __mmask16 ks = (__mmask16)rd16(s->sg + (i >> 3) + 2 * v);
+            r = _mm512_ternarylogic_epi32(r, _mm512_maskz_mov_epi32(ks, sbit), m7fff, 0xEC);
+            _mm256_storeu_si256((__m256i *)(dst + 2 * (i + 16 * v)), _mm512_cvtepi32_epi16(r));
+        }
+        i += nl;
+    }
+#pragma GCC unroll 4
+    for (unsigned v = 0; v < V; v++) _mm512_storeu_si512(s->x + 16 * v, x[v]);
+    s->pos = (uint64_t)(p - s->w) / 2;
+    s->i = i;
+}
+
+static T_AVX512 void z_run1(il_state *s) { z_run(1, s); }
+static T_AVX512 void z_run2(il_state *s) { z_run(2, s); }
+static T_AVX512 void z_run3(il_state *s) { z_run(3, s); }
+static T_AVX512 void z_run4(il_state *s) { z_run(4, s); }
+
+/* ---- AVX2: V chains of 8 lanes ---- */
+
+/* expand8[k]: for mask k of 8 lanes, lane j's source word index (the
+ * popcount of k below j) in a nibble, for vpermd after a nibble spread. */
+static uint32_t expand8[256];
+static pthread_once_t expand_once = PTHREAD_ONCE_INIT;
+static void expand_init(void)
+{
+    for (unsigned k = 0; k < 256; k++) {
+        uint32_t v = 0, c = 0;
+        for (unsigned j = 0; j < 8; j++) {
+            v |= c << (4 * j);
+            c += k >> j & 1;
+        }
+        expand8[k] = v;
+    }
+}
+
+INL T_AVX2 __m256i y_refill(__m256i y, const uint8_t **p)
+{
+    __m256i lt = _mm256_cmpeq_epi32(_mm256_srli_epi32(y, 16), _mm256_setzero_si256()); /* y < 2^16 */
+    unsigned k = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(lt));
+    __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)*p));
+    __m256i ord = _mm256_srlv_epi32(_mm256_set1_epi32((int)expand8[k]),
+                                    _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
+    w = _mm256_permutevar8x32_epi32(w, ord); /* vpermd uses the low 3 bits */
+    *p += 2 * (unsigned)__builtin_popcount(k);
+    return _mm256_blendv_epi8(y, _mm256_or_si256(_mm256_slli_epi32(y, 16), w), lt);
+}
+
+INL T_AVX2 void y_run(const unsigned V, il_state *s)
+{
+    const __m256i m12 = _mm256_set1_epi32((int)IL_M);
+    const uint32_t *eslot = s->t->eslot, *mslot = s->t->mslot;
+    const uint8_t *ctx = s->t->ctx;
+    const uint32_t nl = 8 * V;
+    __m256i x[8];
+#pragma GCC unroll 8
+    for (unsigned v = 0; v < V; v++) x[v] = _mm256_loadu_si256((const __m256i *)(s->x + 8 * v));
+    const uint8_t *p = s->w + 2 * s->pos;
+    /* a refill loads 8 words */
+    const uint8_t *lim = s->w + 2 * (s->nw - (2 * (uint64_t)nl + 8));
+    uint64_t i = s->i;
+    uint8_t *dst = s->dst;
+    /* per-lane shifts that put sign bit j of a byte at bit 15 */
+    const __m256i sh = _mm256_setr_epi32(15, 14, 13, 12, 11, 10, 9, 8);
+    while (s->n - i >= nl && p <= lim) {
+        __m256i en[8];
+#pragma GCC unroll 8
+        for (unsigned v = 0; v < V; v++) {
+            __m256i e = _mm256_i32gather_epi32((const int *)eslot, _mm256_and_si256(x[v], m12), 4);
+            __m256i y = _mm256_add_epi32(
+                _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(e, 8), m12), _mm256_srli_epi32(x[v], 12)),
+                _mm256_srli_epi32(e, 20));
+            x[v] = y_refill(y, &p);
+            en[v] = e;
+        }
+#pragma GCC unroll 8
+        for (unsigned v = 0; v < V; v++) {
+            __m256i e = en[v];
+            /* ctx[e]: a byte gather reads 3 bytes past ctx[255] (the
+             * dtable's padding) */
+            __m256i c = _mm256_i32gather_epi32((const int *)(const void *)ctx,
+                                               _mm256_and_si256(e, _mm256_set1_epi32(0xFF)), 1);
+            __m256i idx = _mm256_or_si256(_mm256_slli_epi32(_mm256_and_si256(c, _mm256_set1_epi32(7)), 12),
+                                          _mm256_and_si256(x[v], m12));
+            __m256i ms = _mm256_i32gather_epi32((const int *)mslot, idx, 4);
+            __m256i y = _mm256_add_epi32(
+                _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(ms, 7), m12), _mm256_srli_epi32(x[v], 12)),
+                _mm256_and_si256(_mm256_srli_epi32(ms, 19), m12));
+            x[v] = y_refill(y, &p);
+            __m256i r = _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi32(e, 7), _mm256_set1_epi32(0x7F80)),
+                                        _mm256_and_si256(ms, _mm256_set1_epi32(0x7F)));
+            __m256i sg = _mm256_set1_epi32(s->sg[(i >> 3) + v]);
+            r = _mm256_or_si256(r, _mm256_and_si256(_mm256_sllv_epi32(sg, sh), _mm256_set1_epi32(0x8000)));
+            __m256i pk = _mm256_packus_epi32(r, r); /* 0-3 | 0-3 | 4-7 | 4-7 */
+            pk = _mm256_permute4x64_epi64(pk, 0x08);
+            _mm_storeu_si128((__m128i *)(dst + 2 * (i + 8 * v)), _mm256_castsi256_si128(pk));
+        }
+        i += nl;
+    }
+#pragma GCC unroll 8
+    for (unsigned v = 0; v < V; v++) _mm256_storeu_si256((__m256i *)(s->x + 8 * v), x[v]);
+    s->pos = (uint64_t)(p - s->w) / 2;
+    s->i = i;
+}
+
+static T_AVX2 void y_run2(il_state *s) { y_run(2, s); }
+static T_AVX2 void y_run4(il_state *s) { y_run(4, s); }
+static T_AVX2 void y_run6(il_state *s) { y_run(6, s); }
+static T_AVX2 void y_run8(il_state *s) { y_run(8, s); }
+
+static void simd_run(int level, il_state *s)
+{
+    if (s->nl < 16) return;
+    if (level >= 2) {
+        uint64_t need = 2 * (uint64_t)s->nl + 16;
+        if (s->nw < need) return;
+        static void (*const run[5])(il_state *) = { NULL, z_run1, z_run2, z_run3, z_run4 };
+        run[s->nl / 16](s);
+    } else if (level == 1) {
+        uint64_t need = 2 * (uint64_t)s->nl + 8;
+        if (s->nw < need) return;
+        pthread_once(&expand_once, expand_init);
+        static void (*const run[5])(il_state *) = { NULL, y_run2, y_run4, y_run6, y_run8 };
+        run[s->nl / 16](s);
+    }
+}
+
+#else
+
+static void simd_run(int level, il_state *s)
+{
+    (void)level;
+    (void)s;
+}
+
+#endif
+
+int df11_ans_il_decode_level(int level, const df11_ans_il_dtable *t, const uint8_t *payload,
+                             uint64_t len, uint32_t n, void *dst, char *why, size_t why_len)
+{
+    il_state s;
+    uint32_t nl = df11_ans_il_lanes(n);
+    uint64_t head = 4ull * nl, sign = ((uint64_t)n + 7) / 8;
+    if (len < head + sign) {
+        snprintf(why, why_len, "payload of %llu bytes too short for %u elements", (unsigned long long)len, n);
+        return 1;
+    }
+    if ((len - head - sign) % 2) {
+        snprintf(why, why_len, "word stream of %llu bytes is not whole words",
+                 (unsigned long long)(len - head - sign));
+        return 1;
+    }
+    for (uint32_t k = 0; k < nl; k++) {
+        memcpy(&s.x[k], payload + 4 * k, 4);
+        if (s.x[k] < DF11_ANS_LOW) {
+            snprintf(why, why_len, "lane %u of %u starts in an impossible state", k, nl);
+            return 1;
+        }
+    }
+    s.nl = nl;
+    s.n = n;
+    s.pos = 0;
+    s.nw = (len - head - sign) / 2;
+    s.i = 0;
+    s.w = payload + head;
+    s.sg = payload + len - sign;
+    s.dst = dst;
+    s.t = t;
+    simd_run(level, &s);
+    scalar_fast(&s);
+    if (!scalar_tail(&s)) {
+        snprintf(why, why_len, "word stream of %llu words ends before the last element",
+                 (unsigned long long)s.nw);
+        return 1;
+    }
+    for (uint32_t k = 0; k < nl; k++)
+        if (s.x[k] != DF11_ANS_LOW) {
+            snprintf(why, why_len, "lane %u of %u does not end in the encoder's initial state", k, nl);
+            return 1;
+        }
+    if (s.pos != s.nw) {
+        snprintf(why, why_len, "%llu of the stream's %llu words are left over",
+                 (unsigned long long)(s.nw - s.pos), (unsigned long long)s.nw);
+        return 1;
+    }
+    return 0;
+}
+
+df11_status df11_ans_il_decode(const df11_ans_il_dtable *t, const uint8_t *payload,
+                               uint32_t payload_len, uint32_t n, void *dst, char *why,
+                               size_t why_len)
+{
+    return df11_ans_il_decode_level(df11_ans_simd_level(), t, payload, payload_len, n, dst, why,
+                                    why_len)
+               ? DF11_E_CORRUPT_CHUNK
+               : DF11_OK;
+}
