@@ -1,0 +1,468 @@
+/*
+ * ans_il_decode: the ANS_IL chunk decoders (codec/decompress/ans_il.c:
+ * scalar, AVX2, AVX-512) against the normative reference
+ * df11_ans_il_decode_ref (codec/common/ans.h). On every input each
+ * available level must give the reference's verdict, and its bytes
+ * whenever the verdict is ok (and whenever both decode every element:
+ * payloads whose stream cannot run out).
+ *
+ * Payloads come from ans_il_util.h's independent encoder: GPT-2 chunks
+ * (../shared/models/gpt2-small-partial.bf16.safetensors; SKIP when it is
+ * absent) and synthetic tables (skewed, a symbol with 4095 of 4096 slots,
+ * flat, exponents >= 128 only, an F16-like spread across 128) at n on
+ * every lane boundary (1, 16383, 16384, 16385, 131072, 131073, 393217,
+ * 2^19, n not a multiple of nl), then damaged at random (bytes flipped,
+ * cut, appended, start states 2^16 - 1, 2^16, 2^32 - 1). Arbitrary
+ * decode-table entries (a one-symbol table's freq 4096 reads as 0) and
+ * random payloads go through every level too. A guard-page run places
+ * payload (with no slack at all), tables and output against PROT_NONE
+ * pages (ASan does not see gathers): any read past the payload is a
+ * SIGSEGV, reported as a FAIL. Finally the fuzz corpus of
+ * tests/fuzz/fuzz_ans_il.c is replayed.
+ *
+ * ans_il_decode -b [file]: decode throughput of each level on GPT-2
+ * chunks of 2^19 elements (GB/s of output), no tests.
+ */
+#include "codec_util.h"
+#include "ans_il_util.h"
+
+#include <signal.h>
+#include <sys/mman.h>
+
+#define DF11_REPLAY
+#include "../fuzz/fuzz_ans_il.c"
+#include "fuzz_replay.h"
+
+static int max_level;
+
+/* ---- guard pages ---- */
+
+static size_t page;
+
+typedef struct {
+    uint8_t *map;
+    size_t len;
+} region;
+
+static uint8_t *guarded(region *r, size_t size, bool front)
+{
+    size_t body = (size + page - 1) / page * page;
+    if (!body) body = page;
+    r->len = body + 2 * page;
+    r->map = mmap(NULL, r->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (r->map == MAP_FAILED) {
+        perror("mmap");
+        exit(1);
+    }
+    if (mprotect(r->map, page, PROT_NONE) || mprotect(r->map + page + body, page, PROT_NONE)) {
+        perror("mprotect");
+        exit(1);
+    }
+    return front ? r->map + page : r->map + page + body - size;
+}
+
+static void unguard(region *r) { munmap(r->map, r->len); }
+
+static char current[200] = "ans_il_decode";
+
+static void on_segv(int sig)
+{
+    (void)sig;
+    static const char a[] = "FAIL ";
+    static const char b[] = ": SIGSEGV (a read or write past its bounds)\n";
+    if (write(1, a, sizeof a - 1) < 0 || write(1, current, strlen(current)) < 0 ||
+        write(1, b, sizeof b - 1) < 0) {
+    }
+    _exit(1);
+}
+
+/* ---- comparison with the reference ---- */
+
+/* Decodes p at every level and with the reference; false (with a FAIL
+ * line) on any disagreement. full: the stream cannot run out, so the
+ * bytes must agree even when the verdict is bad. */
+static bool agree(const char *name, const uint8_t *p, size_t len, uint32_t n,
+                  const df11_ans_il_dtable *t, bool full, int *verdict)
+{
+    size_t bytes = 2 * (size_t)n + 1;
+    uint8_t *ref = malloc(bytes), *got = malloc(bytes);
+    memset(ref, 0xEE, bytes);
+    int want = df11_ans_il_decode_ref(p, len, n, t->eslot, t->mslot, t->ctx, ref);
+    if (verdict) *verdict = want;
+    bool ok = true;
+    for (int lv = 0; lv <= max_level && ok; lv++) {
+        char why[160] = "";
+        memset(got, 0xEE, bytes);
+        int bad = df11_ans_il_decode_level(lv, t, p, len, n, got, why, sizeof why);
+        if (bad != want) {
+            tu_result(false, name, "level %d says %s, the reference %s (n %u, len %zu: %s)", lv,
+                      bad ? "bad" : "ok", want ? "bad" : "ok", n, len, why);
+            ok = false;
+        } else if ((!want || full) && memcmp(got, ref, 2 * (size_t)n) != 0) {
+            size_t i = 0;
+            while (got[i] == ref[i]) i++;
+            tu_result(false, name, "level %d: bytes differ from the reference at element %zu of %u", lv,
+                      i / 2, n);
+            ok = false;
+        } else if (got[2 * (size_t)n] != 0xEE) {
+            tu_result(false, name, "level %d wrote past element %u", lv, n);
+            ok = false;
+        } else if (bad && !why[0]) {
+            tu_result(false, name, "level %d: a bad payload without a reason", lv);
+            ok = false;
+        }
+    }
+    free(ref);
+    free(got);
+    return ok;
+}
+
+/* The same, with payload (exactly len bytes), table and output against
+ * guard pages, after them (front) or before. */
+static bool agree_guarded(const char *name, const uint8_t *p, size_t len, uint32_t n,
+                          const df11_ans_il_dtable *t)
+{
+    bool ok = true;
+    for (int front = 0; front < 2 && ok; front++) {
+        region rp, rt, rd;
+        uint8_t *gp = guarded(&rp, len, front);
+        memcpy(gp, p, len);
+        df11_ans_il_dtable *gt = (df11_ans_il_dtable *)(void *)guarded(&rt, sizeof *gt, front);
+        memcpy(gt, t, sizeof *gt);
+        uint8_t *gd = guarded(&rd, 2 * (size_t)n, front);
+        int want = df11_ans_il_decode_ref(p, len, n, t->eslot, t->mslot, t->ctx, gd);
+        uint8_t *ref = malloc(2 * (size_t)n + 1);
+        memcpy(ref, gd, 2 * (size_t)n);
+        for (int lv = 0; lv <= max_level && ok; lv++) {
+            snprintf(current, sizeof current, "%s (level %d, guard %s)", name, lv, front ? "before" : "after");
+            char why[160];
+            int bad = df11_ans_il_decode_level(lv, gt, gp, len, n, gd, why, sizeof why);
+            if (bad != want || (!bad && memcmp(gd, ref, 2 * (size_t)n))) {
+                tu_result(false, current, "verdict %d, reference %d, or bytes differ", bad, want);
+                ok = false;
+            }
+        }
+        snprintf(current, sizeof current, "ans_il_decode");
+        free(ref);
+        unguard(&rp), unguard(&rt), unguard(&rd);
+    }
+    return ok;
+}
+
+/* ---- synthetic models ---- */
+
+enum { K_SKEW, K_NEAR_ONE, K_FLAT, K_HIGH, K_F16, K_KINDS };
+static const char *kind_name[K_KINDS] = { "skewed", "near_one", "flat", "high_e", "f16_like" };
+
+static void counts_peak(tu_rng *g, uint64_t *cnt, int ns, int lo, int hi, int center, double fall)
+{
+    memset(cnt, 0, (size_t)ns * sizeof *cnt);
+    for (int s = lo; s <= hi; s++) {
+        int d = s > center ? s - center : center - s;
+        double w = 1e6 * pow(fall, d) * (0.5 + tu_unit(g));
+        cnt[s] = (uint64_t)w + (tu_below(g, 4) == 0);
+    }
+}
+
+static void make_model(tu_rng *g, int kind, il_model *m)
+{
+    uint64_t ec[256], mc[128];
+    switch (kind) {
+    case K_SKEW: counts_peak(g, ec, 256, 90, 140, 118 + (int)tu_below(g, 8), 0.6); break;
+    case K_NEAR_ONE:
+        memset(ec, 0, sizeof ec);
+        ec[tu_below(g, 256)] = 1;
+        break;
+    case K_FLAT: for (int s = 0; s < 256; s++) ec[s] = 1; break;
+    case K_HIGH: counts_peak(g, ec, 256, 128, 255, 128 + (int)tu_below(g, 128), 0.8); break;
+    default: counts_peak(g, ec, 256, 60, 200, 120 + (int)tu_below(g, 16), 0.93); break;
+    }
+    il_quantize(ec, 256, m->ef);
+    for (int e = 0; e < 256; e++) m->ctx[e] = (uint8_t)(kind == K_SKEW || kind == K_HIGH ? tu_below(g, 8) : (uint64_t)(e * 7) % 8);
+    for (int c = 0; c < 8; c++) {
+        if (kind == K_NEAR_ONE || (kind == K_SKEW && c == 3)) {
+            memset(mc, 0, sizeof mc);
+            mc[tu_below(g, 128)] = 1;
+        } else if (kind == K_FLAT) {
+            for (int s = 0; s < 128; s++) mc[s] = 1;
+        } else {
+            counts_peak(g, mc, 128, 0, 127, (int)tu_below(g, 128), 0.97);
+        }
+        il_quantize(mc, 128, m->mf[c]);
+    }
+}
+
+/* n elements drawn from m's own distribution, random signs. */
+static void draw(tu_rng *g, const il_model *m, uint16_t *v, uint32_t n)
+{
+    static uint8_t esym[4096], msym[8][4096];
+    for (int s = 0; s < 256; s++)
+        for (uint32_t k = m->ec[s]; k < m->ec[s + 1]; k++) esym[k] = (uint8_t)s;
+    for (int c = 0; c < 8; c++)
+        for (int s = 0; s < 128; s++)
+            for (uint32_t k = m->mc[c][s]; k < m->mc[c][s + 1]; k++) msym[c][k] = (uint8_t)s;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t r = tu_next(g);
+        uint32_t e = esym[r & 4095], s = msym[m->ctx[e] & 7][r >> 12 & 4095];
+        v[i] = (uint16_t)((r >> 24 & 1) << 15 | e << 7 | s);
+    }
+}
+
+/* ---- tests ---- */
+
+static df11_ans_il_dtable tab;
+
+/* Encode, then every level decodes to the elements; then damaged copies. */
+static bool roundtrip(tu_rng *g, const char *name, const uint16_t *v, uint32_t n, const il_model *m,
+                      int damage, bool guard)
+{
+    size_t cap = 4 * (size_t)DF11_ANS_IL_MAX_LANES + 4 * (size_t)n + n / 8 + 64;
+    uint8_t *p = malloc(cap);
+    size_t len = il_encode(v, n, m, p, cap);
+    bool ok = len > 0;
+    if (!ok) tu_result(false, name, "the test encoder failed (n %u)", n);
+    int verdict = 1;
+    ok = ok && agree(name, p, len, n, &tab, false, &verdict);
+    if (ok && verdict) {
+        tu_result(false, name, "the reference rejects the test encoder's payload (n %u)", n);
+        ok = false;
+    }
+    if (ok) {
+        uint8_t *d = malloc(2 * (size_t)n);
+        char why[160];
+        for (int lv = 0; lv <= max_level && ok; lv++)
+            if (df11_ans_il_decode_level(lv, &tab, p, len, n, d, why, sizeof why) ||
+                memcmp(d, v, 2 * (size_t)n)) {
+                tu_result(false, name, "level %d does not give the elements back (n %u)", lv, n);
+                ok = false;
+            }
+        free(d);
+    }
+    if (ok && guard) ok = agree_guarded(name, p, len, n, &tab);
+    uint32_t nl = df11_ans_il_lanes(n);
+    uint8_t *q = malloc(cap + 64);
+    for (int k = 0; k < damage && ok; k++) {
+        size_t ql = len;
+        memcpy(q, p, len);
+        switch (tu_below(g, 8)) {
+        case 0: /* a byte anywhere */
+            q[tu_below(g, len)] ^= (uint8_t)(1 + tu_below(g, 255));
+            break;
+        case 1: { /* a byte of the stream's last 64 */
+            size_t sl = len - (n + 7) / 8 - 4 * (size_t)nl;
+            if (sl) q[4 * (size_t)nl + sl - 1 - tu_below(g, sl < 64 ? sl : 64)] ^= 0x5A;
+            break;
+        }
+        case 2: /* cut */
+            ql = len - 1 - tu_below(g, len < 40 ? len : 40);
+            break;
+        case 3: /* appended */
+            ql = len + 1 + tu_below(g, 40);
+            for (size_t j = len; j < ql; j++) q[j] = (uint8_t)tu_next(g);
+            break;
+        case 4: { /* a start state */
+            static const uint32_t st[] = { 0xFFFFu, 0x10000u, 0xFFFFFFFFu, 0x10001u };
+            memcpy(q + 4 * tu_below(g, nl), &st[tu_below(g, 4)], 4);
+            break;
+        }
+        case 5: /* two words of the stream swapped */
+            if (len - (n + 7) / 8 - 4 * nl >= 4) {
+                size_t a = 4 * nl + 2 * tu_below(g, (len - (n + 7) / 8 - 4 * nl) / 2);
+                uint8_t t0 = q[a];
+                q[a] = q[4 * nl], q[4 * nl] = t0;
+            }
+            break;
+        case 6: /* a sign byte (stays ok, other bytes) */
+            q[len - 1 - tu_below(g, (n + 7) / 8)] ^= 0xFF;
+            break;
+        default: /* several bytes */
+            for (int j = 0; j < 8; j++) q[tu_below(g, len)] = (uint8_t)tu_next(g);
+            break;
+        }
+        char nm[200];
+        snprintf(nm, sizeof nm, "%s.damaged", name);
+        ok = agree(nm, q, ql, n, &tab, false, NULL);
+        if (ok && guard && k < 4) ok = agree_guarded(nm, q, ql, n, &tab);
+    }
+    free(q);
+    free(p);
+    return ok;
+}
+
+static void test_synthetic(tu_rng *g)
+{
+    static const uint32_t ns[] = { 1, 2, 15, 16, 17, 1000, 16383, 16384, 16385, 16400, 131071, 131072,
+                                   131073, 262145, 393216, 393217, 524288, 600001 };
+    uint16_t *v = malloc(2 * 600001);
+    for (int kind = 0; kind < K_KINDS; kind++) {
+        bool ok = true;
+        for (size_t j = 0; j < sizeof ns / sizeof *ns && ok; j++) {
+            il_model m;
+            make_model(g, kind, &m);
+            il_model_finish(&m, &tab);
+            draw(g, &m, v, ns[j]);
+            char name[100];
+            snprintf(name, sizeof name, "ans_il_decode.synthetic.%s.n%u", kind_name[kind], ns[j]);
+            bool guard = ns[j] <= 131073 || j == sizeof ns / sizeof *ns - 1;
+            ok = roundtrip(g, name, v, ns[j], &m, ns[j] > 200000 ? 12 : 40, guard);
+        }
+        char name[100];
+        snprintf(name, sizeof name, "ans_il_decode.synthetic.%s", kind_name[kind]);
+        if (ok) tu_result(true, name, NULL);
+    }
+    free(v);
+}
+
+/* Arbitrary table entries and random payloads: long streams (never run
+ * out, so the bytes must agree too) and short ones. */
+static void test_arbitrary(tu_rng *g)
+{
+    bool ok = true;
+    static const uint32_t ns[] = { 5, 16384, 16397, 131073, 400000 };
+    uint8_t *p = malloc(4 * 64 + 4 * 400000 + 400000 / 8 + 1024);
+    for (int it = 0; it < 40 && ok; it++) {
+        df11_ans_il_dtable *t = &tab;
+        int mode = it % 4;
+        for (int k = 0; k < 4096; k++) t->eslot[k] = (uint32_t)tu_next(g);
+        for (int k = 0; k < 8 * 4096; k++) t->mslot[k] = (uint32_t)tu_next(g);
+        for (int k = 0; k < 256; k++) t->ctx[k] = (uint8_t)tu_next(g);
+        if (mode == 1) { /* a one-symbol table as the builder makes it (freq 4096 reads as 0) */
+            uint16_t ef[256] = {0}, mfz[128] = {0};
+            ef[tu_below(g, 256)] = 4096;
+            mfz[tu_below(g, 128)] = 4096;
+            const uint16_t *mf[8] = { mfz, mfz, mfz, mfz, mfz, mfz, mfz, mfz };
+            df11_ans_il_build(ef, mf, t->eslot, t->mslot);
+        }
+        uint32_t n = ns[tu_below(g, 5)], nl = df11_ans_il_lanes(n);
+        bool full = mode != 3;
+        uint64_t nw = full ? 2 * (uint64_t)n + tu_below(g, 100) : tu_below(g, 2 * (uint64_t)n + 100);
+        size_t len = 4 * (size_t)nl + 2 * nw + (n + 7) / 8;
+        for (size_t j = 0; j < len; j++) p[j] = (uint8_t)tu_next(g);
+        for (uint32_t k = 0; k < nl; k++) p[4 * k + 3] |= mode == 2 ? 0 : 1; /* states >= 2^24 */
+        if (mode == 2)
+            for (uint32_t k = 0; k < nl; k++) {
+                uint32_t x = DF11_ANS_LOW;
+                memcpy(p + 4 * k, &x, 4);
+            }
+        char name[100];
+        snprintf(name, sizeof name, "ans_il_decode.arbitrary.%d", it);
+        ok = agree(name, p, len, n, t, full, NULL);
+        if (ok && it < 8) ok = agree_guarded(name, p, len, n, t);
+    }
+    free(p);
+    if (ok) tu_result(true, "ans_il_decode.arbitrary_tables", NULL);
+}
+
+/* GPT-2's BF16 data in chunks of 2^19 elements (1 MiB), each with its own
+ * model; NULL when the file is absent. */
+static uint16_t *gpt2(const char *path, size_t *count)
+{
+    size_t size;
+    uint8_t *b = tu_read_file(path, &size);
+    if (!b) return NULL;
+    uint64_t hl;
+    memcpy(&hl, b, 8);
+    size_t off = 8 + hl, n = (size - off) / 2;
+    uint16_t *v = malloc(2 * n);
+    memcpy(v, b + off, 2 * n);
+    free(b);
+    *count = n;
+    return v;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+#define CHUNK (1u << 19)
+
+static int bench(const char *path, int reps)
+{
+    size_t n;
+    uint16_t *v = gpt2(path, &n);
+    if (!v) {
+        printf("SKIP ans_il_decode.bench: %s not found\n", path);
+        return 0;
+    }
+    size_t chunks = n / CHUNK, cap = 4 * 64 + 4 * (size_t)CHUNK + CHUNK / 8 + 64;
+    uint8_t **pl = malloc(chunks * sizeof *pl);
+    size_t *len = malloc(chunks * sizeof *len), total = 0;
+    il_model *ms = malloc(chunks * sizeof *ms);
+    for (size_t c = 0; c < chunks; c++) {
+        il_model_of(v + c * CHUNK, CHUNK, &ms[c]);
+        il_model_finish(&ms[c], NULL);
+        pl[c] = malloc(cap);
+        len[c] = il_encode(v + c * CHUNK, CHUNK, &ms[c], pl[c], cap);
+        total += len[c];
+    }
+    printf("# %zu chunks of %u elements, payload %.3f%% of the BF16 bytes\n", chunks, CHUNK,
+           100.0 * (double)total / (double)(chunks * CHUNK * 2));
+    uint8_t *d = malloc(2 * CHUNK);
+    df11_ans_il_dtable *t = aligned_alloc(64, sizeof *t);
+    for (int lv = -1; lv <= max_level; lv++) {
+        double el = 0;
+        int bad = 0;
+        for (size_t c = 0; c < chunks; c++) {
+            il_model_finish(&ms[c], t);
+            char why[160];
+            double t0 = now();
+            for (int r = 0; r < reps; r++)
+                bad |= lv < 0 ? df11_ans_il_decode_ref(pl[c], len[c], CHUNK, t->eslot, t->mslot, t->ctx, (uint8_t *)d)
+                              : df11_ans_il_decode_level(lv, t, pl[c], len[c], CHUNK, d, why, sizeof why);
+            el += now() - t0;
+            bad |= memcmp(d, v + c * CHUNK, 2 * CHUNK) != 0;
+        }
+        printf("%s: %.3f GB/s%s\n", lv < 0 ? "reference" : lv == 0 ? "scalar" : lv == 1 ? "AVX2" : "AVX-512",
+               (double)chunks * CHUNK * 2 * reps / el / 1e9, bad ? " (WRONG)" : "");
+    }
+    return 0;
+}
+
+static void test_gpt2(tu_rng *g, const char *path)
+{
+    size_t n;
+    uint16_t *v = gpt2(path, &n);
+    if (!v) {
+        printf("SKIP ans_il_decode.gpt2: %s not found\n", path);
+        return;
+    }
+    bool ok = true;
+    size_t chunks = n / CHUNK;
+    /* whole chunks, and the tail pieces a tensor's last chunk may be */
+    for (size_t c = 0; c < chunks && ok; c += chunks / 6 + 1) {
+        static const uint32_t sizes[] = { CHUNK, 294912, 131073, 16385, 16383 };
+        for (int s = 0; s < 5 && ok; s++) {
+            il_model m;
+            il_model_of(v + c * CHUNK, sizes[s], &m);
+            il_model_finish(&m, &tab);
+            char name[100];
+            snprintf(name, sizeof name, "ans_il_decode.gpt2.chunk%zu.n%u", c, sizes[s]);
+            ok = roundtrip(g, name, v + c * CHUNK, sizes[s], &m, s == 0 ? 10 : 4, s == 0 && c == 0);
+        }
+    }
+    free(v);
+    if (ok) tu_result(true, "ans_il_decode.gpt2", NULL);
+}
+
+int main(int argc, char **argv)
+{
+    page = (size_t)sysconf(_SC_PAGESIZE);
+    signal(SIGSEGV, on_segv);
+    max_level = df11_ans_simd_force(-1);
+    const char *root = getenv("DF11_ROOT");
+    if (!root || !*root) root = ".";
+    char path[4096];
+    snprintf(path, sizeof path, "%s/../shared/models/gpt2-small-partial.bf16.safetensors", root);
+    if (argc > 1 && strcmp(argv[1], "-b") == 0)
+        return bench(argc > 2 ? argv[2] : path, argc > 3 ? atoi(argv[3]) : 5);
+    printf("# levels 0..%d\n", max_level);
+    tu_rng g = { tu_seed("ans_il_decode") };
+    test_synthetic(&g);
+    test_arbitrary(&g);
+    test_gpt2(&g, path);
+    if (replay(root, "ans_il", fuzz_ans_il)) tu_failures++;
+    return tu_failures ? 1 : 0;
+}
