@@ -71,7 +71,8 @@ GPU_BENCH := $(BUILD)/bench/gpu_bench
 # slot pool, the device table cache, copy out, device mode and CUDA
 # failures run in every build, with or without a GPU.
 GPU_FAKE  := $(BUILD)/tests/gpu_diff_fake
-FAKE_OBJ  := $(BUILD)/kernels/fake/batch.o $(BUILD)/kernels/fake/fake_cuda.o
+# bench.cu too: gpu_diff --ans-il-bench times the ANS_IL kernels with it.
+FAKE_OBJ  := $(BUILD)/kernels/fake/batch.o $(BUILD)/kernels/fake/fake_cuda.o $(BUILD)/kernels/fake/bench.o
 FAKE_CXXFLAGS = -std=c++17 $(OPT) -g -Wall -Wextra -Werror -fPIC -pthread -DDF11_FAKE_CUDA -Icodec -Ikernels \
   $(filter -fsanitize% -fno-sanitize% -fno-omit-frame-pointer,$(CFLAGS))
 
@@ -153,9 +154,9 @@ $(BUILD)/kernels/fake/bench.o: kernels/bench.cu
 	@mkdir -p $(@D)
 	$(CXX) $(FAKE_CXXFLAGS) -MMD -MP -x c++ -c -o $@ $<
 
-$(BUILD)/bench/gpu_bench_fake: kernels/gpu_bench.c $(FAKE_OBJ) $(BUILD)/kernels/fake/bench.o $(BUILD)/libdf11.a
+$(BUILD)/bench/gpu_bench_fake: kernels/gpu_bench.c $(FAKE_OBJ) $(BUILD)/libdf11.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(INTERNAL_INC) -Ikernels -o $@ $< $(FAKE_OBJ) $(BUILD)/kernels/fake/bench.o $(BUILD)/libdf11.a $(LIBS) -lstdc++
+	$(CC) $(CFLAGS) $(INTERNAL_INC) -Ikernels -o $@ $< $(FAKE_OBJ) $(BUILD)/libdf11.a $(LIBS) -lstdc++
 
 # store/ is built like its users: only the public df11.h on the path.
 $(BUILD)/store/%.o: store/%.c $(BUILD)/include/df11.h

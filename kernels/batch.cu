@@ -31,7 +31,7 @@ constexpr size_t JOB_CAP = 2048;
 constexpr size_t BLOCK_CAP = 4096;            /* EXP16 blocks */
 constexpr size_t LANE_CAP = 4096;             /* ANS lanes: >= OUT_CAP / 32 KiB + JOB_CAP */
 constexpr size_t LUT_CAP = 256;               /* EXP16 LUTs (8 KiB each) */
-constexpr size_t ANS_CAP = 16;                /* ANS model tables (145 KiB each) */
+constexpr size_t ANS_CAP = 16;                /* ANS model tables (145 KiB each), ANS_IL (148 KiB) */
 
 /* A slot's decode tables: device copies with their pinned host source.
  * h[i] holds exactly what d[i] holds (or will, once the slot's stream ran
@@ -53,13 +53,16 @@ struct Slot {
     df11_dev_job *h_jobs, *d_jobs;
     df11_dev_block *h_blocks, *d_blocks;   /* EXP16: (job, first lane) per block */
     df11_dev_block *h_lanes, *d_lanes;     /* ANS: (job, lane) per thread */
+    df11_dev_block *h_ilw, *d_ilw;         /* ANS_IL: (job, 0) per warp (16..64 lanes) */
+    df11_dev_block *h_ils, *d_ils;         /* ANS_IL: (job, 0) per thread (1 lane) */
     int32_t *h_err, *d_err;
     TableCache<uint16_t> luts;             /* DF11_CUDA_LUT_ENTRIES per entry */
     TableCache<df11_cuda_ans_table> ans;
+    TableCache<df11_cuda_ans_il_table> ans_il;
     size_t *map;        /* slot job -> job index of the call */
     size_t *out_off;    /* slot job -> offset in h_out / d_out */
     uint8_t *direct;    /* host mode: D2H straight into the (pinned) dst */
-    size_t count, nblocks, nlanes;
+    size_t count, nblocks, nlanes, nilw, nils;
     bool busy;          /* submitted, not yet finished */
     bool owned;         /* claimed by a call */
 };
@@ -89,9 +92,11 @@ void ctx_free()
         cudaFreeHost(s.h_in); cudaFreeHost(s.h_out);
         cudaFreeHost(s.h_jobs); cudaFreeHost(s.h_blocks); cudaFreeHost(s.h_lanes);
         cudaFreeHost(s.h_err); cudaFreeHost(s.luts.h); cudaFreeHost(s.ans.h);
+        cudaFreeHost(s.h_ilw); cudaFreeHost(s.h_ils); cudaFreeHost(s.ans_il.h);
         cudaFree(s.d_in); cudaFree(s.d_out);
         cudaFree(s.d_jobs); cudaFree(s.d_blocks); cudaFree(s.d_lanes); cudaFree(s.d_err);
         cudaFree(s.luts.d); cudaFree(s.ans.d);
+        cudaFree(s.d_ilw); cudaFree(s.d_ils); cudaFree(s.ans_il.d);
         free(s.map); free(s.out_off); free(s.direct);
     }
     cudaGetLastError(); /* clear non-sticky errors left by the cleanup */
@@ -117,6 +122,7 @@ df11_status slot_init(Slot &s, char *why, size_t why_len)
     df11_status st;
     s.luts.cap = LUT_CAP;
     s.ans.cap = ANS_CAP;
+    s.ans_il.cap = ANS_CAP;
     if ((st = host_alloc(&s.h_in, IN_CAP, why, why_len)) ||
         (st = host_alloc(&s.h_out, OUT_CAP, why, why_len)) ||
         (st = host_alloc(&s.h_jobs, JOB_CAP, why, why_len)) ||
@@ -125,6 +131,9 @@ df11_status slot_init(Slot &s, char *why, size_t why_len)
         (st = host_alloc(&s.h_err, JOB_CAP, why, why_len)) ||
         (st = host_alloc(&s.luts.h, LUT_CAP * DF11_CUDA_LUT_ENTRIES, why, why_len)) ||
         (st = host_alloc(&s.ans.h, ANS_CAP, why, why_len)) ||
+        (st = host_alloc(&s.h_ilw, JOB_CAP, why, why_len)) ||
+        (st = host_alloc(&s.h_ils, JOB_CAP, why, why_len)) ||
+        (st = host_alloc(&s.ans_il.h, ANS_CAP, why, why_len)) ||
         (st = dev_alloc(&s.d_in, IN_CAP, why, why_len)) ||
         (st = dev_alloc(&s.d_out, OUT_CAP, why, why_len)) ||
         (st = dev_alloc(&s.d_jobs, JOB_CAP, why, why_len)) ||
@@ -132,7 +141,10 @@ df11_status slot_init(Slot &s, char *why, size_t why_len)
         (st = dev_alloc(&s.d_lanes, LANE_CAP, why, why_len)) ||
         (st = dev_alloc(&s.d_err, JOB_CAP, why, why_len)) ||
         (st = dev_alloc(&s.luts.d, LUT_CAP * DF11_CUDA_LUT_ENTRIES, why, why_len)) ||
-        (st = dev_alloc(&s.ans.d, ANS_CAP, why, why_len)))
+        (st = dev_alloc(&s.ans.d, ANS_CAP, why, why_len)) ||
+        (st = dev_alloc(&s.d_ilw, JOB_CAP, why, why_len)) ||
+        (st = dev_alloc(&s.d_ils, JOB_CAP, why, why_len)) ||
+        (st = dev_alloc(&s.ans_il.d, ANS_CAP, why, why_len)))
         return st;
     /* The padding between jobs in d_out is never written by the kernels but
      * is copied back with the rest in device mode: give it defined contents. */
@@ -250,6 +262,13 @@ bool same_table(const df11_cuda_ans_table *a, const df11_cuda_ans_table *b)
            memcmp(a->mslot, b->mslot, sizeof a->mslot) == 0;
 }
 
+bool same_table(const df11_cuda_ans_il_table *a, const df11_cuda_ans_il_table *b)
+{
+    return memcmp(a->eslot, b->eslot, sizeof a->eslot) == 0 &&
+           memcmp(a->ectx, b->ectx, sizeof a->ectx) == 0 &&
+           memcmp(a->mslot, b->mslot, sizeof a->mslot) == 0;
+}
+
 /* Slot entry for call table t (host copy src, stride entries apart), or
  * SIZE_MAX when every entry is taken by this fill. */
 template <typename T> size_t table_slot(TableCache<T> &c, size_t t, const T *src, size_t stride)
@@ -309,14 +328,17 @@ void slot_fill(Slot &s, Call &c, size_t *next)
     s.count = 0;
     s.nblocks = 0;
     s.nlanes = 0;
+    s.nilw = 0;
+    s.nils = 0;
     for (size_t i = 0; i < s.luts.cap; i++) s.luts.src[i] = SIZE_MAX;
     for (size_t i = 0; i < s.ans.cap; i++) s.ans.src[i] = SIZE_MAX;
+    for (size_t i = 0; i < s.ans_il.cap; i++) s.ans_il.src[i] = SIZE_MAX;
     while (*next < c.n) {
         const size_t j = *next;
         const df11_cuda_job &J = c.jobs[j];
         if (c.settled[j]) { (*next)++; continue; }
-        const bool ans = J.codec == DF11_CUDA_ANS;
-        const uint32_t nb = ans ? 0 : df11_block_count(J.n, J.lane_symbols);
+        const bool ans = J.codec == DF11_CUDA_ANS, il = J.codec == DF11_CUDA_ANS_IL;
+        const uint32_t nb = ans || il ? 0 : df11_block_count(J.n, J.lane_symbols);
         const uint32_t nla = ans ? df11_ans_lanes(J.n) : 0;
         const size_t in_need = align16((size_t)J.payload_len + DF11_CUDA_SLACK);
         const size_t out_need = align16((size_t)J.n * 2u);
@@ -331,8 +353,10 @@ void slot_fill(Slot &s, Call &c, size_t *next)
         if (s.count == JOB_CAP || s.nblocks + nb > BLOCK_CAP || s.nlanes + nla > LANE_CAP ||
             in_used + in_need > IN_CAP || out_used + out_need > OUT_CAP)
             break;
-        const size_t tab = ans ? table_slot(s.ans, J.table, &c.tables->ans[J.table], 1)
-                               : table_slot(s.luts, J.table,
+        /* ANS_IL items are one per job, like the jobs themselves (JOB_CAP). */
+        const size_t tab = ans  ? table_slot(s.ans, J.table, &c.tables->ans[J.table], 1)
+                           : il ? table_slot(s.ans_il, J.table, &c.tables->ans_il[J.table], 1)
+                                : table_slot(s.luts, J.table,
                                             c.tables->luts + (size_t)J.table * DF11_CUDA_LUT_ENTRIES,
                                             DF11_CUDA_LUT_ENTRIES);
         if (tab == SIZE_MAX) break; /* this fill uses every table entry: next slot */
@@ -355,6 +379,8 @@ void slot_fill(Slot &s, Call &c, size_t *next)
         for (uint32_t b = 0; b < nb; b++)
             s.h_blocks[s.nblocks + b] = df11_dev_block{(uint32_t)s.count, b * DF11_LANES_PER_BLOCK};
         for (uint32_t k = 0; k < nla; k++) s.h_lanes[s.nlanes + k] = df11_dev_block{(uint32_t)s.count, k};
+        if (il && df11_ans_il_lanes(J.n) == 1) s.h_ils[s.nils++] = df11_dev_block{(uint32_t)s.count, 0};
+        else if (il) s.h_ilw[s.nilw++] = df11_dev_block{(uint32_t)s.count, 0};
         s.map[s.count] = j;
         s.out_off[s.count] = out_used;
         s.count++;
@@ -377,7 +403,8 @@ df11_status slot_submit(Slot &s, Call &c, char *why, size_t why_len)
      * buffers or another call refills this slot's pinned buffers. */
     s.busy = true;
     if ((st = table_upload(s.luts, DF11_CUDA_LUT_ENTRIES, s.st, why, why_len)) ||
-        (st = table_upload(s.ans, 1, s.st, why, why_len)))
+        (st = table_upload(s.ans, 1, s.st, why, why_len)) ||
+        (st = table_upload(s.ans_il, 1, s.st, why, why_len)))
         return st;
     CK(cudaMemcpyAsync(s.d_in, s.h_in, in_used, cudaMemcpyHostToDevice, s.st));
     CK(cudaMemcpyAsync(s.d_jobs, s.h_jobs, s.count * sizeof(df11_dev_job), cudaMemcpyHostToDevice, s.st));
@@ -387,9 +414,15 @@ df11_status slot_submit(Slot &s, Call &c, char *why, size_t why_len)
     if (s.nlanes)
         CK(cudaMemcpyAsync(s.d_lanes, s.h_lanes, s.nlanes * sizeof(df11_dev_block),
                            cudaMemcpyHostToDevice, s.st));
+    if (s.nilw)
+        CK(cudaMemcpyAsync(s.d_ilw, s.h_ilw, s.nilw * sizeof(df11_dev_block), cudaMemcpyHostToDevice, s.st));
+    if (s.nils)
+        CK(cudaMemcpyAsync(s.d_ils, s.h_ils, s.nils * sizeof(df11_dev_block), cudaMemcpyHostToDevice, s.st));
     CK(cudaMemsetAsync(s.d_err, 0, s.count * sizeof(int32_t), s.st));
     CK(df11_exp16_launch(s.d_in, s.d_jobs, s.d_blocks, (uint32_t)s.nblocks, s.luts.d, s.d_err, s.st));
     CK(df11_ans_launch(s.d_in, s.d_jobs, s.d_lanes, (uint32_t)s.nlanes, s.ans.d, s.d_err, s.st));
+    CK(df11_ans_il_launch(s.d_in, s.d_jobs, s.d_ilw, (uint32_t)s.nilw, s.d_ils, (uint32_t)s.nils, s.ans_il.d,
+                          s.d_err, s.st));
     for (size_t i = 0; i < s.count; i++) {
         const df11_cuda_job &J = c.jobs[s.map[i]];
         const size_t len = (size_t)J.n * 2u;
@@ -434,6 +467,8 @@ df11_status slot_finish(Slot &s, Call &c, char *why, size_t why_len)
             char msg[96];
             if (s.h_err[i] == DF11_ERR_SIZES)
                 snprintf(msg, sizeof msg, "payload sizes inconsistent");
+            else if (J.codec == DF11_CUDA_ANS_IL)
+                snprintf(msg, sizeof msg, "ANS_IL chunk does not decode to its declared length");
             else if (J.codec == DF11_CUDA_ANS)
                 snprintf(msg, sizeof msg, "ANS lane %d does not decode to its declared length",
                          (int)s.h_err[i] - 1);
@@ -487,10 +522,10 @@ void check_jobs(Call &c)
 {
     for (size_t j = 0; j < c.n; j++) {
         const df11_cuda_job &J = c.jobs[j];
-        const bool ans = J.codec == DF11_CUDA_ANS;
-        const bool ok = J.n != 0 && (ans || J.codec == DF11_CUDA_EXP16) &&
-                        J.table < (ans ? c.tables->ans_count : c.tables->lut_count) &&
-                        (ans || (J.lane_symbols >= DF11_TILE && J.lane_symbols % DF11_TILE == 0));
+        const bool ans = J.codec == DF11_CUDA_ANS, il = J.codec == DF11_CUDA_ANS_IL;
+        const size_t ntab = ans ? c.tables->ans_count : il ? c.tables->ans_il_count : c.tables->lut_count;
+        const bool ok = J.n != 0 && (ans || il || J.codec == DF11_CUDA_EXP16) && J.table < ntab &&
+                        (ans || il || (J.lane_symbols >= DF11_TILE && J.lane_symbols % DF11_TILE == 0));
         if (!ok) {
             c.status[j] = DF11_E_INTERNAL;
             c.io->fail(c.io->ctx, j, DF11_E_INTERNAL, "job not valid for the GPU decoder");
@@ -554,6 +589,7 @@ extern "C" df11_status df11_cuda_probe(char *why, size_t why_len)
     cudaFuncAttributes attr;
     cudaError_t e = df11_exp16_attributes(&attr);
     if (e == cudaSuccess) e = df11_ans_attributes(&attr);
+    if (e == cudaSuccess) e = df11_ans_il_attributes(&attr);
     if (e != cudaSuccess) {
         cudaGetLastError();
         if (why && why_len)

@@ -35,8 +35,9 @@ struct Bench {
     uint8_t *h_in = nullptr, *d_in = nullptr, *d_out = nullptr, *h_out = nullptr;
     uint16_t *d_luts = nullptr;
     df11_cuda_ans_table *d_ans = nullptr;
+    df11_cuda_ans_il_table *d_il = nullptr;
     df11_dev_job *d_jobs = nullptr;
-    df11_dev_block *d_blocks = nullptr, *d_lanes = nullptr;
+    df11_dev_block *d_blocks = nullptr, *d_lanes = nullptr, *d_ilw = nullptr, *d_ils = nullptr;
     int32_t *d_err = nullptr;
     cudaStream_t st = nullptr;
     cudaEvent_t t0 = nullptr, t1 = nullptr;
@@ -46,6 +47,7 @@ struct Bench {
         cudaFreeHost(h_in); cudaFreeHost(h_out);
         cudaFree(d_in); cudaFree(d_out); cudaFree(d_luts); cudaFree(d_ans);
         cudaFree(d_jobs); cudaFree(d_blocks); cudaFree(d_lanes); cudaFree(d_err);
+        cudaFree(d_il); cudaFree(d_ilw); cudaFree(d_ils);
         if (t0) cudaEventDestroy(t0);
         if (t1) cudaEventDestroy(t1);
         if (st) cudaStreamDestroy(st);
@@ -56,11 +58,13 @@ size_t align16(size_t v) { return (v + 15u) & ~(size_t)15u; }
 
 } // namespace
 
-/* Both kernels over the whole set, on b.st. */
-static cudaError_t launch_all(const Bench &b, uint32_t nblocks, uint32_t nlanes)
+/* Every kernel over the whole set, on b.st. */
+static cudaError_t launch_all(const Bench &b, uint32_t nblocks, uint32_t nlanes, uint32_t nilw, uint32_t nils)
 {
     cudaError_t e = df11_exp16_launch(b.d_in, b.d_jobs, b.d_blocks, nblocks, b.d_luts, b.d_err, b.st);
     if (e == cudaSuccess) e = df11_ans_launch(b.d_in, b.d_jobs, b.d_lanes, nlanes, b.d_ans, b.d_err, b.st);
+    if (e == cudaSuccess)
+        e = df11_ans_il_launch(b.d_in, b.d_jobs, b.d_ilw, nilw, b.d_ils, nils, b.d_il, b.d_err, b.st);
     return e;
 }
 
@@ -70,18 +74,20 @@ extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t 
                                               char *why, size_t why_len)
 {
     Bench b;
-    size_t in_total = 0, out_total = 0, nblocks = 0, nlanes = 0;
+    size_t in_total = 0, out_total = 0, nblocks = 0, nlanes = 0, nilw = 0, nils = 0;
     for (size_t j = 0; j < n; j++) {
-        const bool ans = jobs[j].codec == DF11_CUDA_ANS;
-        if (jobs[j].table >= (ans ? tables->ans_count : tables->lut_count) || jobs[j].n == 0 ||
-            (!ans && (jobs[j].codec != DF11_CUDA_EXP16 || jobs[j].lane_symbols < DF11_TILE ||
-                      jobs[j].lane_symbols % DF11_TILE))) {
+        const bool ans = jobs[j].codec == DF11_CUDA_ANS, il = jobs[j].codec == DF11_CUDA_ANS_IL;
+        const size_t ntab = ans ? tables->ans_count : il ? tables->ans_il_count : tables->lut_count;
+        if (jobs[j].table >= ntab || jobs[j].n == 0 ||
+            (!ans && !il && (jobs[j].codec != DF11_CUDA_EXP16 || jobs[j].lane_symbols < DF11_TILE ||
+                             jobs[j].lane_symbols % DF11_TILE))) {
             df11_set_why(why, why_len, "job not valid for the GPU decoder");
             return DF11_E_ARG;
         }
         in_total += align16((size_t)jobs[j].payload_len + DF11_CUDA_SLACK);
         out_total += align16((size_t)jobs[j].n * 2u);
         if (ans) nlanes += df11_ans_lanes(jobs[j].n);
+        else if (il) (df11_ans_il_lanes(jobs[j].n) == 1 ? nils : nilw)++;
         else nblocks += df11_block_count(jobs[j].n, jobs[j].lane_symbols);
     }
     if (n == 0 || nblocks > 0x7fffffffu || nlanes > 0x7fffffffu) {
@@ -91,12 +97,15 @@ extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t 
     df11_dev_job *hj = (df11_dev_job *)malloc(n * sizeof *hj);
     df11_dev_block *hb = (df11_dev_block *)malloc((nblocks + 1) * sizeof *hb);
     df11_dev_block *hl = (df11_dev_block *)malloc((nlanes + 1) * sizeof *hl);
+    df11_dev_block *hw = (df11_dev_block *)malloc((nilw + 1) * sizeof *hw);
+    df11_dev_block *hs = (df11_dev_block *)malloc((nils + 1) * sizeof *hs);
     int32_t *herr = (int32_t *)malloc(n * sizeof *herr);
     size_t *out_off = (size_t *)malloc(n * sizeof *out_off);
     const size_t lut_bytes = (tables->lut_count ? tables->lut_count : 1) * DF11_CUDA_LUT_ENTRIES * 2u;
     const size_t ans_bytes = (tables->ans_count ? tables->ans_count : 1) * sizeof(df11_cuda_ans_table);
+    const size_t il_bytes = (tables->ans_il_count ? tables->ans_il_count : 1) * sizeof(df11_cuda_ans_il_table);
     df11_status st = DF11_E_NOMEM;
-    if (!hj || !hb || !hl || !herr || !out_off) goto out;
+    if (!hj || !hb || !hl || !hw || !hs || !herr || !out_off) goto out;
     st = DF11_E_GPU;
     if (!df11_ck(cudaMallocHost((void **)&b.h_in, in_total), "cudaMallocHost", why, why_len) ||
         !df11_ck(cudaMalloc((void **)&b.d_in, in_total), "cudaMalloc", why, why_len) ||
@@ -106,13 +115,16 @@ extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t 
         !df11_ck(cudaMalloc((void **)&b.d_jobs, n * sizeof *hj), "cudaMalloc", why, why_len) ||
         !df11_ck(cudaMalloc((void **)&b.d_blocks, (nblocks + 1) * sizeof *hb), "cudaMalloc", why, why_len) ||
         !df11_ck(cudaMalloc((void **)&b.d_lanes, (nlanes + 1) * sizeof *hl), "cudaMalloc", why, why_len) ||
+        !df11_ck(cudaMalloc((void **)&b.d_il, il_bytes), "cudaMalloc", why, why_len) ||
+        !df11_ck(cudaMalloc((void **)&b.d_ilw, (nilw + 1) * sizeof *hw), "cudaMalloc", why, why_len) ||
+        !df11_ck(cudaMalloc((void **)&b.d_ils, (nils + 1) * sizeof *hs), "cudaMalloc", why, why_len) ||
         !df11_ck(cudaMalloc((void **)&b.d_err, n * sizeof *herr), "cudaMalloc", why, why_len) ||
         !df11_ck(cudaStreamCreate(&b.st), "cudaStreamCreate", why, why_len) ||
         !df11_ck(cudaEventCreate(&b.t0), "cudaEventCreate", why, why_len) ||
         !df11_ck(cudaEventCreate(&b.t1), "cudaEventCreate", why, why_len))
         goto out;
     {
-        size_t in_off = 0, o = 0, blk = 0, ln = 0;
+        size_t in_off = 0, o = 0, blk = 0, ln = 0, iw = 0, is = 0;
         for (size_t j = 0; j < n; j++) {
             st = io->load(io->ctx, j, b.h_in + in_off);
             if (st != DF11_OK) {
@@ -125,6 +137,9 @@ extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t 
                                  jobs[j].lane_symbols, jobs[j].table};
             if (jobs[j].codec == DF11_CUDA_ANS) {
                 for (uint32_t k = 0; k < df11_ans_lanes(jobs[j].n); k++) hl[ln++] = df11_dev_block{(uint32_t)j, k};
+            } else if (jobs[j].codec == DF11_CUDA_ANS_IL) {
+                if (df11_ans_il_lanes(jobs[j].n) == 1) hs[is++] = df11_dev_block{(uint32_t)j, 0};
+                else hw[iw++] = df11_dev_block{(uint32_t)j, 0};
             } else {
                 uint32_t nb = df11_block_count(jobs[j].n, jobs[j].lane_symbols);
                 for (uint32_t k = 0; k < nb; k++) hb[blk++] = df11_dev_block{(uint32_t)j, k * DF11_LANES_PER_BLOCK};
@@ -145,8 +160,13 @@ extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t 
         !df11_ck(cudaMemcpy(b.d_jobs, hj, n * sizeof *hj, cudaMemcpyHostToDevice), "cudaMemcpy", why, why_len) ||
         !df11_ck(cudaMemcpy(b.d_blocks, hb, (nblocks + 1) * sizeof *hb, cudaMemcpyHostToDevice), "cudaMemcpy", why, why_len) ||
         !df11_ck(cudaMemcpy(b.d_lanes, hl, (nlanes + 1) * sizeof *hl, cudaMemcpyHostToDevice), "cudaMemcpy", why, why_len) ||
+        (tables->ans_il_count &&
+         !df11_ck(cudaMemcpy(b.d_il, tables->ans_il, tables->ans_il_count * sizeof(df11_cuda_ans_il_table),
+                             cudaMemcpyHostToDevice), "cudaMemcpy", why, why_len)) ||
+        (nilw && !df11_ck(cudaMemcpy(b.d_ilw, hw, nilw * sizeof *hw, cudaMemcpyHostToDevice), "cudaMemcpy", why, why_len)) ||
+        (nils && !df11_ck(cudaMemcpy(b.d_ils, hs, nils * sizeof *hs, cudaMemcpyHostToDevice), "cudaMemcpy", why, why_len)) ||
         !df11_ck(cudaMemset(b.d_err, 0, n * sizeof *herr), "cudaMemset", why, why_len) ||
-        !df11_ck(launch_all(b, (uint32_t)nblocks, (uint32_t)nlanes), "launch", why, why_len) ||
+        !df11_ck(launch_all(b, (uint32_t)nblocks, (uint32_t)nlanes, (uint32_t)nilw, (uint32_t)nils), "launch", why, why_len) ||
         !df11_ck(cudaStreamSynchronize(b.st), "cudaStreamSynchronize", why, why_len) ||
         !df11_ck(cudaMemcpy(herr, b.d_err, n * sizeof *herr, cudaMemcpyDeviceToHost), "cudaMemcpy", why, why_len))
         goto out;
@@ -163,7 +183,7 @@ extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t 
     }
     if (!df11_ck(cudaEventRecord(b.t0, b.st), "cudaEventRecord", why, why_len)) goto out;
     for (int r = 0; r < reps; r++)
-        if (!df11_ck(launch_all(b, (uint32_t)nblocks, (uint32_t)nlanes), "launch", why, why_len)) goto out;
+        if (!df11_ck(launch_all(b, (uint32_t)nblocks, (uint32_t)nlanes, (uint32_t)nilw, (uint32_t)nils), "launch", why, why_len)) goto out;
     {
         float ms = 0;
         if (!df11_ck(cudaEventRecord(b.t1, b.st), "cudaEventRecord", why, why_len) ||
@@ -177,6 +197,8 @@ out:
     free(hj);
     free(hb);
     free(hl);
+    free(hw);
+    free(hs);
     free(herr);
     free(out_off);
     return st;

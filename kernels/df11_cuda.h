@@ -7,8 +7,9 @@
  * compiled by the C compiler alone and links against either the .cu objects
  * or kernels/gpu_stub.c (builds without CUDA).
  *
- * Two kinds of chunk reach this interface, both of EXP16 (BF16) segments:
- * EXP chunks (Huffman exponents, FORMAT.md 5) and ANS chunks (rANS, 9).
+ * Three kinds of chunk reach this interface, all of EXP16 (BF16) segments:
+ * EXP chunks (Huffman exponents, FORMAT.md 5), ANS chunks (rANS, 9) and
+ * ANS_IL chunks (rANS, lanes sharing one word stream, 10).
  * The codec validates reader, chunk and tables before a job is handed over;
  * the payload itself is validated by the io->load callback (it reads it).
  */
@@ -37,25 +38,39 @@ typedef struct {
     uint32_t mslot[8u << 12];   /* df11_ans_mslot, per context and slot */
 } df11_cuda_ans_table;
 
+/* The decode tables of one ANS_IL model (FORMAT.md 10), built on the host
+ * with codec/common/ans.h's df11_ans_il_build: eslot and mslot as there;
+ * ectx[slot] is the context of the exponent that slot decodes
+ * (ctx[eslot[slot] & 0xFF]), so a kernel fetches the mantissa table's
+ * context together with the exponent entry instead of after it. 148 KiB. */
+typedef struct {
+    uint32_t eslot[1u << 12];   /* df11_ans_il_eslot per slot */
+    uint32_t mslot[8u << 12];   /* df11_ans_il_mslot, per context and slot */
+    uint8_t ectx[1u << 12];     /* < 8 */
+} df11_cuda_ans_il_table;
+
 /* The tables of one call: jobs index them by their table field. */
 typedef struct {
     const uint16_t *luts;               /* lut_count x DF11_CUDA_LUT_ENTRIES */
     size_t lut_count;
     const df11_cuda_ans_table *ans;     /* ans_count tables */
     size_t ans_count;
+    const df11_cuda_ans_il_table *ans_il; /* ans_il_count tables */
+    size_t ans_il_count;
 } df11_cuda_tables;
 
-enum { DF11_CUDA_EXP16 = 0, DF11_CUDA_ANS = 1 };
+enum { DF11_CUDA_EXP16 = 0, DF11_CUDA_ANS = 1, DF11_CUDA_ANS_IL = 2 };
 
 /* One chunk to decode. EXP16: the LUT entry for a 12-bit peek is
  * symbol | code_length << 8; a constant code has length 0 everywhere.
- * ANS: lanes of DF11_ANS_LANE elements, one thread each. */
+ * ANS: lanes of DF11_ANS_LANE elements, one thread each. ANS_IL: a warp
+ * per chunk (df11_ans_il_lanes(n) >= 16), or one thread (1 lane). */
 typedef struct {
     uint32_t payload_len;
     uint32_t n;            /* BF16 elements: decoded bytes / 2 */
     uint32_t lane_symbols; /* EXP16: the file's lane_symbols; ANS: unused */
-    uint32_t table;        /* EXP16: index into luts; ANS: into ans */
-    uint32_t codec;        /* DF11_CUDA_EXP16 or DF11_CUDA_ANS */
+    uint32_t table;        /* EXP16: index into luts; ANS: into ans; ANS_IL: into ans_il */
+    uint32_t codec;        /* DF11_CUDA_EXP16, DF11_CUDA_ANS or DF11_CUDA_ANS_IL */
     void *dst;             /* n*2 bytes; host or device memory per mode */
 } df11_cuda_job;
 

@@ -31,10 +31,11 @@ struct df11_dev_job {
     uint32_t payload_len;
     uint32_t n;
     uint32_t lane_symbols;
-    uint32_t lut;          /* EXP16: LUT index; ANS: table index */
+    uint32_t lut;          /* EXP16: LUT index; ANS, ANS_IL: table index */
 };
 
-/* EXP16: one block's lanes; ANS: one thread's lane (lane0 is the lane). */
+/* EXP16: one block's lanes; ANS: one thread's lane (lane0 is the lane);
+ * ANS_IL: one warp's or one thread's chunk (lane0 is 0). */
 struct df11_dev_block {
     uint32_t job;          /* index into the job array of the launch */
     uint32_t lane0;        /* EXP16: first lane, a multiple of DF11_LANES_PER_BLOCK */
@@ -69,5 +70,13 @@ cudaError_t df11_ans_launch(const uint8_t *in, const df11_dev_job *jobs,
                             const df11_cuda_ans_table *tabs, int32_t *errs,
                             cudaStream_t st);
 cudaError_t df11_ans_attributes(cudaFuncAttributes *a);
+
+/* Enqueues the ANS_IL decoders (decode_ans_il.cu): one warp (block) per
+ * entry of warps (chunks of 16..64 lanes; lane0 unused), one thread per
+ * entry of serial (one-lane chunks); errs[job] ends 0 or 1. */
+cudaError_t df11_ans_il_launch(const uint8_t *in, const df11_dev_job *jobs, const df11_dev_block *warps,
+                               uint32_t nwarps, const df11_dev_block *serial, uint32_t nserial,
+                               const df11_cuda_ans_il_table *tabs, int32_t *errs, cudaStream_t st);
+cudaError_t df11_ans_il_attributes(cudaFuncAttributes *a);
 
 #endif

@@ -1,9 +1,10 @@
 /*
  * fake_cuda.cpp - the CPU implementation of kernels/fake_cuda.h (see there):
  * a CUDA runtime subset where every call runs at once, "device" memory is
- * host memory remembered as such, and the two launchers run the kernels'
+ * host memory remembered as such, and the three launchers run the kernels'
  * lanes with the code their CPU model shares with them (lane_decode.h,
- * ans_lane.h), block by block and lane by lane as the grids lay them out.
+ * ans_lane.h, ans_il_warp.h), block by block and lane by lane as the grids
+ * lay them out.
  */
 #include <map>
 #include <mutex>
@@ -16,6 +17,7 @@
 
 #include "exp16.cuh"
 #include "ans_lane.h"
+#include "ans_il_warp.h"
 #include "lane_decode.h"
 
 namespace {
@@ -315,5 +317,28 @@ cudaError_t df11_ans_launch(const uint8_t *in, const df11_dev_job *jobs, const d
     return enqueued(cudaSuccess, st);
 }
 
+/* decode_ans_il.cu's two grids: each warp block runs ans_il_warp.h's warp
+ * function (its ballots emulated; the model has no shared-memory copy of
+ * eslot/ectx, it reads the device table directly), then each serial item. */
+cudaError_t df11_ans_il_launch(const uint8_t *in, const df11_dev_job *jobs, const df11_dev_block *warps,
+                               uint32_t nwarps, const df11_dev_block *serial, uint32_t nserial,
+                               const df11_cuda_ans_il_table *tabs, int32_t *errs, cudaStream_t st)
+{
+    if (nwarps == 0 && nserial == 0) return cudaSuccess;
+    if (cudaError_t e = fallible()) return e;
+    for (uint32_t b = 0; b < nwarps + nserial; b++) {
+        const df11_dev_block it = b < nwarps ? warps[b] : serial[b - nwarps];
+        const df11_dev_job job = jobs[it.job];
+        const df11_cuda_ans_il_table *tab = tabs + job.lut;
+        const int ok = b < nwarps ? df11_il_warp(in + job.in_off, job.payload_len, job.n, tab->eslot, tab->ectx,
+                                                 tab->mslot, job.out)
+                                  : df11_il_serial(in + job.in_off, job.payload_len, job.n, tab->eslot, tab->ectx,
+                                                   tab->mslot, job.out);
+        if (!ok) report(errs, it.job, 1);
+    }
+    return enqueued(cudaSuccess, st);
+}
+
 cudaError_t df11_exp16_attributes(cudaFuncAttributes *a) { a->numRegs = 0; return cudaSuccess; }
+cudaError_t df11_ans_il_attributes(cudaFuncAttributes *a) { a->numRegs = 0; return cudaSuccess; }
 cudaError_t df11_ans_attributes(cudaFuncAttributes *a) { a->numRegs = 0; return cudaSuccess; }

@@ -13,7 +13,7 @@
  * benchmark's timings (kernels/bench.cu, gpu_bench_fake) are CPU times. "Device" memory is host memory the fake
  * remembers as such, so cudaPointerGetAttributes tells device, pinned and
  * pageable memory apart as the real runtime does. The launchers
- * (df11_exp16_launch, df11_ans_launch) run the kernels' lanes with the
+ * (df11_exp16_launch, df11_ans_launch, df11_ans_il_launch) run the kernels' lanes with the
  * CPU model's lane code.
  *
  * DF11_FAKE_CUDA_FAIL_AT=N makes the Nth fallible call after the variable

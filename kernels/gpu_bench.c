@@ -15,13 +15,15 @@
  *         once into pageable memory (the driver stages the copy out) and
  *         once into pinned memory (one asynchronous DMA per chunk);
  *   cpu   the same batch on the CPU fallback path (one thread), for scale.
- * --max compresses with DF11_LEVEL_MAX, so BF16 chunks are ANS chunks and
- * the ANS kernel is what d2d times. Without a GPU it prints one SKIP line
+ * --max compresses with DF11_LEVEL_MAX, so BF16 chunks are ANS_IL chunks
+ * (format 1.2; ANS chunks from an encoder before it) and the ANS_IL (or
+ * ANS) kernel is what d2d times; the "# chunks" line says which. Without a GPU it prints one SKIP line
  * and exits 0. The benchmark's job preparation (df11_gpu_plan_*) is the
  * batch API's own; only this driver lives outside libdf11.
  */
 #include "df11.h"
 #include "decompress/gpu_codec.h"
+#include "decompress/reader.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +147,12 @@ int main(int argc, char **argv)
     }
     printf("# %s: %llu -> %llu bytes (%.2f%%)\n", model, (unsigned long long)df11_original_size(r),
            (unsigned long long)df11_stored_size(r), 100.0 * df11_stored_size(r) / df11_original_size(r));
+    {
+        uint32_t by[6] = {0};
+        for (uint32_t i = 0; i < r->chunk_count; i++) by[r->chunks[i].codec < 6 ? r->chunks[i].codec : 0]++;
+        printf("# chunks: %u EXP, %u ANS, %u ANS_IL, %u other\n", by[DF11_FMT_EXP], by[DF11_FMT_ANS],
+               by[DF11_FMT_ANS_IL], r->chunk_count - by[DF11_FMT_EXP] - by[DF11_FMT_ANS] - by[DF11_FMT_ANS_IL]);
+    }
 
     /* Device to device: the EXP16 chunks only (the others never go to the GPU). */
     {

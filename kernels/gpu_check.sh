@@ -25,8 +25,11 @@
 # Steps, most valuable first, each under `timeout`, all under one budget
 # (GPU_CHECK_BUDGET seconds, default 540): environment; gpu_diff (cpu, CPU
 # model and GPU: host, pinned host, device mode, corruptions, threads, on
-# the edge file, --max files, the GPT-2 slice and tests/golden/max.df11);
-# gpu_bench default and --max (d2d kernel GB/s, h2h vs pinned copies, CPU);
+# the edge file, --max files, the GPT-2 slice and tests/golden/max.df11;
+# ANS_IL payloads of every lane count, intact and damaged, against the
+# reference decoder, host and device mode); gpu_bench default and --max
+# (d2d kernel GB/s, h2h vs pinned copies, CPU); the ANS_IL kernels' d2d
+# GB/s on 1 MiB chunks of GPT-2 weights (gpu_diff --ans-il-bench);
 # compute-sanitizer memcheck, racecheck, initcheck, synccheck over gpu_diff
 # --gpu-only without the GPT-2 slice (the sanitizers slow kernels 10-100x).
 # Results: $OUT/summary.txt (also the last lines printed), env.txt,
@@ -206,6 +209,11 @@ bench=$BUILD_DIR/bench/gpu_bench mib=256
 [ "$mode" = dry ] && bench=build-gpucheck/bench/gpu_bench_fake mib=8
 step gpu_bench 60 bench.log "$bench" "$bench_in" $mib
 step gpu_bench_max 90 bench.log "$bench" --max "$bench_in" $mib
+# ANS_IL (FORMAT.md 10) whatever --max writes: its kernels timed on payloads
+# of the GPT-2 slice from gpu_diff's own encoder, checked before timing.
+ilb=$BUILD_DIR/tests/gpu_diff
+[ "$mode" = dry ] && ilb=build-gpucheck/tests/gpu_diff_fake
+step gpu_bench_ans_il 60 bench.log env DF11_TEST_MODEL="$test_model" "$ilb" --ans-il-bench $mib
 
 # --- compute-sanitizer (small inputs: no GPT-2 slice) ---
 step gpu_sanitizer 300 sanitizer.log env DF11_TEST_MODEL=/nonexistent GPU_SANITIZER_TIMEOUT=70 \
@@ -213,10 +221,10 @@ step gpu_sanitizer 300 sanitizer.log env DF11_TEST_MODEL=/nonexistent GPU_SANITI
 
 # --- summary ---
 say "== results ($((SECONDS - start)) s)"
-grep -h '^FAIL ' "$OUT"/gpu_diff*.log "$OUT"/sanitizer.log 2>/dev/null | head -20 | tee -a "$summary"
+grep -h '^FAIL ' "$OUT"/gpu_diff*.log "$OUT"/sanitizer.log "$OUT"/bench.log 2>/dev/null | head -20 | tee -a "$summary"
 grep -h '^PASS gpu_sanitizer\|^SKIP gpu_sanitizer\|^FAIL gpu_sanitizer' "$OUT/sanitizer.log" 2>/dev/null | tee -a "$summary"
 grep -h '^# \|^d2d\|^h2h\|^cpu\|^SKIP gpu_bench' "$OUT/bench.log" 2>/dev/null | tee -a "$summary"
-nf=$(cat "$OUT"/gpu_diff*.log "$OUT"/sanitizer.log 2>/dev/null | grep -c '^FAIL ')
+nf=$(cat "$OUT"/gpu_diff*.log "$OUT"/sanitizer.log "$OUT"/bench.log 2>/dev/null | grep -c '^FAIL ')
 say "gpu_diff: $(grep -c '^PASS ' "$OUT/gpu_diff.log") PASS, $(grep -c '^FAIL ' "$OUT/gpu_diff.log") FAIL, $(grep -c '^SKIP ' "$OUT/gpu_diff.log") SKIP"
 if [ "$mode" = dry ]; then
     say "dry run done; on a lent GPU: run(command=\"bash kernels/gpu_check.sh\", carry=[\".gpucheck\"], timeout_s=580)"

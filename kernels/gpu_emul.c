@@ -9,6 +9,7 @@
 #include "../codec/decompress/reader.h"
 #include "df11_cuda.h"
 #include "ans_lane.h"
+#include "ans_il_warp.h"
 #include "lane_decode.h"
 
 #include <stdio.h>
@@ -55,6 +56,19 @@ static df11_status emul_ans(const uint8_t *p, const df11_cuda_job *J, const df11
     return DF11_OK;
 }
 
+/* The ANS_IL kernels' work for one chunk: a warp's (df11_il_warp, its 32
+ * threads run block after block) or, for one lane, a thread's. */
+static df11_status emul_ans_il(const uint8_t *p, const df11_cuda_job *J, const df11_cuda_ans_il_table *t,
+                               char *msg, size_t msg_len)
+{
+    const int ok = df11_ans_il_lanes(J->n) == 1
+                       ? df11_il_serial(p, J->payload_len, J->n, t->eslot, t->ectx, t->mslot, J->dst)
+                       : df11_il_warp(p, J->payload_len, J->n, t->eslot, t->ectx, t->mslot, J->dst);
+    if (ok) return DF11_OK;
+    snprintf(msg, msg_len, "ANS_IL chunk does not decode to its declared length");
+    return DF11_E_CORRUPT_CHUNK;
+}
+
 df11_status df11_emul_decode(const df11_cuda_job *jobs, size_t n, const df11_cuda_tables *tables,
                              const df11_cuda_io *io, df11_status *status, char *why, size_t why_len)
 {
@@ -63,9 +77,10 @@ df11_status df11_emul_decode(const df11_cuda_job *jobs, size_t n, const df11_cud
     for (size_t j = 0; j < n; j++) {
         const df11_cuda_job *J = &jobs[j];
         size_t need = ((size_t)J->payload_len + DF11_CUDA_SLACK + 15) & ~(size_t)15;
-        const int ans = J->codec == DF11_CUDA_ANS;
-        if (J->table >= (ans ? tables->ans_count : tables->lut_count) || J->n == 0 ||
-            (!ans && J->lane_symbols == 0) || (J->codec != DF11_CUDA_EXP16 && !ans)) {
+        const int ans = J->codec == DF11_CUDA_ANS, il = J->codec == DF11_CUDA_ANS_IL;
+        const size_t ntab = ans ? tables->ans_count : il ? tables->ans_il_count : tables->lut_count;
+        if (J->table >= ntab || J->n == 0 || (J->codec == DF11_CUDA_EXP16 && J->lane_symbols == 0) ||
+            (J->codec != DF11_CUDA_EXP16 && !ans && !il)) {
             status[j] = DF11_E_INTERNAL;
             io->fail(io->ctx, j, status[j], "job not valid for the GPU decoder");
             continue;
@@ -88,8 +103,9 @@ df11_status df11_emul_decode(const df11_cuda_job *jobs, size_t n, const df11_cud
         if (status[j] != DF11_OK) continue;
         memset(stage + J->payload_len, 0, need - J->payload_len);
         char msg[96];
-        status[j] = ans ? emul_ans(stage, J, &tables->ans[J->table], msg, sizeof msg)
-                        : emul_one(stage, J, tables->luts + (size_t)J->table * DF11_CUDA_LUT_ENTRIES,
+        status[j] = ans  ? emul_ans(stage, J, &tables->ans[J->table], msg, sizeof msg)
+                    : il ? emul_ans_il(stage, J, &tables->ans_il[J->table], msg, sizeof msg)
+                         : emul_one(stage, J, tables->luts + (size_t)J->table * DF11_CUDA_LUT_ENTRIES,
                                    exps, J->dst, msg, sizeof msg);
         if (status[j] != DF11_OK) {
             io->fail(io->ctx, j, status[j], msg);

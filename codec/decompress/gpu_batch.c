@@ -1,5 +1,5 @@
 /* df11_gpu_available() and df11_gpu_decode_batch(): routes every job of a
- * batch to the GPU decoders (EXP and ANS chunks of EXP16 segments) or to
+ * batch to the GPU decoders (EXP, ANS and ANS_IL chunks of EXP16 segments) or to
  * the CPU decoder (RAW, ZSTD, EXP32, EXP_HI, and anything the GPU path
  * cannot take), and checks every GPU-decoded chunk against its XXH3 on the
  * host. The same code
@@ -90,9 +90,9 @@ static df11_status cb_load(void *ctx, size_t j, uint8_t *buf)
     }
     char why[160];
     const uint32_t n = c->decoded_length / 2;
-    st = c->codec == DF11_FMT_ANS
-             ? df11_gpu_check_ans(buf, c->payload_length, n, why, sizeof why)
-             : df11_gpu_check_payload(buf, c->payload_length, n, r->lane_symbols, b->constant[j], why,
+    st = c->codec == DF11_FMT_ANS      ? df11_gpu_check_ans(buf, c->payload_length, n, why, sizeof why)
+         : c->codec == DF11_FMT_ANS_IL ? df11_gpu_check_ans_il(buf, c->payload_length, n, why, sizeof why)
+                                       : df11_gpu_check_payload(buf, c->payload_length, n, r->lane_symbols, b->constant[j], why,
                                       sizeof why);
     if (st != DF11_OK)
         return note_fail(b, i, st, "%s: offset %llu: chunk %u: %s", r->path,
@@ -159,10 +159,11 @@ static df11_status lut_for(lut_set *ls, const df11_reader *r, uint32_t seg, uint
  * 145 KiB a table costs about what a chunk costs to decode. Models are few
  * per batch, so a linear search over all of them is enough. */
 typedef struct {
-    df11_cuda_ans_table *tabs;
+    void *tabs;               /* df11_cuda_ans_table, or df11_cuda_ans_il_table when il */
     const df11_reader **key_r;
     uint32_t *key_model;
     size_t count, cap;
+    int il;                   /* ANS_IL (FORMAT.md 10) tables */
 } ans_set;
 
 static df11_status ans_for(ans_set *as, const df11_reader *r, uint32_t model, uint32_t *out)
@@ -175,7 +176,7 @@ static df11_status ans_for(ans_set *as, const df11_reader *r, uint32_t model, ui
     if (model >= r->model_count) return DF11_E_BAD_TABLE;
     if (as->count == as->cap) {
         size_t cap = as->cap ? 2 * as->cap : 4;
-        df11_cuda_ans_table *t = realloc(as->tabs, cap * sizeof *t);
+        void *t = realloc(as->tabs, cap * (as->il ? sizeof(df11_cuda_ans_il_table) : sizeof(df11_cuda_ans_table)));
         if (t) as->tabs = t;
         const df11_reader **kr = realloc(as->key_r, cap * sizeof *kr);
         if (kr) as->key_r = kr;
@@ -184,7 +185,10 @@ static df11_status ans_for(ans_set *as, const df11_reader *r, uint32_t model, ui
         if (!t || !kr || !km) return DF11_E_NOMEM;
         as->cap = cap;
     }
-    df11_status st = df11_gpu_build_ans(r->tables, r->table_count, &r->models[model], &as->tabs[as->count]);
+    df11_status st = as->il ? df11_gpu_build_ans_il(r->tables, r->table_count, &r->models[model],
+                                                    (df11_cuda_ans_il_table *)as->tabs + as->count)
+                            : df11_gpu_build_ans(r->tables, r->table_count, &r->models[model],
+                                                 (df11_cuda_ans_table *)as->tabs + as->count);
     if (st != DF11_OK) return st;
     as->key_r[as->count] = r;
     as->key_model[as->count] = model;
@@ -202,6 +206,8 @@ static int gpu_can_take(const df11_reader *r, uint32_t idx)
     if (s->kind != DF11_SEG_EXP16 || c->decoded_length % 2 != 0) return 0;
     if (c->codec == DF11_FMT_ANS)
         return s->model != 0 && df11_gpu_ans_len_ok(c->payload_length, c->decoded_length / 2);
+    if (c->codec == DF11_FMT_ANS_IL)
+        return s->model != 0 && df11_gpu_ans_il_len_ok(c->payload_length, c->decoded_length / 2);
     return c->codec == DF11_FMT_EXP && r->lane_symbols % 64 == 0 &&
            df11_gpu_payload_len_ok(c->payload_length, c->decoded_length / 2, r->lane_symbols);
 }
@@ -212,7 +218,7 @@ struct df11_gpu_plan {
     df11_cuda_job *gj;
     size_t ng;
     lut_set ls;
-    ans_set as;
+    ans_set as, ail;
     uint8_t *route;           /* per caller job */
     df11_status *own_status;  /* when the caller gave none (benchmark) */
 };
@@ -229,13 +235,14 @@ static df11_status gpu_jobs(df11_gpu_plan *p, size_t n)
         const df11_segment *seg = &J->reader->segments[c->segment];
         uint32_t table;
         bool constant = false;
-        const int ans = c->codec == DF11_FMT_ANS;
-        df11_status st = ans ? ans_for(&p->as, J->reader, seg->model - 1, &table)
-                             : lut_for(&p->ls, J->reader, c->segment, &table);
+        const int ans = c->codec == DF11_FMT_ANS, il = c->codec == DF11_FMT_ANS_IL;
+        df11_status st = ans  ? ans_for(&p->as, J->reader, seg->model - 1, &table)
+                         : il ? ans_for(&p->ail, J->reader, seg->model - 1, &table)
+                              : lut_for(&p->ls, J->reader, c->segment, &table);
         if (st != DF11_OK) return st;
-        if (!ans) df11_huff_check(seg->code_lengths, &constant);
-        p->gj[k] = (df11_cuda_job){c->payload_length, c->decoded_length / 2, J->reader->lane_symbols,
-                                   table, ans ? DF11_CUDA_ANS : DF11_CUDA_EXP16, J->dst};
+        if (!ans && !il) df11_huff_check(seg->code_lengths, &constant);
+        p->gj[k] = (df11_cuda_job){c->payload_length, c->decoded_length / 2, J->reader->lane_symbols, table,
+                                   ans ? DF11_CUDA_ANS : il ? DF11_CUDA_ANS_IL : DF11_CUDA_EXP16, J->dst};
         b->gmap[k] = i;
         b->constant[k] = constant;
         k++;
@@ -298,6 +305,9 @@ void df11_gpu_plan_free(df11_gpu_plan *p)
     free(p->as.tabs);
     free(p->as.key_r);
     free(p->as.key_model);
+    free(p->ail.tabs);
+    free(p->ail.key_r);
+    free(p->ail.key_model);
     free(p->route);
     free(p->own_status);
     free(p);
@@ -312,6 +322,7 @@ static df11_status plan_new(const df11_chunk_job *jobs, size_t n, df11_batch_mod
     if (!p) return DF11_E_NOMEM;
     const size_t m = n ? n : 1;
     p->b = (batch){.jobs = jobs, .mode = mode, .status = status, .first_bad = (size_t)-1};
+    p->ail.il = 1;
     if (!status) p->b.status = p->own_status = calloc(m, sizeof *p->own_status);
     p->gj = malloc(m * sizeof *p->gj);
     p->b.gmap = malloc(m * sizeof *p->b.gmap);
@@ -322,7 +333,7 @@ static df11_status plan_new(const df11_chunk_job *jobs, size_t n, df11_batch_mod
 
 static df11_cuda_tables plan_tables(const df11_gpu_plan *p)
 {
-    return (df11_cuda_tables){p->ls.luts, p->ls.count, p->as.tabs, p->as.count};
+    return (df11_cuda_tables){p->ls.luts, p->ls.count, p->as.tabs, p->as.count, p->ail.tabs, p->ail.count};
 }
 
 df11_status df11_gpu_plan_make(const df11_chunk_job *jobs, size_t n, df11_batch_mode mode,

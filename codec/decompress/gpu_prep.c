@@ -1,6 +1,7 @@
 /* Host-side preparation for the GPU decoders: the EXP16 kernel's 4096-entry
  * lookup table (kept in shared memory), the ANS kernel's per-model tables
- * (built with codec/common/ans.h's df11_ans_build), and the payload checks
+ * (built with codec/common/ans.h's df11_ans_build), the ANS_IL kernels'
+ * (df11_ans_il_build), and the payload checks
  * done before a launch so the kernels only ever see consistent sizes. The canonical code
  * is rebuilt here on purpose rather than taken from the CPU decoder's table:
  * the GPU path then shares no decoding code with the CPU path it is compared
@@ -142,5 +143,61 @@ df11_status df11_gpu_check_ans(const uint8_t *p, uint32_t payload_len, uint32_t 
                  (unsigned long long)words, (unsigned long long)rest);
         return DF11_E_CORRUPT_CHUNK;
     }
+    return DF11_OK;
+}
+
+/* A P = 12 table an ANS_IL model may use (FORMAT.md 10): frequencies sum
+ * to 4096, none owns all slots, and mantissa tables use symbols < 128. */
+static int il_table_ok(const df11_fmt_table *tables, uint32_t table_count, uint32_t t, int mant)
+{
+    if (t >= table_count || tables[t].prob_bits != DF11_ANS_IL_BITS) return 0;
+    uint32_t sum = 0;
+    for (unsigned s = 0; s < 256; s++) {
+        const uint32_t f = tables[t].freq[s];
+        if (f >= 1u << DF11_ANS_IL_BITS || (mant && s >= 128 && f)) return 0;
+        sum += f;
+    }
+    return sum == 1u << DF11_ANS_IL_BITS;
+}
+
+df11_status df11_gpu_build_ans_il(const df11_fmt_table *tables, uint32_t table_count,
+                                  const df11_fmt_model *m, df11_cuda_ans_il_table *out)
+{
+    /* The reader checks this at open; the kernels read eslot/ectx/mslot at
+     * masked indices, but a table off the format would fill the slots only
+     * partly (uninitialised entries) or wrongly: check again. */
+    if (!il_table_ok(tables, table_count, m->exp_table, 0)) return DF11_E_BAD_TABLE;
+    const uint16_t *mf[DF11_ANS_CONTEXTS];
+    for (unsigned c = 0; c < DF11_ANS_CONTEXTS; c++) {
+        if (!il_table_ok(tables, table_count, m->mant_table[c], 1)) return DF11_E_BAD_TABLE;
+        mf[c] = tables[m->mant_table[c]].freq;
+    }
+    for (unsigned s = 0; s < 256; s++)
+        if (m->ctx[s] >= DF11_ANS_CONTEXTS) return DF11_E_BAD_TABLE;
+    df11_ans_il_build(tables[m->exp_table].freq, mf, out->eslot, out->mslot);
+    for (unsigned k = 0; k < (1u << DF11_ANS_IL_BITS); k++) out->ectx[k] = m->ctx[out->eslot[k] & 0xFFu];
+    return DF11_OK;
+}
+
+int df11_gpu_ans_il_len_ok(uint32_t payload_len, uint32_t n)
+{
+    if (n == 0) return 0;
+    const uint64_t min = 4ull * df11_ans_il_lanes(n) + df11_ans_sign_bytes(n);
+    return payload_len >= min && (payload_len - min) % 2 == 0 && payload_len - min <= 4ull * n;
+}
+
+df11_status df11_gpu_check_ans_il(const uint8_t *p, uint32_t payload_len, uint32_t n, char *why,
+                                  size_t why_len)
+{
+    if (!df11_gpu_ans_il_len_ok(payload_len, n)) {
+        snprintf(why, why_len, "ANS_IL payload of %u bytes impossible for %u elements", payload_len, n);
+        return DF11_E_CORRUPT_CHUNK;
+    }
+    const uint32_t nl = df11_ans_il_lanes(n);
+    for (uint32_t k = 0; k < nl; k++)
+        if (df11_rd32(p + 4 * (size_t)k) < DF11_ANS_LOW) {
+            snprintf(why, why_len, "ANS_IL lane %u of %u starts in an impossible state", k, nl);
+            return DF11_E_CORRUPT_CHUNK;
+        }
     return DF11_OK;
 }

@@ -11,12 +11,16 @@
  * generated file of edge cases (sizes around every lane and chunk boundary,
  * all 256 exponents, one-symbol tensors), at two chunk sizes; both again
  * compressed with --max (ANS chunks, FORMAT.md 9), and the golden
- * tests/golden/max.df11, checked against the SHA-256 its header records.
+ * tests/golden/max.df11, checked against the SHA-256 its header records;
+ * ANS_IL payloads (FORMAT.md 10) from a small encoder of its own, through
+ * the kernels' seam, against the reference decoder (ans_il_checks).
  * Corrupted chunks (EXP and ANS) must fail alone, and a clean batch must
  * succeed afterwards. Four threads decoding at once must each get exact
  * bytes (the GPU path's host work runs outside its lock).
  * `gpu_diff --probe` exits 0 with a GPU, 77 without (for gpu_sanitizer.sh);
- * `gpu_diff --gpu-only` runs only the GPU checks.
+ * `gpu_diff --gpu-only` runs only the GPU checks, `gpu_diff --ans-il` only
+ * the ANS_IL seam checks (model, and fake or GPU when there is one), and
+ * `gpu_diff --ans-il-bench [MiB]` times the ANS_IL kernels on them.
  */
 #include "decompress/reader.h"
 #include "decompress/gpu_codec.h"
@@ -26,8 +30,11 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "../../kernels/ans_il_warp.h"
 
 static int failed;
 static char tmpdir[64];
@@ -187,7 +194,7 @@ static uint32_t gpu_chunks_of(const df11_reader *r, int codec)
 
 static uint32_t gpu_chunks(const df11_reader *r)
 {
-    return gpu_chunks_of(r, DF11_FMT_EXP) + gpu_chunks_of(r, DF11_FMT_ANS);
+    return gpu_chunks_of(r, DF11_FMT_EXP) + gpu_chunks_of(r, DF11_FMT_ANS) + gpu_chunks_of(r, DF11_FMT_ANS_IL);
 }
 
 static int sha256_is(const uint8_t *p, size_t n, const uint8_t want[32])
@@ -258,8 +265,8 @@ static int decode_all(const char *path, const uint8_t *orig, size_t orig_len, df
         ok = 0;
     }
     if (ok)
-        snprintf(msg, msg_len, "%u chunks, %u on the GPU path (%u ANS), %zu bytes", n, gpu_chunks(r),
-                 gpu_chunks_of(r, DF11_FMT_ANS), orig_len);
+        snprintf(msg, msg_len, "%u chunks, %u on the GPU path (%u ANS, %u ANS_IL), %zu bytes", n, gpu_chunks(r),
+                 gpu_chunks_of(r, DF11_FMT_ANS), gpu_chunks_of(r, DF11_FMT_ANS_IL), orig_len);
     df11_cuda_free(dev);
     if (pinned) df11_cuda_free_host(out);
     else free(out);
@@ -297,7 +304,8 @@ static int patch(const char *path, uint64_t off, const uint8_t *b, size_t n)
 static uint32_t pick_chunk(const df11_reader *r, int codec)
 {
     uint32_t best = UINT32_MAX, best_len = 0;
-    const uint32_t lane = codec == DF11_FMT_ANS ? DF11_ANS_LANE : r->lane_symbols;
+    /* ANS_IL: n > 16384 has 16 or more lanes (the warp kernel). */
+    const uint32_t lane = codec == DF11_FMT_ANS ? DF11_ANS_LANE : codec == DF11_FMT_ANS_IL ? 16384u : r->lane_symbols;
     for (uint32_t i = 0; i < r->chunk_count; i++) {
         const df11_chunk *c = &r->chunks[i];
         if (c->codec != codec || r->segments[c->segment].kind != DF11_SEG_EXP16) continue;
@@ -427,6 +435,25 @@ static void corrupt_ans(const char *backend, const dataset *d, df11_reader *r, u
     corrupt_case(backend, d, "ans_state", k, po + 4, x, 4, DF11_E_CORRUPT_CHUNK, DF11_E_CORRUPT_CHUNK);
 }
 
+/* Two corruptions of one ANS_IL chunk of 16 or more lanes (FORMAT.md 10):
+ * a flipped byte mid-stream (checksum or the chunk's end check), and lane
+ * 1 starting below 2^16 (the host's payload check). */
+static void corrupt_ans_il(const char *backend, const dataset *d, df11_reader *r, uint32_t k)
+{
+    df11_error err;
+    const df11_chunk *c = &r->chunks[k];
+    const uint32_t n = c->decoded_length / 2, nl = df11_ans_il_lanes(n);
+    const uint64_t po = c->payload_offset, sw = (c->payload_length - 4ull * nl - (n + 7) / 8) / 2;
+    uint8_t b;
+    const uint64_t at = po + 4ull * nl + sw; /* mid-stream */
+    df11_source_read_exact(&r->src, &b, 1, at, &err);
+    b ^= 0x5A;
+    corrupt_case(backend, d, "ans_il_stream", k, at, &b, 1, DF11_E_CHECKSUM, DF11_E_CORRUPT_CHUNK);
+    uint8_t x[4];
+    df11_wr32(x, 0x1234);
+    corrupt_case(backend, d, "ans_il_state", k, po + 4, x, 4, DF11_E_CORRUPT_CHUNK, DF11_E_CORRUPT_CHUNK);
+}
+
 static void corruption_checks(const char *backend, const dataset *d)
 {
     char name[96];
@@ -438,11 +465,12 @@ static void corruption_checks(const char *backend, const dataset *d)
         result(0, name, err.message);
         return;
     }
-    uint32_t ke = pick_chunk(r, DF11_FMT_EXP), ka = pick_chunk(r, DF11_FMT_ANS);
-    if (ke == UINT32_MAX && ka == UINT32_MAX)
+    uint32_t ke = pick_chunk(r, DF11_FMT_EXP), ka = pick_chunk(r, DF11_FMT_ANS), ki = pick_chunk(r, DF11_FMT_ANS_IL);
+    if (ke == UINT32_MAX && ka == UINT32_MAX && ki == UINT32_MAX)
         printf("SKIP gpu_%s_corrupt_%s no multi-lane GPU-path chunk\n", backend, d->label);
     if (ke != UINT32_MAX) corrupt_exp(backend, d, r, ke);
     if (ka != UINT32_MAX) corrupt_ans(backend, d, r, ka);
+    if (ki != UINT32_MAX) corrupt_ans_il(backend, d, r, ki);
     df11_close(r);
 }
 
@@ -678,6 +706,576 @@ static void fake_partial_submit(const dataset *d)
     result(ok, name, detail);
 }
 
+/* --- ANS_IL (FORMAT.md 10) at the kernels' seam ---
+ *
+ * The library's ANS_IL encoder and the reader's codec-5 support are being
+ * written concurrently, so these checks do not go through files: a small
+ * independent rANS encoder below writes ANS_IL payloads of chosen sizes,
+ * the test's own io callbacks hand them to df11_emul_decode (the CPU model)
+ * and df11_cuda_decode (the kernels, or the fake runtime's launchers), and
+ * every result is compared with codec/common/ans.h's reference decoder
+ * (df11_ans_il_decode_ref) and, for intact payloads, with the input. */
+
+
+typedef struct {
+    uint16_t efreq[256], mfreq[8][256];
+    uint8_t ctx[256];
+} il_model;
+
+/* Normalises counts of nsym symbols to frequencies summing to 4096, every
+ * used symbol >= 1, none 4096 (a second symbol gets 1 if only one is used;
+ * an unused context gets a flat table). */
+static void il_normalize(const uint64_t *cnt, unsigned nsym, uint16_t *f)
+{
+    uint64_t total = 0;
+    unsigned used = 0, top = 0;
+    for (unsigned s = 0; s < 256; s++) f[s] = 0;
+    for (unsigned s = 0; s < nsym; s++) total += cnt[s], used += cnt[s] != 0;
+    if (used == 0) {
+        for (unsigned s = 0; s < nsym; s++) f[s] = (uint16_t)(4096 / nsym);
+        return;
+    }
+    int32_t sum = 0;
+    for (unsigned s = 0; s < nsym; s++) {
+        if (!cnt[s]) continue;
+        uint64_t v = cnt[s] * 4096 / total;
+        f[s] = (uint16_t)(v ? (v > 4095 ? 4095 : v) : 1);
+        sum += f[s];
+        if (f[s] > f[top] || !cnt[top]) top = s;
+    }
+    if (used == 1) {
+        f[top] = 4095;
+        f[(top + 1) % nsym] = 1;
+        return;
+    }
+    while (sum != 4096) { /* the largest absorbs the rounding, one unit at a time */
+        unsigned big = 0;
+        for (unsigned s = 0; s < nsym; s++)
+            if (f[s] > f[big]) big = s;
+        if (sum > 4096 && f[big] > 1) f[big]--, sum--;
+        else if (sum < 4096 && f[big] < 4095) f[big]++, sum++;
+        else break;
+    }
+}
+
+/* A model fitted to v: exponent context e % 8, so all eight mantissa
+ * tables are used. */
+static void il_fit(const uint16_t *v, uint32_t n, il_model *m)
+{
+    static uint64_t ec[256], mc[8][128];
+    memset(ec, 0, sizeof ec);
+    memset(mc, 0, sizeof mc);
+    for (unsigned e = 0; e < 256; e++) m->ctx[e] = (uint8_t)(e % 8);
+    for (uint32_t i = 0; i < n; i++) {
+        ec[v[i] >> 7 & 0xFF]++;
+        mc[m->ctx[v[i] >> 7 & 0xFF]][v[i] & 0x7F]++;
+    }
+    il_normalize(ec, 256, m->efreq);
+    for (unsigned c = 0; c < 8; c++) il_normalize(mc[c], 128, m->mfreq[c]);
+}
+
+/* rANS put: emit the low word when x >= freq << 20, then encode. */
+static void il_put(uint32_t *x, uint32_t f, uint32_t c, uint16_t *words, size_t *nw)
+{
+    if (*x >= f << 20) {
+        words[(*nw)++] = (uint16_t)*x;
+        *x >>= 16;
+    }
+    *x = (*x / f << 12) + *x % f + c;
+}
+
+/* The ANS_IL payload of v (n elements) under m, LIFO: groups last to first;
+ * in a group the mantissa steps of lanes cnt-1..0, then the exponent steps
+ * of lanes cnt-1..0. The words come out in reverse reading order and the
+ * final states are the decoder's initial ones. */
+static uint8_t *il_encode(const uint16_t *v, uint32_t n, const il_model *m, uint32_t *len)
+{
+    uint16_t ecum[256], mcum[8][256];
+    for (unsigned s = 0, a = 0; s < 256; a += m->efreq[s], s++) ecum[s] = (uint16_t)a;
+    for (unsigned c = 0; c < 8; c++)
+        for (unsigned s = 0, a = 0; s < 256; a += m->mfreq[c][s], s++) mcum[c][s] = (uint16_t)a;
+    const uint32_t nl = df11_ans_il_lanes(n);
+    uint32_t x[64];
+    for (uint32_t k = 0; k < nl; k++) x[k] = DF11_ANS_LOW;
+    uint16_t *words = malloc((2 * (size_t)n + 1) * sizeof *words);
+    size_t nw = 0;
+    const uint32_t groups = (n + nl - 1) / nl;
+    for (uint32_t g = groups; g-- > 0;) {
+        const uint32_t cnt = n - g * nl < nl ? n - g * nl : nl;
+        for (uint32_t k = cnt; k-- > 0;) {
+            const uint32_t e = v[g * nl + k] >> 7 & 0xFF, c = m->ctx[e], s = v[g * nl + k] & 0x7F;
+            il_put(&x[k], m->mfreq[c][s], mcum[c][s], words, &nw);
+        }
+        for (uint32_t k = cnt; k-- > 0;) {
+            const uint32_t e = v[g * nl + k] >> 7 & 0xFF;
+            il_put(&x[k], m->efreq[e], ecum[e], words, &nw);
+        }
+    }
+    const uint32_t signs = (n + 7) / 8;
+    *len = 4 * nl + 2 * (uint32_t)nw + signs;
+    uint8_t *p = calloc(*len, 1);
+    for (uint32_t k = 0; k < nl; k++) df11_wr32(p + 4 * k, x[k]);
+    for (size_t i = 0; i < nw; i++) df11_wr16(p + 4 * nl + 2 * i, words[nw - 1 - i]);
+    for (uint32_t i = 0; i < n; i++) p[*len - signs + i / 8] |= (uint8_t)((v[i] >> 15) << (i % 8));
+    free(words);
+    return p;
+}
+
+/* The format's record form of m (tables 0..8, model 0), for gpu_prep.c. */
+static void il_records(const il_model *m, df11_fmt_table t[9], df11_fmt_model *fm)
+{
+    memset(t, 0, 9 * sizeof *t);
+    t[0].prob_bits = 12;
+    memcpy(t[0].freq, m->efreq, sizeof t[0].freq);
+    for (unsigned c = 0; c < 8; c++) {
+        t[1 + c].prob_bits = 12;
+        memcpy(t[1 + c].freq, m->mfreq[c], sizeof t[1 + c].freq);
+        fm->mant_table[c] = 1 + c;
+    }
+    fm->exp_table = 0;
+    memcpy(fm->ctx, m->ctx, sizeof fm->ctx);
+}
+
+/* One payload of the set, what the reference makes of it, and its table. */
+typedef struct {
+    char name[96];
+    uint8_t *p;
+    uint32_t len, n, table;
+    uint8_t *want;        /* the reference's bytes (2n) */
+    int ref_bad;          /* df11_ans_il_decode_ref said malformed */
+    int host_bad;         /* df11_gpu_check_ans_il refuses it */
+} il_case;
+
+typedef struct {
+    il_case *c;
+    size_t n, cap;
+    df11_cuda_ans_il_table *tabs;
+    size_t ntabs;
+    /* per call */
+    df11_status *got;
+    char (*msg)[160];
+    const uint8_t **host_out; /* device mode: where check found the bytes */
+} il_set;
+
+static df11_status il_load(void *ctx, size_t j, uint8_t *buf)
+{
+    il_set *s = ctx;
+    const il_case *c = &s->c[j];
+    memcpy(buf, c->p, c->len);
+    char why[160];
+    df11_status st = df11_gpu_check_ans_il(buf, c->len, c->n, why, sizeof why);
+    if (st != DF11_OK) snprintf(s->msg[j], sizeof s->msg[j], "load: %.150s", why);
+    return st;
+}
+static df11_status il_check(void *ctx, size_t j, const void *bytes)
+{
+    il_set *s = ctx;
+    return memcmp(bytes, s->c[j].want, 2 * (size_t)s->c[j].n) ? DF11_E_CHECKSUM : DF11_OK;
+}
+static void il_fail(void *ctx, size_t j, df11_status st, const char *msg)
+{
+    il_set *s = ctx;
+    snprintf(s->msg[j], sizeof s->msg[j], "%s: %s", df11_status_name(st), msg);
+}
+
+/* Adds payload p (taken) of n elements under table t, with the reference's
+ * verdict and bytes. */
+static void il_add(il_set *s, const char *name, uint8_t *p, uint32_t len, uint32_t n, uint32_t t,
+                   const il_model *m)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 64;
+        s->c = realloc(s->c, s->cap * sizeof *s->c);
+    }
+    il_case *c = &s->c[s->n++];
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->p = p, c->len = len, c->n = n, c->table = t;
+    c->want = calloc(2 * (size_t)n + 1, 1);
+    c->ref_bad = df11_ans_il_decode_ref(p, len, n, s->tabs[t].eslot, s->tabs[t].mslot, m->ctx, c->want);
+    char why[160];
+    c->host_bad = df11_gpu_check_ans_il(p, len, n, why, sizeof why) != DF11_OK;
+}
+
+/* Runs the whole set through one backend (emul: df11_emul_decode; else
+ * df11_cuda_decode, host mode or device mode at byte offset mis) and checks
+ * every job: a payload the reference rejects must fail with
+ * DF11_E_CORRUPT_CHUNK, any other must give the reference's bytes. */
+static int il_run(il_set *s, const char *backend, int device, int mis, char *detail, size_t dlen)
+{
+    size_t out_len = 0;
+    for (size_t j = 0; j < s->n; j++) out_len += 2 * (size_t)s->c[j].n + 16;
+    uint8_t *host = malloc(out_len + 16), *dev = NULL;
+    df11_cuda_job *jobs = calloc(s->n, sizeof *jobs);
+    s->got = calloc(s->n, sizeof *s->got);
+    s->msg = calloc(s->n, sizeof *s->msg);
+    char why[256] = "";
+    int ok = host && jobs && s->got && s->msg;
+    if (ok && device && df11_cuda_malloc((void **)&dev, out_len + 16, why, sizeof why) != DF11_OK) {
+        snprintf(detail, dlen, "cudaMalloc: %s", why);
+        ok = 0;
+    }
+    uint8_t *base = (device ? dev : host) + mis;
+    size_t off = 0;
+    for (size_t j = 0; ok && j < s->n; j++) {
+        jobs[j] = (df11_cuda_job){s->c[j].len, s->c[j].n, 0, s->c[j].table, DF11_CUDA_ANS_IL, base + off};
+        off += 2 * (size_t)s->c[j].n + 16;
+    }
+    df11_cuda_tables t = {.ans_il = s->tabs, .ans_il_count = s->ntabs};
+    df11_cuda_io io = {il_load, il_check, il_fail, s};
+    if (ok) {
+        df11_status st = !strcmp(backend, "emul")
+                             ? df11_emul_decode(jobs, s->n, &t, &io, s->got, why, sizeof why)
+                             : df11_cuda_decode(jobs, s->n, &t, device, &io, s->got, why, sizeof why);
+        if (st != DF11_OK) {
+            snprintf(detail, dlen, "the batch failed: %s: %s", df11_status_name(st), why);
+            ok = 0;
+        }
+    }
+    /* Only what the decoders wrote comes back (gaps and rejected jobs may
+     * hold bytes nothing initialised: compute-sanitizer's initcheck). */
+    off = 0;
+    for (size_t j = 0; ok && device && j < s->n; j++) {
+        if (!s->c[j].ref_bad && s->got[j] == DF11_OK &&
+            df11_cuda_copy_to_host(host + mis + off, dev + mis + off, 2 * (size_t)s->c[j].n, why, sizeof why) != DF11_OK) {
+            snprintf(detail, dlen, "copy back: %s", why);
+            ok = 0;
+        }
+        off += 2 * (size_t)s->c[j].n + 16;
+    }
+    size_t good = 0, bad = 0;
+    off = 0;
+    for (size_t j = 0; ok && j < s->n; j++) {
+        const il_case *c = &s->c[j];
+        const uint8_t *out = host + mis + off;
+        off += 2 * (size_t)c->n + 16;
+        if (c->ref_bad) {
+            if (s->got[j] != DF11_E_CORRUPT_CHUNK) {
+                snprintf(detail, dlen, "%s (n %u): the reference rejects it, the %s path gave %s", c->name, c->n,
+                         backend, df11_status_name(s->got[j]));
+                ok = 0;
+            }
+            bad++;
+        } else if (s->got[j] != DF11_OK || memcmp(out, c->want, 2 * (size_t)c->n)) {
+            snprintf(detail, dlen, "%s (n %u): %s, %s the reference's bytes (%s)", c->name, c->n,
+                     df11_status_name(s->got[j]), memcmp(out, c->want, 2 * (size_t)c->n) ? "not" : "",
+                     s->msg[j]);
+            ok = 0;
+        } else {
+            good++;
+        }
+    }
+    if (ok) snprintf(detail, dlen, "%zu payloads: %zu decoded as the reference, %zu rejected as it does", s->n, good, bad);
+    df11_cuda_free(dev);
+    free(host);
+    free(jobs);
+    free(s->got);
+    free(s->msg);
+    return ok;
+}
+
+/* The model's two decoders called directly on every payload of the set,
+ * each placed so that it ends at a PROT_NONE page (a read past the payload
+ * faults), against the reference's verdict and bytes; the host check is
+ * bypassed, so the kernels' own guards meet every corruption. */
+static int il_direct(const il_set *s, char *detail, size_t dlen)
+{
+    const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    for (size_t j = 0; j < s->n; j++) {
+        const il_case *c = &s->c[j];
+        const size_t span = (c->len + pg - 1) / pg * pg;
+        uint8_t *map = mmap(NULL, span + pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (map == MAP_FAILED || mprotect(map + span, pg, PROT_NONE) != 0) {
+            snprintf(detail, dlen, "mmap");
+            return 0;
+        }
+        uint8_t *p = map + span - c->len, *out = malloc(2 * (size_t)c->n + 1);
+        memcpy(p, c->p, c->len);
+        const df11_cuda_ans_il_table *t = &s->tabs[c->table];
+        const int ok = df11_ans_il_lanes(c->n) == 1 ? df11_il_serial(p, c->len, c->n, t->eslot, t->ectx, t->mslot, out)
+                                                    : df11_il_warp(p, c->len, c->n, t->eslot, t->ectx, t->mslot, out);
+        const int same = ok == !c->ref_bad && (!ok || memcmp(out, c->want, 2 * (size_t)c->n) == 0);
+        munmap(map, span + pg);
+        free(out);
+        if (!same) {
+            snprintf(detail, dlen, "%s (n %u, %u lanes): model %s, reference %s", c->name, c->n,
+                     df11_ans_il_lanes(c->n), ok ? "accepts" : "rejects", c->ref_bad ? "rejects" : "accepts");
+            return 0;
+        }
+    }
+    snprintf(detail, dlen, "%zu payloads, every one ending at a PROT_NONE page", s->n);
+    return 1;
+}
+
+static uint8_t *il_copy(const il_case *c, uint32_t extra)
+{
+    uint8_t *p = malloc(c->len + extra + 1);
+    memcpy(p, c->p, c->len);
+    return p;
+}
+
+/* Damaged copies of an intact payload c (n elements, model m). */
+static void il_corrupt(il_set *s, const il_case *c0, const il_model *m)
+{
+    const il_case c = *c0; /* il_add may move the array */
+    const uint32_t nl = df11_ans_il_lanes(c.n), signs = (c.n + 7) / 8, sw = (c.len - 4 * nl - signs) / 2;
+    char name[80];
+    uint8_t *p;
+    if (sw > 0) { /* a flipped stream byte, mid-stream and in the last word */
+        (p = il_copy(&c, 0))[4 * nl + sw] ^= 0x5A;
+        snprintf(name, sizeof name, "%.60s/flip", c.name);
+        il_add(s, name, p, c.len, c.n, c.table, m);
+        (p = il_copy(&c, 0))[4 * nl + 2 * sw - 1] ^= 0x01;
+        snprintf(name, sizeof name, "%.60s/flip_last", c.name);
+        il_add(s, name, p, c.len, c.n, c.table, m);
+    }
+    /* the last lane's state below 2^16 (the host check), and one off */
+    df11_wr32((p = il_copy(&c, 0)) + 4 * (nl - 1), 0x1234);
+    snprintf(name, sizeof name, "%.60s/state_low", c.name);
+    il_add(s, name, p, c.len, c.n, c.table, m);
+    df11_wr32((p = il_copy(&c, 0)), df11_rd32(c.p) ^ 1);
+    snprintf(name, sizeof name, "%.60s/state_off", c.name);
+    il_add(s, name, p, c.len, c.n, c.table, m);
+    if (sw > 0) { /* the stream one word short: the last step wants a word past the end */
+        p = il_copy(&c, 0);
+        memmove(p + c.len - signs - 2, p + c.len - signs, signs);
+        snprintf(name, sizeof name, "%.60s/short", c.name);
+        il_add(s, name, p, c.len - 2, c.n, c.table, m);
+    }
+    /* one word too many: not read to its end */
+    (p = il_copy(&c, 2));
+    memmove(p + c.len - signs + 2, p + c.len - signs, signs);
+    p[c.len - signs] = 0x11, p[c.len - signs + 1] = 0x22;
+    snprintf(name, sizeof name, "%.60s/long", c.name);
+    il_add(s, name, p, c.len + 2, c.n, c.table, m);
+    /* an odd stream (the host check and the kernels' geometry) */
+    (p = il_copy(&c, 1))[c.len] = 0;
+    snprintf(name, sizeof name, "%.60s/odd", c.name);
+    il_add(s, name, p, c.len + 1, c.n, c.table, m);
+    /* the stream replaced by noise */
+    p = il_copy(&c, 0);
+    for (uint32_t i = 4 * nl; i < c.len - signs; i++) p[i] = (uint8_t)rnd();
+    snprintf(name, sizeof name, "%.60s/noise", c.name);
+    il_add(s, name, p, c.len, c.n, c.table, m);
+    /* too short for the header and sign plane */
+    p = il_copy(&c, 0);
+    snprintf(name, sizeof name, "%.60s/truncated", c.name);
+    il_add(s, name, p, 4 * nl + signs - 1, c.n, c.table, m);
+}
+
+/* Adds an intact payload of v under a model fitted to it; returns its index. */
+static size_t il_add_data(il_set *s, il_model *models, const char *name, const uint16_t *v, uint32_t n)
+{
+    const size_t t = s->ntabs++;
+    s->tabs = realloc(s->tabs, s->ntabs * sizeof *s->tabs);
+    il_fit(v, n, &models[t]);
+    df11_fmt_table rec[9];
+    df11_fmt_model fm;
+    il_records(&models[t], rec, &fm);
+    if (df11_gpu_build_ans_il(rec, 9, &fm, &s->tabs[t]) != DF11_OK) {
+        printf("FAIL gpu_ans_il_fit_%s  # the fitted model is not a valid ANS_IL model\n", name);
+        failed = 1;
+    }
+    uint32_t len;
+    uint8_t *p = il_encode(v, n, &models[t], &len);
+    il_add(s, name, p, len, n, (uint32_t)t, &models[t]);
+    const il_case *c = &s->c[s->n - 1];
+    if (c->ref_bad || memcmp(c->want, v, 2 * (size_t)n) != 0) { /* the encoder's own check */
+        printf("FAIL gpu_ans_il_encode_%s  # the reference does not decode the test encoder's payload\n", name);
+        failed = 1;
+    }
+    return s->n - 1;
+}
+
+/* gpu_prep.c's table check: what the format forbids is refused, a valid
+ * model is built as df11_ans_il_build builds it, with ectx = ctx[e]. */
+static void il_table_checks(const il_model *m, const df11_cuda_ans_il_table *built)
+{
+    df11_fmt_table rec[9], bad[9];
+    df11_fmt_model fm, bm;
+    il_records(m, rec, &fm);
+    static df11_cuda_ans_il_table out;
+    static uint32_t es[4096], ms[8 << 12];
+    const uint16_t *mf[8];
+    for (unsigned c = 0; c < 8; c++) mf[c] = m->mfreq[c];
+    df11_ans_il_build(m->efreq, mf, es, ms);
+    int ok = df11_gpu_build_ans_il(rec, 9, &fm, &out) == DF11_OK && !memcmp(out.eslot, es, sizeof es) &&
+             !memcmp(out.mslot, ms, sizeof ms) && !memcmp(&out, built, sizeof out);
+    for (unsigned k = 0; ok && k < 4096; k++) ok = out.ectx[k] == m->ctx[es[k] & 0xFF];
+    result(ok, "gpu_ans_il_tables_built_as_ans_h", "");
+    unsigned top = 0;
+    for (unsigned s = 0; s < 256; s++)
+        if (rec[0].freq[s] > rec[0].freq[top]) top = s;
+    unsigned mtop = 0;
+    for (unsigned s = 0; s < 128; s++)
+        if (rec[1].freq[s] > rec[1].freq[mtop]) mtop = s;
+    static const char *const what[] = {"exp_p14", "exp_sum", "exp_4096", "mant_sym128", "mant_sum",
+                                       "ctx8", "exp_index", "mant_index", "mant_p14"};
+    int all = 1;
+    char detail[160] = "";
+    for (unsigned w = 0; w < sizeof what / sizeof what[0]; w++) {
+        memcpy(bad, rec, sizeof bad);
+        bm = fm;
+        switch (w) {
+        case 0: bad[0].prob_bits = 14; break;
+        case 1: bad[0].freq[top]--; break;
+        case 2: memset(bad[0].freq, 0, sizeof bad[0].freq), bad[0].freq[7] = 4096; break;
+        case 3: bad[1].freq[mtop]--, bad[1].freq[200] = 1; break;
+        case 4: bad[1].freq[mtop]++; break;
+        case 5: bm.ctx[100] = 8; break;
+        case 6: bm.exp_table = 9; break;
+        case 7: bm.mant_table[5] = 1000; break;
+        case 8: bad[3].prob_bits = 14; break;
+        }
+        if (df11_gpu_build_ans_il(bad, 9, &bm, &out) != DF11_E_BAD_TABLE) {
+            all = 0;
+            snprintf(detail, sizeof detail, "%s accepted", what[w]);
+        }
+    }
+    result(all, "gpu_ans_il_bad_tables_refused", detail);
+}
+
+/* Throughput of the ANS_IL kernels (gpu_diff --ans-il-bench [MiB]): the
+ * intact payloads of pick, repeated to at least mib MiB of output, decoded
+ * device to device by df11_cuda_bench_decode (checked warm-up, then timed
+ * passes). Prints a d2d line for kernels/gpu_check.sh's summary. */
+typedef struct {
+    il_set *s;
+    const size_t *pick;
+    size_t npick;
+} il_bench_io;
+static df11_status ilb_load(void *ctx, size_t j, uint8_t *buf)
+{
+    il_bench_io *b = ctx;
+    return il_load(b->s, b->pick[j % b->npick], buf);
+}
+static df11_status ilb_check(void *ctx, size_t j, const void *bytes)
+{
+    il_bench_io *b = ctx;
+    return il_check(b->s, b->pick[j % b->npick], bytes);
+}
+static void ilb_fail(void *ctx, size_t j, df11_status st, const char *msg)
+{
+    il_bench_io *b = ctx;
+    il_fail(b->s, b->pick[j % b->npick], st, msg);
+}
+
+static void il_bench(il_set *s, const char *what, const size_t *pick, size_t npick, unsigned mib)
+{
+    size_t per = 0;
+    for (size_t k = 0; k < npick; k++) per += 2 * (size_t)s->c[pick[k]].n;
+    if (!npick || !per) return;
+    const size_t reps = ((size_t)mib << 20) / per + 1, n = reps * npick;
+    df11_cuda_job *jobs = calloc(n, sizeof *jobs);
+    s->msg = calloc(s->n, sizeof *s->msg);
+    size_t lanes = 0, bytes = 0;
+    for (size_t j = 0; jobs && j < n; j++) {
+        const il_case *c = &s->c[pick[j % npick]];
+        jobs[j] = (df11_cuda_job){c->len, c->n, 0, c->table, DF11_CUDA_ANS_IL, NULL};
+        lanes += df11_ans_il_lanes(c->n);
+        bytes += 2 * (size_t)c->n;
+    }
+    il_bench_io b = {s, pick, npick};
+    df11_cuda_io io = {ilb_load, ilb_check, ilb_fail, &b};
+    df11_cuda_tables t = {.ans_il = s->tabs, .ans_il_count = s->ntabs};
+    double sec = 0;
+    char why[256] = "";
+    df11_status st = jobs && s->msg ? df11_cuda_bench_decode(jobs, n, &t, &io, 5, &sec, why, sizeof why) : DF11_E_NOMEM;
+    if (st == DF11_OK)
+        printf("d2d ans_il %s: %.2f GB/s output (%zu chunks, %zu lanes, %.1f MiB, %.3f ms a pass)\n", what,
+               bytes / sec / 1e9, n, lanes, bytes / 1048576.0, sec * 1e3);
+    else
+        printf("FAIL gpu_ans_il_bench_%s  # %s: %s\n", what, df11_status_name(st), why), failed = 1;
+    free(jobs);
+    free(s->msg);
+    s->msg = NULL;
+}
+
+static void ans_il_checks(const char *model_path, int emul, int cuda, const char *cuda_name, unsigned bench_mib)
+{
+    il_set s = {0};
+    il_model models[64];
+    /* Synthetic: every lane count (1, 16, 32, 48, 64), whole and short last
+     * groups, one-element and one-exponent chunks, all 256 exponents. */
+    static const struct { uint32_t n; const char *kind; } syn[] = {
+        {1, "w"}, {7, "w"}, {9, "const"}, {5000, "all256"}, {16383, "w"}, {16384, "w"}, {16385, "w"},
+        {131072, "two"}, {131073, "w"}, {262145, "all256"}, {393216, "w"}, {393217, "w"}, {524285, "w"},
+        {524288, "const"}};
+    size_t intact[32], ni = 0;
+    for (size_t k = 0; k < sizeof syn / sizeof syn[0]; k++) {
+        tensor t = {.n = syn[k].n, .v = malloc(syn[k].n * sizeof(uint16_t))};
+        fill(&t, syn[k].kind);
+        char name[48];
+        snprintf(name, sizeof name, "%s.%u", syn[k].kind, syn[k].n);
+        intact[ni++] = il_add_data(&s, models, name, t.v, t.n);
+        free(t.v);
+    }
+    /* Real weights: slices of the model file's BF16 data. */
+    size_t flen = 0;
+    uint8_t *f = model_path ? slurp(model_path, &flen) : NULL;
+    if (f && flen > 8) {
+        const uint64_t hl = df11_rd64(f), n16 = (flen - 8 - hl) / 2;
+        static const uint32_t sizes[] = {524288, 400000, 300000, 200000, 131072, 10000};
+        uint64_t at = 8 + hl;
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0] && (at - 8 - hl) / 2 + sizes[k] <= n16; k++) {
+            uint16_t *v = malloc(sizes[k] * sizeof *v);
+            for (uint32_t i = 0; i < sizes[k]; i++) v[i] = df11_rd16(f + at + 2 * (uint64_t)i);
+            char name[48];
+            snprintf(name, sizeof name, "model@%llu.%u", (unsigned long long)at, sizes[k]);
+            intact[ni++] = il_add_data(&s, models, name, v, sizes[k]);
+            at += 2 * (uint64_t)sizes[k] + 1000002; /* skip on to other tensors */
+            free(v);
+        }
+    } else {
+        printf("SKIP gpu_ans_il_model %s not found\n", model_path ? model_path : "(none)");
+    }
+    free(f);
+    const size_t clean = s.n;
+    if (bench_mib) {
+        /* The --max shape: chunks of 64 lanes (1 MiB) of real weights when
+         * there are some, else synthetic; then every intact payload. */
+        size_t pick[32], np = 0, all[32], na = 0;
+        for (size_t k = 0; k < ni; k++) {
+            all[na++] = intact[k];
+            if (df11_ans_il_lanes(s.c[intact[k]].n) == 64 && !strncmp(s.c[intact[k]].name, "model", 5))
+                pick[np++] = intact[k];
+        }
+        for (size_t k = 0; np == 0 && k < ni; k++)
+            if (df11_ans_il_lanes(s.c[intact[k]].n) == 64) pick[np++] = intact[k];
+        il_bench(&s, np && !strncmp(s.c[pick[0]].name, "model", 5) ? "64lanes_model" : "64lanes_synthetic", pick,
+                 np, bench_mib);
+        il_bench(&s, "mixed", all, na, bench_mib);
+        for (size_t j = 0; j < s.n; j++) free(s.c[j].p), free(s.c[j].want);
+        free(s.c);
+        free(s.tabs);
+        return;
+    }
+    /* Damage the chunks of every lane count. */
+    for (size_t k = 0; k < ni; k++) {
+        const uint32_t n = s.c[intact[k]].n;
+        if (n == 7 || n == 16385 || n == 131073 || n == 262145 || n == 393217 || n == 524285 || n == 200000)
+            il_corrupt(&s, &s.c[intact[k]], &models[s.c[intact[k]].table]);
+    }
+    char detail[400];
+    snprintf(detail, sizeof detail, "%zu intact payloads, %zu damaged", clean, s.n - clean);
+    result(clean >= 14, "gpu_ans_il_payloads", detail);
+    result(il_direct(&s, detail, sizeof detail), "gpu_ans_il_model_vs_reference", detail);
+    il_table_checks(&models[0], &s.tabs[0]);
+    if (emul) result(il_run(&s, "emul", 0, 0, detail, sizeof detail), "gpu_emul_ans_il_vs_reference", detail);
+    if (cuda) {
+        char name[96];
+        snprintf(name, sizeof name, "gpu_%s_ans_il_vs_reference", cuda_name);
+        result(il_run(&s, cuda_name, 0, 0, detail, sizeof detail), name, detail);
+        snprintf(name, sizeof name, "gpu_%s_ans_il_device", cuda_name);
+        result(il_run(&s, cuda_name, 1, 0, detail, sizeof detail), name, detail);
+        snprintf(name, sizeof name, "gpu_%s_ans_il_device_misaligned", cuda_name);
+        result(il_run(&s, cuda_name, 1, 1, detail, sizeof detail), name, detail);
+    }
+    for (size_t j = 0; j < s.n; j++) free(s.c[j].p), free(s.c[j].want);
+    free(s.c);
+    free(s.tabs);
+}
+
 static void no_gpu_contract(dataset *ds)
 {
     char msg[700];
@@ -731,6 +1329,26 @@ int main(int argc, char **argv)
         printf("%s\n", err.message);
         return 77;
     }
+    if (argc > 1 && !strcmp(argv[1], "--ans-il-bench")) { /* ANS_IL kernel throughput, device to device */
+        const char *m = getenv("DF11_TEST_MODEL");
+        if (!m) m = "/work/shared/models/gpt2-small-partial.bf16.safetensors";
+        if (df11_gpu_available(&err) != DF11_OK) {
+            printf("SKIP gpu_bench_ans_il %s\n", err.message);
+            return 0;
+        }
+        printf("# %s\n", err.message);
+        ans_il_checks(access(m, R_OK) == 0 ? m : NULL, 0, 1, "gpu", argc > 2 ? (unsigned)atoi(argv[2]) : 256u);
+        return failed ? 1 : 0;
+    }
+    if (argc > 1 && !strcmp(argv[1], "--ans-il")) { /* the ANS_IL seam checks alone */
+        const char *m = getenv("DF11_TEST_MODEL");
+        if (!m) m = "/work/shared/models/gpt2-small-partial.bf16.safetensors";
+        set_backend("gpu");
+        const int cuda = df11_gpu_available(&err) == DF11_OK;
+        ans_il_checks(access(m, R_OK) == 0 ? m : NULL, 1, cuda, strstr(err.message, "fake CUDA") ? "fake" : "gpu", 0);
+        if (!cuda) printf("SKIP gpu_gpu_ans_il %s\n", err.message);
+        return failed ? 1 : 0;
+    }
     snprintf(tmpdir, sizeof tmpdir, "/tmp/gpu_diff.XXXXXX");
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
@@ -749,7 +1367,8 @@ int main(int argc, char **argv)
     if (prepare(&ds[nds], "max_edge64k", edge, 16, DF11_LEVEL_MAX) == 0) nds++;
     const char *model = getenv("DF11_TEST_MODEL");
     if (!model) model = "/work/shared/models/gpt2-small-partial.bf16.safetensors";
-    if (access(model, R_OK) == 0) {
+    const int have_model = access(model, R_OK) == 0;
+    if (have_model) {
         if (prepare(&ds[nds], "model", model, 18, DF11_LEVEL_DEFAULT) == 0) nds++;
         if (prepare(&ds[nds], "max_model", model, 18, DF11_LEVEL_MAX) == 0) nds++;
     } else {
@@ -791,9 +1410,11 @@ int main(int argc, char **argv)
         df11_reader *r;
         if (strncmp(ds[i].label, "max", 3) || df11_open(ds[i].df11, &r, &err) != DF11_OK) continue;
         char name[96], msg[128];
-        uint32_t a = gpu_chunks_of(r, DF11_FMT_ANS);
+        /* ANS (1.1) or ANS_IL (1.2, what --max writes since 1.2). */
+        uint32_t a = gpu_chunks_of(r, DF11_FMT_ANS), il = gpu_chunks_of(r, DF11_FMT_ANS_IL);
         snprintf(name, sizeof name, "gpu_%s_has_ans_chunks", ds[i].label);
-        snprintf(msg, sizeof msg, "%u ANS chunks of %u", a, r->chunk_count);
+        snprintf(msg, sizeof msg, "%u ANS and %u ANS_IL chunks of %u", a, il, r->chunk_count);
+        a += il;
         result(a > 0, name, msg);
         df11_close(r);
     }
@@ -816,6 +1437,11 @@ int main(int argc, char **argv)
                                 "gpu_gpu_host_pinned", "gpu_gpu_threads"};
         for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) printf("SKIP %s %s\n", checks[i], err.message);
     }
+    /* ANS_IL payloads at the kernels' seam (model, fake or GPU). */
+    set_backend("gpu");
+    const int cuda = df11_gpu_available(&err) == DF11_OK;
+    ans_il_checks(have_model ? model : NULL, !gpu_only, cuda, strstr(err.message, "fake CUDA") ? "fake" : "gpu", 0);
+    if (!cuda) printf("SKIP gpu_gpu_ans_il %s\n", err.message);
     for (size_t i = 0; i < nds; i++) free(ds[i].orig);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

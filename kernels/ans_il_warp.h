@@ -1,0 +1,232 @@
+/*
+ * ans_il_warp.h - an ANS_IL chunk (FORMAT.md 10) decoded by one warp, and a
+ * one-lane chunk decoded by one thread, shared by the CUDA kernels
+ * (kernels/decode_ans_il.cu) and their CPU model (kernels/gpu_emul.c and
+ * the fake runtime's launcher, kernels/fake_cuda.cpp).
+ *
+ * The warp function is written once in SIMT form and compiled twice. On
+ * the device each IL_FOR_T block is the calling thread's part (t = its lane
+ * in the warp) and IL_BALLOT is __ballot_sync. On the host IL_FOR_T runs
+ * the block for t = 0..31 in turn, per-thread variables (IL_DECL, IL_T)
+ * become 32-entry arrays, and IL_BALLOT ORs bit t of the mask. Every
+ * cross-thread exchange of the kernel is a ballot between two IL_FOR_T
+ * blocks, so running the blocks thread after thread gives exactly the
+ * warp's results: the model runs the kernel's code, not a copy of it.
+ *
+ * Mapping: thread t owns lanes t and t + 32 (when nl > 32). Per group of nl
+ * elements (codec/common/ans.h, df11_ans_il_decode_ref): every active
+ * lane's exponent step, then the refills in lane order - the lanes that
+ * need a word take the stream's next words in lane order, so lane k's word
+ * is pos + (needing lanes before k): popc(ballot & lanes-below-me), lanes
+ * 32..63 after all of lanes 0..31 - then the mantissa steps and their
+ * refills the same way, and each lane writes its element. The stream
+ * position is warp-uniform. A word at or past the stream's end reads as 0
+ * and the chunk fails (pos ends != nw); decoding stops at the first group
+ * that started past the end, so pos cannot wrap.
+ *
+ * Tables: eslot[2^12] and ectx[2^12] (the exponent's context per slot,
+ * fetched beside the exponent entry, off the dependent chain) in shared
+ * memory on the device, mslot[8 << 12] through the read-only cache. All
+ * indices are masked (slot & 4095, context & 7), so no table content can
+ * make a read leave them; the host checks the tables anyway
+ * (codec/decompress/gpu_prep.c) because a wrong table is a wrong decode.
+ */
+#ifndef DF11_ANS_IL_WARP_H
+#define DF11_ANS_IL_WARP_H
+
+#include <stdint.h>
+
+#include "../codec/common/ans.h"
+
+#ifdef __CUDACC__
+#define DF11_ILD __host__ __device__ __forceinline__ static
+#else
+#define DF11_ILD static inline
+#endif
+
+#ifdef __CUDA_ARCH__
+#define IL_FOR_T {                                  \
+        const uint32_t t = threadIdx.x & 31u;       \
+        (void)t;
+#define IL_END }
+#define IL_DECL(type, v) type v
+#define IL_T(v) (v)
+#define IL_BALLOT(m, pred) ((m) |= __ballot_sync(0xFFFFFFFFu, (pred)))
+#define IL_POPC(v) ((uint32_t)__popc(v))
+#define IL_LOAD32(p) __ldg(p)
+#else
+#define IL_FOR_T for (uint32_t t = 0; t < 32u; t++) {
+#define IL_END }
+#define IL_DECL(type, v) type v[32]
+#define IL_T(v) (v)[t]
+#define IL_BALLOT(m, pred) ((m) |= (uint32_t)((pred) != 0) << t)
+#define IL_POPC(v) ((uint32_t)__builtin_popcount(v))
+#define IL_LOAD32(p) (*(p))
+#endif
+
+DF11_ILD uint32_t df11_il_rd16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+DF11_ILD uint32_t df11_il_rd32(const uint8_t *p)
+{
+    return df11_il_rd16(p) | df11_il_rd16(p + 2) << 16;
+}
+
+/* Element i (BF16 word v) of the chunk's destination, any alignment. */
+DF11_ILD void df11_il_put(uint8_t *out, uint32_t i, uint32_t v)
+{
+#ifdef __CUDA_ARCH__
+    if (((uintptr_t)out & 1u) == 0) {
+        reinterpret_cast<uint16_t *>(out)[i] = (uint16_t)v;
+        return;
+    }
+#endif
+    out[2 * (uint64_t)i] = (uint8_t)v;
+    out[2 * (uint64_t)i + 1] = (uint8_t)(v >> 8);
+}
+
+/* The stream's word o, 0 at or past its end (nw words). */
+DF11_ILD uint32_t df11_il_word(const uint8_t *w, uint32_t o, uint32_t nw)
+{
+    return o < nw ? df11_il_rd16(w + 2 * (uint64_t)o) : 0u;
+}
+
+/* The payload's geometry: 0 when the payload is too short for its header
+ * and sign plane or leaves an odd stream (FORMAT.md 10). */
+DF11_ILD int df11_il_geometry(uint32_t plen, uint32_t n, uint32_t *nl, uint32_t *nw)
+{
+    *nl = df11_ans_il_lanes(n);
+    const uint64_t head = 4ull * *nl, signs = ((uint64_t)n + 7u) / 8u;
+    if (n == 0 || (uint64_t)plen < head + signs || ((plen - head - signs) & 1u)) return 0;
+    *nw = (uint32_t)((plen - head - signs) / 2u);
+    return 1;
+}
+
+/* Decodes the ANS_IL payload p (plen bytes, n elements) into out (2n bytes,
+ * any alignment) with the 32 threads of a warp; every thread must call it
+ * with the same arguments (on the host: call it once). Returns 1 when the
+ * chunk decoded exactly (every lane back in state 2^16, the stream read to
+ * its last word), the same answer in every thread. Any lane count of the
+ * format works; nl = 1 chunks go to df11_il_serial instead (one thread). */
+DF11_ILD int df11_il_warp(const uint8_t *p, uint32_t plen, uint32_t n, const uint32_t *eslot,
+                          const uint8_t *ectx, const uint32_t *mslot, uint8_t *out)
+{
+    const uint32_t M = (1u << DF11_ANS_IL_BITS) - 1u;
+    uint32_t nl, nw;
+    if (!df11_il_geometry(plen, n, &nl, &nw)) return 0;
+    const uint8_t *w = p + 4u * nl, *sg = p + (plen - (uint32_t)(((uint64_t)n + 7u) / 8u));
+    IL_DECL(uint32_t, xa); /* lane t */
+    IL_DECL(uint32_t, xb); /* lane t + 32 */
+    IL_DECL(uint32_t, ea); /* exponent of the group's element, lane t */
+    IL_DECL(uint32_t, eb);
+    IL_DECL(uint32_t, ca); /* its mantissa context */
+    IL_DECL(uint32_t, cb);
+    uint32_t bad = 0;
+    IL_FOR_T
+        IL_T(xa) = t < nl ? df11_il_rd32(p + 4u * t) : DF11_ANS_LOW;
+        IL_T(xb) = t + 32u < nl ? df11_il_rd32(p + 4u * (t + 32u)) : DF11_ANS_LOW;
+        IL_T(ea) = IL_T(eb) = IL_T(ca) = IL_T(cb) = 0;
+        IL_BALLOT(bad, IL_T(xa) < DF11_ANS_LOW || IL_T(xb) < DF11_ANS_LOW);
+    IL_END
+    const uint32_t groups = (uint32_t)(((uint64_t)n + nl - 1u) / nl);
+    uint32_t pos = 0; /* warp-uniform */
+    for (uint32_t g = 0; g < groups && pos <= nw; g++) {
+        const uint32_t base = g * nl; /* < n */
+        const uint32_t cnt = n - base < nl ? n - base : nl;
+        /* Exponent steps of the group's lanes, then their refills. */
+        uint32_t na = 0, nb = 0;
+        IL_FOR_T
+            if (t < cnt) {
+                const uint32_t s = IL_T(xa) & M, ent = eslot[s];
+                IL_T(ca) = ectx[s] & 7u;
+                IL_T(ea) = ent & 0xFFu;
+                IL_T(xa) = df11_ans_il_step(IL_T(xa), ent, 8, 20);
+            }
+            if (t + 32u < cnt) {
+                const uint32_t s = IL_T(xb) & M, ent = eslot[s];
+                IL_T(cb) = ectx[s] & 7u;
+                IL_T(eb) = ent & 0xFFu;
+                IL_T(xb) = df11_ans_il_step(IL_T(xb), ent, 8, 20);
+            }
+            IL_BALLOT(na, t < cnt && IL_T(xa) < DF11_ANS_LOW);
+            IL_BALLOT(nb, t + 32u < cnt && IL_T(xb) < DF11_ANS_LOW);
+        IL_END
+        IL_FOR_T
+            const uint32_t below = (1u << t) - 1u;
+            if (na >> t & 1u)
+                IL_T(xa) = IL_T(xa) << 16 | df11_il_word(w, pos + IL_POPC(na & below), nw);
+            if (nb >> t & 1u)
+                IL_T(xb) = IL_T(xb) << 16 | df11_il_word(w, pos + IL_POPC(na) + IL_POPC(nb & below), nw);
+        IL_END
+        pos += IL_POPC(na) + IL_POPC(nb);
+        /* Mantissa steps under the exponents' contexts, refills, output. */
+        uint32_t ma = 0, mb = 0;
+        IL_FOR_T
+            if (t < cnt) {
+                const uint32_t ent = IL_LOAD32(mslot + (IL_T(ca) << DF11_ANS_IL_BITS | (IL_T(xa) & M)));
+                IL_T(xa) = df11_ans_il_step(IL_T(xa), ent, 7, 19);
+                IL_T(ea) = IL_T(ea) << 7 | (ent & 0x7Fu);
+            }
+            if (t + 32u < cnt) {
+                const uint32_t ent = IL_LOAD32(mslot + (IL_T(cb) << DF11_ANS_IL_BITS | (IL_T(xb) & M)));
+                IL_T(xb) = df11_ans_il_step(IL_T(xb), ent, 7, 19);
+                IL_T(eb) = IL_T(eb) << 7 | (ent & 0x7Fu);
+            }
+            IL_BALLOT(ma, t < cnt && IL_T(xa) < DF11_ANS_LOW);
+            IL_BALLOT(mb, t + 32u < cnt && IL_T(xb) < DF11_ANS_LOW);
+        IL_END
+        IL_FOR_T
+            const uint32_t below = (1u << t) - 1u;
+            if (ma >> t & 1u)
+                IL_T(xa) = IL_T(xa) << 16 | df11_il_word(w, pos + IL_POPC(ma & below), nw);
+            if (mb >> t & 1u)
+                IL_T(xb) = IL_T(xb) << 16 | df11_il_word(w, pos + IL_POPC(ma) + IL_POPC(mb & below), nw);
+            /* Consecutive threads write consecutive elements: one 64-byte
+             * run per warp and lane half. */
+            if (t < cnt) {
+                const uint32_t i = base + t;
+                df11_il_put(out, i, (uint32_t)(sg[i >> 3] >> (i & 7u) & 1u) << 15 | IL_T(ea));
+            }
+            if (t + 32u < cnt) {
+                const uint32_t i = base + t + 32u;
+                df11_il_put(out, i, (uint32_t)(sg[i >> 3] >> (i & 7u) & 1u) << 15 | IL_T(eb));
+            }
+        IL_END
+        pos += IL_POPC(ma) + IL_POPC(mb);
+    }
+    IL_FOR_T
+        IL_BALLOT(bad, IL_T(xa) != DF11_ANS_LOW || IL_T(xb) != DF11_ANS_LOW);
+    IL_END
+    return bad == 0 && pos == nw;
+}
+
+/* A one-lane chunk (n < 16384) by one thread: the same steps in a row,
+ * tables through the read-only cache. Returns 1 when it decoded exactly. */
+DF11_ILD int df11_il_serial(const uint8_t *p, uint32_t plen, uint32_t n, const uint32_t *eslot,
+                            const uint8_t *ectx, const uint32_t *mslot, uint8_t *out)
+{
+    const uint32_t M = (1u << DF11_ANS_IL_BITS) - 1u;
+    uint32_t nl, nw;
+    if (!df11_il_geometry(plen, n, &nl, &nw) || nl != 1u) return 0;
+    const uint8_t *w = p + 4, *sg = p + (plen - (uint32_t)(((uint64_t)n + 7u) / 8u));
+    uint32_t x = df11_il_rd32(p), pos = 0;
+    if (x < DF11_ANS_LOW) return 0;
+    for (uint32_t i = 0; i < n && pos <= nw; i++) {
+        const uint32_t s = x & M, ent = IL_LOAD32(eslot + s), c = ectx[s] & 7u;
+        x = df11_ans_il_step(x, ent, 8, 20);
+        if (x < DF11_ANS_LOW) x = x << 16 | df11_il_word(w, pos++, nw);
+        const uint32_t ms = IL_LOAD32(mslot + (c << DF11_ANS_IL_BITS | (x & M)));
+        x = df11_ans_il_step(x, ms, 7, 19);
+        if (x < DF11_ANS_LOW) x = x << 16 | df11_il_word(w, pos++, nw);
+        df11_il_put(out, i, (uint32_t)(sg[i >> 3] >> (i & 7u) & 1u) << 15 | (ent & 0xFFu) << 7 | (ms & 0x7Fu));
+    }
+    return x == DF11_ANS_LOW && pos == nw;
+}
+
+#undef IL_FOR_T
+#undef IL_END
+#undef IL_DECL
+#undef IL_T
+#undef IL_BALLOT
+#undef IL_POPC
+#undef IL_LOAD32
+#undef DF11_ILD
+#endif
