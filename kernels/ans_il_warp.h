@@ -4,23 +4,28 @@
  * (kernels/decode_ans_il.cu) and their CPU model (kernels/gpu_emul.c and
  * the fake runtime's launcher, kernels/fake_cuda.cpp).
  *
- * The warp function is written once in SIMT form and compiled twice. On
- * the device each IL_FOR_T block is the calling thread's part (t = its lane
- * in the warp) and IL_BALLOT is __ballot_sync. On the host IL_FOR_T runs
- * the block for t = 0..31 in turn, per-thread variables (IL_DECL, IL_T)
- * become 32-entry arrays, and IL_BALLOT ORs bit t of the mask. Every
- * cross-thread exchange of the kernel is a ballot between two IL_FOR_T
- * blocks, so running the blocks thread after thread gives exactly the
- * warp's results: the model runs the kernel's code, not a copy of it.
+ * The team function is written once in SIMT form and compiled twice. A
+ * team is a whole warp (W = 32) for a chunk of 32..64 lanes, or a half-warp
+ * (W = 16) for a chunk of 16 lanes - --max's default 256 KiB chunks - so a
+ * warp decodes two of those at once instead of idling half its threads. On
+ * the device each IL_FOR_T block is the calling thread's part (t = its
+ * index in the team) and IL_BALLOT is __ballot_sync over the team's
+ * threads, shifted down to team bits. On the host IL_FOR_T runs the block
+ * for t = 0..W-1 in turn, per-thread variables (IL_DECL, IL_T) become
+ * 32-entry arrays, and IL_BALLOT ORs bit t of the mask. Every cross-thread
+ * exchange of the kernel is a ballot between two IL_FOR_T blocks, so
+ * running the blocks thread after thread gives exactly the team's results:
+ * the model runs the kernel's code, not a copy of it. (Two half-warp teams
+ * never exchange anything, so the host runs them one after the other.)
  *
- * Mapping: thread t owns lanes t and t + 32 (when nl > 32). Per group of nl
+ * Mapping: thread t owns lanes t and t + W (when nl > W). Per group of nl
  * elements (codec/common/ans.h, df11_ans_il_decode_ref): every active
  * lane's exponent step, then the refills in lane order - the lanes that
  * need a word take the stream's next words in lane order, so lane k's word
  * is pos + (needing lanes before k): popc(ballot & lanes-below-me), lanes
- * 32..63 after all of lanes 0..31 - then the mantissa steps and their
+ * W..2W-1 after all of lanes 0..W-1 - then the mantissa steps and their
  * refills the same way, and each lane writes its element. The stream
- * position is warp-uniform. A word at or past the stream's end reads as 0
+ * position is team-uniform. A word at or past the stream's end reads as 0
  * and the chunk fails (pos ends != nw); decoding stops at the first group
  * that started past the end, so pos cannot wrap.
  *
@@ -46,16 +51,17 @@
 
 #ifdef __CUDA_ARCH__
 #define IL_FOR_T {                                  \
-        const uint32_t t = threadIdx.x & 31u;       \
+        const uint32_t t = threadIdx.x & (W - 1u);  \
         (void)t;
 #define IL_END }
 #define IL_DECL(type, v) type v
 #define IL_T(v) (v)
-#define IL_BALLOT(m, pred) ((m) |= __ballot_sync(0xFFFFFFFFu, (pred)))
+/* il_mask: the team's threads in the warp; il_base: its first. */
+#define IL_BALLOT(m, pred) ((m) |= (__ballot_sync(il_mask, (pred)) & il_mask) >> il_base)
 #define IL_POPC(v) ((uint32_t)__popc(v))
 #define IL_LOAD32(p) __ldg(p)
 #else
-#define IL_FOR_T for (uint32_t t = 0; t < 32u; t++) {
+#define IL_FOR_T for (uint32_t t = 0; t < W; t++) {
 #define IL_END }
 #define IL_DECL(type, v) type v[32]
 #define IL_T(v) (v)[t]
@@ -100,21 +106,31 @@ DF11_ILD int df11_il_geometry(uint32_t plen, uint32_t n, uint32_t *nl, uint32_t 
     return 1;
 }
 
+/* The team width for a chunk of nl lanes (nl = 1 chunks go to
+ * df11_il_serial instead). */
+DF11_ILD uint32_t df11_il_team(uint32_t nl) { return nl <= 16u ? 16u : 32u; }
+
 /* Decodes the ANS_IL payload p (plen bytes, n elements) into out (2n bytes,
- * any alignment) with the 32 threads of a warp; every thread must call it
- * with the same arguments (on the host: call it once). Returns 1 when the
- * chunk decoded exactly (every lane back in state 2^16, the stream read to
- * its last word), the same answer in every thread. Any lane count of the
- * format works; nl = 1 chunks go to df11_il_serial instead (one thread). */
+ * any alignment) with a team of W threads (16 or 32, at least
+ * df11_il_team(nl)): on the device a whole warp, or one aligned half of
+ * it, every thread of the team calling it with the same arguments; on the
+ * host call it once. Returns 1 when the chunk decoded exactly (every lane
+ * back in state 2^16, the stream read to its last word), the same answer
+ * in every thread of the team. Any lane count of the format up to 2W
+ * works; nl = 1 chunks go to df11_il_serial instead (one thread). */
 DF11_ILD int df11_il_warp(const uint8_t *p, uint32_t plen, uint32_t n, const uint32_t *eslot,
-                          const uint8_t *ectx, const uint32_t *mslot, uint8_t *out)
+                          const uint8_t *ectx, const uint32_t *mslot, uint8_t *out, const uint32_t W)
 {
     const uint32_t M = (1u << DF11_ANS_IL_BITS) - 1u;
     uint32_t nl, nw;
-    if (!df11_il_geometry(plen, n, &nl, &nw)) return 0;
+    if ((W != 16u && W != 32u) || !df11_il_geometry(plen, n, &nl, &nw) || nl > 2u * W) return 0;
+#ifdef __CUDA_ARCH__
+    const uint32_t il_base = W == 32u ? 0u : threadIdx.x & 16u;
+    const uint32_t il_mask = W == 32u ? 0xFFFFFFFFu : 0xFFFFu << il_base;
+#endif
     const uint8_t *w = p + 4u * nl, *sg = p + (plen - (uint32_t)(((uint64_t)n + 7u) / 8u));
     IL_DECL(uint32_t, xa); /* lane t */
-    IL_DECL(uint32_t, xb); /* lane t + 32 */
+    IL_DECL(uint32_t, xb); /* lane t + W */
     IL_DECL(uint32_t, ea); /* exponent of the group's element, lane t */
     IL_DECL(uint32_t, eb);
     IL_DECL(uint32_t, ca); /* its mantissa context */
@@ -122,7 +138,7 @@ DF11_ILD int df11_il_warp(const uint8_t *p, uint32_t plen, uint32_t n, const uin
     uint32_t bad = 0;
     IL_FOR_T
         IL_T(xa) = t < nl ? df11_il_rd32(p + 4u * t) : DF11_ANS_LOW;
-        IL_T(xb) = t + 32u < nl ? df11_il_rd32(p + 4u * (t + 32u)) : DF11_ANS_LOW;
+        IL_T(xb) = t + W < nl ? df11_il_rd32(p + 4u * (t + W)) : DF11_ANS_LOW;
         IL_T(ea) = IL_T(eb) = IL_T(ca) = IL_T(cb) = 0;
         IL_BALLOT(bad, IL_T(xa) < DF11_ANS_LOW || IL_T(xb) < DF11_ANS_LOW);
     IL_END
@@ -140,14 +156,14 @@ DF11_ILD int df11_il_warp(const uint8_t *p, uint32_t plen, uint32_t n, const uin
                 IL_T(ea) = ent & 0xFFu;
                 IL_T(xa) = df11_ans_il_step(IL_T(xa), ent, 8, 20);
             }
-            if (t + 32u < cnt) {
+            if (t + W < cnt) {
                 const uint32_t s = IL_T(xb) & M, ent = eslot[s];
                 IL_T(cb) = ectx[s] & 7u;
                 IL_T(eb) = ent & 0xFFu;
                 IL_T(xb) = df11_ans_il_step(IL_T(xb), ent, 8, 20);
             }
             IL_BALLOT(na, t < cnt && IL_T(xa) < DF11_ANS_LOW);
-            IL_BALLOT(nb, t + 32u < cnt && IL_T(xb) < DF11_ANS_LOW);
+            IL_BALLOT(nb, t + W < cnt && IL_T(xb) < DF11_ANS_LOW);
         IL_END
         IL_FOR_T
             const uint32_t below = (1u << t) - 1u;
@@ -165,13 +181,13 @@ DF11_ILD int df11_il_warp(const uint8_t *p, uint32_t plen, uint32_t n, const uin
                 IL_T(xa) = df11_ans_il_step(IL_T(xa), ent, 7, 19);
                 IL_T(ea) = IL_T(ea) << 7 | (ent & 0x7Fu);
             }
-            if (t + 32u < cnt) {
+            if (t + W < cnt) {
                 const uint32_t ent = IL_LOAD32(mslot + (IL_T(cb) << DF11_ANS_IL_BITS | (IL_T(xb) & M)));
                 IL_T(xb) = df11_ans_il_step(IL_T(xb), ent, 7, 19);
                 IL_T(eb) = IL_T(eb) << 7 | (ent & 0x7Fu);
             }
             IL_BALLOT(ma, t < cnt && IL_T(xa) < DF11_ANS_LOW);
-            IL_BALLOT(mb, t + 32u < cnt && IL_T(xb) < DF11_ANS_LOW);
+            IL_BALLOT(mb, t + W < cnt && IL_T(xb) < DF11_ANS_LOW);
         IL_END
         IL_FOR_T
             const uint32_t below = (1u << t) - 1u;
@@ -179,14 +195,14 @@ DF11_ILD int df11_il_warp(const uint8_t *p, uint32_t plen, uint32_t n, const uin
                 IL_T(xa) = IL_T(xa) << 16 | df11_il_word(w, pos + IL_POPC(ma & below), nw);
             if (mb >> t & 1u)
                 IL_T(xb) = IL_T(xb) << 16 | df11_il_word(w, pos + IL_POPC(ma) + IL_POPC(mb & below), nw);
-            /* Consecutive threads write consecutive elements: one 64-byte
-             * run per warp and lane half. */
+            /* Consecutive threads write consecutive elements: one run of
+             * 2W bytes per team and lane half. */
             if (t < cnt) {
                 const uint32_t i = base + t;
                 df11_il_put(out, i, (uint32_t)(sg[i >> 3] >> (i & 7u) & 1u) << 15 | IL_T(ea));
             }
-            if (t + 32u < cnt) {
-                const uint32_t i = base + t + 32u;
+            if (t + W < cnt) {
+                const uint32_t i = base + t + W;
                 df11_il_put(out, i, (uint32_t)(sg[i >> 3] >> (i & 7u) & 1u) << 15 | IL_T(eb));
             }
         IL_END

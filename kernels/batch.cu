@@ -53,7 +53,7 @@ struct Slot {
     df11_dev_job *h_jobs, *d_jobs;
     df11_dev_block *h_blocks, *d_blocks;   /* EXP16: (job, first lane) per block */
     df11_dev_block *h_lanes, *d_lanes;     /* ANS: (job, lane) per thread */
-    df11_dev_block *h_ilw, *d_ilw;         /* ANS_IL: (job, 0) per warp (16..64 lanes) */
+    df11_dev_block *h_ilw, *d_ilw;         /* ANS_IL: per warp, (job, 0) or two 16-lane jobs (job, 1 + job) */
     df11_dev_block *h_ils, *d_ils;         /* ANS_IL: (job, 0) per thread (1 lane) */
     int32_t *h_err, *d_err;
     TableCache<uint16_t> luts;             /* DF11_CUDA_LUT_ENTRIES per entry */
@@ -63,6 +63,7 @@ struct Slot {
     size_t *out_off;    /* slot job -> offset in h_out / d_out */
     uint8_t *direct;    /* host mode: D2H straight into the (pinned) dst */
     size_t count, nblocks, nlanes, nilw, nils;
+    size_t il_open;     /* h_ilw entry of one 16-lane job awaiting a partner, or SIZE_MAX */
     bool busy;          /* submitted, not yet finished */
     bool owned;         /* claimed by a call */
 };
@@ -330,6 +331,7 @@ void slot_fill(Slot &s, Call &c, size_t *next)
     s.nlanes = 0;
     s.nilw = 0;
     s.nils = 0;
+    s.il_open = SIZE_MAX;
     for (size_t i = 0; i < s.luts.cap; i++) s.luts.src[i] = SIZE_MAX;
     for (size_t i = 0; i < s.ans.cap; i++) s.ans.src[i] = SIZE_MAX;
     for (size_t i = 0; i < s.ans_il.cap; i++) s.ans_il.src[i] = SIZE_MAX;
@@ -379,8 +381,18 @@ void slot_fill(Slot &s, Call &c, size_t *next)
         for (uint32_t b = 0; b < nb; b++)
             s.h_blocks[s.nblocks + b] = df11_dev_block{(uint32_t)s.count, b * DF11_LANES_PER_BLOCK};
         for (uint32_t k = 0; k < nla; k++) s.h_lanes[s.nlanes + k] = df11_dev_block{(uint32_t)s.count, k};
-        if (il && df11_ans_il_lanes(J.n) == 1) s.h_ils[s.nils++] = df11_dev_block{(uint32_t)s.count, 0};
-        else if (il) s.h_ilw[s.nilw++] = df11_dev_block{(uint32_t)s.count, 0};
+        if (il && df11_ans_il_lanes(J.n) == 1) {
+            s.h_ils[s.nils++] = df11_dev_block{(uint32_t)s.count, 0};
+        } else if (il && df11_ans_il_lanes(J.n) == 16 && s.il_open != SIZE_MAX &&
+                   s.h_jobs[s.h_ilw[s.il_open].job].lut == (uint32_t)tab) {
+            /* The upper half-warp of a block whose lower half has a 16-lane
+             * chunk of the same table (one shared-memory copy of it). */
+            s.h_ilw[s.il_open].lane0 = (uint32_t)s.count + 1u;
+            s.il_open = SIZE_MAX;
+        } else if (il) {
+            if (df11_ans_il_lanes(J.n) == 16) s.il_open = s.nilw;
+            s.h_ilw[s.nilw++] = df11_dev_block{(uint32_t)s.count, 0};
+        }
         s.map[s.count] = j;
         s.out_off[s.count] = out_used;
         s.count++;

@@ -87,7 +87,7 @@ extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t 
         in_total += align16((size_t)jobs[j].payload_len + DF11_CUDA_SLACK);
         out_total += align16((size_t)jobs[j].n * 2u);
         if (ans) nlanes += df11_ans_lanes(jobs[j].n);
-        else if (il) (df11_ans_il_lanes(jobs[j].n) == 1 ? nils : nilw)++;
+        else if (il) (df11_ans_il_lanes(jobs[j].n) == 1 ? nils : nilw)++; /* at most: pairs take one */
         else nblocks += df11_block_count(jobs[j].n, jobs[j].lane_symbols);
     }
     if (n == 0 || nblocks > 0x7fffffffu || nlanes > 0x7fffffffu) {
@@ -124,7 +124,7 @@ extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t 
         !df11_ck(cudaEventCreate(&b.t1), "cudaEventCreate", why, why_len))
         goto out;
     {
-        size_t in_off = 0, o = 0, blk = 0, ln = 0, iw = 0, is = 0;
+        size_t in_off = 0, o = 0, blk = 0, ln = 0, iw = 0, is = 0, open = SIZE_MAX;
         for (size_t j = 0; j < n; j++) {
             st = io->load(io->ctx, j, b.h_in + in_off);
             if (st != DF11_OK) {
@@ -138,8 +138,17 @@ extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t 
             if (jobs[j].codec == DF11_CUDA_ANS) {
                 for (uint32_t k = 0; k < df11_ans_lanes(jobs[j].n); k++) hl[ln++] = df11_dev_block{(uint32_t)j, k};
             } else if (jobs[j].codec == DF11_CUDA_ANS_IL) {
-                if (df11_ans_il_lanes(jobs[j].n) == 1) hs[is++] = df11_dev_block{(uint32_t)j, 0};
-                else hw[iw++] = df11_dev_block{(uint32_t)j, 0};
+                /* As batch.cu pairs them: two 16-lane chunks of one table a warp. */
+                const uint32_t nl = df11_ans_il_lanes(jobs[j].n);
+                if (nl == 1) {
+                    hs[is++] = df11_dev_block{(uint32_t)j, 0};
+                } else if (nl == 16 && open != SIZE_MAX && jobs[hw[open].job].table == jobs[j].table) {
+                    hw[open].lane0 = (uint32_t)j + 1u;
+                    open = SIZE_MAX;
+                } else {
+                    if (nl == 16) open = iw;
+                    hw[iw++] = df11_dev_block{(uint32_t)j, 0};
+                }
             } else {
                 uint32_t nb = df11_block_count(jobs[j].n, jobs[j].lane_symbols);
                 for (uint32_t k = 0; k < nb; k++) hb[blk++] = df11_dev_block{(uint32_t)j, k * DF11_LANES_PER_BLOCK};
@@ -148,6 +157,7 @@ extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t 
             in_off += in_need;
             o += align16((size_t)jobs[j].n * 2u);
         }
+        nilw = iw; /* paired 16-lane chunks share an entry */
     }
     st = DF11_E_GPU;
     if (!df11_ck(cudaMemcpy(b.d_in, b.h_in, in_total, cudaMemcpyHostToDevice), "cudaMemcpy", why, why_len) ||

@@ -72,8 +72,10 @@ cudaError_t df11_ans_launch(const uint8_t *in, const df11_dev_job *jobs,
 cudaError_t df11_ans_attributes(cudaFuncAttributes *a);
 
 /* Enqueues the ANS_IL decoders (decode_ans_il.cu): one warp (block) per
- * entry of warps (chunks of 16..64 lanes; lane0 unused), one thread per
- * entry of serial (one-lane chunks); errs[job] ends 0 or 1. */
+ * entry of warps (a chunk of 32..64 lanes, or of 16 lanes with lane0 = 0 or
+ * 1 + a second 16-lane chunk of the same table for the upper half-warp),
+ * one thread per entry of serial (one-lane chunks, lane0 0); errs[job] ends
+ * 0 or 1. */
 cudaError_t df11_ans_il_launch(const uint8_t *in, const df11_dev_job *jobs, const df11_dev_block *warps,
                                uint32_t nwarps, const df11_dev_block *serial, uint32_t nserial,
                                const df11_cuda_ans_il_table *tabs, int32_t *errs, cudaStream_t st);

@@ -317,9 +317,11 @@ cudaError_t df11_ans_launch(const uint8_t *in, const df11_dev_job *jobs, const d
     return enqueued(cudaSuccess, st);
 }
 
-/* decode_ans_il.cu's two grids: each warp block runs ans_il_warp.h's warp
+/* decode_ans_il.cu's two grids: each warp block runs ans_il_warp.h's team
  * function (its ballots emulated; the model has no shared-memory copy of
- * eslot/ectx, it reads the device table directly), then each serial item. */
+ * eslot/ectx, it reads the device table directly) for its chunk, or its
+ * two 16-lane chunks (half-warp teams, one after the other), then each
+ * serial item. */
 cudaError_t df11_ans_il_launch(const uint8_t *in, const df11_dev_job *jobs, const df11_dev_block *warps,
                                uint32_t nwarps, const df11_dev_block *serial, uint32_t nserial,
                                const df11_cuda_ans_il_table *tabs, int32_t *errs, cudaStream_t st)
@@ -328,13 +330,21 @@ cudaError_t df11_ans_il_launch(const uint8_t *in, const df11_dev_job *jobs, cons
     if (cudaError_t e = fallible()) return e;
     for (uint32_t b = 0; b < nwarps + nserial; b++) {
         const df11_dev_block it = b < nwarps ? warps[b] : serial[b - nwarps];
-        const df11_dev_job job = jobs[it.job];
-        const df11_cuda_ans_il_table *tab = tabs + job.lut;
-        const int ok = b < nwarps ? df11_il_warp(in + job.in_off, job.payload_len, job.n, tab->eslot, tab->ectx,
-                                                 tab->mslot, job.out)
-                                  : df11_il_serial(in + job.in_off, job.payload_len, job.n, tab->eslot, tab->ectx,
-                                                   tab->mslot, job.out);
-        if (!ok) report(errs, it.job, 1);
+        const df11_cuda_ans_il_table *tab = tabs + jobs[it.job].lut; /* the block's table */
+        if (b >= nwarps) {
+            const df11_dev_job job = jobs[it.job];
+            if (!df11_il_serial(in + job.in_off, job.payload_len, job.n, tab->eslot, tab->ectx, tab->mslot, job.out))
+                report(errs, it.job, 1);
+            continue;
+        }
+        const uint32_t W = df11_il_team(df11_ans_il_lanes(jobs[it.job].n));
+        for (uint32_t half = 0; half < (W == 16u ? 2u : 1u); half++) {
+            if (half && it.lane0 == 0) break;
+            const uint32_t j = half ? it.lane0 - 1u : it.job;
+            const df11_dev_job job = jobs[j];
+            if (!df11_il_warp(in + job.in_off, job.payload_len, job.n, tab->eslot, tab->ectx, tab->mslot, job.out, W))
+                report(errs, j, 1);
+        }
     }
     return enqueued(cudaSuccess, st);
 }

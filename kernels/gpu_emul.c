@@ -56,14 +56,16 @@ static df11_status emul_ans(const uint8_t *p, const df11_cuda_job *J, const df11
     return DF11_OK;
 }
 
-/* The ANS_IL kernels' work for one chunk: a warp's (df11_il_warp, its 32
- * threads run block after block) or, for one lane, a thread's. */
+/* The ANS_IL kernels' work for one chunk: a team's (df11_il_warp, a warp
+ * or a half-warp, its threads run block after block) or, for one lane, a
+ * thread's. */
 static df11_status emul_ans_il(const uint8_t *p, const df11_cuda_job *J, const df11_cuda_ans_il_table *t,
                                char *msg, size_t msg_len)
 {
     const int ok = df11_ans_il_lanes(J->n) == 1
                        ? df11_il_serial(p, J->payload_len, J->n, t->eslot, t->ectx, t->mslot, J->dst)
-                       : df11_il_warp(p, J->payload_len, J->n, t->eslot, t->ectx, t->mslot, J->dst);
+                       : df11_il_warp(p, J->payload_len, J->n, t->eslot, t->ectx, t->mslot, J->dst,
+                                      df11_il_team(df11_ans_il_lanes(J->n)));
     if (ok) return DF11_OK;
     snprintf(msg, msg_len, "ANS_IL chunk does not decode to its declared length");
     return DF11_E_CORRUPT_CHUNK;

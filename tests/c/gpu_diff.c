@@ -992,9 +992,14 @@ static int il_direct(const il_set *s, char *detail, size_t dlen)
         uint8_t *p = map + span - c->len, *out = malloc(2 * (size_t)c->n + 1);
         memcpy(p, c->p, c->len);
         const df11_cuda_ans_il_table *t = &s->tabs[c->table];
-        const int ok = df11_ans_il_lanes(c->n) == 1 ? df11_il_serial(p, c->len, c->n, t->eslot, t->ectx, t->mslot, out)
-                                                    : df11_il_warp(p, c->len, c->n, t->eslot, t->ectx, t->mslot, out);
-        const int same = ok == !c->ref_bad && (!ok || memcmp(out, c->want, 2 * (size_t)c->n) == 0);
+        const uint32_t nl = df11_ans_il_lanes(c->n);
+        const int ok = nl == 1 ? df11_il_serial(p, c->len, c->n, t->eslot, t->ectx, t->mslot, out)
+                               : df11_il_warp(p, c->len, c->n, t->eslot, t->ectx, t->mslot, out, df11_il_team(nl));
+        int same = ok == !c->ref_bad && (!ok || memcmp(out, c->want, 2 * (size_t)c->n) == 0);
+        if (same && nl == 16) { /* a whole warp on a 16-lane chunk agrees too */
+            const int ok32 = df11_il_warp(p, c->len, c->n, t->eslot, t->ectx, t->mslot, out, 32);
+            same = ok32 == ok && (!ok || memcmp(out, c->want, 2 * (size_t)c->n) == 0);
+        }
         munmap(map, span + pg);
         free(out);
         if (!same) {
@@ -1085,6 +1090,33 @@ static size_t il_add_data(il_set *s, il_model *models, const char *name, const u
         failed = 1;
     }
     return s->n - 1;
+}
+
+/* Slices of one tensor under one model fitted to all of it: consecutive
+ * jobs of one table, which the GPU path pairs two to a warp when they have
+ * 16 lanes. */
+static void il_add_slices(il_set *s, il_model *models, const char *name, const uint16_t *v, uint32_t n,
+                          const uint32_t *len, size_t nlen)
+{
+    const size_t t = s->ntabs++;
+    s->tabs = realloc(s->tabs, s->ntabs * sizeof *s->tabs);
+    il_fit(v, n, &models[t]);
+    df11_fmt_table rec[9];
+    df11_fmt_model fm;
+    il_records(&models[t], rec, &fm);
+    df11_gpu_build_ans_il(rec, 9, &fm, &s->tabs[t]);
+    uint32_t at = 0;
+    for (size_t k = 0; k < nlen && at + len[k] <= n; at += len[k], k++) {
+        uint32_t plen;
+        uint8_t *p = il_encode(v + at, len[k], &models[t], &plen);
+        char nm[64];
+        snprintf(nm, sizeof nm, "%s@%u.%u", name, at, len[k]);
+        il_add(s, nm, p, plen, len[k], (uint32_t)t, &models[t]);
+        if (s->c[s->n - 1].ref_bad || memcmp(s->c[s->n - 1].want, v + at, 2 * (size_t)len[k])) {
+            printf("FAIL gpu_ans_il_encode_%s  # the reference does not decode the test encoder's payload\n", nm);
+            failed = 1;
+        }
+    }
 }
 
 /* gpu_prep.c's table check: what the format forbids is refused, a valid
@@ -1210,6 +1242,17 @@ static void ans_il_checks(const char *model_path, int emul, int cuda, const char
         intact[ni++] = il_add_data(&s, models, name, t.v, t.n);
         free(t.v);
     }
+    /* One model, consecutive 16-lane chunks (paired on a warp), a 1-lane
+     * and a 64-lane one between them (which break a pair). */
+    {
+        static const uint32_t len[] = {131072, 16384, 100000, 20000, 5000, 131072, 393217, 16385, 131071};
+        uint32_t tot = 0;
+        for (size_t k = 0; k < sizeof len / sizeof len[0]; k++) tot += len[k];
+        tensor t = {.n = tot, .v = malloc(tot * sizeof(uint16_t))};
+        fill(&t, "w");
+        il_add_slices(&s, models, "slices", t.v, t.n, len, sizeof len / sizeof len[0]);
+        free(t.v);
+    }
     /* Real weights: slices of the model file's BF16 data. */
     size_t flen = 0;
     uint8_t *f = model_path ? slurp(model_path, &flen) : NULL;
@@ -1232,7 +1275,7 @@ static void ans_il_checks(const char *model_path, int emul, int cuda, const char
     free(f);
     const size_t clean = s.n;
     if (bench_mib) {
-        /* The --max shape: chunks of 64 lanes (1 MiB) of real weights when
+        /* Chunks of 64 lanes (1 MiB, --chunk-log2 20) of real weights when
          * there are some, else synthetic; then every intact payload. */
         size_t pick[32], np = 0, all[32], na = 0;
         for (size_t k = 0; k < ni; k++) {
@@ -1244,6 +1287,12 @@ static void ans_il_checks(const char *model_path, int emul, int cuda, const char
             if (df11_ans_il_lanes(s.c[intact[k]].n) == 64) pick[np++] = intact[k];
         il_bench(&s, np && !strncmp(s.c[pick[0]].name, "model", 5) ? "64lanes_model" : "64lanes_synthetic", pick,
                  np, bench_mib);
+        /* --max's default 256 KiB chunks: 16 lanes, two a warp. */
+        size_t p16[32], n16 = 0;
+        for (size_t k = 0; k < ni; k++)
+            if (df11_ans_il_lanes(s.c[intact[k]].n) == 16 && !strncmp(s.c[intact[k]].name, "model", 5))
+                p16[n16++] = intact[k];
+        il_bench(&s, "16lanes_model", p16, n16, bench_mib);
         il_bench(&s, "mixed", all, na, bench_mib);
         for (size_t j = 0; j < s.n; j++) free(s.c[j].p), free(s.c[j].want);
         free(s.c);
@@ -1258,7 +1307,7 @@ static void ans_il_checks(const char *model_path, int emul, int cuda, const char
     }
     char detail[400];
     snprintf(detail, sizeof detail, "%zu intact payloads, %zu damaged", clean, s.n - clean);
-    result(clean >= 14, "gpu_ans_il_payloads", detail);
+    result(clean >= 23, "gpu_ans_il_payloads", detail);
     result(il_direct(&s, detail, sizeof detail), "gpu_ans_il_model_vs_reference", detail);
     il_table_checks(&models[0], &s.tabs[0]);
     if (emul) result(il_run(&s, "emul", 0, 0, detail, sizeof detail), "gpu_emul_ans_il_vs_reference", detail);
