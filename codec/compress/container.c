@@ -102,8 +102,10 @@ void df11_header_build(uint8_t h[DF11_HEADER_SIZE], uint64_t original_size,
 {
     df11_fmt_header f = {
         .major = DF11_FORMAT_MAJOR,
-        /* a file without 1.1 features is a 1.0 file, byte for byte as before */
-        .minor = flags ? DF11_FORMAT_MINOR : 0,
+        /* the version that defined the newest feature the file uses
+         * (FORMAT.md 8): a file without any is a 1.0 file, byte for
+         * byte as before */
+        .minor = flags & DF11_FMT_FLAG_ANS_IL ? 2 : flags ? 1 : 0,
         .flags = flags,
         .original_size = original_size,
         .chunk_log2 = chunk_log2,
