@@ -89,9 +89,16 @@ DF11_ILD void df11_il_put(uint8_t *out, uint32_t i, uint32_t v)
     out[2 * (uint64_t)i + 1] = (uint8_t)(v >> 8);
 }
 
-/* The stream's word o, 0 at or past its end (nw words). */
+/* The stream's word o, 0 at or past its end (nw words). On the device one
+ * 16-bit load through the read-only cache: the refill is on every step's
+ * dependent chain, and the stream is 2-aligned whenever the payload is
+ * (the staging buffers align payloads to 16; the states before it take
+ * 4 * nl bytes). */
 DF11_ILD uint32_t df11_il_word(const uint8_t *w, uint32_t o, uint32_t nw)
 {
+#ifdef __CUDA_ARCH__
+    if (o < nw && ((uintptr_t)w & 1u) == 0) return __ldg(reinterpret_cast<const unsigned short *>(w) + o);
+#endif
     return o < nw ? df11_il_rd16(w + 2 * (uint64_t)o) : 0u;
 }
 
