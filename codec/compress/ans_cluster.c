@@ -18,6 +18,23 @@
 #define WINDOW 4
 #define MULT(i) (mult ? (uint64_t)mult[i] : 1u)
 
+double df11_ans_floor_bits(const uint64_t *c, unsigned nsym, unsigned P)
+{
+    uint64_t t = 0;
+    for (unsigned s = 0; s < nsym; s++) t += c[s];
+    if (!t) return 0;
+    /* each count raised to the floor, so the probabilities are
+     * max(c, floor) / (t z), z the raised counts' sum over t */
+    double fl = (double)t / (double)(1u << P), z = 0, sum = 0;
+    for (unsigned s = 0; s < nsym; s++) {
+        if (!c[s]) continue;
+        double r = (double)c[s] > fl ? (double)c[s] : fl;
+        z += r;
+        sum += (double)c[s] * log2(r);
+    }
+    return (double)t * log2(z) - sum;
+}
+
 double df11_ans_table_bits(const uint64_t *counts, unsigned nsym)
 {
     uint64_t total = 0;
@@ -28,7 +45,7 @@ double df11_ans_table_bits(const uint64_t *counts, unsigned nsym)
 
 typedef struct {
     uint64_t *sum;
-    double cost; /* df11_ans_own_bits + df11_ans_table_bits of sum */
+    double cost; /* coding_bits + df11_ans_table_bits of sum */
     double best; /* the saving's opposite of the best merge in the window */
     uint32_t with, prev, next;
     uint32_t into; /* once merged: the group it went into */
@@ -46,24 +63,32 @@ static int by_key(const void *a, const void *b)
     return x->key < y->key ? -1 : x->key > y->key ? 1 : x->item < y->item ? -1 : x->item > y->item;
 }
 
-static double merged_delta(const group *a, const group *b, unsigned nsym, uint64_t *tmp)
+/* What coding a group's histogram with its own table costs: its entropy,
+ * or with P its floored cross-entropy (df11_ans_floor_bits), which
+ * charges a merge for the rare symbols it adds to every member's table. */
+static double coding_bits(const uint64_t *c, unsigned nsym, unsigned P)
 {
-    for (unsigned s = 0; s < nsym; s++) tmp[s] = a->sum[s] + b->sum[s];
-    return df11_ans_own_bits(tmp, nsym) + df11_ans_table_bits(tmp, nsym) - a->cost - b->cost;
+    return P ? df11_ans_floor_bits(c, nsym, P) : df11_ans_own_bits(c, nsym);
 }
 
-static void best_in_window(group *g, uint32_t i, uint32_t n, unsigned nsym, uint64_t *tmp)
+static double merged_delta(const group *a, const group *b, unsigned nsym, unsigned P, uint64_t *tmp)
+{
+    for (unsigned s = 0; s < nsym; s++) tmp[s] = a->sum[s] + b->sum[s];
+    return coding_bits(tmp, nsym, P) + df11_ans_table_bits(tmp, nsym) - a->cost - b->cost;
+}
+
+static void best_in_window(group *g, uint32_t i, uint32_t n, unsigned nsym, unsigned P, uint64_t *tmp)
 {
     g[i].best = INFINITY;
     uint32_t j = g[i].next;
     for (unsigned w = 0; w < WINDOW && j < n; w++, j = g[j].next) {
-        double d = merged_delta(&g[i], &g[j], nsym, tmp);
+        double d = merged_delta(&g[i], &g[j], nsym, P, tmp);
         if (d < g[i].best) g[i].best = d, g[i].with = j;
     }
 }
 
 df11_status df11_ans_cluster(const uint64_t *const *h, const uint32_t *mult, uint32_t n, unsigned nsym,
-                             uint32_t *grp, uint64_t **sums, uint32_t *ngroups)
+                             unsigned P, uint32_t *grp, uint64_t **sums, uint32_t *ngroups)
 {
     *sums = NULL;
     *ngroups = 0;
@@ -85,12 +110,12 @@ df11_status df11_ans_cluster(const uint64_t *const *h, const uint32_t *mult, uin
     for (uint32_t p = 0; p < n; p++) {
         g[p].sum = pool + (size_t)p * nsym;
         for (unsigned s = 0; s < nsym; s++) g[p].sum[s] = h[k[p].item][s] * MULT(k[p].item);
-        g[p].cost = df11_ans_own_bits(g[p].sum, nsym) + df11_ans_table_bits(g[p].sum, nsym);
+        g[p].cost = coding_bits(g[p].sum, nsym, P) + df11_ans_table_bits(g[p].sum, nsym);
         g[p].prev = p ? p - 1 : UINT32_MAX;
         g[p].next = p + 1 < n ? p + 1 : UINT32_MAX;
         g[p].alive = true;
     }
-    for (uint32_t p = 0; p < n; p++) best_in_window(g, p, n, nsym, tmp);
+    for (uint32_t p = 0; p < n; p++) best_in_window(g, p, n, nsym, P, tmp);
     for (;;) {
         uint32_t i = UINT32_MAX;
         for (uint32_t p = 0; p < n; p++)
@@ -98,7 +123,7 @@ df11_status df11_ans_cluster(const uint64_t *const *h, const uint32_t *mult, uin
         if (i == UINT32_MAX) break;
         uint32_t j = g[i].with, after_j = g[j].next;
         for (unsigned s = 0; s < nsym; s++) g[i].sum[s] += g[j].sum[s];
-        g[i].cost = df11_ans_own_bits(g[i].sum, nsym) + df11_ans_table_bits(g[i].sum, nsym);
+        g[i].cost = coding_bits(g[i].sum, nsym, P) + df11_ans_table_bits(g[i].sum, nsym);
         g[j].alive = false;
         g[j].into = i;
         g[g[j].prev].next = after_j; /* j follows i, so it has a prev */
@@ -107,7 +132,7 @@ df11_status df11_ans_cluster(const uint64_t *const *h, const uint32_t *mult, uin
          * i, of i, and of the groups between i and where j was */
         uint32_t q = i;
         for (unsigned w = 0; w < WINDOW && g[q].prev < n; w++) q = g[q].prev;
-        for (; q != after_j; q = g[q].next) best_in_window(g, q, n, nsym, tmp);
+        for (; q != after_j; q = g[q].next) best_in_window(g, q, n, nsym, P, tmp);
     }
     uint32_t ng = 0;
     uint32_t *id = malloc(n * sizeof *id);

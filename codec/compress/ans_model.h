@@ -105,9 +105,16 @@ df11_status df11_ans_plan(uint32_t nseg, const uint8_t *kind, const uint64_t (*f
 /* Groups histograms h[0..n) of nsym symbols, item i standing for mult[i]
  * identical ones (mult NULL: one each), that should share a table
  * (ans_cluster.c): grp[i] receives item i's group, *sums the ngroups
- * groups' summed histograms (nsym each, malloc'd, the caller frees). */
+ * groups' summed histograms (nsym each, malloc'd, the caller frees).
+ * P: the tables' precision when coding costs should see it (every
+ * symbol takes at least one of 2^P slots), 0 to cost by entropy. */
 df11_status df11_ans_cluster(const uint64_t *const *h, const uint32_t *mult, uint32_t n, unsigned nsym,
-                             uint32_t *grp, uint64_t **sums, uint32_t *ngroups);
+                             unsigned P, uint32_t *grp, uint64_t **sums, uint32_t *ngroups);
+/* Bits that coding counts c costs with their own distribution at P bits
+ * of precision, near enough: every symbol's probability raised to at
+ * least 2^-P, the rest scaled down to make room. Above the entropy by
+ * what the rare symbols' slots take from the others. */
+double df11_ans_floor_bits(const uint64_t *c, unsigned nsym, unsigned P);
 /* An estimate of a table's cost in the compressed index, in bits: half
  * a log2(count) per free parameter (the MDL rule of thumb), checked
  * against the zstd-compressed index on GPT-2. */

@@ -141,8 +141,12 @@ df11_status df11_ans_plan(uint32_t nseg, const uint8_t *kind, const uint64_t (*f
             if (t >= CLUSTER_MIN) mitem[(size_t)g * DF11_ANS_CONTEXTS + c] = items_add(&mi, h, 128);
         }
     }
-    if ((st = df11_ans_cluster(mi.h, mi.mult, mi.n, 128, mgrp, &msums, &mg)) != DF11_OK) goto out;
-    if ((st = df11_ans_cluster(ei.h, ei.mult, ei.n, 256, egrp, &esums, &eg)) != DF11_OK) goto out;
+    /* ANS_IL's exponent tables have 4096 slots, so a merge that adds rare
+     * exponents to a table costs every member a slot each: groups are
+     * costed at that precision. (Mantissa tables give all 128 symbols a
+     * slot whatever is merged; and ANS keeps its groups as they were.) */
+    if ((st = df11_ans_cluster(mi.h, mi.mult, mi.n, 128, 0, mgrp, &msums, &mg)) != DF11_OK) goto out;
+    if ((st = df11_ans_cluster(ei.h, ei.mult, ei.n, 256, il ? EP : 0, egrp, &esums, &eg)) != DF11_OK) goto out;
     st = DF11_E_NOMEM;
     mb = malloc((mg ? mg : 1) * sizeof *mb);
     eb = malloc((eg ? eg : 1) * sizeof *eb);
