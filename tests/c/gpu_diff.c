@@ -508,6 +508,79 @@ static void threads_check(const char *backend, const dataset *d)
     result(ok && started == 4, name, a[bad].msg);
 }
 
+/* One batch over every chunk of several files, interleaved (ANS chunks of
+ * the golden max.df11 beside the ANS_IL chunks of a --max file, EXP chunks
+ * beside both): a slot then holds jobs of every codec and both ANS table
+ * caches at once. Each file is compared with its original, or with the
+ * SHA-256 its header records. */
+static void mixed_check(const char *backend, const dataset *ds, size_t nds)
+{
+    char name[96], detail[400] = "";
+    const dataset *pick[3] = {NULL, NULL, NULL};
+    for (size_t i = 0; i < nds; i++) {
+        if (!strcmp(ds[i].label, "max_golden")) pick[0] = &ds[i];
+        if (!strcmp(ds[i].label, "max_edge64k")) pick[1] = &ds[i];
+        if (!strcmp(ds[i].label, "edge64k")) pick[2] = &ds[i];
+    }
+    snprintf(name, sizeof name, "gpu_%s_mixed_codecs", backend);
+    if (!pick[0] || !pick[1] || !pick[2]) {
+        printf("SKIP %s the golden max.df11 or the edge files are missing\n", name);
+        return;
+    }
+    df11_reader *r[3] = {NULL, NULL, NULL};
+    uint8_t *out[3] = {NULL, NULL, NULL};
+    df11_error err;
+    int ok = 1;
+    size_t total = 0;
+    for (int f = 0; f < 3 && ok; f++) {
+        if (df11_open(pick[f]->df11, &r[f], &err) != DF11_OK) {
+            snprintf(detail, sizeof detail, "open: %.380s", err.message);
+            ok = 0;
+            break;
+        }
+        out[f] = malloc((size_t)df11_original_size(r[f]) + 1);
+        total += r[f]->chunk_count;
+    }
+    df11_chunk_job *jobs = calloc(total + 1, sizeof *jobs);
+    df11_status *st = calloc(total + 1, sizeof *st);
+    size_t n = 0;
+    for (uint32_t c = 0; ok && jobs && st; c++) { /* round robin over the files */
+        int any = 0;
+        for (int f = 0; f < 3; f++) {
+            if (c >= r[f]->chunk_count) continue;
+            uint64_t off;
+            uint32_t len;
+            df11_chunk_extent(r[f], c, &off, &len);
+            jobs[n++] = (df11_chunk_job){r[f], c, out[f] + off};
+            any = 1;
+        }
+        if (!any) break;
+    }
+    if (ok && (!jobs || !st)) snprintf(detail, sizeof detail, "out of memory"), ok = 0;
+    if (ok && df11_gpu_decode_batch(jobs, n, DF11_BATCH_HOST, st, &err) != DF11_OK) {
+        snprintf(detail, sizeof detail, "batch: %.380s", err.message);
+        ok = 0;
+    }
+    for (int f = 0; f < 3 && ok; f++) {
+        const size_t len = (size_t)df11_original_size(r[f]);
+        const int same = pick[f]->orig ? len == pick[f]->orig_len && !memcmp(out[f], pick[f]->orig, len)
+                                       : sha256_is(out[f], len, r[f]->sha256);
+        if (!same) snprintf(detail, sizeof detail, "%s: wrong bytes", pick[f]->label), ok = 0;
+    }
+    if (ok)
+        snprintf(detail, sizeof detail, "%zu jobs: %u ANS, %u ANS_IL, %u EXP chunks", n,
+                 gpu_chunks_of(r[0], DF11_FMT_ANS) + gpu_chunks_of(r[1], DF11_FMT_ANS),
+                 gpu_chunks_of(r[0], DF11_FMT_ANS_IL) + gpu_chunks_of(r[1], DF11_FMT_ANS_IL),
+                 gpu_chunks_of(r[2], DF11_FMT_EXP));
+    result(ok, name, detail);
+    for (int f = 0; f < 3; f++) {
+        free(out[f]);
+        if (r[f]) df11_close(r[f]);
+    }
+    free(jobs);
+    free(st);
+}
+
 static void set_backend(const char *backend)
 {
     unsetenv("DF11_GPU");
@@ -530,6 +603,7 @@ static void run_backend(const char *backend, dataset *ds, size_t nds)
     for (size_t i = 0; i < nds; i++) corruption_checks(backend, &ds[i]);
     for (size_t i = 0; i < nds; i++)
         if (ds[i].orig && !strncmp(ds[i].label, "max", 3)) threads_check(backend, &ds[i]);
+    mixed_check(backend, ds, nds);
     /* The same process, after the failures: clean batches still decode. */
     for (size_t i = 0; i < nds; i++) {
         snprintf(name, sizeof name, "gpu_%s_clean_after_corrupt_%s", backend, ds[i].label);
