@@ -71,20 +71,21 @@ static void *worker(void *p)
         while (g->status == DF11_OK && g->next < g->n && g->next >= consumed(g) + g->window)
             pthread_cond_wait(&g->slot_free, &g->lock);
         if (g->status != DF11_OK || g->next >= g->n) break;
-        uint64_t i = g->next++;
-        /* two ANS chunks of one tensor decode interleaved when both slots are free */
-        bool two = g->next < consumed(g) + g->window && df11_pairable(g->r, (uint32_t)i);
-        if (two) g->next++;
+        uint64_t i = g->next;
+        /* chunks that decode interleaved (two ANS chunks of a tensor, up
+         * to four ANS_IL ones) go together, as far as slots are free */
+        uint64_t room = consumed(g) + g->window - i;
+        uint32_t k = df11_batch_len(g->r, (uint32_t)i, room < DF11_ANS_IL_BATCH ? (uint32_t)room : DF11_ANS_IL_BATCH);
+        g->next = i + k;
         pthread_mutex_unlock(&g->lock);
         df11_error e = {0};
-        df11_status s = two ? df11_decode_chunk_pair(g->r, (uint32_t)i, g->bufs[i % g->window],
-                                                     g->bufs[(i + 1) % g->window], &e)
-                            : df11_decode_chunk(g->r, (uint32_t)i, g->bufs[i % g->window], &e);
+        void *d[DF11_ANS_IL_BATCH];
+        for (uint32_t j = 0; j < k; j++) d[j] = g->bufs[(i + j) % g->window];
+        df11_status s = df11_decode_chunks(g->r, (uint32_t)i, k, d, &e);
         if (s != DF11_OK) fail(g, s, &e);
         pthread_mutex_lock(&g->lock);
         if (s == DF11_OK) {
-            g->ready[i % g->window] = i + 1;
-            if (two) g->ready[(i + 1) % g->window] = i + 2;
+            for (uint32_t j = 0; j < k; j++) g->ready[(i + j) % g->window] = i + j + 1;
             pthread_cond_broadcast(&g->chunk_ready);
         }
     }

@@ -174,6 +174,21 @@ df11_status df11_ans_il_decode(const df11_ans_il_dtable *t, const uint8_t *paylo
  * makes sure the CPU has it): 0 ok, 1 bad. For tests and the fuzzer. */
 int df11_ans_il_decode_level(int level, const df11_ans_il_dtable *t, const uint8_t *payload,
                              uint64_t len, uint32_t n, void *dst, char *why, size_t why_len);
+/* Chunks decoded together: up to this many 16-lane chunks (the default
+ * 256 KiB chunk) on one table interleave their vector chains. */
+#define DF11_ANS_IL_BATCH 8u
+typedef struct {
+    const df11_ans_il_dtable *t;
+    const uint8_t *payload; /* exactly payload_len bytes readable */
+    uint32_t payload_len, n;
+    void *dst;
+} df11_ans_il_job;
+/* Decodes count chunks, each exactly as df11_ans_il_decode would; on
+ * failure *bad is the first failing job and why says what failed. */
+df11_status df11_ans_il_decode_many(const df11_ans_il_job *jobs, uint32_t count, uint32_t *bad,
+                                    char *why, size_t why_len);
+int df11_ans_il_decode_many_level(int level, const df11_ans_il_job *jobs, uint32_t count,
+                                  uint32_t *bad, char *why, size_t why_len);
 
 /* Decodes an EXP_HI payload (n F32 elements, low halves zero) into dst. */
 df11_status df11_exp_hi_decode(const uint8_t *payload, uint32_t payload_len, uint32_t n,
@@ -196,6 +211,14 @@ bool df11_pairable(const df11_reader *r, uint32_t idx);
  * chunks; pairable ones decode together, about 1.3x faster). */
 df11_status df11_decode_chunk_pair(df11_reader *r, uint32_t idx, void *dst0, void *dst1,
                                    df11_error *err);
+/* How many chunks from idx (at most max) df11_decode_chunks decodes
+ * together: 2 for a pairable ANS pair, up to DF11_ANS_IL_BATCH ANS_IL
+ * chunks of one segment, else 1. */
+uint32_t df11_batch_len(const df11_reader *r, uint32_t idx, uint32_t max);
+/* df11_decode_chunk of chunks idx .. idx + count - 1 into dst[0..count-1]
+ * (any chunks; those df11_batch_len groups decode interleaved). */
+df11_status df11_decode_chunks(df11_reader *r, uint32_t idx, uint32_t count, void *const *dst,
+                               df11_error *err);
 /* Checks dst (the decoded chunk idx) against its recorded XXH3. */
 df11_status df11_check_chunk(const df11_reader *r, uint32_t idx,
                              const void *dst, df11_error *err);

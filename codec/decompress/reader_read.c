@@ -188,6 +188,50 @@ df11_status df11_decode_chunk_pair(df11_reader *r, uint32_t idx, void *dst0, voi
     return s == DF11_OK ? df11_check_chunk(r, idx + 1, dst1, err) : s;
 }
 
+uint32_t df11_batch_len(const df11_reader *r, uint32_t idx, uint32_t max)
+{
+    if (max >= 2 && df11_pairable(r, idx)) return 2;
+    const df11_chunk *c = &r->chunks[idx];
+    uint32_t k = 1;
+    if (c->codec == DF11_FMT_ANS_IL)
+        while (k < max && k < DF11_ANS_IL_BATCH && idx + k < r->chunk_count &&
+               c[k].codec == DF11_FMT_ANS_IL && c[k].segment == c->segment)
+            k++;
+    return k;
+}
+
+df11_status df11_decode_chunks(df11_reader *r, uint32_t idx, uint32_t count, void *const *dst,
+                               df11_error *err)
+{
+    if (!r || !count || idx >= r->chunk_count || count > r->chunk_count - idx)
+        return df11_fail(err, DF11_E_ARG, "%s: chunks %u+%u out of range", r ? r->path : "?", idx, count);
+    if (count == 2 && df11_pairable(r, idx)) return df11_decode_chunk_pair(r, idx, dst[0], dst[1], err);
+    if (count == 1 || df11_batch_len(r, idx, count) < count) {
+        df11_status s = DF11_OK;
+        for (uint32_t k = 0; k < count && s == DF11_OK; k++) s = df11_decode_chunk(r, idx + k, dst[k], err);
+        return s;
+    }
+    /* ANS_IL chunks of one segment: their payloads follow each other in
+     * the file (checked at open), so one read brings them all */
+    const df11_chunk *c = &r->chunks[idx];
+    uint64_t total = c[count - 1].payload_offset + c[count - 1].payload_length - c->payload_offset;
+    uint8_t *p = df11_thread_buffer(0, (size_t)total + DF11_PAYLOAD_SLACK);
+    const df11_ans_il_dtable *t = p ? df11_ans_il_dtable_get(r, r->segments[c->segment].model - 1) : NULL;
+    if (!t) return df11_fail(err, DF11_E_NOMEM, "%s: chunk %u: out of memory", r->path, idx);
+    df11_status s = df11_source_read_exact(&r->src, p, (size_t)total, c->payload_offset, err);
+    if (s != DF11_OK) return s;
+    df11_ans_il_job jobs[DF11_ANS_IL_BATCH];
+    for (uint32_t k = 0; k < count; k++)
+        jobs[k] = (df11_ans_il_job){ t, p + (c[k].payload_offset - c->payload_offset), c[k].payload_length,
+                                     c[k].decoded_length / 2, dst[k] };
+    char why[160];
+    uint32_t bad = 0;
+    if (df11_ans_il_decode_many(jobs, count, &bad, why, sizeof why) != DF11_OK)
+        return corrupt(r, idx + bad, why, err);
+    for (uint32_t k = 0; k < count && s == DF11_OK; k++) s = df11_check_chunk(r, idx + k, dst[k], err);
+    return s;
+}
+
 df11_status df11_pread(df11_reader *r, void *buf, size_t len, uint64_t off, df11_error *err)
 {
     if (!r || (!buf && len))
@@ -202,13 +246,19 @@ df11_status df11_pread(df11_reader *r, void *buf, size_t len, uint64_t off, df11
         const df11_chunk *c = &r->chunks[idx];
         uint64_t skip = off - c->orig_offset;
         size_t take = c->decoded_length - skip < len ? (size_t)(c->decoded_length - skip) : len;
-        if (skip == 0 && take == c->decoded_length && df11_pairable(r, idx) &&
-            len - take >= c[1].decoded_length) {
-            /* two whole ANS chunks: their lanes decode interleaved */
-            s = df11_decode_chunk_pair(r, idx, out, out + take, err);
-            take += c[1].decoded_length;
-        } else if (skip == 0 && take == c->decoded_length) {
-            s = df11_decode_chunk(r, idx, out, err);
+        if (skip == 0 && take == c->decoded_length) {
+            /* whole chunks: ANS pairs and ANS_IL runs of a segment decode
+             * interleaved (df11_batch_len) */
+            uint32_t fit = 1;
+            size_t all = take;
+            while (fit < DF11_ANS_IL_BATCH && idx + fit < r->chunk_count &&
+                   len - all >= c[fit].decoded_length)
+                all += c[fit++].decoded_length;
+            uint32_t k = df11_batch_len(r, idx, fit);
+            void *d[DF11_ANS_IL_BATCH];
+            take = 0;
+            for (uint32_t j = 0; j < k; j++) d[j] = out + take, take += c[j].decoded_length;
+            s = df11_decode_chunks(r, idx, k, d, err);
         } else {
             if (!tmp && !(tmp = malloc(1u << r->chunk_log2)))
                 s = df11_fail(err, DF11_E_NOMEM, "%s: out of memory", r->path);

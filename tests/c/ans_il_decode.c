@@ -418,6 +418,39 @@ static int bench(const char *path, int reps)
         printf("%s: %.3f GB/s%s\n", lv < 0 ? "reference" : lv == 0 ? "scalar" : lv == 1 ? "AVX2" : "AVX-512",
                (double)chunks * CHUNK * 2 * reps / el / 1e9, bad ? " (WRONG)" : "");
     }
+    /* the default 256 KiB chunks (16 lanes), one model for the file, in
+     * batches of b through df11_ans_il_decode_many */
+    const uint32_t S = CHUNK / 4;
+    size_t ns = chunks * 4;
+    il_model *all = malloc(sizeof *all);
+    il_model_of(v, chunks * CHUNK, all);
+    il_model_finish(all, t);
+    uint8_t **sp = malloc(ns * sizeof *sp), *d4 = malloc(2 * (size_t)S * ns);
+    size_t *sl = malloc(ns * sizeof *sl);
+    for (size_t q = 0; q < ns; q++) {
+        sp[q] = malloc(cap);
+        sl[q] = il_encode(v + q * S, S, all, sp[q], cap);
+    }
+    for (int lv = 0; lv <= max_level; lv++)
+        for (uint32_t batch = 1; batch <= DF11_ANS_IL_BATCH; batch++) {
+            int bad = 0;
+            char why[160];
+            uint32_t b;
+            double t0 = now();
+            for (int r = 0; r < reps; r++)
+                for (size_t q = 0, nb; q < ns; q += nb) {
+                    df11_ans_il_job jobs[DF11_ANS_IL_BATCH];
+                    nb = ns - q < batch ? ns - q : batch;
+                    for (size_t k = 0; k < nb; k++)
+                        jobs[k] = (df11_ans_il_job){ t, sp[q + k], (uint32_t)sl[q + k], S, d4 + 2 * (q + k) * S };
+                    bad |= df11_ans_il_decode_many_level(lv, jobs, (uint32_t)nb, &b, why, sizeof why);
+                }
+            double el = now() - t0;
+            bad |= memcmp(d4, v, 2 * (size_t)S * ns) != 0;
+            printf("%s, 2^17-element chunks %u at a time: %.3f GB/s%s\n",
+                   lv == 0 ? "scalar" : lv == 1 ? "AVX2" : "AVX-512", batch, (double)ns * S * 2 * reps / el / 1e9,
+                   bad ? " (WRONG)" : "");
+        }
     return 0;
 }
 
@@ -447,6 +480,64 @@ static void test_gpt2(tu_rng *g, const char *path)
     if (ok) tu_result(true, "ans_il_decode.gpt2", NULL);
 }
 
+/* df11_ans_il_decode_many: 16-lane chunks (the default 256 KiB chunk)
+ * interleaved, with other sizes and damaged ones among them; the verdict
+ * must name the first chunk that fails alone, the bytes of a good batch
+ * must be each chunk's own. */
+static void test_many(tu_rng *g, const uint16_t *v, size_t nv)
+{
+    enum { J = 10 };
+    static const uint32_t sizes[] = { 131072, 131072, 131072, 131072, 131072, 16384, 200000, 131071, 5 };
+    bool ok = true;
+    uint8_t *pl[J], *dst[J], *one = malloc(2 * 200000);
+    size_t cap = 4 * 64 + 4 * 200000 + 200000 / 8 + 64;
+    il_model m;
+    il_model_of(v, nv < 400000 ? nv : 400000, &m);
+    il_model_finish(&m, &tab);
+    for (int j = 0; j < J; j++) pl[j] = malloc(cap), dst[j] = malloc(2 * 200000);
+    for (int it = 0; it < 60 && ok; it++) {
+        uint32_t count = 1 + (uint32_t)tu_below(g, J);
+        df11_ans_il_job jobs[J];
+        int first_bad = -1;
+        for (uint32_t j = 0; j < count; j++) {
+            uint32_t n = it < 20 ? 131072 : sizes[tu_below(g, 9)];
+            size_t at = tu_below(g, nv - n);
+            size_t len = il_encode(v + at, n, &m, pl[j], cap);
+            if (!len) {
+                /* an exponent the model lacks: a chunk of the model's own part */
+                at = 0;
+                len = il_encode(v, n, &m, pl[j], cap);
+            }
+            if (tu_below(g, 4) == 0) pl[j][tu_below(g, len)] ^= (uint8_t)(1 + tu_below(g, 255));
+            jobs[j] = (df11_ans_il_job){ &tab, pl[j], (uint32_t)len, n, dst[j] };
+            char why[160];
+            if (first_bad < 0 && df11_ans_il_decode_level(0, &tab, pl[j], len, n, one, why, sizeof why))
+                first_bad = (int)j;
+        }
+        for (int lv = 0; lv <= max_level && ok; lv++) {
+            uint32_t bad = UINT32_MAX;
+            char why[160];
+            int r = df11_ans_il_decode_many_level(lv, jobs, count, &bad, why, sizeof why);
+            if (r != (first_bad >= 0) || (r && bad != (uint32_t)first_bad)) {
+                tu_result(false, "ans_il_decode.many", "level %d, %u chunks: says %d (job %u), alone the first bad is %d",
+                          lv, count, r, bad, first_bad);
+                ok = false;
+            }
+            for (uint32_t j = 0; j < count && ok && !r; j++) {
+                char w2[160];
+                df11_ans_il_decode_level(0, &tab, jobs[j].payload, jobs[j].payload_len, jobs[j].n, one, w2, sizeof w2);
+                if (memcmp(one, dst[j], 2 * (size_t)jobs[j].n)) {
+                    tu_result(false, "ans_il_decode.many", "level %d: chunk %u of %u decodes differently in a batch", lv, j, count);
+                    ok = false;
+                }
+            }
+        }
+    }
+    for (int j = 0; j < J; j++) free(pl[j]), free(dst[j]);
+    free(one);
+    if (ok) tu_result(true, "ans_il_decode.many", NULL);
+}
+
 int main(int argc, char **argv)
 {
     page = (size_t)sysconf(_SC_PAGESIZE);
@@ -463,6 +554,13 @@ int main(int argc, char **argv)
     test_synthetic(&g);
     test_arbitrary(&g);
     test_gpt2(&g, path);
+    {
+        size_t nv;
+        uint16_t *v = gpt2(path, &nv);
+        if (v) test_many(&g, v, nv);
+        else printf("SKIP ans_il_decode.many: %s not found\n", path);
+        free(v);
+    }
     if (replay(root, "ans_il", fuzz_ans_il)) tu_failures++;
     return tu_failures ? 1 : 0;
 }
