@@ -8,7 +8,9 @@
  *  - chunks encoded directly, with models from df11_ans_plan (il): one
  *    symbol (all zeros, all 1.0), n = 1, below 16384 (one lane), 16384
  *    (16 lanes), n not a multiple of the lane count, 2^19 (64 lanes),
- *    random 16-bit words and F16-like data decode to themselves; every
+ *    random 16-bit words and F16-like data decode to themselves, in the
+ *    same bytes as the decoder tests' independent encoder (ans_il_util.h:
+ *    with the same tables there is one right payload); every
  *    table is 12-bit with no frequency 4096; a byte flipped in the lane
  *    states, the words or the sign plane is caught (the reference fails
  *    or the bytes differ); a symbol the model lacks makes the encoder
@@ -22,6 +24,7 @@
  */
 #include "codec_util.h"
 #include "../../codec/compress/ans_model.h"
+#include "ans_il_util.h" /* the decoder tests' encoder, written from FORMAT.md 10 alone */
 
 #include <xxhash.h>
 #include <zstd.h>
@@ -35,7 +38,7 @@ typedef struct {
     uint32_t model; /* index in book */
     df11_ans_enc enc;
     uint32_t *eslot, *mslot;
-} il_model;
+} lib_model;
 
 static bool table_fits_il(const df11_fmt_table *t)
 {
@@ -68,7 +71,7 @@ static void il_tables(const df11_fmt_table *tables, const df11_fmt_model *m, uin
 
 /* One EXP16 segment of n elements through df11_ans_plan: fitted contexts
  * from 2^16 elements on (as --max from 128 KiB), else by the mode. */
-static bool model_of(const uint8_t *src, uint32_t n, il_model *im)
+static bool model_of(const uint8_t *src, uint32_t n, lib_model *im)
 {
     memset(im, 0, sizeof *im);
     uint64_t *joint = calloc(256 * 128, sizeof *joint);
@@ -110,7 +113,7 @@ static bool model_of(const uint8_t *src, uint32_t n, il_model *im)
     return model_fits_il(im->book.tables, &im->book.models[im->model]);
 }
 
-static void model_free(il_model *im)
+static void model_free(lib_model *im)
 {
     df11_ans_book_free(&im->book);
     free(im->eslot), free(im->mslot);
@@ -146,7 +149,7 @@ static void put16(uint8_t *p, uint16_t v)
  * checks the bytes; then damages the payload byte by byte. */
 static void direct(tu_rng *g, const char *name, const uint8_t *src, uint32_t n, bool damage)
 {
-    il_model im;
+    lib_model im;
     char what[96];
     snprintf(what, sizeof what, "direct_%s", name);
     if (!model_of(src, n, &im)) {
@@ -162,7 +165,28 @@ static void direct(tu_rng *g, const char *name, const uint8_t *src, uint32_t n, 
               df11_ans_il_decode_ref(out, len, n, im.eslot, im.mslot, m->ctx, dst) == 0 &&
               memcmp(dst, src, 2 * (size_t)n) == 0;
     tu_result(ok, what, "len %zu, n %u", len, n);
-    if (!ok || !damage) goto done;
+    if (!ok) goto done;
+
+    /* the independent encoder, given the same tables, writes the same bytes */
+    {
+        il_model um;
+        memset(&um, 0, sizeof um);
+        const df11_fmt_table *t = im.book.tables;
+        memcpy(um.ef, t[m->exp_table].freq, sizeof um.ef);
+        memcpy(um.ctx, m->ctx, sizeof um.ctx);
+        for (unsigned c = 0; c < DF11_ANS_CONTEXTS; c++) memcpy(um.mf[c], t[m->mant_table[c]].freq, sizeof um.mf[c]);
+        il_model_finish(&um, NULL);
+        uint16_t *v = malloc(2 * (size_t)n + 2);
+        size_t len2 = 0;
+        if (v) {
+            memcpy(v, src, 2 * (size_t)n);
+            len2 = il_encode(v, n, &um, bad, cap);
+        }
+        snprintf(what, sizeof what, "oracle_%s", name);
+        tu_result(len2 == len && memcmp(bad, out, len) == 0, what, "%zu bytes against %zu", len2, len);
+        free(v);
+    }
+    if (!damage) goto done;
 
     /* damaged payloads: every byte of the lane states and a sample of the
      * stream and of the sign plane (except the last sign byte, whose bits
@@ -226,7 +250,7 @@ static void missing_symbol(tu_rng *g)
     memcpy(b, a, sizeof b);
     put16(b + 2 * (N / 2), 0x7F80); /* +inf: exponent 255, not in a */
     put16(a, 0x3F80);               /* and an exponent of a b lacks, so both tables differ */
-    il_model im;
+    lib_model im;
     bool ok = model_of(a, N, &im);
     uint8_t *out = malloc(4 * N + CAP_SLACK);
     ok = ok && out && df11_ans_il_encode(b, N, &im.enc, out, 4 * N + CAP_SLACK, NULL) == 0;
