@@ -90,10 +90,12 @@ static df11_status cb_load(void *ctx, size_t j, uint8_t *buf)
     }
     char why[160];
     const uint32_t n = c->decoded_length / 2;
-    st = c->codec == DF11_FMT_ANS      ? df11_gpu_check_ans(buf, c->payload_length, n, why, sizeof why)
-         : c->codec == DF11_FMT_ANS_IL ? df11_gpu_check_ans_il(buf, c->payload_length, n, why, sizeof why)
-                                       : df11_gpu_check_payload(buf, c->payload_length, n, r->lane_symbols, b->constant[j], why,
-                                      sizeof why);
+    if (c->codec == DF11_FMT_ANS)
+        st = df11_gpu_check_ans(buf, c->payload_length, n, why, sizeof why);
+    else if (c->codec == DF11_FMT_ANS_IL)
+        st = df11_gpu_check_ans_il(buf, c->payload_length, n, why, sizeof why);
+    else
+        st = df11_gpu_check_payload(buf, c->payload_length, n, r->lane_symbols, b->constant[j], why, sizeof why);
     if (st != DF11_OK)
         return note_fail(b, i, st, "%s: offset %llu: chunk %u: %s", r->path,
                          (unsigned long long)c->payload_offset, idx, why);
@@ -155,8 +157,9 @@ static df11_status lut_for(lut_set *ls, const df11_reader *r, uint32_t seg, uint
     return DF11_OK;
 }
 
-/* ANS tables of the batch, one per (reader, model), each built once: at
- * 145 KiB a table costs about what a chunk costs to decode. Models are few
+/* ANS tables of the batch (one set for ANS, one for ANS_IL), one per
+ * (reader, model), each built once: at 145-148 KiB a table costs about
+ * what a chunk costs to decode. Models are few
  * per batch, so a linear search over all of them is enough. */
 typedef struct {
     void *tabs;               /* df11_cuda_ans_table, or df11_cuda_ans_il_table when il */
