@@ -28,6 +28,8 @@
 
 #include <signal.h>
 #include <sys/mman.h>
+#include <xxhash.h>
+#include <zstd.h>
 
 #define DF11_REPLAY
 #include "../fuzz/fuzz_ans_il.c"
@@ -538,6 +540,190 @@ static void test_many(tu_rng *g, const uint16_t *v, size_t nv)
     if (ok) tu_result(true, "ans_il_decode.many", NULL);
 }
 
+static void test_index(const uint8_t *f, size_t fsize, const char *path);
+
+/* Through the reader: a --max file of the library's encoder (ANS_IL
+ * chunks where they are smaller) read back by df11_pread (whole, and
+ * from odd offsets) and df11_verify at every level, then with one byte of
+ * an ANS_IL chunk in the middle of a batch changed: every read that
+ * covers it fails naming that chunk, the same at every level. */
+static void test_file(tu_rng *g)
+{
+    char *dir = tu_tempdir(), in[4200], out[4200], bad[4200];
+    snprintf(in, sizeof in, "%s/t.safetensors", dir);
+    snprintf(out, sizeof out, "%s/t.df11", dir);
+    snprintf(bad, sizeof bad, "%s/bad.df11", dir);
+    static const uint64_t count[] = { 589824, 768, 393216, 20000, 131072 + 77 };
+    static const char *names[] = { "a.w", "a.b", "c.w", "d.w", "e.w" };
+    tu_tensor t[5];
+    uint8_t *data[5];
+    for (int k = 0; k < 5; k++) {
+        data[k] = malloc(2 * count[k]);
+        tu_fill_bf16(g, data[k], count[k], k == 2 ? 0.5 : 0.02);
+        t[k] = (tu_tensor){ names[k], "BF16", count[k], data[k], 2 * count[k] };
+    }
+    size_t osize;
+    uint8_t *orig = tu_write_safetensors(in, t, 5, &osize);
+    df11_encode_options o;
+    df11_encode_options_default(&o);
+    o.level = DF11_LEVEL_MAX;
+    o.threads = 1;
+    df11_error e;
+    df11_reader *r = NULL;
+    bool ok = orig && df11_encode_file(in, out, &o, &e) == DF11_OK && df11_open(out, &r, &e) == DF11_OK;
+    if (!ok) {
+        tu_result(false, "ans_il_decode.file", "encode or open failed: %s", e.message);
+        return;
+    }
+    /* a run of ANS_IL chunks in one segment; the change goes into its third */
+    uint32_t il = 0, target = UINT32_MAX;
+    for (uint32_t c = 0; c < r->chunk_count; c++) {
+        il += r->chunks[c].codec == DF11_FMT_ANS_IL;
+        if (target == UINT32_MAX && c >= 2 && r->chunks[c].codec == DF11_FMT_ANS_IL &&
+            r->chunks[c - 2].codec == DF11_FMT_ANS_IL && r->chunks[c - 2].segment == r->chunks[c].segment &&
+            c + 1 < r->chunk_count && r->chunks[c + 1].segment == r->chunks[c].segment)
+            target = c;
+    }
+    if (!il || target == UINT32_MAX) {
+        printf("SKIP ans_il_decode.file: the encoder wrote %u ANS_IL chunks, no run of four\n", il);
+        df11_close(r);
+        return;
+    }
+    printf("# file: %u chunks, %u ANS_IL, damage in chunk %u\n", r->chunk_count, il, target);
+    uint8_t *buf = malloc(osize);
+    for (int lv = 0; lv <= max_level && ok; lv++) {
+        df11_ans_simd_force(lv);
+        memset(buf, 0, osize);
+        ok = df11_pread(r, buf, osize, 0, &e) == DF11_OK && memcmp(buf, orig, osize) == 0;
+        for (int k = 0; k < 20 && ok; k++) {
+            uint64_t off = tu_below(g, osize), len = tu_below(g, osize - off + 1);
+            ok = df11_pread(r, buf, len, off, &e) == DF11_OK && memcmp(buf, orig + off, len) == 0;
+        }
+        ok = ok && df11_verify(r, 1, NULL, NULL, &e) == DF11_OK && df11_verify(r, 2, NULL, NULL, &e) == DF11_OK;
+        if (!ok) tu_result(false, "ans_il_decode.file", "level %d: reads differ or fail: %s", lv, e.message);
+    }
+    if (ok) tu_result(true, "ans_il_decode.file", NULL);
+    /* the damaged copy */
+    size_t fsize;
+    uint8_t *f = tu_read_file(out, &fsize);
+    test_index(f, fsize, bad);
+    const df11_chunk *c = &r->chunks[target];
+    f[c->payload_offset + c->payload_length / 2] ^= 0x5A;
+    char want[64];
+    snprintf(want, sizeof want, "chunk %u", target);
+    uint64_t at = c->orig_offset;
+    df11_close(r);
+    ok = tu_write_file(bad, f, fsize) && df11_open(bad, &r, &e) == DF11_OK;
+    for (int lv = 0; lv <= max_level && ok; lv++) {
+        df11_ans_simd_force(lv);
+        df11_status s1 = df11_pread(r, buf, osize, 0, &e);
+        bool named = strstr(e.message, want) != NULL;
+        df11_error e2;
+        df11_status s2 = df11_decode_chunk(r, target, buf, &e2);
+        df11_error e3;
+        df11_status s3 = df11_verify(r, 2, NULL, NULL, &e3);
+        df11_status s4 = df11_pread(r, buf, 1000, at > 3000 ? at - 3000 : 0, &e2); /* before it: fine */
+        ok = (s1 == DF11_E_CORRUPT_CHUNK || s1 == DF11_E_CHECKSUM) && named && s2 == s1 && s3 == s1 &&
+             strstr(e3.message, want) && s4 == DF11_OK;
+        if (!ok)
+            tu_result(false, "ans_il_decode.file_damaged", "level %d: pread %s (%s), chunk %s, verify %s, before %s", lv,
+                      df11_status_name(s1), e.message, df11_status_name(s2), df11_status_name(s3), df11_status_name(s4));
+    }
+    if (ok) tu_result(true, "ans_il_decode.file_damaged", NULL);
+    df11_ans_simd_force(-1);
+    df11_close(r);
+    free(f);
+    free(buf);
+    free(orig);
+    for (int k = 0; k < 5; k++) free(data[k]);
+    unlink(in), unlink(out), unlink(bad);
+    rmdir(dir);
+    free(dir);
+}
+
+/* The index rules of FORMAT.md 10, on the file of test_file: the index
+ * is decompressed, changed, recompressed with its checksums fixed, and
+ * the open must fail with the expected status. */
+enum { MUT_CODEC3, MUT_FREQ4096, MUT_EXP14, MUT_NO_IL_FLAG, MUT_NO_MODEL, MUT_KINDS };
+
+static df11_status open_mutated(const uint8_t *f, size_t fsize, const char *path, int what,
+                                df11_error *e)
+{
+    df11_fmt_header h;
+    df11_fmt_header_unpack(f, &h);
+    size_t len = (size_t)h.segment_count * DF11_SEGMENT_ENTRY_SIZE +
+                 (size_t)h.chunk_count * DF11_CHUNK_ENTRY_SIZE +
+                 (size_t)h.table_count * DF11_FMT_TABLE_BYTES + (size_t)h.model_count * DF11_FMT_MODEL_BYTES;
+    uint8_t *idx = malloc(len), *out = malloc(h.index_offset + ZSTD_compressBound(len));
+    ZSTD_decompress(idx, len, f + h.index_offset, h.index_length);
+    uint8_t *seg = idx, *chk = seg + (size_t)h.segment_count * DF11_SEGMENT_ENTRY_SIZE;
+    uint8_t *tabs = chk + (size_t)h.chunk_count * DF11_CHUNK_ENTRY_SIZE;
+    uint8_t *mods = tabs + (size_t)h.table_count * DF11_FMT_TABLE_BYTES;
+    /* the first ANS_IL chunk, its segment and model */
+    uint32_t c = 0;
+    while (chk[(size_t)c * DF11_CHUNK_ENTRY_SIZE + 12] != DF11_FMT_ANS_IL) c++;
+    uint32_t si = 0;
+    for (uint32_t k = 0; k < h.segment_count; k++)
+        if (df11_rd32(seg + (size_t)k * DF11_SEGMENT_ENTRY_SIZE + 16) <= c) si = k;
+    uint32_t model = df11_rd32(seg + (size_t)si * DF11_SEGMENT_ENTRY_SIZE + 24) - 1;
+    df11_fmt_model m;
+    df11_fmt_model_unpack(mods + (size_t)model * DF11_FMT_MODEL_BYTES, &m);
+    switch (what) {
+    case MUT_CODEC3: /* an ANS chunk (flag ANS set too) on a 12-bit model */
+        chk[(size_t)c * DF11_CHUNK_ENTRY_SIZE + 12] = DF11_FMT_ANS;
+        h.flags |= DF11_FMT_FLAG_ANS;
+        break;
+    case MUT_FREQ4096: { /* one mantissa symbol owns all 4096 slots */
+        uint8_t *t = tabs + (size_t)m.mant_table[0] * DF11_FMT_TABLE_BYTES;
+        memset(t + 4, 0, 512);
+        t[4 + 2 * 5] = 0x00, t[4 + 2 * 5 + 1] = 0x10;
+        break;
+    }
+    case MUT_EXP14: { /* the model's exponent table made a valid 14-bit one */
+        uint8_t *t = tabs + (size_t)m.exp_table * DF11_FMT_TABLE_BYTES;
+        t[0] = 14;
+        for (int k = 0; k < 256; k++) {
+            uint32_t v = 4u * df11_rd16(t + 4 + 2 * k);
+            t[4 + 2 * k] = (uint8_t)v, t[5 + 2 * k] = (uint8_t)(v >> 8);
+        }
+        break;
+    }
+    case MUT_NO_IL_FLAG: /* codec 5 in a file that says ANS only */
+        h.flags = (h.flags & ~DF11_FMT_FLAG_ANS_IL) | DF11_FMT_FLAG_ANS;
+        break;
+    default: /* codec 5 in a segment without a model */
+        memset(seg + (size_t)si * DF11_SEGMENT_ENTRY_SIZE + 24, 0, 4);
+        break;
+    }
+    size_t z = ZSTD_compress(out + h.index_offset, ZSTD_compressBound(len), idx, len, 3);
+    memcpy(out, f, h.index_offset);
+    h.index_length = z;
+    h.index_xxh3 = XXH3_64bits(idx, len);
+    df11_fmt_header_pack(&h, out);
+    df11_reader *r = NULL;
+    df11_status s = tu_write_file(path, out, h.index_offset + z) ? df11_open(path, &r, e) : DF11_E_IO;
+    df11_close(r);
+    free(idx);
+    free(out);
+    (void)fsize;
+    return s;
+}
+
+static void test_index(const uint8_t *f, size_t fsize, const char *path)
+{
+    static const char *what[MUT_KINDS] = { "ans_chunk_on_il_model", "freq_4096", "il_chunk_on_ans_model",
+                                           "codec5_without_flag", "codec5_without_model" };
+    for (int k = 0; k < MUT_KINDS; k++) {
+        df11_error e = { DF11_OK, "" };
+        df11_status s = open_mutated(f, fsize, path, k, &e);
+        char name[100];
+        snprintf(name, sizeof name, "ans_il_decode.index.%s", what[k]);
+        printf("# %s: %s\n", what[k], e.message);
+        tu_result(s == DF11_E_CORRUPT_INDEX && strstr(e.message, "offset"), name, "open says %s: %s",
+                  df11_status_name(s), e.message);
+    }
+}
+
 int main(int argc, char **argv)
 {
     page = (size_t)sysconf(_SC_PAGESIZE);
@@ -554,6 +740,7 @@ int main(int argc, char **argv)
     test_synthetic(&g);
     test_arbitrary(&g);
     test_gpt2(&g, path);
+    test_file(&g);
     {
         size_t nv;
         uint16_t *v = gpt2(path, &nv);
