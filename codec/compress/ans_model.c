@@ -171,4 +171,17 @@ void df11_ans_enc_build(const df11_ans_book *b, uint32_t mi, df11_ans_enc *out)
     for (unsigned c = 0; c < DF11_ANS_CONTEXTS; c++)
         syms(&b->tables[m->mant_table[c]], 128, out->mant[c]);
     for (unsigned s = 0; s < 128; s++) out->mant[DF11_ANS_CONTEXTS][s] = (df11_ans_sym){.bad = 1};
+    /* the packed copies; cum from the bias (12 bits, meaningful only for
+     * ANS_IL's 12-bit tables, whose freq-1 symbols it does not offset) */
+    for (unsigned e = 0; e < 256; e++) {
+        const df11_ans_sym *y = &out->exp[e];
+        uint32_t cum = y->freq >= 2 ? y->bias : y->freq ? (uint32_t)(y->bias - y->cmpl) : 0;
+        out->epack[e] = (y->freq & 0xFFFu) | (cum & 0xFFFu) << 12 | (uint32_t)y->ctx << 24 | (uint32_t)y->bad << 28;
+    }
+    for (unsigned c = 0; c <= DF11_ANS_CONTEXTS; c++)
+        for (unsigned m = 0; m < 128; m++) {
+            const df11_ans_sym *y = &out->mant[c][m];
+            uint32_t cum = y->freq >= 2 ? y->bias : y->freq ? (uint32_t)(y->bias - y->cmpl) : 0;
+            out->mpack[c * 128 + m] = (y->freq & 0xFFFu) | (cum & 0xFFFu) << 12 | (uint32_t)y->bad << 28;
+        }
 }

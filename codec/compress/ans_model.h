@@ -25,6 +25,10 @@ typedef struct {
 typedef struct {
     df11_ans_sym exp[256];
     df11_ans_sym mant[DF11_ANS_CONTEXTS + 1][128];
+    /* The same symbols packed for ANS_IL's vector steps (12-bit tables):
+     * freq | cum << 12 | ctx << 24 | bad << 28, mantissas by ctx * 128 + m. */
+    uint32_t epack[256];
+    uint32_t mpack[(DF11_ANS_CONTEXTS + 1) * 128];
 } df11_ans_enc;
 
 /* The tables and models a file will carry, in index order. */
@@ -88,6 +92,11 @@ size_t df11_ans_encode(const uint8_t *src, uint32_t n, const df11_ans_enc *m, ui
  * frequency or it does not fit. */
 size_t df11_ans_il_encode(const uint8_t *src, uint32_t n, const df11_ans_enc *m, uint8_t *out,
                           size_t cap, uint16_t *tmp);
+/* The same at a SIMD level of df11_ans_simd_level's (2: the AVX-512
+ * path, below 2 the scalar one), at most the CPU's (df11_ans_simd_force
+ * says which), for tests: every level writes the same bytes. */
+size_t df11_ans_il_encode_at(const uint8_t *src, uint32_t n, const df11_ans_enc *m, uint8_t *out,
+                             size_t cap, int level);
 /* The sign plane of n elements (FORMAT.md 9): (n + 7) / 8 bytes at sg. */
 void df11_ans_sign_plane(const uint8_t *src, uint32_t n, uint8_t *sg);
 /* After pass 1: the book of a file with nseg segments. freq: exponent
