@@ -5,7 +5,9 @@
  * its verdict on every input, and its bytes whenever it says ok.
  *
  * Paths (df11_ans_simd_level, so DF11_SIMD=0/1 force the others):
- *  - AVX-512 (level 2, nl >= 16): the lanes sit in V = nl / 16 zmm chains.
+ *  - AVX-512 (level 2, nl >= 16): the lanes sit in V = nl / 16 zmm chains
+ *    (a 16-lane chunk alone: two ymm chains, whose gathers complete sooner;
+ *    several 16-lane chunks: one zmm chain each, interleaved, z_multi).
  *    A step is one 32-bit gather of the slot's entry (symbol, frequency,
  *    slot - cum), the multiply-add, and the refill: the chain's lanes
  *    below 2^16 take the stream's next words in lane order, which is one
@@ -276,7 +278,71 @@ INL T_AVX512 void z_run(const unsigned V, il_state *s)
     s->i = i;
 }
 
-static T_AVX512 void z_run1(il_state *s) { z_run(1, s); }
+
+/* A 16-lane chunk alone as two 8-lane ymm chains (AVX-512VL): the lanes
+ * are independent either way, but a ymm gather completes sooner than a
+ * zmm one, and a lone chunk is bound by that latency. */
+INL T_AVX512 __m256i zy_refill(__m256i x, __mmask8 k, const uint8_t **p)
+{
+    __m256i w = _mm256_maskz_expand_epi32(k, _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)*p)));
+    *p += 2 * (unsigned)__builtin_popcount(k);
+    return _mm256_mask_or_epi32(x, k, _mm256_slli_epi32(x, 16), w);
+}
+
+static T_AVX512 void zy_run16(il_state *s)
+{
+    const __m256i m12 = _mm256_set1_epi32((int)IL_M), low = _mm256_set1_epi32((int)DF11_ANS_LOW);
+    const __m512i b80 = _mm512_set1_epi32(0x80);
+    const __m256i m7f = _mm256_set1_epi32(0x7F), m7fff = _mm256_set1_epi32(0x7FFF), sbit = _mm256_set1_epi32(0x8000);
+    const __mmask64 byte0 = 0x1111111111111111ull;
+    const uint32_t *eslot = s->t->eslot, *mslot = s->t->mslot;
+    const __m512i c7 = _mm512_set1_epi8(7);
+    const __m512i t0 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx), c7);
+    const __m512i t1 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx + 64), c7);
+    const __m512i t2 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx + 128), c7);
+    const __m512i t3 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx + 192), c7);
+    __m256i x0 = _mm256_loadu_si256((const __m256i *)s->x), x1 = _mm256_loadu_si256((const __m256i *)(s->x + 8));
+    const uint8_t *p = s->w + 2 * s->pos;
+    const uint8_t *lim = s->w + 2 * (s->nw - (2 * 16 + 16));
+    uint64_t i = s->i;
+    uint8_t *dst = s->dst;
+    while (s->n - i >= 16 && p <= lim) {
+        __m256i e0 = _mm256_i32gather_epi32((const int *)eslot, _mm256_and_si256(x0, m12), 4);
+        __m256i e1 = _mm256_i32gather_epi32((const int *)eslot, _mm256_and_si256(x1, m12), 4);
+        __m256i y0 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(e0, 8), m12), _mm256_srli_epi32(x0, 12)),
+                                      _mm256_srli_epi32(e0, 20));
+        __m256i y1 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(e1, 8), m12), _mm256_srli_epi32(x1, 12)),
+                                      _mm256_srli_epi32(e1, 20));
+        x0 = zy_refill(y0, _mm256_cmplt_epu32_mask(y0, low), &p);
+        x1 = zy_refill(y1, _mm256_cmplt_epu32_mask(y1, low), &p);
+        __m512i e = _mm512_inserti64x4(_mm512_castsi256_si512(e0), e1, 1);
+        __m512i clo = _mm512_maskz_permutex2var_epi8(byte0, t0, e, t1);
+        __m512i chi = _mm512_permutex2var_epi8(t2, e, t3);
+        __m512i c = _mm512_slli_epi32(_mm512_mask_mov_epi8(clo, _mm512_test_epi8_mask(e, b80), chi), 12);
+        __m256i i0 = _mm256_ternarylogic_epi32(_mm512_castsi512_si256(c), x0, m12, 0xF8);
+        __m256i i1 = _mm256_ternarylogic_epi32(_mm512_extracti64x4_epi64(c, 1), x1, m12, 0xF8);
+        __m256i ms0 = _mm256_i32gather_epi32((const int *)mslot, i0, 4);
+        __m256i ms1 = _mm256_i32gather_epi32((const int *)mslot, i1, 4);
+        y0 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(ms0, 7), m12), _mm256_srli_epi32(x0, 12)),
+                              _mm256_and_si256(_mm256_srli_epi32(ms0, 19), m12));
+        y1 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(ms1, 7), m12), _mm256_srli_epi32(x1, 12)),
+                              _mm256_and_si256(_mm256_srli_epi32(ms1, 19), m12));
+        x0 = zy_refill(y0, _mm256_cmplt_epu32_mask(y0, low), &p);
+        x1 = zy_refill(y1, _mm256_cmplt_epu32_mask(y1, low), &p);
+        uint32_t ks = rd16(s->sg + (i >> 3));
+        __m256i r0 = _mm256_ternarylogic_epi32(_mm256_slli_epi32(e0, 7), ms0, m7f, 0xD8);
+        __m256i r1 = _mm256_ternarylogic_epi32(_mm256_slli_epi32(e1, 7), ms1, m7f, 0xD8);
+        r0 = _mm256_ternarylogic_epi32(r0, _mm256_maskz_mov_epi32((__mmask8)ks, sbit), m7fff, 0xEC);
+        r1 = _mm256_ternarylogic_epi32(r1, _mm256_maskz_mov_epi32((__mmask8)(ks >> 8), sbit), m7fff, 0xEC);
+        _mm_storeu_si128((__m128i *)(dst + 2 * i), _mm256_cvtepi32_epi16(r0));
+        _mm_storeu_si128((__m128i *)(dst + 2 * i + 16), _mm256_cvtepi32_epi16(r1));
+        i += 16;
+    }
+    _mm256_storeu_si256((__m256i *)s->x, x0);
+    _mm256_storeu_si256((__m256i *)(s->x + 8), x1);
+    s->pos = (uint64_t)(p - s->w) / 2;
+    s->i = i;
+}
 static T_AVX512 void z_run2(il_state *s) { z_run(2, s); }
 static T_AVX512 void z_run3(il_state *s) { z_run(3, s); }
 static T_AVX512 void z_run4(il_state *s) { z_run(4, s); }
@@ -398,7 +464,7 @@ static void z_multi_run(il_state **s, uint32_t count)
             if (z_can(s[k])) s[left++] = s[k];
         m = left;
     }
-    if (m == 1) z_run1(s[0]);
+    if (m == 1) zy_run16(s[0]);
 }
 
 /* ---- AVX2: V chains of 8 lanes ---- */
@@ -499,7 +565,7 @@ static void simd_run(int level, il_state *s)
     if (level >= 2) {
         uint64_t need = 2 * (uint64_t)s->nl + 16;
         if (s->nw < need) return;
-        static void (*const run[5])(il_state *) = { NULL, z_run1, z_run2, z_run3, z_run4 };
+        static void (*const run[5])(il_state *) = { NULL, zy_run16, z_run2, z_run3, z_run4 };
         run[s->nl / 16](s);
     } else if (level == 1) {
         uint64_t need = 2 * (uint64_t)s->nl + 8;
