@@ -540,7 +540,7 @@ static bool z_can(const il_state *s)
     return s->n - s->i >= 16 && s->nw >= 2 * 16 + 16 && s->nw - s->pos >= 2 * 16 + 16;
 }
 
-/* The 16-lane chunks of one table, up to four at a time, until none can
+/* The 16-lane chunks of one table, up to eight at a time, until none can
  * go on in the fast loop; s is reordered. */
 static void z_multi_run(il_state **s, uint32_t count)
 {
@@ -646,10 +646,106 @@ INL T_AVX2 void y_run(const unsigned V, il_state *s)
     s->i = i;
 }
 
+/* J 16-lane chunks of one table, two ymm chains each, interleaved (as
+ * z_multi; a lone 16-lane chunk's two chains are bound by latency). */
+INL T_AVX2 void y_multi(const unsigned J, il_state *const *s)
+{
+    const __m256i m12 = _mm256_set1_epi32((int)IL_M);
+    const df11_ans_il_dtable *t = s[0]->t;
+    const int *eslot = (const int *)t->eslot, *mslot = (const int *)t->mslot;
+    const int *ctx = (const int *)(const void *)t->ctx;
+    const __m256i sh = _mm256_setr_epi32(15, 14, 13, 12, 11, 10, 9, 8);
+    __m256i x[8];
+    const uint8_t *p[4], *lim[4], *sg[4];
+    uint8_t *o[4], *oend[4];
+#pragma GCC unroll 4
+    for (unsigned j = 0; j < J; j++) {
+        x[2 * j] = _mm256_loadu_si256((const __m256i *)s[j]->x);
+        x[2 * j + 1] = _mm256_loadu_si256((const __m256i *)(s[j]->x + 8));
+        p[j] = s[j]->w + 2 * s[j]->pos;
+        lim[j] = s[j]->w + 2 * (s[j]->nw - (2 * 16 + 16));
+        o[j] = s[j]->dst + 2 * s[j]->i;
+        oend[j] = s[j]->dst + 2 * (s[j]->i + (s[j]->n - s[j]->i) / 16 * 16) - 32;
+        sg[j] = s[j]->sg + s[j]->i / 8;
+    }
+    for (;;) {
+        uint64_t K = UINT64_MAX;
+#pragma GCC unroll 4
+        for (unsigned j = 0; j < J; j++) {
+            uint64_t g = o[j] <= oend[j] ? (uint64_t)(oend[j] - o[j]) / 32 + 1 : 0;
+            uint64_t w = p[j] <= lim[j] ? (uint64_t)(lim[j] - p[j]) / 64 + 1 : 0;
+            g = g < w ? g : w;
+            K = K < g ? K : g;
+        }
+        if (K == 0) break;
+        for (; K > 0; K--) {
+            __m256i en[8];
+#pragma GCC unroll 8
+            for (unsigned v = 0; v < 2 * J; v++) {
+                __m256i e = _mm256_i32gather_epi32(eslot, _mm256_and_si256(x[v], m12), 4);
+                __m256i y = _mm256_add_epi32(
+                    _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(e, 8), m12), _mm256_srli_epi32(x[v], 12)),
+                    _mm256_srli_epi32(e, 20));
+                x[v] = y_refill(y, &p[v / 2]);
+                en[v] = e;
+            }
+#pragma GCC unroll 8
+            for (unsigned v = 0; v < 2 * J; v++) {
+                __m256i e = en[v];
+                __m256i c = _mm256_i32gather_epi32(ctx, _mm256_and_si256(e, _mm256_set1_epi32(0xFF)), 1);
+                __m256i idx = _mm256_or_si256(_mm256_slli_epi32(_mm256_and_si256(c, _mm256_set1_epi32(7)), 12),
+                                              _mm256_and_si256(x[v], m12));
+                __m256i ms = _mm256_i32gather_epi32(mslot, idx, 4);
+                __m256i y = _mm256_add_epi32(
+                    _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(ms, 7), m12), _mm256_srli_epi32(x[v], 12)),
+                    _mm256_and_si256(_mm256_srli_epi32(ms, 19), m12));
+                x[v] = y_refill(y, &p[v / 2]);
+                __m256i r = _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi32(e, 7), _mm256_set1_epi32(0x7F80)),
+                                            _mm256_and_si256(ms, _mm256_set1_epi32(0x7F)));
+                __m256i b = _mm256_set1_epi32(sg[v / 2][v % 2]);
+                r = _mm256_or_si256(r, _mm256_and_si256(_mm256_sllv_epi32(b, sh), _mm256_set1_epi32(0x8000)));
+                __m256i pk = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);
+                _mm_storeu_si128((__m128i *)(o[v / 2] + 16 * (v % 2)), _mm256_castsi256_si128(pk));
+            }
+#pragma GCC unroll 4
+            for (unsigned j = 0; j < J; j++) o[j] += 32, sg[j] += 2;
+        }
+    }
+#pragma GCC unroll 4
+    for (unsigned j = 0; j < J; j++) {
+        _mm256_storeu_si256((__m256i *)s[j]->x, x[2 * j]);
+        _mm256_storeu_si256((__m256i *)(s[j]->x + 8), x[2 * j + 1]);
+        s[j]->pos = (uint64_t)(p[j] - s[j]->w) / 2;
+        s[j]->i = (uint64_t)(o[j] - s[j]->dst) / 2;
+    }
+}
+
+static T_AVX2 void y_multi2(il_state *const *s) { y_multi(2, s); }
+static T_AVX2 void y_multi3(il_state *const *s) { y_multi(3, s); }
+static T_AVX2 void y_multi4(il_state *const *s) { y_multi(4, s); }
+
 static T_AVX2 void y_run2(il_state *s) { y_run(2, s); }
 static T_AVX2 void y_run4(il_state *s) { y_run(4, s); }
 static T_AVX2 void y_run6(il_state *s) { y_run(6, s); }
 static T_AVX2 void y_run8(il_state *s) { y_run(8, s); }
+
+/* The same on AVX2, up to four at a time (eight ymm chains). */
+static void y_multi_run(il_state **s, uint32_t count)
+{
+    static void (*const run[5])(il_state *const *) = { NULL, NULL, y_multi2, y_multi3, y_multi4 };
+    pthread_once(&expand_once, expand_init);
+    uint32_t m = 0;
+    for (uint32_t k = 0; k < count; k++)
+        if (z_can(s[k])) s[m++] = s[k];
+    while (m > 1) {
+        run[m < 4 ? m : 4](s);
+        uint32_t left = 0;
+        for (uint32_t k = 0; k < m; k++)
+            if (z_can(s[k])) s[left++] = s[k];
+        m = left;
+    }
+    if (m == 1) y_run2(s[0]);
+}
 
 static void simd_run(int level, il_state *s)
 {
@@ -829,10 +925,10 @@ int df11_ans_il_decode_many_level(int level, const df11_ans_il_job *jobs, uint32
         }
 #if HAVE_X86
         /* 16-lane chunks of one table interleave; the rest run alone */
-        if (level >= 2)
+        if (level >= 1)
             for (uint32_t k = 0; k < c; k++)
                 if (st[k].nl == 16 && st[k].t == st[0].t) one[m++] = &st[k];
-        if (m > 1) z_multi_run(one, m);
+        if (m > 1) (level >= 2 ? z_multi_run : y_multi_run)(one, m);
 #else
         (void)one, (void)m;
 #endif
