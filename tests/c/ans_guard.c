@@ -477,6 +477,9 @@ static void huge_n(void)
 
 int main(void)
 {
+    /* this tests the ANS (codec 3) decoders: --max files as 1.1 wrote them,
+     * through the encoder's test hook (ANS_IL has tests/c/ans_il_decode.c) */
+    setenv("DF11_ANS_CODEC", "3", 1);
     page = (size_t)sysconf(_SC_PAGESIZE);
     signal(SIGSEGV, on_segv);
     signal(SIGBUS, on_segv);

@@ -156,6 +156,9 @@ static bool differential(df11_reader *r, tu_rng *g, uint32_t c, uint32_t count, 
 
 int main(void)
 {
+    /* this tests the ANS (codec 3) decoders: --max files as 1.1 wrote them,
+     * through the encoder's test hook (ANS_IL has tests/c/ans_il_decode.c) */
+    setenv("DF11_ANS_CODEC", "3", 1);
     uint64_t seed = tu_seed("ans_simd");
     tu_rng g = {seed};
     char *dir = tu_tempdir();

@@ -5,7 +5,8 @@
  * truncated at many lengths and has every one of its bytes flipped (XOR
  * 0x01 and 0xFF). A second file, written at --max with a BF16-widened F32
  * tensor, gets the same sweep over its ANS and EXP_HI chunks and the ANS
- * tables and models in its index (format 1.1). For each damaged file,
+ * tables and models in its index (format 1.1), and a third, --max as
+ * 1.2 writes it, over its ANS_IL chunks. For each damaged file,
  * df11_open either fails, or every
  * read of the whole original fails or returns exactly the original bytes.
  * Every error message must name the file and an offset.
@@ -122,16 +123,17 @@ static void print_outcomes(const sweep *w, const char *label, unsigned tries)
 static uint8_t *make_file(const char *dir, tu_rng *g, int level, uint8_t **orig,
                           size_t *orig_size, size_t *df11_size, size_t *ntensors)
 {
-    enum { N_U8 = 300, N_ONE = 32768, N_NOISE = 1000, N_A = 5000, N_CONST = 500, N_I64 = 2048, N_F32 = 1000, N_B = 3000 };
-    static uint8_t u8[N_U8], noise[2 * (N_ONE + N_NOISE)], a[2 * N_A], c[2 * N_CONST], i64[8 * N_I64], f32[4 * N_F32], b[2 * N_B];
+    enum { N_U8 = 300, N_ONE = 32768, N_NOISE = 1000, N_A = 5000, N_A_MAX = 17000, N_CONST = 500, N_I64 = 2048, N_F32 = 1000, N_B = 3000 };
+    static uint8_t u8[N_U8], noise[2 * (N_ONE + N_NOISE)], a[2 * N_A_MAX], c[2 * N_CONST], i64[8 * N_I64], f32[4 * N_F32], b[2 * N_B];
     tu_fill_random(g, u8, sizeof u8);
     /* a first chunk of 1.0s (zstd), then random bits that the segment's
      * code, dominated by 1.0, spends long codes on: a RAW chunk */
     for (int k = 0; k < N_ONE; k++) noise[2 * k] = 0x80, noise[2 * k + 1] = 0x3F;
     tu_fill_random(g, noise + 2 * N_ONE, 2 * N_NOISE);
     /* --max: weights on a grid of 1/16 (few mantissa bits), where the
-     * mantissa tables pay for themselves in a file this small */
-    const size_t n_a = N_A;
+     * mantissa tables pay for themselves in a file this small; 17000 of
+     * them so that an ANS_IL chunk has 16 lanes and a short last group */
+    const size_t n_a = level ? N_A_MAX : N_A;
     tu_fill_bf16(g, a, n_a, 0.02);
     for (size_t k = 0; level && k < n_a; k++) {
         float f = (float)(round(tu_gauss(g) * 16) / 16 * 0.02);
@@ -185,10 +187,10 @@ static bool check_shape(const char *path, int level, uint64_t *bounds, size_t *n
     df11_reader *r = NULL;
     if (df11_open(path, &r, NULL) != DF11_OK) return false;
     nregions = 0;
-    bool codec[5] = {0}, constant = false, exp32 = false, multi = false, lanes = false;
+    bool codec[6] = {0}, constant = false, exp32 = false, multi = false, lanes = false;
     size_t nb = 0;
-    static const char *const names[5] = {"RAW chunk", "ZSTD chunk", "EXP chunk", "ANS chunk",
-                                         "EXP_HI chunk"};
+    static const char *const names[6] = {"RAW chunk", "ZSTD chunk", "EXP chunk", "ANS chunk",
+                                         "EXP_HI chunk", "ANS_IL chunk"};
     bounds[nb++] = DF11_HEADER_SIZE;
     regions[nregions++] = (region){0, DF11_HEADER_SIZE, "header"};
     for (uint32_t i = 0; i < r->chunk_count && nregions < 62; i++) {
@@ -210,10 +212,13 @@ static bool check_shape(const char *path, int level, uint64_t *bounds, size_t *n
            r->chunk_count, (unsigned long long)r->index_offset, (unsigned long long)r->file_size);
     df11_close(r);
     bool ok = codec[0] && codec[1] && codec[2] && constant && exp32 && multi && lanes;
-    if (level != DF11_LEVEL_DEFAULT) ok = codec[0] && codec[1] && codec[3] && codec[4] && multi;
+    /* --max writes ANS_IL; DF11_ANS_CODEC=3 (the 1.1 writer) ANS */
+    bool il = !getenv("DF11_ANS_CODEC");
+    if (level != DF11_LEVEL_DEFAULT)
+        ok = codec[0] && codec[1] && codec[il ? 5 : 3] && !codec[il ? 3 : 5] && codec[4] && multi;
     if (!ok)
-        printf("# shape: raw %d zstd %d exp %d ans %d exp_hi %d constant %d exp32 %d multi-chunk %d 3-lane %d\n",
-               codec[0], codec[1], codec[2], codec[3], codec[4], constant, exp32, multi, lanes);
+        printf("# shape: raw %d zstd %d exp %d ans %d exp_hi %d ans_il %d constant %d exp32 %d multi-chunk %d 3-lane %d\n",
+               codec[0], codec[1], codec[2], codec[3], codec[4], codec[5], constant, exp32, multi, lanes);
     return ok;
 }
 
@@ -294,9 +299,13 @@ int main(void)
         printf("FAIL corrupt.tempdir: %s\n", strerror(errno));
         return 1;
     }
-    /* level 0 keeps the test names of format 1.0 files; --max adds .max ones */
-    for (int level = 0; level <= DF11_LEVEL_MAX; level += DF11_LEVEL_MAX) {
-        prefix = level ? "corrupt.max." : "corrupt.";
+    /* pass 0: the default level (format 1.0 names); 1: --max as 1.1 wrote
+     * it (ANS, through the encoder's DF11_ANS_CODEC=3 hook); 2: --max (ANS_IL) */
+    for (int pass = 0; pass < 3; pass++) {
+        int level = pass ? DF11_LEVEL_MAX : DF11_LEVEL_DEFAULT;
+        if (pass == 1) setenv("DF11_ANS_CODEC", "3", 1);
+        else unsetenv("DF11_ANS_CODEC");
+        prefix = pass == 0 ? "corrupt." : pass == 1 ? "corrupt.max." : "corrupt.max_il.";
         uint8_t *orig = NULL;
         size_t orig_size = 0, size = 0, ntensors = 0;
         uint8_t *d = make_file(dir, &g, level, &orig, &orig_size, &size, &ntensors);
@@ -305,8 +314,10 @@ int main(void)
         uint64_t bounds[64];
         size_t nbounds = 0;
         bool ok = d && tu_write_file(path, d, size) && check_shape(path, level, bounds, &nbounds);
-        tu_result(ok, level ? "corrupt.max.test_file_has_raw_zstd_ans_exp_hi_chunks"
-                            : "corrupt.test_file_has_raw_zstd_exp_chunks", "see above");
+        tu_result(ok, pass == 0   ? "corrupt.test_file_has_raw_zstd_exp_chunks"
+                      : pass == 1 ? "corrupt.max.test_file_has_raw_zstd_ans_exp_hi_chunks"
+                                  : "corrupt.max_il.test_file_has_raw_zstd_ans_il_exp_hi_chunks",
+                  "see above");
         if (ok) {
             printf("# original %zu bytes, .df11 %zu bytes\n", orig_size, size);
             sweep *w = calloc(1, sizeof *w);

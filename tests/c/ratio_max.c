@@ -167,22 +167,27 @@ int main(void)
     size_t size = 0, size2 = 0;
     uint8_t *orig = make(in, &g, &size, true);
     uint8_t *orig2 = make(in2, &g, &size2, false);
-    uint64_t stored[2][2] = {{0}};
-    for (int level = 0; level < 2; level++)
+    uint64_t stored[3][2] = {{0}};
+    /* v 0: default level; 1: --max (ANS_IL, 1.2); 2: --max as 1.1 wrote it
+     * (ANS, the encoder's DF11_ANS_CODEC=3 hook) */
+    for (int v = 0; v < 3; v++)
         for (int cl = 0; cl < 2; cl++) {
+            int level = v > 0;
+            const char *lname = v == 0 ? "default" : v == 1 ? "max" : "max_ans";
+            if (v == 2) setenv("DF11_ANS_CODEC", "3", 1);
+            else unsetenv("DF11_ANS_CODEC");
             df11_encode_options o;
             df11_encode_options_default(&o);
             o.chunk_log2 = cl ? 18 : 16;
             o.level = level ? DF11_LEVEL_MAX : DF11_LEVEL_DEFAULT;
             o.threads = 2;
-            snprintf(out, sizeof out, "%s/w-%d-%d.df11", dir, level, cl);
+            snprintf(out, sizeof out, "%s/w-%d-%d.df11", dir, v, cl);
             df11_error e = {0};
             df11_reader *r = NULL;
             bool ok = orig && df11_encode_file(in, out, &o, &e) == DF11_OK &&
                       df11_open(out, &r, &e) == DF11_OK;
             char name[96];
-            snprintf(name, sizeof name, "ratio.roundtrip.%s.chunk_log2_%d", level ? "max" : "default",
-                     o.chunk_log2);
+            snprintf(name, sizeof name, "ratio.roundtrip.%s.chunk_log2_%d", lname, o.chunk_log2);
             tu_result(ok && same_as(r, orig, size, &g), name, "%s", e.message);
             size_t nt = 0;
             bool ans = false, hi = false;
@@ -193,29 +198,37 @@ int main(void)
                     ans |= t.codec == DF11_CODEC_ANS;
                     hi |= t.codec == DF11_CODEC_EXP_HI && strcmp(t.name, "widened") == 0;
                 }
-            if (r) stored[level][cl] = df11_stored_size(r);
+            if (r) stored[v][cl] = df11_stored_size(r);
             df11_close(r);
             uint16_t minor = 0;
             uint32_t fl = flags_of(out, &minor);
-            uint32_t want = DF11_FMT_FLAG_EXP_HI | (level ? DF11_FMT_FLAG_ANS : 0);
-            snprintf(name, sizeof name, "ratio.features.%s.chunk_log2_%d", level ? "max" : "default",
-                     o.chunk_log2);
-            tu_result(fl == want && minor == 1 && hi && ans == (level == 1), name,
+            uint32_t want = DF11_FMT_FLAG_EXP_HI | (v == 1 ? DF11_FMT_FLAG_ANS_IL : v == 2 ? DF11_FMT_FLAG_ANS : 0);
+            snprintf(name, sizeof name, "ratio.features.%s.chunk_log2_%d", lname, o.chunk_log2);
+            tu_result(fl == want && minor == (v == 1 ? 2 : 1) && hi && ans == (level == 1), name,
                       "flags %#x minor %u, ANS tensors %d, widened F32 as EXP_HI %d", fl, minor, ans, hi);
             if (level == 1 && cl == 1) {
+                const char *sfx = v == 2 ? ".ans" : "";
                 /* a flag bit from a later minor version: named, as a version error */
                 df11_status st = patch_header(out, bad, fl | 0x20) ? df11_open(bad, &r, &e) : DF11_E_IO;
+                snprintf(name, sizeof name, "ratio.unknown_feature_is_a_version_error%s", sfx);
                 tu_result(st == DF11_E_VERSION && strstr(e.message, "bit 5") && strstr(e.message, bad),
-                          "ratio.unknown_feature_is_a_version_error", "%s: %s", df11_status_name(st),
-                          e.message);
+                          name, "%s: %s", df11_status_name(st), e.message);
                 if (st == DF11_OK) df11_close(r);
                 /* the same file without the flag its ANS chunks need */
                 st = patch_header(out, bad, DF11_FMT_FLAG_EXP_HI) ? df11_open(bad, &r, &e) : DF11_E_IO;
-                tu_result(st == DF11_E_CORRUPT_HEADER || st == DF11_E_CORRUPT_INDEX,
-                          "ratio.ans_without_its_flag_refused", "%s: %s", df11_status_name(st), e.message);
+                snprintf(name, sizeof name, "ratio.ans_without_its_flag_refused%s", sfx);
+                tu_result(st == DF11_E_CORRUPT_HEADER || st == DF11_E_CORRUPT_INDEX, name, "%s: %s",
+                          df11_status_name(st), e.message);
+                /* and with the other ANS codec's flag instead of its own */
+                uint32_t other = (fl & ~(DF11_FMT_FLAG_ANS | DF11_FMT_FLAG_ANS_IL)) |
+                                 (v == 2 ? DF11_FMT_FLAG_ANS_IL : DF11_FMT_FLAG_ANS);
+                st = patch_header(out, bad, other) ? df11_open(bad, &r, &e) : DF11_E_IO;
+                snprintf(name, sizeof name, "ratio.ans_with_the_other_flag_refused%s", sfx);
+                tu_result(st == DF11_E_CORRUPT_INDEX, name, "%s: %s", df11_status_name(st), e.message);
                 if (st == DF11_OK) df11_close(r);
             }
         }
+    unsetenv("DF11_ANS_CODEC");
     tu_result(stored[1][1] && stored[1][1] < stored[0][1], "ratio.max_smaller_than_default",
               "%llu vs %llu bytes", (unsigned long long)stored[1][1], (unsigned long long)stored[0][1]);
     snprintf(out, sizeof out, "%s/direct.df11", dir);
@@ -241,9 +254,9 @@ int main(void)
     uint32_t fl = flags_of(out, &minor);
     tu_result(ok && fl == 0 && minor == 0, "ratio.no_features_stays_1_0", "flags %#x minor %u", fl, minor);
     unlink(out);
-    for (int level = 0; level < 2; level++)
+    for (int v = 0; v < 3; v++)
         for (int cl = 0; cl < 2; cl++) {
-            snprintf(out, sizeof out, "%s/w-%d-%d.df11", dir, level, cl);
+            snprintf(out, sizeof out, "%s/w-%d-%d.df11", dir, v, cl);
             unlink(out);
         }
     unlink(bad);
