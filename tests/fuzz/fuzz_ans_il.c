@@ -48,7 +48,9 @@ static void fz_compare(const uint8_t *p, size_t len, uint32_t n, const df11_ans_
     int want = df11_ans_il_decode_ref(p, len, n, t->eslot, t->mslot, t->ctx, ref);
     uint32_t nl = df11_ans_il_lanes(n);
     uint64_t head = 4ull * nl, sign = ((uint64_t)n + 7) / 8;
-    bool full = len >= head + sign && (len - head - sign) / 2 >= 2 * (uint64_t)n;
+    /* (an odd stream is refused before any element is written: nothing
+     * to compare then) */
+    bool full = len >= head + sign && (len - head - sign) % 2 == 0 && (len - head - sign) / 2 >= 2 * (uint64_t)n;
     for (uint32_t k = 0; full && k < nl; k++) full = df11_rd32(p + 4 * k) >= DF11_ANS_LOW;
     for (int lv = 0; lv <= levels; lv++) {
         char why[160];
