@@ -766,12 +766,14 @@ static void simd_run(int level, il_state *s)
 
 static bool have_vbmi(void)
 {
-    static int v = -1;
-    if (v < 0) {
+    static int v = -1; /* atomic: decoding threads ask at once */
+    int got = __atomic_load_n(&v, __ATOMIC_RELAXED);
+    if (got < 0) {
         __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx512vbmi") != 0;
+        got = __builtin_cpu_supports("avx512vbmi") != 0;
+        __atomic_store_n(&v, got, __ATOMIC_RELAXED);
     }
-    return v;
+    return got;
 }
 
 /* Entries base | k << shift for k < f at out; false past 2^12 slots. */
