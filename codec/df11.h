@@ -147,6 +147,14 @@ void df11_chunk_extent(const df11_reader *r, uint32_t idx, uint64_t *off,
  * Thread-safe. */
 df11_status df11_decode_chunk(df11_reader *r, uint32_t idx, void *dst,
                               df11_error *err);
+/* Decodes chunks idx .. idx + count - 1 into dst[0] .. dst[count - 1], as
+ * that many df11_decode_chunk calls would, but consecutive --max chunks
+ * of a tensor decode together, interleaved: a lone --max chunk is bound
+ * by the latency of its lanes (about 0.75 GB/s on a Zen 4 core for ANS_IL
+ * chunks), four or more together by throughput (about 1.6). Stops at the
+ * first failure. Thread-safe. */
+df11_status df11_decode_chunks(df11_reader *r, uint32_t idx, uint32_t count,
+                               void *const *dst, df11_error *err);
 
 /* Decodes the whole original in order on up to threads threads (<= 0: all
  * cores), checks every chunk and the whole-file SHA-256, and hands the

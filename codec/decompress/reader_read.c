@@ -200,17 +200,12 @@ uint32_t df11_batch_len(const df11_reader *r, uint32_t idx, uint32_t max)
     return k;
 }
 
-df11_status df11_decode_chunks(df11_reader *r, uint32_t idx, uint32_t count, void *const *dst,
-                               df11_error *err)
+/* count chunks that df11_batch_len groups (count <= its answer). */
+static df11_status decode_group(df11_reader *r, uint32_t idx, uint32_t count, void *const *dst,
+                                df11_error *err)
 {
-    if (!r || !count || idx >= r->chunk_count || count > r->chunk_count - idx)
-        return df11_fail(err, DF11_E_ARG, "%s: chunks %u+%u out of range", r ? r->path : "?", idx, count);
+    if (count == 1) return df11_decode_chunk(r, idx, dst[0], err);
     if (count == 2 && df11_pairable(r, idx)) return df11_decode_chunk_pair(r, idx, dst[0], dst[1], err);
-    if (count == 1 || df11_batch_len(r, idx, count) < count) {
-        df11_status s = DF11_OK;
-        for (uint32_t k = 0; k < count && s == DF11_OK; k++) s = df11_decode_chunk(r, idx + k, dst[k], err);
-        return s;
-    }
     /* ANS_IL chunks of one segment: their payloads follow each other in
      * the file (checked at open), so one read brings them all */
     const df11_chunk *c = &r->chunks[idx];
@@ -229,6 +224,22 @@ df11_status df11_decode_chunks(df11_reader *r, uint32_t idx, uint32_t count, voi
     if (df11_ans_il_decode_many(jobs, count, &bad, why, sizeof why) != DF11_OK)
         return corrupt(r, idx + bad, why, err);
     for (uint32_t k = 0; k < count && s == DF11_OK; k++) s = df11_check_chunk(r, idx + k, dst[k], err);
+    return s;
+}
+
+df11_status df11_decode_chunks(df11_reader *r, uint32_t idx, uint32_t count, void *const *dst,
+                               df11_error *err)
+{
+    if (!r || (count && !dst) || idx > r->chunk_count || count > r->chunk_count - idx)
+        return df11_fail(err, DF11_E_ARG, "%s: chunks %u+%u out of range", r ? r->path : "?", idx, count);
+    for (uint32_t k = 0; k < count; k++)
+        if (!dst[k]) return df11_fail(err, DF11_E_ARG, "%s: chunk %u: NULL buffer", r->path, idx + k);
+    df11_status s = DF11_OK;
+    for (uint32_t j = 0; j < count && s == DF11_OK;) {
+        uint32_t k = df11_batch_len(r, idx + j, count - j);
+        s = decode_group(r, idx + j, k, dst + j, err);
+        j += k;
+    }
     return s;
 }
 

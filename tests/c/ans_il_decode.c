@@ -600,6 +600,20 @@ static void test_file(tu_rng *g)
             ok = df11_pread(r, buf, len, off, &e) == DF11_OK && memcmp(buf, orig + off, len) == 0;
         }
         ok = ok && df11_verify(r, 1, NULL, NULL, &e) == DF11_OK && df11_verify(r, 2, NULL, NULL, &e) == DF11_OK;
+        /* df11_decode_chunks over random runs of chunks, across segments */
+        for (uint32_t i0 = 0; i0 < r->chunk_count && ok;) {
+            uint32_t cnt = 1 + (uint32_t)tu_below(g, 12);
+            if (cnt > r->chunk_count - i0) cnt = r->chunk_count - i0;
+            void *d[12];
+            for (uint32_t k = 0; k < cnt; k++) d[k] = buf + r->chunks[i0 + k].orig_offset;
+            memset(buf, 0, osize);
+            ok = df11_decode_chunks(r, i0, cnt, d, &e) == DF11_OK;
+            for (uint32_t k = 0; k < cnt && ok; k++) {
+                const df11_chunk *ck = &r->chunks[i0 + k];
+                ok = memcmp(buf + ck->orig_offset, orig + ck->orig_offset, ck->decoded_length) == 0;
+            }
+            i0 += cnt;
+        }
         if (!ok) tu_result(false, "ans_il_decode.file", "level %d: reads differ or fail: %s", lv, e.message);
     }
     if (ok) tu_result(true, "ans_il_decode.file", NULL);
