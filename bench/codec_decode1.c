@@ -6,9 +6,12 @@
  * --max codecs (and two builds) on the same bytes at the same moment.
  * With -p, each round also reads the whole original with one df11_pread
  * into memory (one thread), the path on which consecutive --max chunks of
- * a tensor are decoded two at a time, interleaved; printed as "pread".
+ * a tensor are decoded together, interleaved; printed as "pread".
+ * With -b, each round also decodes every chunk again through
+ * df11_decode_chunks, eight chunks a call (the interleaved path without the
+ * one large destination buffer); printed as "batch8".
  *
- *   codec_decode1 [-r ROUNDS] [-p] A.df11 [B.df11 ...]
+ *   codec_decode1 [-r ROUNDS] [-p] [-b] A.df11 [B.df11 ...]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,19 +36,23 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    int rounds = 5, opt, whole = 0;
-    while ((opt = getopt(argc, argv, "r:p")) != -1) {
+    int rounds = 5, opt, whole = 0, batch = 0;
+    while ((opt = getopt(argc, argv, "r:pb")) != -1) {
         if (opt == 'p') whole = 1;
+        else if (opt == 'b') batch = 1;
         else rounds = atoi(optarg);
     }
     int nf = argc - optind;
     if (nf < 1 || rounds < 1) {
-        fprintf(stderr, "usage: codec_decode1 [-r ROUNDS] [-p] A.df11 [B.df11 ...]\n");
+        fprintf(stderr, "usage: codec_decode1 [-r ROUNDS] [-p] [-b] A.df11 [B.df11 ...]\n");
         return 2;
     }
     df11_reader **r = calloc(nf, sizeof *r);
     double *t = calloc((size_t)nf * rounds, sizeof *t), *tp = calloc((size_t)nf * rounds, sizeof *tp);
-    uint8_t *buf = NULL, *all = NULL;
+    double *tb = calloc((size_t)nf * rounds, sizeof *tb);
+    enum { B = 8 };
+    uint8_t *buf = NULL, *all = NULL, *bbuf = NULL;
+    size_t cmax = 1u << 20;
     uint64_t all_size = 0;
     for (int f = 0; f < nf; f++) {
         df11_error err;
@@ -53,10 +60,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s\n", err.message);
             return 1;
         }
-        if (!buf) buf = malloc(df11_chunk_size_max(r[f]) > (1u << 20) ? df11_chunk_size_max(r[f]) : (1u << 20));
+        if (df11_chunk_size_max(r[f]) > cmax) cmax = df11_chunk_size_max(r[f]);
         if (df11_original_size(r[f]) > all_size) all_size = df11_original_size(r[f]);
     }
-    if (whole && !(all = malloc(all_size ? all_size : 1))) {
+    buf = malloc(cmax);
+    if (!buf || (batch && !(bbuf = malloc(B * cmax))) || (whole && !(all = malloc(all_size ? all_size : 1)))) {
         fprintf(stderr, "out of memory\n");
         return 1;
     }
@@ -71,6 +79,19 @@ int main(int argc, char **argv)
                 }
             }
             t[f * rounds + k] = now() - t0;
+            if (batch) {
+                void *dst[B];
+                for (int i = 0; i < B; i++) dst[i] = bbuf + i * cmax;
+                t0 = now();
+                for (uint32_t c = 0, n = df11_chunk_count(r[f]); c < n; c += B) {
+                    df11_error err;
+                    if (df11_decode_chunks(r[f], c, n - c < B ? n - c : B, dst, &err) != DF11_OK) {
+                        fprintf(stderr, "%s\n", err.message);
+                        return 1;
+                    }
+                }
+                tb[f * rounds + k] = now() - t0;
+            }
             if (!whole) continue;
             df11_error err;
             t0 = now();
@@ -85,6 +106,12 @@ int main(int argc, char **argv)
         double med = t[f * rounds + rounds / 2];
         printf("%-40s %8.3f GB/s  (median of %d, %.1f MB)\n", argv[optind + f],
                df11_original_size(r[f]) / med / 1e9, rounds, df11_original_size(r[f]) / 1e6);
+        if (batch) {
+            qsort(tb + f * rounds, rounds, sizeof *tb, cmp);
+            med = tb[f * rounds + rounds / 2];
+            printf("%-40s %8.3f GB/s  (batch8, median of %d)\n", argv[optind + f],
+                   df11_original_size(r[f]) / med / 1e9, rounds);
+        }
         if (whole) {
             qsort(tp + f * rounds, rounds, sizeof *tp, cmp);
             med = tp[f * rounds + rounds / 2];
@@ -94,6 +121,8 @@ int main(int argc, char **argv)
         df11_close(r[f]);
     }
     free(buf);
+    free(bbuf);
+    free(tb);
     free(all);
     free(tp);
     free(t);

@@ -126,6 +126,29 @@ else
     fusermount3 -uz "$M"
 fi
 
+# --- a --max file (ANS_IL chunks) with one bad chunk, read in order with
+# prefetch on: the prefetcher decodes runs of chunks together
+# (df11_decode_chunks); a run that holds the bad chunk must still fail only
+# that chunk's range, and every other byte must read correctly ---
+MS="$T/maxstore" MM="$T/maxmnt"
+mkdir -p "$MS"
+"$DF11" compress -q --max "$T/src/edge_bf16.safetensors" -o "$MS/edge.df11" || fail "--max copy made"
+pos=$(mid_payload "$MS/edge.df11")
+flip "$MS/edge.df11" "$pos"
+fs_mount "$MS" "$MM" -o cache_size=8M || fail "mount of the --max store"
+read -r nbad first last wrong < <(scan "$MM/edge.safetensors" "$T/src/edge_bf16.safetensors")
+echo "--max corrupt copy, prefetch on: $nbad EIO blocks in [$first, $last), $wrong wrong blocks, $(fs_stat_field "$MM" prefetch_chunks) chunks prefetched"
+check "--max corrupt chunk: its reads give EIO" [ "$nbad" -ge 1 ]
+check "--max corrupt chunk: the EIO range is one chunk" [ $((last - first)) -le $((262144 + 8192)) ]
+check "--max corrupt file: every other block correct" [ "$wrong" = 0 ]
+check "--max: chunks were prefetched in runs" [ "$(fs_stat_field "$MM" prefetch_chunks)" -ge 4 ]
+check "--max: the log names the bad chunk" grep -q "edge.safetensors: chunk [0-9]" "$MM.log"
+flip "$MS/edge.df11" "$pos"
+fs_drop "$MM/edge.safetensors"
+check "--max repaired file reads correctly" cmp -s "$MM/edge.safetensors" "$T/src/edge_bf16.safetensors"
+fusermount3 -u "$MM" || fusermount3 -uz "$MM"
+fs_wait_exit "$FS_PID" 60 || fail "--max mount's daemon exits"
+
 # --- unmount while a file is held open: busy, then lazy ---
 fs_mount "$S" "$M" || fail "mount for busy"
 exec 7<"$M/edge_bf16.safetensors"
