@@ -206,6 +206,53 @@ static bool scalar_tail(il_state *s)
 #define T_AVX2 __attribute__((target("avx2,bmi2,popcnt")))
 #define INL static inline __attribute__((always_inline))
 
+/* ---- the cursors of a multi-chunk run (z_multi, zy_multi, y_multi) ----
+ * Per chunk: stream, output and sign-plane positions, and the last a group
+ * may start from (a whole 16-lane group left, and 2*16 + 16 words: a group
+ * takes at most 32, a refill loads at most 16). Each chunk keeps its own
+ * stream; the run stops when any chunk lacks a whole group or words. */
+typedef struct {
+    const uint8_t *p[8], *lim[8], *sg[8];
+    uint8_t *o[8], *oend[8];
+} il_cursors;
+
+INL void cursors_init(il_cursors *c, const unsigned J, il_state *const *s)
+{
+#pragma GCC unroll 8
+    for (unsigned j = 0; j < J; j++) {
+        c->p[j] = s[j]->w + 2 * s[j]->pos;
+        c->lim[j] = s[j]->w + 2 * (s[j]->nw - (2 * 16 + 16));
+        c->o[j] = s[j]->dst + 2 * s[j]->i;
+        c->oend[j] = s[j]->dst + 2 * (s[j]->i + (s[j]->n - s[j]->i) / 16 * 16) - 32;
+        c->sg[j] = s[j]->sg + s[j]->i / 8;
+    }
+}
+
+/* Groups every chunk can surely take, so the loop that runs them checks
+ * nothing (GPT-2 takes ~11 words a group, so this is asked a few times per
+ * chunk, ever shorter). */
+INL uint64_t cursors_groups(const il_cursors *c, const unsigned J)
+{
+    uint64_t K = UINT64_MAX;
+#pragma GCC unroll 8
+    for (unsigned j = 0; j < J; j++) {
+        uint64_t g = c->o[j] <= c->oend[j] ? (uint64_t)(c->oend[j] - c->o[j]) / 32 + 1 : 0;
+        uint64_t w = c->p[j] <= c->lim[j] ? (uint64_t)(c->lim[j] - c->p[j]) / 64 + 1 : 0;
+        g = g < w ? g : w;
+        K = K < g ? K : g;
+    }
+    return K;
+}
+
+INL void cursors_save(const il_cursors *c, const unsigned J, il_state *const *s)
+{
+#pragma GCC unroll 8
+    for (unsigned j = 0; j < J; j++) {
+        s[j]->pos = (uint64_t)(c->p[j] - s[j]->w) / 2;
+        s[j]->i = (uint64_t)(c->o[j] - s[j]->dst) / 2;
+    }
+}
+
 /* ---- AVX-512: V chains of 16 lanes ---- */
 
 /* The refill of one chain: lanes in k (below 2^16) take the next words,
@@ -367,33 +414,11 @@ INL T_AVX512 void z_multi(const unsigned J, il_state *const *s)
     const __m512i t2 = _mm512_and_si512(_mm512_loadu_si512(t->ctx + 128), c7);
     const __m512i t3 = _mm512_and_si512(_mm512_loadu_si512(t->ctx + 192), c7);
     __m512i x[8];
-    /* per chunk: stream, output and sign plane pointers, and the last
-     * positions a group may start from (a whole group left, and 2*16 + 16
-     * words: a group takes at most 32, each refill loads 16) */
-    const uint8_t *p[8], *lim[8], *sg[8];
-    uint8_t *o[8], *oend[8];
+    il_cursors cur;
+    cursors_init(&cur, J, s);
 #pragma GCC unroll 8
-    for (unsigned j = 0; j < J; j++) {
-        x[j] = _mm512_loadu_si512(s[j]->x);
-        p[j] = s[j]->w + 2 * s[j]->pos;
-        lim[j] = s[j]->w + 2 * (s[j]->nw - (2 * 16 + 16));
-        o[j] = s[j]->dst + 2 * s[j]->i;
-        oend[j] = s[j]->dst + 2 * (s[j]->i + (s[j]->n - s[j]->i) / 16 * 16) - 32;
-        sg[j] = s[j]->sg + s[j]->i / 8;
-    }
-    for (;;) {
-        /* groups every chunk can surely take: the loop below then checks
-         * nothing (GPT-2 takes ~11 words a group, so this runs a few times
-         * per chunk, ever shorter) */
-        uint64_t K = UINT64_MAX;
-#pragma GCC unroll 8
-        for (unsigned j = 0; j < J; j++) {
-            uint64_t g = o[j] <= oend[j] ? (uint64_t)(oend[j] - o[j]) / 32 + 1 : 0;
-            uint64_t w = p[j] <= lim[j] ? (uint64_t)(lim[j] - p[j]) / 64 + 1 : 0;
-            g = g < w ? g : w;
-            K = K < g ? K : g;
-        }
-        if (K == 0) break;
+    for (unsigned j = 0; j < J; j++) x[j] = _mm512_loadu_si512(s[j]->x);
+    for (uint64_t K; (K = cursors_groups(&cur, J)) > 0;) {
         for (; K > 0; K--) {
             __m512i en[8];
 #pragma GCC unroll 8
@@ -402,7 +427,7 @@ INL T_AVX512 void z_multi(const unsigned J, il_state *const *s)
                 __m512i y = _mm512_add_epi32(
                     _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(e, 8), m12), _mm512_srli_epi32(x[j], 12)),
                     _mm512_srli_epi32(e, 20));
-                x[j] = z_refill(y, _mm512_cmplt_epu32_mask(y, low), &p[j]);
+                x[j] = z_refill(y, _mm512_cmplt_epu32_mask(y, low), &cur.p[j]);
                 en[j] = e;
             }
 #pragma GCC unroll 8
@@ -416,22 +441,19 @@ INL T_AVX512 void z_multi(const unsigned J, il_state *const *s)
                 __m512i y = _mm512_add_epi32(
                     _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(ms, 7), m12), _mm512_srli_epi32(x[j], 12)),
                     _mm512_and_si512(_mm512_srli_epi32(ms, 19), m12));
-                x[j] = z_refill(y, _mm512_cmplt_epu32_mask(y, low), &p[j]);
+                x[j] = z_refill(y, _mm512_cmplt_epu32_mask(y, low), &cur.p[j]);
                 __m512i r = _mm512_ternarylogic_epi32(_mm512_slli_epi32(e, 7), ms, m7f, 0xD8);
-                __mmask16 ks = (__mmask16)rd16(sg[j]);
+                __mmask16 ks = (__mmask16)rd16(cur.sg[j]);
                 r = _mm512_ternarylogic_epi32(r, _mm512_maskz_mov_epi32(ks, sbit), m7fff, 0xEC);
-                _mm256_storeu_si256((__m256i *)o[j], _mm512_cvtepi32_epi16(r));
-                o[j] += 32;
-                sg[j] += 2;
+                _mm256_storeu_si256((__m256i *)cur.o[j], _mm512_cvtepi32_epi16(r));
+                cur.o[j] += 32;
+                cur.sg[j] += 2;
             }
         }
     }
 #pragma GCC unroll 8
-    for (unsigned j = 0; j < J; j++) {
-        _mm512_storeu_si512(s[j]->x, x[j]);
-        s[j]->pos = (uint64_t)(p[j] - s[j]->w) / 2;
-        s[j]->i = (uint64_t)(o[j] - s[j]->dst) / 2;
-    }
+    for (unsigned j = 0; j < J; j++) _mm512_storeu_si512(s[j]->x, x[j]);
+    cursors_save(&cur, J, s);
 }
 
 /* The same with each chunk as two ymm chains: faster for two chunks
@@ -451,28 +473,14 @@ INL T_AVX512 void zy_multi(const unsigned J, il_state *const *s)
     const __m512i t2 = _mm512_and_si512(_mm512_loadu_si512(t->ctx + 128), c7);
     const __m512i t3 = _mm512_and_si512(_mm512_loadu_si512(t->ctx + 192), c7);
     __m256i xa[8], xb[8];
-    const uint8_t *p[8], *lim[8], *sg[8];
-    uint8_t *o[8], *oend[8];
+    il_cursors cur;
+    cursors_init(&cur, J, s);
 #pragma GCC unroll 8
     for (unsigned j = 0; j < J; j++) {
         xa[j] = _mm256_loadu_si256((const __m256i *)s[j]->x);
         xb[j] = _mm256_loadu_si256((const __m256i *)(s[j]->x + 8));
-        p[j] = s[j]->w + 2 * s[j]->pos;
-        lim[j] = s[j]->w + 2 * (s[j]->nw - (2 * 16 + 16));
-        o[j] = s[j]->dst + 2 * s[j]->i;
-        oend[j] = s[j]->dst + 2 * (s[j]->i + (s[j]->n - s[j]->i) / 16 * 16) - 32;
-        sg[j] = s[j]->sg + s[j]->i / 8;
     }
-    for (;;) {
-        uint64_t K = UINT64_MAX;
-#pragma GCC unroll 8
-        for (unsigned j = 0; j < J; j++) {
-            uint64_t g = o[j] <= oend[j] ? (uint64_t)(oend[j] - o[j]) / 32 + 1 : 0;
-            uint64_t w = p[j] <= lim[j] ? (uint64_t)(lim[j] - p[j]) / 64 + 1 : 0;
-            g = g < w ? g : w;
-            K = K < g ? K : g;
-        }
-        if (K == 0) break;
+    for (uint64_t K; (K = cursors_groups(&cur, J)) > 0;) {
         for (; K > 0; K--) {
             __m256i ea[8], eb[8];
 #pragma GCC unroll 8
@@ -483,8 +491,8 @@ INL T_AVX512 void zy_multi(const unsigned J, il_state *const *s)
                                               _mm256_srli_epi32(e0, 20));
                 __m256i y1 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(e1, 8), m12), _mm256_srli_epi32(xb[j], 12)),
                                               _mm256_srli_epi32(e1, 20));
-                xa[j] = zy_refill(y0, _mm256_cmplt_epu32_mask(y0, low), &p[j]);
-                xb[j] = zy_refill(y1, _mm256_cmplt_epu32_mask(y1, low), &p[j]);
+                xa[j] = zy_refill(y0, _mm256_cmplt_epu32_mask(y0, low), &cur.p[j]);
+                xb[j] = zy_refill(y1, _mm256_cmplt_epu32_mask(y1, low), &cur.p[j]);
                 ea[j] = e0, eb[j] = e1;
             }
 #pragma GCC unroll 8
@@ -502,17 +510,17 @@ INL T_AVX512 void zy_multi(const unsigned J, il_state *const *s)
                                               _mm256_and_si256(_mm256_srli_epi32(ms0, 19), m12));
                 __m256i y1 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(ms1, 7), m12), _mm256_srli_epi32(xb[j], 12)),
                                               _mm256_and_si256(_mm256_srli_epi32(ms1, 19), m12));
-                xa[j] = zy_refill(y0, _mm256_cmplt_epu32_mask(y0, low), &p[j]);
-                xb[j] = zy_refill(y1, _mm256_cmplt_epu32_mask(y1, low), &p[j]);
-                uint32_t ks = rd16(sg[j]);
+                xa[j] = zy_refill(y0, _mm256_cmplt_epu32_mask(y0, low), &cur.p[j]);
+                xb[j] = zy_refill(y1, _mm256_cmplt_epu32_mask(y1, low), &cur.p[j]);
+                uint32_t ks = rd16(cur.sg[j]);
                 __m256i r0 = _mm256_ternarylogic_epi32(_mm256_slli_epi32(e0, 7), ms0, m7f, 0xD8);
                 __m256i r1 = _mm256_ternarylogic_epi32(_mm256_slli_epi32(e1, 7), ms1, m7f, 0xD8);
                 r0 = _mm256_ternarylogic_epi32(r0, _mm256_maskz_mov_epi32((__mmask8)ks, sbit), m7fff, 0xEC);
                 r1 = _mm256_ternarylogic_epi32(r1, _mm256_maskz_mov_epi32((__mmask8)(ks >> 8), sbit), m7fff, 0xEC);
-                _mm_storeu_si128((__m128i *)o[j], _mm256_cvtepi32_epi16(r0));
-                _mm_storeu_si128((__m128i *)(o[j] + 16), _mm256_cvtepi32_epi16(r1));
-                o[j] += 32;
-                sg[j] += 2;
+                _mm_storeu_si128((__m128i *)cur.o[j], _mm256_cvtepi32_epi16(r0));
+                _mm_storeu_si128((__m128i *)(cur.o[j] + 16), _mm256_cvtepi32_epi16(r1));
+                cur.o[j] += 32;
+                cur.sg[j] += 2;
             }
         }
     }
@@ -520,9 +528,8 @@ INL T_AVX512 void zy_multi(const unsigned J, il_state *const *s)
     for (unsigned j = 0; j < J; j++) {
         _mm256_storeu_si256((__m256i *)s[j]->x, xa[j]);
         _mm256_storeu_si256((__m256i *)(s[j]->x + 8), xb[j]);
-        s[j]->pos = (uint64_t)(p[j] - s[j]->w) / 2;
-        s[j]->i = (uint64_t)(o[j] - s[j]->dst) / 2;
     }
+    cursors_save(&cur, J, s);
 }
 
 static T_AVX512 void zy_multi2(il_state *const *s) { zy_multi(2, s); }
@@ -656,28 +663,14 @@ INL T_AVX2 void y_multi(const unsigned J, il_state *const *s)
     const int *ctx = (const int *)(const void *)t->ctx;
     const __m256i sh = _mm256_setr_epi32(15, 14, 13, 12, 11, 10, 9, 8);
     __m256i x[8];
-    const uint8_t *p[4], *lim[4], *sg[4];
-    uint8_t *o[4], *oend[4];
+    il_cursors cur;
+    cursors_init(&cur, J, s);
 #pragma GCC unroll 4
     for (unsigned j = 0; j < J; j++) {
         x[2 * j] = _mm256_loadu_si256((const __m256i *)s[j]->x);
         x[2 * j + 1] = _mm256_loadu_si256((const __m256i *)(s[j]->x + 8));
-        p[j] = s[j]->w + 2 * s[j]->pos;
-        lim[j] = s[j]->w + 2 * (s[j]->nw - (2 * 16 + 16));
-        o[j] = s[j]->dst + 2 * s[j]->i;
-        oend[j] = s[j]->dst + 2 * (s[j]->i + (s[j]->n - s[j]->i) / 16 * 16) - 32;
-        sg[j] = s[j]->sg + s[j]->i / 8;
     }
-    for (;;) {
-        uint64_t K = UINT64_MAX;
-#pragma GCC unroll 4
-        for (unsigned j = 0; j < J; j++) {
-            uint64_t g = o[j] <= oend[j] ? (uint64_t)(oend[j] - o[j]) / 32 + 1 : 0;
-            uint64_t w = p[j] <= lim[j] ? (uint64_t)(lim[j] - p[j]) / 64 + 1 : 0;
-            g = g < w ? g : w;
-            K = K < g ? K : g;
-        }
-        if (K == 0) break;
+    for (uint64_t K; (K = cursors_groups(&cur, J)) > 0;) {
         for (; K > 0; K--) {
             __m256i en[8];
 #pragma GCC unroll 8
@@ -686,7 +679,7 @@ INL T_AVX2 void y_multi(const unsigned J, il_state *const *s)
                 __m256i y = _mm256_add_epi32(
                     _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(e, 8), m12), _mm256_srli_epi32(x[v], 12)),
                     _mm256_srli_epi32(e, 20));
-                x[v] = y_refill(y, &p[v / 2]);
+                x[v] = y_refill(y, &cur.p[v / 2]);
                 en[v] = e;
             }
 #pragma GCC unroll 8
@@ -699,25 +692,24 @@ INL T_AVX2 void y_multi(const unsigned J, il_state *const *s)
                 __m256i y = _mm256_add_epi32(
                     _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(ms, 7), m12), _mm256_srli_epi32(x[v], 12)),
                     _mm256_and_si256(_mm256_srli_epi32(ms, 19), m12));
-                x[v] = y_refill(y, &p[v / 2]);
+                x[v] = y_refill(y, &cur.p[v / 2]);
                 __m256i r = _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi32(e, 7), _mm256_set1_epi32(0x7F80)),
                                             _mm256_and_si256(ms, _mm256_set1_epi32(0x7F)));
-                __m256i b = _mm256_set1_epi32(sg[v / 2][v % 2]);
+                __m256i b = _mm256_set1_epi32(cur.sg[v / 2][v % 2]);
                 r = _mm256_or_si256(r, _mm256_and_si256(_mm256_sllv_epi32(b, sh), _mm256_set1_epi32(0x8000)));
                 __m256i pk = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);
-                _mm_storeu_si128((__m128i *)(o[v / 2] + 16 * (v % 2)), _mm256_castsi256_si128(pk));
+                _mm_storeu_si128((__m128i *)(cur.o[v / 2] + 16 * (v % 2)), _mm256_castsi256_si128(pk));
             }
 #pragma GCC unroll 4
-            for (unsigned j = 0; j < J; j++) o[j] += 32, sg[j] += 2;
+            for (unsigned j = 0; j < J; j++) cur.o[j] += 32, cur.sg[j] += 2;
         }
     }
 #pragma GCC unroll 4
     for (unsigned j = 0; j < J; j++) {
         _mm256_storeu_si256((__m256i *)s[j]->x, x[2 * j]);
         _mm256_storeu_si256((__m256i *)(s[j]->x + 8), x[2 * j + 1]);
-        s[j]->pos = (uint64_t)(p[j] - s[j]->w) / 2;
-        s[j]->i = (uint64_t)(o[j] - s[j]->dst) / 2;
     }
+    cursors_save(&cur, J, s);
 }
 
 static T_AVX2 void y_multi2(il_state *const *s) { y_multi(2, s); }
