@@ -27,8 +27,10 @@
  *    interleaving the ANS scalar decoder does by hand is there already.
  *
  * Decode tables (eslot 16 KiB, mslot 128 KiB, ctx) are built per model and
- * kept per thread, like the ANS ones (ans_decode.c). */
-#include "reader.h"
+ * kept per thread, like the ANS ones (ans_decode.c). This file holds the
+ * tables, the scalar path, the checks and the API; the SIMD runners are
+ * in ans_il_x86.c. */
+#include "ans_il.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,17 +39,7 @@
 #error "the ANS_IL decoder reads little-endian words directly"
 #endif
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define HAVE_X86 1
-#else
-#define HAVE_X86 0
-#endif
 
-#define IL_M ((1u << DF11_ANS_IL_BITS) - 1)
-
-static bool fast_build(const uint16_t *efreq, const uint16_t *const *mfreq, uint32_t *eslot,
-                       uint32_t *mslot);
 
 void df11_ans_il_dtable_build(const df11_fmt_table *tables, const df11_fmt_model *m,
                               df11_ans_il_dtable *t)
@@ -57,7 +49,7 @@ void df11_ans_il_dtable_build(const df11_fmt_table *tables, const df11_fmt_model
     /* the same entries as ans.h's builder, sixteen per store: a tensor of
      * a few chunks takes about as long to decode as the scalar builder
      * took (7% of GPT-2 --max df11_pread) */
-    if (!fast_build(tables[m->exp_table].freq, mfreq, t->eslot, t->mslot))
+    if (!df11_il_fast_build(tables[m->exp_table].freq, mfreq, t->eslot, t->mslot))
         df11_ans_il_build(tables[m->exp_table].freq, mfreq, t->eslot, t->mslot);
     for (unsigned e = 0; e < 256; e++) t->ctx[e] = m->ctx[e] & 7u;
 }
@@ -98,12 +90,6 @@ const df11_ans_il_dtable *df11_ans_il_dtable_get(const df11_reader *r, uint32_t 
     return &c->t;
 }
 
-static inline uint32_t rd16(const uint8_t *p)
-{
-    uint16_t w;
-    memcpy(&w, p, 2);
-    return w;
-}
 
 static inline void st16(uint8_t *p, uint32_t v)
 {
@@ -111,16 +97,6 @@ static inline void st16(uint8_t *p, uint32_t v)
     memcpy(p, &w, 2);
 }
 
-/* Where a decode stands: lane states, the stream position (in words) and
- * the first element not yet decoded (always a group boundary). */
-typedef struct {
-    uint32_t x[DF11_ANS_IL_MAX_LANES];
-    uint32_t nl, n;
-    uint64_t pos, nw, i;
-    const uint8_t *w, *sg;
-    uint8_t *dst;
-    const df11_ans_il_dtable *t;
-} il_state;
 
 /* A refill without a branch (needed about every other step, at random;
  * see REFILL in ans_decode.c): the word is read whether it is taken or
@@ -200,634 +176,6 @@ static bool scalar_tail(il_state *s)
     return true;
 }
 
-#if HAVE_X86
-
-#define T_AVX512 __attribute__((target("avx2,bmi2,popcnt,avx512f,avx512vl,avx512bw,avx512vbmi,avx512vbmi2")))
-#define T_AVX2 __attribute__((target("avx2,bmi2,popcnt")))
-#define INL static inline __attribute__((always_inline))
-
-/* ---- the cursors of a multi-chunk run (z_multi, zy_multi, y_multi) ----
- * Per chunk: stream, output and sign-plane positions, and the last a group
- * may start from (a whole 16-lane group left, and 2*16 + 16 words: a group
- * takes at most 32, a refill loads at most 16). Each chunk keeps its own
- * stream; the run stops when any chunk lacks a whole group or words. */
-typedef struct {
-    const uint8_t *p[8], *lim[8], *sg[8];
-    uint8_t *o[8], *oend[8];
-} il_cursors;
-
-INL void cursors_init(il_cursors *c, const unsigned J, il_state *const *s)
-{
-#pragma GCC unroll 8
-    for (unsigned j = 0; j < J; j++) {
-        c->p[j] = s[j]->w + 2 * s[j]->pos;
-        c->lim[j] = s[j]->w + 2 * (s[j]->nw - (2 * 16 + 16));
-        c->o[j] = s[j]->dst + 2 * s[j]->i;
-        c->oend[j] = s[j]->dst + 2 * (s[j]->i + (s[j]->n - s[j]->i) / 16 * 16) - 32;
-        c->sg[j] = s[j]->sg + s[j]->i / 8;
-    }
-}
-
-/* Groups every chunk can surely take, so the loop that runs them checks
- * nothing (GPT-2 takes ~11 words a group, so this is asked a few times per
- * chunk, ever shorter). */
-INL uint64_t cursors_groups(const il_cursors *c, const unsigned J)
-{
-    uint64_t K = UINT64_MAX;
-#pragma GCC unroll 8
-    for (unsigned j = 0; j < J; j++) {
-        uint64_t g = c->o[j] <= c->oend[j] ? (uint64_t)(c->oend[j] - c->o[j]) / 32 + 1 : 0;
-        uint64_t w = c->p[j] <= c->lim[j] ? (uint64_t)(c->lim[j] - c->p[j]) / 64 + 1 : 0;
-        g = g < w ? g : w;
-        K = K < g ? K : g;
-    }
-    return K;
-}
-
-INL void cursors_save(const il_cursors *c, const unsigned J, il_state *const *s)
-{
-#pragma GCC unroll 8
-    for (unsigned j = 0; j < J; j++) {
-        s[j]->pos = (uint64_t)(c->p[j] - s[j]->w) / 2;
-        s[j]->i = (uint64_t)(c->o[j] - s[j]->dst) / 2;
-    }
-}
-
-/* ---- AVX-512: V chains of 16 lanes ---- */
-
-/* The refill of one chain: lanes in k (below 2^16) take the next words,
- * in lane order. p has at least 16 readable words. */
-INL T_AVX512 __m512i z_refill(__m512i x, __mmask16 k, const uint8_t **p)
-{
-    __m512i w = _mm512_maskz_expand_epi32(k, _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)*p)));
-    *p += 2 * (unsigned)__builtin_popcount(k);
-    return _mm512_mask_or_epi32(x, k, _mm512_slli_epi32(x, 16), w);
-}
-
-INL T_AVX512 void z_run(const unsigned V, il_state *s)
-{
-    const __m512i m12 = _mm512_set1_epi32((int)IL_M), low = _mm512_set1_epi32((int)DF11_ANS_LOW);
-    const __m512i b80 = _mm512_set1_epi32(0x80), m7f = _mm512_set1_epi32(0x7F);
-    const __m512i m7fff = _mm512_set1_epi32(0x7FFF), sbit = _mm512_set1_epi32(0x8000);
-    const __mmask64 byte0 = 0x1111111111111111ull;
-    const uint32_t *eslot = s->t->eslot, *mslot = s->t->mslot;
-    /* the context table, masked to its 3 bits (the reference uses ctx & 7) */
-    const __m512i c7 = _mm512_set1_epi8(7);
-    const __m512i t0 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx), c7);
-    const __m512i t1 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx + 64), c7);
-    const __m512i t2 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx + 128), c7);
-    const __m512i t3 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx + 192), c7);
-    const uint32_t nl = 16 * V;
-    __m512i x[4];
-#pragma GCC unroll 4
-    for (unsigned v = 0; v < V; v++) x[v] = _mm512_loadu_si512(s->x + 16 * v);
-    const uint8_t *p = s->w + 2 * s->pos;
-    /* the last position a group may start from: 2*nl + 16 words left */
-    const uint8_t *lim = s->w + 2 * (s->nw - (2 * (uint64_t)nl + 16));
-    uint64_t i = s->i;
-    uint8_t *dst = s->dst;
-    while (s->n - i >= nl && p <= lim) {
-        __m512i en[4];
-#pragma GCC unroll 4
-        for (unsigned v = 0; v < V; v++) {
-            __m512i e = _mm512_i32gather_epi32(_mm512_and_si512(x[v], m12), eslot, 4);
-            __m512i y = _mm512_add_epi32(
-                _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(e, 8), m12), _mm512_srli_epi32(x[v], 12)),
-                _mm512_srli_epi32(e, 20));
-            x[v] = z_refill(y, _mm512_cmplt_epu32_mask(y, low), &p);
-            en[v] = e;
-        }
-#pragma GCC unroll 4
-        for (unsigned v = 0; v < V; v++) {
-            __m512i e = en[v];
-            /* ctx[e]: byte 0 of each lane from the low or high 128 entries */
-            __m512i clo = _mm512_maskz_permutex2var_epi8(byte0, t0, e, t1);
-            __m512i chi = _mm512_permutex2var_epi8(t2, e, t3);
-            __m512i c = _mm512_mask_mov_epi8(clo, _mm512_test_epi8_mask(e, b80), chi);
-            /* c << 12 | (x & 0xFFF) */
-            __m512i idx = _mm512_ternarylogic_epi32(_mm512_slli_epi32(c, 12), x[v], m12, 0xF8);
-            __m512i ms = _mm512_i32gather_epi32(idx, mslot, 4);
-            __m512i y = _mm512_add_epi32(
-                _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(ms, 7), m12), _mm512_srli_epi32(x[v], 12)),
-                _mm512_and_si512(_mm512_srli_epi32(ms, 19), m12));
-            x[v] = z_refill(y, _mm512_cmplt_epu32_mask(y, low), &p);
-            /* e << 7 | m (bits 0-6 from ms, 7-14 from e), then the sign */
-            __m512i r = _mm512_ternarylogic_epi32(_mm512_slli_epi32(e, 7), ms, m7f, 0xD8);
-            __mmask16 ks = (__mmask16)rd16(s->sg + (i >> 3) + 2 * v);
-            r = _mm512_ternarylogic_epi32(r, _mm512_maskz_mov_epi32(ks, sbit), m7fff, 0xEC);
-            _mm256_storeu_si256((__m256i *)(dst + 2 * (i + 16 * v)), _mm512_cvtepi32_epi16(r));
-        }
-        i += nl;
-    }
-#pragma GCC unroll 4
-    for (unsigned v = 0; v < V; v++) _mm512_storeu_si512(s->x + 16 * v, x[v]);
-    s->pos = (uint64_t)(p - s->w) / 2;
-    s->i = i;
-}
-
-
-/* A 16-lane chunk alone as two 8-lane ymm chains (AVX-512VL): the lanes
- * are independent either way, but a ymm gather completes sooner than a
- * zmm one, and a lone chunk is bound by that latency. */
-INL T_AVX512 __m256i zy_refill(__m256i x, __mmask8 k, const uint8_t **p)
-{
-    __m256i w = _mm256_maskz_expand_epi32(k, _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)*p)));
-    *p += 2 * (unsigned)__builtin_popcount(k);
-    return _mm256_mask_or_epi32(x, k, _mm256_slli_epi32(x, 16), w);
-}
-
-static T_AVX512 void zy_run16(il_state *s)
-{
-    const __m256i m12 = _mm256_set1_epi32((int)IL_M), low = _mm256_set1_epi32((int)DF11_ANS_LOW);
-    const __m512i b80 = _mm512_set1_epi32(0x80);
-    const __m256i m7f = _mm256_set1_epi32(0x7F), m7fff = _mm256_set1_epi32(0x7FFF), sbit = _mm256_set1_epi32(0x8000);
-    const __mmask64 byte0 = 0x1111111111111111ull;
-    const uint32_t *eslot = s->t->eslot, *mslot = s->t->mslot;
-    const __m512i c7 = _mm512_set1_epi8(7);
-    const __m512i t0 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx), c7);
-    const __m512i t1 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx + 64), c7);
-    const __m512i t2 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx + 128), c7);
-    const __m512i t3 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx + 192), c7);
-    __m256i x0 = _mm256_loadu_si256((const __m256i *)s->x), x1 = _mm256_loadu_si256((const __m256i *)(s->x + 8));
-    const uint8_t *p = s->w + 2 * s->pos;
-    const uint8_t *lim = s->w + 2 * (s->nw - (2 * 16 + 16));
-    uint64_t i = s->i;
-    uint8_t *dst = s->dst;
-    while (s->n - i >= 16 && p <= lim) {
-        __m256i e0 = _mm256_i32gather_epi32((const int *)eslot, _mm256_and_si256(x0, m12), 4);
-        __m256i e1 = _mm256_i32gather_epi32((const int *)eslot, _mm256_and_si256(x1, m12), 4);
-        __m256i y0 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(e0, 8), m12), _mm256_srli_epi32(x0, 12)),
-                                      _mm256_srli_epi32(e0, 20));
-        __m256i y1 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(e1, 8), m12), _mm256_srli_epi32(x1, 12)),
-                                      _mm256_srli_epi32(e1, 20));
-        x0 = zy_refill(y0, _mm256_cmplt_epu32_mask(y0, low), &p);
-        x1 = zy_refill(y1, _mm256_cmplt_epu32_mask(y1, low), &p);
-        __m512i e = _mm512_inserti64x4(_mm512_castsi256_si512(e0), e1, 1);
-        __m512i clo = _mm512_maskz_permutex2var_epi8(byte0, t0, e, t1);
-        __m512i chi = _mm512_permutex2var_epi8(t2, e, t3);
-        __m512i c = _mm512_slli_epi32(_mm512_mask_mov_epi8(clo, _mm512_test_epi8_mask(e, b80), chi), 12);
-        __m256i i0 = _mm256_ternarylogic_epi32(_mm512_castsi512_si256(c), x0, m12, 0xF8);
-        __m256i i1 = _mm256_ternarylogic_epi32(_mm512_extracti64x4_epi64(c, 1), x1, m12, 0xF8);
-        __m256i ms0 = _mm256_i32gather_epi32((const int *)mslot, i0, 4);
-        __m256i ms1 = _mm256_i32gather_epi32((const int *)mslot, i1, 4);
-        y0 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(ms0, 7), m12), _mm256_srli_epi32(x0, 12)),
-                              _mm256_and_si256(_mm256_srli_epi32(ms0, 19), m12));
-        y1 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(ms1, 7), m12), _mm256_srli_epi32(x1, 12)),
-                              _mm256_and_si256(_mm256_srli_epi32(ms1, 19), m12));
-        x0 = zy_refill(y0, _mm256_cmplt_epu32_mask(y0, low), &p);
-        x1 = zy_refill(y1, _mm256_cmplt_epu32_mask(y1, low), &p);
-        uint32_t ks = rd16(s->sg + (i >> 3));
-        __m256i r0 = _mm256_ternarylogic_epi32(_mm256_slli_epi32(e0, 7), ms0, m7f, 0xD8);
-        __m256i r1 = _mm256_ternarylogic_epi32(_mm256_slli_epi32(e1, 7), ms1, m7f, 0xD8);
-        r0 = _mm256_ternarylogic_epi32(r0, _mm256_maskz_mov_epi32((__mmask8)ks, sbit), m7fff, 0xEC);
-        r1 = _mm256_ternarylogic_epi32(r1, _mm256_maskz_mov_epi32((__mmask8)(ks >> 8), sbit), m7fff, 0xEC);
-        _mm_storeu_si128((__m128i *)(dst + 2 * i), _mm256_cvtepi32_epi16(r0));
-        _mm_storeu_si128((__m128i *)(dst + 2 * i + 16), _mm256_cvtepi32_epi16(r1));
-        i += 16;
-    }
-    _mm256_storeu_si256((__m256i *)s->x, x0);
-    _mm256_storeu_si256((__m256i *)(s->x + 8), x1);
-    s->pos = (uint64_t)(p - s->w) / 2;
-    s->i = i;
-}
-static T_AVX512 void z_run2(il_state *s) { z_run(2, s); }
-static T_AVX512 void z_run3(il_state *s) { z_run(3, s); }
-static T_AVX512 void z_run4(il_state *s) { z_run(4, s); }
-
-/* J chunks of 16 lanes (one chain each, all on the same tables), run
- * interleaved: a 256 KiB chunk (the default size) has 16 lanes, and one
- * chain alone runs at the latency of gather -> multiply -> refill ->
- * gather (GPT-2, Zen 4: 0.64 GB/s alone, see df11_ans_il_decode_many).
- * Each chunk keeps its own stream; all stop when one of them has no
- * whole group or too few words left. */
-INL T_AVX512 void z_multi(const unsigned J, il_state *const *s)
-{
-    const __m512i m12 = _mm512_set1_epi32((int)IL_M), low = _mm512_set1_epi32((int)DF11_ANS_LOW);
-    const __m512i b80 = _mm512_set1_epi32(0x80), m7f = _mm512_set1_epi32(0x7F);
-    const __m512i m7fff = _mm512_set1_epi32(0x7FFF), sbit = _mm512_set1_epi32(0x8000);
-    const __mmask64 byte0 = 0x1111111111111111ull;
-    const df11_ans_il_dtable *t = s[0]->t;
-    const uint32_t *eslot = t->eslot, *mslot = t->mslot;
-    const __m512i c7 = _mm512_set1_epi8(7);
-    const __m512i t0 = _mm512_and_si512(_mm512_loadu_si512(t->ctx), c7);
-    const __m512i t1 = _mm512_and_si512(_mm512_loadu_si512(t->ctx + 64), c7);
-    const __m512i t2 = _mm512_and_si512(_mm512_loadu_si512(t->ctx + 128), c7);
-    const __m512i t3 = _mm512_and_si512(_mm512_loadu_si512(t->ctx + 192), c7);
-    __m512i x[8];
-    il_cursors cur;
-    cursors_init(&cur, J, s);
-#pragma GCC unroll 8
-    for (unsigned j = 0; j < J; j++) x[j] = _mm512_loadu_si512(s[j]->x);
-    for (uint64_t K; (K = cursors_groups(&cur, J)) > 0;) {
-        for (; K > 0; K--) {
-            __m512i en[8];
-#pragma GCC unroll 8
-            for (unsigned j = 0; j < J; j++) {
-                __m512i e = _mm512_i32gather_epi32(_mm512_and_si512(x[j], m12), eslot, 4);
-                __m512i y = _mm512_add_epi32(
-                    _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(e, 8), m12), _mm512_srli_epi32(x[j], 12)),
-                    _mm512_srli_epi32(e, 20));
-                x[j] = z_refill(y, _mm512_cmplt_epu32_mask(y, low), &cur.p[j]);
-                en[j] = e;
-            }
-#pragma GCC unroll 8
-            for (unsigned j = 0; j < J; j++) {
-                __m512i e = en[j];
-                __m512i clo = _mm512_maskz_permutex2var_epi8(byte0, t0, e, t1);
-                __m512i chi = _mm512_permutex2var_epi8(t2, e, t3);
-                __m512i c = _mm512_mask_mov_epi8(clo, _mm512_test_epi8_mask(e, b80), chi);
-                __m512i idx = _mm512_ternarylogic_epi32(_mm512_slli_epi32(c, 12), x[j], m12, 0xF8);
-                __m512i ms = _mm512_i32gather_epi32(idx, mslot, 4);
-                __m512i y = _mm512_add_epi32(
-                    _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(ms, 7), m12), _mm512_srli_epi32(x[j], 12)),
-                    _mm512_and_si512(_mm512_srli_epi32(ms, 19), m12));
-                x[j] = z_refill(y, _mm512_cmplt_epu32_mask(y, low), &cur.p[j]);
-                __m512i r = _mm512_ternarylogic_epi32(_mm512_slli_epi32(e, 7), ms, m7f, 0xD8);
-                __mmask16 ks = (__mmask16)rd16(cur.sg[j]);
-                r = _mm512_ternarylogic_epi32(r, _mm512_maskz_mov_epi32(ks, sbit), m7fff, 0xEC);
-                _mm256_storeu_si256((__m256i *)cur.o[j], _mm512_cvtepi32_epi16(r));
-                cur.o[j] += 32;
-                cur.sg[j] += 2;
-            }
-        }
-    }
-#pragma GCC unroll 8
-    for (unsigned j = 0; j < J; j++) _mm512_storeu_si512(s[j]->x, x[j]);
-    cursors_save(&cur, J, s);
-}
-
-/* The same with each chunk as two ymm chains: faster for two chunks
- * (four chains; 2^17-element chunks 1.34 -> 1.47-1.52 GB/s), no faster
- * from three on, where the gathers' throughput bounds both (~1.6). */
-INL T_AVX512 void zy_multi(const unsigned J, il_state *const *s)
-{
-    const __m256i m12 = _mm256_set1_epi32((int)IL_M), low = _mm256_set1_epi32((int)DF11_ANS_LOW);
-    const __m512i b80 = _mm512_set1_epi32(0x80);
-    const __m256i m7f = _mm256_set1_epi32(0x7F), m7fff = _mm256_set1_epi32(0x7FFF), sbit = _mm256_set1_epi32(0x8000);
-    const __mmask64 byte0 = 0x1111111111111111ull;
-    const df11_ans_il_dtable *t = s[0]->t;
-    const int *eslot = (const int *)t->eslot, *mslot = (const int *)t->mslot;
-    const __m512i c7 = _mm512_set1_epi8(7);
-    const __m512i t0 = _mm512_and_si512(_mm512_loadu_si512(t->ctx), c7);
-    const __m512i t1 = _mm512_and_si512(_mm512_loadu_si512(t->ctx + 64), c7);
-    const __m512i t2 = _mm512_and_si512(_mm512_loadu_si512(t->ctx + 128), c7);
-    const __m512i t3 = _mm512_and_si512(_mm512_loadu_si512(t->ctx + 192), c7);
-    __m256i xa[8], xb[8];
-    il_cursors cur;
-    cursors_init(&cur, J, s);
-#pragma GCC unroll 8
-    for (unsigned j = 0; j < J; j++) {
-        xa[j] = _mm256_loadu_si256((const __m256i *)s[j]->x);
-        xb[j] = _mm256_loadu_si256((const __m256i *)(s[j]->x + 8));
-    }
-    for (uint64_t K; (K = cursors_groups(&cur, J)) > 0;) {
-        for (; K > 0; K--) {
-            __m256i ea[8], eb[8];
-#pragma GCC unroll 8
-            for (unsigned j = 0; j < J; j++) {
-                __m256i e0 = _mm256_i32gather_epi32(eslot, _mm256_and_si256(xa[j], m12), 4);
-                __m256i e1 = _mm256_i32gather_epi32(eslot, _mm256_and_si256(xb[j], m12), 4);
-                __m256i y0 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(e0, 8), m12), _mm256_srli_epi32(xa[j], 12)),
-                                              _mm256_srli_epi32(e0, 20));
-                __m256i y1 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(e1, 8), m12), _mm256_srli_epi32(xb[j], 12)),
-                                              _mm256_srli_epi32(e1, 20));
-                xa[j] = zy_refill(y0, _mm256_cmplt_epu32_mask(y0, low), &cur.p[j]);
-                xb[j] = zy_refill(y1, _mm256_cmplt_epu32_mask(y1, low), &cur.p[j]);
-                ea[j] = e0, eb[j] = e1;
-            }
-#pragma GCC unroll 8
-            for (unsigned j = 0; j < J; j++) {
-                __m256i e0 = ea[j], e1 = eb[j];
-                __m512i e = _mm512_inserti64x4(_mm512_castsi256_si512(e0), e1, 1);
-                __m512i clo = _mm512_maskz_permutex2var_epi8(byte0, t0, e, t1);
-                __m512i chi = _mm512_permutex2var_epi8(t2, e, t3);
-                __m512i c = _mm512_slli_epi32(_mm512_mask_mov_epi8(clo, _mm512_test_epi8_mask(e, b80), chi), 12);
-                __m256i i0 = _mm256_ternarylogic_epi32(_mm512_castsi512_si256(c), xa[j], m12, 0xF8);
-                __m256i i1 = _mm256_ternarylogic_epi32(_mm512_extracti64x4_epi64(c, 1), xb[j], m12, 0xF8);
-                __m256i ms0 = _mm256_i32gather_epi32(mslot, i0, 4);
-                __m256i ms1 = _mm256_i32gather_epi32(mslot, i1, 4);
-                __m256i y0 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(ms0, 7), m12), _mm256_srli_epi32(xa[j], 12)),
-                                              _mm256_and_si256(_mm256_srli_epi32(ms0, 19), m12));
-                __m256i y1 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(ms1, 7), m12), _mm256_srli_epi32(xb[j], 12)),
-                                              _mm256_and_si256(_mm256_srli_epi32(ms1, 19), m12));
-                xa[j] = zy_refill(y0, _mm256_cmplt_epu32_mask(y0, low), &cur.p[j]);
-                xb[j] = zy_refill(y1, _mm256_cmplt_epu32_mask(y1, low), &cur.p[j]);
-                uint32_t ks = rd16(cur.sg[j]);
-                __m256i r0 = _mm256_ternarylogic_epi32(_mm256_slli_epi32(e0, 7), ms0, m7f, 0xD8);
-                __m256i r1 = _mm256_ternarylogic_epi32(_mm256_slli_epi32(e1, 7), ms1, m7f, 0xD8);
-                r0 = _mm256_ternarylogic_epi32(r0, _mm256_maskz_mov_epi32((__mmask8)ks, sbit), m7fff, 0xEC);
-                r1 = _mm256_ternarylogic_epi32(r1, _mm256_maskz_mov_epi32((__mmask8)(ks >> 8), sbit), m7fff, 0xEC);
-                _mm_storeu_si128((__m128i *)cur.o[j], _mm256_cvtepi32_epi16(r0));
-                _mm_storeu_si128((__m128i *)(cur.o[j] + 16), _mm256_cvtepi32_epi16(r1));
-                cur.o[j] += 32;
-                cur.sg[j] += 2;
-            }
-        }
-    }
-#pragma GCC unroll 8
-    for (unsigned j = 0; j < J; j++) {
-        _mm256_storeu_si256((__m256i *)s[j]->x, xa[j]);
-        _mm256_storeu_si256((__m256i *)(s[j]->x + 8), xb[j]);
-    }
-    cursors_save(&cur, J, s);
-}
-
-static T_AVX512 void zy_multi2(il_state *const *s) { zy_multi(2, s); }
-
-static T_AVX512 void z_multi3(il_state *const *s) { z_multi(3, s); }
-static T_AVX512 void z_multi4(il_state *const *s) { z_multi(4, s); }
-static T_AVX512 void z_multi5(il_state *const *s) { z_multi(5, s); }
-static T_AVX512 void z_multi6(il_state *const *s) { z_multi(6, s); }
-static T_AVX512 void z_multi7(il_state *const *s) { z_multi(7, s); }
-static T_AVX512 void z_multi8(il_state *const *s) { z_multi(8, s); }
-
-/* Whether the 16-lane fast loop can take another group of s. */
-static bool z_can(const il_state *s)
-{
-    return s->n - s->i >= 16 && s->nw >= 2 * 16 + 16 && s->nw - s->pos >= 2 * 16 + 16;
-}
-
-/* The 16-lane chunks of one table, up to eight at a time, until none can
- * go on in the fast loop; s is reordered. */
-static void z_multi_run(il_state **s, uint32_t count)
-{
-    static void (*const run[9])(il_state *const *) = { NULL, NULL, zy_multi2, z_multi3, z_multi4,
-                                                       z_multi5, z_multi6, z_multi7, z_multi8 };
-    uint32_t m = 0;
-    for (uint32_t k = 0; k < count; k++)
-        if (z_can(s[k])) s[m++] = s[k];
-    while (m > 1) {
-        run[m < 8 ? m : 8](s);
-        uint32_t left = 0;
-        for (uint32_t k = 0; k < m; k++)
-            if (z_can(s[k])) s[left++] = s[k];
-        m = left;
-    }
-    if (m == 1) zy_run16(s[0]);
-}
-
-/* ---- AVX2: V chains of 8 lanes ---- */
-
-/* expand8[k]: for mask k of 8 lanes, lane j's source word index (the
- * popcount of k below j) in a nibble, for vpermd after a nibble spread. */
-static uint32_t expand8[256];
-static pthread_once_t expand_once = PTHREAD_ONCE_INIT;
-static void expand_init(void)
-{
-    for (unsigned k = 0; k < 256; k++) {
-        uint32_t v = 0, c = 0;
-        for (unsigned j = 0; j < 8; j++) {
-            v |= c << (4 * j);
-            c += k >> j & 1;
-        }
-        expand8[k] = v;
-    }
-}
-
-INL T_AVX2 __m256i y_refill(__m256i y, const uint8_t **p)
-{
-    __m256i lt = _mm256_cmpeq_epi32(_mm256_srli_epi32(y, 16), _mm256_setzero_si256()); /* y < 2^16 */
-    unsigned k = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(lt));
-    __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)*p));
-    __m256i ord = _mm256_srlv_epi32(_mm256_set1_epi32((int)expand8[k]),
-                                    _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
-    w = _mm256_permutevar8x32_epi32(w, ord); /* vpermd uses the low 3 bits */
-    *p += 2 * (unsigned)__builtin_popcount(k);
-    return _mm256_blendv_epi8(y, _mm256_or_si256(_mm256_slli_epi32(y, 16), w), lt);
-}
-
-INL T_AVX2 void y_run(const unsigned V, il_state *s)
-{
-    const __m256i m12 = _mm256_set1_epi32((int)IL_M);
-    const uint32_t *eslot = s->t->eslot, *mslot = s->t->mslot;
-    const uint8_t *ctx = s->t->ctx;
-    const uint32_t nl = 8 * V;
-    __m256i x[8];
-#pragma GCC unroll 8
-    for (unsigned v = 0; v < V; v++) x[v] = _mm256_loadu_si256((const __m256i *)(s->x + 8 * v));
-    const uint8_t *p = s->w + 2 * s->pos;
-    /* a refill loads 8 words */
-    const uint8_t *lim = s->w + 2 * (s->nw - (2 * (uint64_t)nl + 8));
-    uint64_t i = s->i;
-    uint8_t *dst = s->dst;
-    /* per-lane shifts that put sign bit j of a byte at bit 15 */
-    const __m256i sh = _mm256_setr_epi32(15, 14, 13, 12, 11, 10, 9, 8);
-    while (s->n - i >= nl && p <= lim) {
-        __m256i en[8];
-#pragma GCC unroll 8
-        for (unsigned v = 0; v < V; v++) {
-            __m256i e = _mm256_i32gather_epi32((const int *)eslot, _mm256_and_si256(x[v], m12), 4);
-            __m256i y = _mm256_add_epi32(
-                _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(e, 8), m12), _mm256_srli_epi32(x[v], 12)),
-                _mm256_srli_epi32(e, 20));
-            x[v] = y_refill(y, &p);
-            en[v] = e;
-        }
-#pragma GCC unroll 8
-        for (unsigned v = 0; v < V; v++) {
-            __m256i e = en[v];
-            /* ctx[e]: a byte gather reads 3 bytes past ctx[255] (the
-             * dtable's padding) */
-            __m256i c = _mm256_i32gather_epi32((const int *)(const void *)ctx,
-                                               _mm256_and_si256(e, _mm256_set1_epi32(0xFF)), 1);
-            __m256i idx = _mm256_or_si256(_mm256_slli_epi32(_mm256_and_si256(c, _mm256_set1_epi32(7)), 12),
-                                          _mm256_and_si256(x[v], m12));
-            __m256i ms = _mm256_i32gather_epi32((const int *)mslot, idx, 4);
-            __m256i y = _mm256_add_epi32(
-                _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(ms, 7), m12), _mm256_srli_epi32(x[v], 12)),
-                _mm256_and_si256(_mm256_srli_epi32(ms, 19), m12));
-            x[v] = y_refill(y, &p);
-            __m256i r = _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi32(e, 7), _mm256_set1_epi32(0x7F80)),
-                                        _mm256_and_si256(ms, _mm256_set1_epi32(0x7F)));
-            __m256i sg = _mm256_set1_epi32(s->sg[(i >> 3) + v]);
-            r = _mm256_or_si256(r, _mm256_and_si256(_mm256_sllv_epi32(sg, sh), _mm256_set1_epi32(0x8000)));
-            __m256i pk = _mm256_packus_epi32(r, r); /* 0-3 | 0-3 | 4-7 | 4-7 */
-            pk = _mm256_permute4x64_epi64(pk, 0x08);
-            _mm_storeu_si128((__m128i *)(dst + 2 * (i + 8 * v)), _mm256_castsi256_si128(pk));
-        }
-        i += nl;
-    }
-#pragma GCC unroll 8
-    for (unsigned v = 0; v < V; v++) _mm256_storeu_si256((__m256i *)(s->x + 8 * v), x[v]);
-    s->pos = (uint64_t)(p - s->w) / 2;
-    s->i = i;
-}
-
-/* J 16-lane chunks of one table, two ymm chains each, interleaved (as
- * z_multi; a lone 16-lane chunk's two chains are bound by latency). */
-INL T_AVX2 void y_multi(const unsigned J, il_state *const *s)
-{
-    const __m256i m12 = _mm256_set1_epi32((int)IL_M);
-    const df11_ans_il_dtable *t = s[0]->t;
-    const int *eslot = (const int *)t->eslot, *mslot = (const int *)t->mslot;
-    const int *ctx = (const int *)(const void *)t->ctx;
-    const __m256i sh = _mm256_setr_epi32(15, 14, 13, 12, 11, 10, 9, 8);
-    __m256i x[8];
-    il_cursors cur;
-    cursors_init(&cur, J, s);
-#pragma GCC unroll 4
-    for (unsigned j = 0; j < J; j++) {
-        x[2 * j] = _mm256_loadu_si256((const __m256i *)s[j]->x);
-        x[2 * j + 1] = _mm256_loadu_si256((const __m256i *)(s[j]->x + 8));
-    }
-    for (uint64_t K; (K = cursors_groups(&cur, J)) > 0;) {
-        for (; K > 0; K--) {
-            __m256i en[8];
-#pragma GCC unroll 8
-            for (unsigned v = 0; v < 2 * J; v++) {
-                __m256i e = _mm256_i32gather_epi32(eslot, _mm256_and_si256(x[v], m12), 4);
-                __m256i y = _mm256_add_epi32(
-                    _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(e, 8), m12), _mm256_srli_epi32(x[v], 12)),
-                    _mm256_srli_epi32(e, 20));
-                x[v] = y_refill(y, &cur.p[v / 2]);
-                en[v] = e;
-            }
-#pragma GCC unroll 8
-            for (unsigned v = 0; v < 2 * J; v++) {
-                __m256i e = en[v];
-                __m256i c = _mm256_i32gather_epi32(ctx, _mm256_and_si256(e, _mm256_set1_epi32(0xFF)), 1);
-                __m256i idx = _mm256_or_si256(_mm256_slli_epi32(_mm256_and_si256(c, _mm256_set1_epi32(7)), 12),
-                                              _mm256_and_si256(x[v], m12));
-                __m256i ms = _mm256_i32gather_epi32(mslot, idx, 4);
-                __m256i y = _mm256_add_epi32(
-                    _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(ms, 7), m12), _mm256_srli_epi32(x[v], 12)),
-                    _mm256_and_si256(_mm256_srli_epi32(ms, 19), m12));
-                x[v] = y_refill(y, &cur.p[v / 2]);
-                __m256i r = _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi32(e, 7), _mm256_set1_epi32(0x7F80)),
-                                            _mm256_and_si256(ms, _mm256_set1_epi32(0x7F)));
-                __m256i b = _mm256_set1_epi32(cur.sg[v / 2][v % 2]);
-                r = _mm256_or_si256(r, _mm256_and_si256(_mm256_sllv_epi32(b, sh), _mm256_set1_epi32(0x8000)));
-                __m256i pk = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);
-                _mm_storeu_si128((__m128i *)(cur.o[v / 2] + 16 * (v % 2)), _mm256_castsi256_si128(pk));
-            }
-#pragma GCC unroll 4
-            for (unsigned j = 0; j < J; j++) cur.o[j] += 32, cur.sg[j] += 2;
-        }
-    }
-#pragma GCC unroll 4
-    for (unsigned j = 0; j < J; j++) {
-        _mm256_storeu_si256((__m256i *)s[j]->x, x[2 * j]);
-        _mm256_storeu_si256((__m256i *)(s[j]->x + 8), x[2 * j + 1]);
-    }
-    cursors_save(&cur, J, s);
-}
-
-static T_AVX2 void y_multi2(il_state *const *s) { y_multi(2, s); }
-static T_AVX2 void y_multi3(il_state *const *s) { y_multi(3, s); }
-static T_AVX2 void y_multi4(il_state *const *s) { y_multi(4, s); }
-
-static T_AVX2 void y_run2(il_state *s) { y_run(2, s); }
-static T_AVX2 void y_run4(il_state *s) { y_run(4, s); }
-static T_AVX2 void y_run6(il_state *s) { y_run(6, s); }
-static T_AVX2 void y_run8(il_state *s) { y_run(8, s); }
-
-/* The same on AVX2, up to four at a time (eight ymm chains). */
-static void y_multi_run(il_state **s, uint32_t count)
-{
-    static void (*const run[5])(il_state *const *) = { NULL, NULL, y_multi2, y_multi3, y_multi4 };
-    pthread_once(&expand_once, expand_init);
-    uint32_t m = 0;
-    for (uint32_t k = 0; k < count; k++)
-        if (z_can(s[k])) s[m++] = s[k];
-    while (m > 1) {
-        run[m < 4 ? m : 4](s);
-        uint32_t left = 0;
-        for (uint32_t k = 0; k < m; k++)
-            if (z_can(s[k])) s[left++] = s[k];
-        m = left;
-    }
-    if (m == 1) y_run2(s[0]);
-}
-
-static void simd_run(int level, il_state *s)
-{
-    if (s->nl < 16) return;
-    if (level >= 2) {
-        uint64_t need = 2 * (uint64_t)s->nl + 16;
-        if (s->nw < need) return;
-        static void (*const run[5])(il_state *) = { NULL, zy_run16, z_run2, z_run3, z_run4 };
-        run[s->nl / 16](s);
-    } else if (level == 1) {
-        uint64_t need = 2 * (uint64_t)s->nl + 8;
-        if (s->nw < need) return;
-        pthread_once(&expand_once, expand_init);
-        static void (*const run[5])(il_state *) = { NULL, y_run2, y_run4, y_run6, y_run8 };
-        run[s->nl / 16](s);
-    }
-}
-
-static bool have_vbmi(void)
-{
-    static int v = -1; /* atomic: decoding threads ask at once */
-    int got = __atomic_load_n(&v, __ATOMIC_RELAXED);
-    if (got < 0) {
-        __builtin_cpu_init();
-        got = __builtin_cpu_supports("avx512vbmi") != 0;
-        __atomic_store_n(&v, got, __ATOMIC_RELAXED);
-    }
-    return got;
-}
-
-/* Entries base | k << shift for k < f at out; false past 2^12 slots. */
-INL T_AVX512 void z_fill(uint32_t *out, uint32_t base, uint32_t f, unsigned shift)
-{
-    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i b = _mm512_set1_epi32((int)base);
-    for (uint32_t k = 0; k < f; k += 16) {
-        __m512i v = _mm512_or_si512(b, _mm512_sll_epi32(_mm512_add_epi32(iota, _mm512_set1_epi32((int)k)),
-                                                        _mm_cvtsi32_si128((int)shift)));
-        __mmask16 m = f - k >= 16 ? 0xFFFF : (__mmask16)((1u << (f - k)) - 1);
-        _mm512_mask_storeu_epi32(out + k, m, v);
-    }
-}
-
-static T_AVX512 void z_build(const uint16_t *efreq, const uint16_t *const *mfreq, uint32_t *eslot,
-                             uint32_t *mslot)
-{
-    const uint32_t S = 1u << DF11_ANS_IL_BITS;
-    uint32_t cum = 0;
-    for (uint32_t s = 0; s < 256; s++) {
-        uint32_t f = efreq[s] < S - cum ? efreq[s] : S - cum;
-        z_fill(eslot + cum, df11_ans_il_eslot(s, efreq[s], 0), f, 20);
-        cum += f;
-    }
-    for (uint32_t c = 0; c < 8u; c++) {
-        uint32_t *out = mslot + (c << DF11_ANS_IL_BITS);
-        cum = 0;
-        for (uint32_t s = 0; s < 128u; s++) {
-            uint32_t f = mfreq[c][s] < S - cum ? mfreq[c][s] : S - cum;
-            z_fill(out + cum, df11_ans_il_mslot(s, mfreq[c][s], 0), f, 19);
-            cum += f;
-        }
-    }
-}
-
-static bool fast_build(const uint16_t *efreq, const uint16_t *const *mfreq, uint32_t *eslot,
-                       uint32_t *mslot)
-{
-    if (df11_ans_simd_level() < 2) return false;
-    z_build(efreq, mfreq, eslot, mslot);
-    return true;
-}
-
-#else
-
-static bool fast_build(const uint16_t *efreq, const uint16_t *const *mfreq, uint32_t *eslot,
-                       uint32_t *mslot)
-{
-    (void)efreq, (void)mfreq, (void)eslot, (void)mslot;
-    return false;
-}
-
-static void simd_run(int level, il_state *s)
-{
-    (void)level;
-    (void)s;
-}
-
-static bool have_vbmi(void) { return false; }
-
-#endif
 
 /* Checks a payload's geometry and start states and sets s up; false
  * (why filled) when the reference would say bad. */
@@ -889,14 +237,14 @@ static bool il_finish(il_state *s, char *why, size_t why_len)
 
 /* The VBMI the context lookup needs comes with every VBMI2 CPU (Ice
  * Lake, Zen 4); checked anyway, else AVX2. */
-static int usable(int level) { return level >= 2 && !have_vbmi() ? 1 : level; }
+static int usable(int level) { return level >= 2 && !df11_il_have_vbmi() ? 1 : level; }
 
 int df11_ans_il_decode_level(int level, const df11_ans_il_dtable *t, const uint8_t *payload,
                              uint64_t len, uint32_t n, void *dst, char *why, size_t why_len)
 {
     il_state s;
     if (!il_start(&s, t, payload, len, n, dst, why, why_len)) return 1;
-    simd_run(usable(level), &s);
+    df11_il_simd_run(usable(level), &s);
     return !il_finish(&s, why, why_len);
 }
 
@@ -917,18 +265,14 @@ int df11_ans_il_decode_many_level(int level, const df11_ans_il_job *jobs, uint32
                 break;
             }
         }
-#if HAVE_X86
         /* 16-lane chunks of one table interleave; the rest run alone */
         if (level >= 1)
             for (uint32_t k = 0; k < c; k++)
                 if (st[k].nl == 16 && st[k].t == st[0].t) one[m++] = &st[k];
-        if (m > 1) (level >= 2 ? z_multi_run : y_multi_run)(one, m);
-#else
-        (void)one, (void)m;
-#endif
+        if (m > 1) df11_il_multi_run(level, one, m);
         /* (a no-op for the chunks z_multi_run took to their end) */
         for (uint32_t k = 0; k < c; k++) {
-            simd_run(level, &st[k]);
+            df11_il_simd_run(level, &st[k]);
             if (!il_finish(&st[k], why, why_len)) {
                 *bad = k0 + k;
                 return 1;
