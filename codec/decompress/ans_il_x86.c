@@ -72,19 +72,68 @@ INL T_AVX512 __m512i z_refill(__m512i x, __mmask16 k, const uint8_t **p)
     return _mm512_mask_or_epi32(x, k, _mm512_slli_epi32(x, 16), w);
 }
 
+/* The context map in four zmm, masked to its 3 bits (the reference uses
+ * ctx & 7), for z_ctx_of. */
+typedef struct {
+    __m512i t0, t1, t2, t3;
+} z_ctx;
+
+INL T_AVX512 z_ctx z_ctx_load(const uint8_t *ctx)
+{
+    const __m512i c7 = _mm512_set1_epi8(7);
+    return (z_ctx){ _mm512_and_si512(_mm512_loadu_si512(ctx), c7),
+                    _mm512_and_si512(_mm512_loadu_si512(ctx + 64), c7),
+                    _mm512_and_si512(_mm512_loadu_si512(ctx + 128), c7),
+                    _mm512_and_si512(_mm512_loadu_si512(ctx + 192), c7) };
+}
+
+/* ctx[e] for the exponent in byte 0 of each 32-bit lane of e, in byte 0
+ * of the result (bytes 1-3 zero): a vpermi2b over the low and one over the
+ * high 128 entries, then a byte blend on bit 7 of e. */
+INL T_AVX512 __m512i z_ctx_of(const z_ctx *c, __m512i e)
+{
+    __m512i lo = _mm512_maskz_permutex2var_epi8(0x1111111111111111ull, c->t0, e, c->t1);
+    __m512i hi = _mm512_permutex2var_epi8(c->t2, e, c->t3);
+    return _mm512_mask_mov_epi8(lo, _mm512_test_epi8_mask(e, _mm512_set1_epi32(0x80)), hi);
+}
+
+/* The exponent step of a zmm chain: one gather of the slot's entry (e in
+ * its low byte, returned), the update, the refill. */
+INL T_AVX512 __m512i z_exp(__m512i *x, const uint32_t *eslot, const uint8_t **p)
+{
+    const __m512i m12 = _mm512_set1_epi32((int)IL_M);
+    __m512i e = _mm512_i32gather_epi32(_mm512_and_si512(*x, m12), eslot, 4);
+    __m512i y = _mm512_add_epi32(
+        _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(e, 8), m12), _mm512_srli_epi32(*x, 12)),
+        _mm512_srli_epi32(e, 20));
+    *x = z_refill(y, _mm512_cmplt_epu32_mask(y, _mm512_set1_epi32((int)DF11_ANS_LOW)), p);
+    return e;
+}
+
+/* The mantissa step after z_exp gave e: the entry at ctx[e] << 12 |
+ * (x & 0xFFF), the update, the refill; returns the 16 elements (e << 7 |
+ * m, and bit 15 from the sign mask ks) in 32-bit lanes. */
+INL T_AVX512 __m512i z_mant(__m512i *x, __m512i e, const uint32_t *mslot, const z_ctx *c,
+                            __mmask16 ks, const uint8_t **p)
+{
+    const __m512i m12 = _mm512_set1_epi32((int)IL_M);
+    /* c << 12 | (x & 0xFFF) */
+    __m512i idx = _mm512_ternarylogic_epi32(_mm512_slli_epi32(z_ctx_of(c, e), 12), *x, m12, 0xF8);
+    __m512i ms = _mm512_i32gather_epi32(idx, mslot, 4);
+    __m512i y = _mm512_add_epi32(
+        _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(ms, 7), m12), _mm512_srli_epi32(*x, 12)),
+        _mm512_and_si512(_mm512_srli_epi32(ms, 19), m12));
+    *x = z_refill(y, _mm512_cmplt_epu32_mask(y, _mm512_set1_epi32((int)DF11_ANS_LOW)), p);
+    /* e << 7 | m (bits 0-6 from ms, 7-14 from e), then the sign */
+    __m512i r = _mm512_ternarylogic_epi32(_mm512_slli_epi32(e, 7), ms, _mm512_set1_epi32(0x7F), 0xD8);
+    return _mm512_ternarylogic_epi32(r, _mm512_maskz_mov_epi32(ks, _mm512_set1_epi32(0x8000)),
+                                     _mm512_set1_epi32(0x7FFF), 0xEC);
+}
+
 INL T_AVX512 void z_run(const unsigned V, il_state *s)
 {
-    const __m512i m12 = _mm512_set1_epi32((int)IL_M), low = _mm512_set1_epi32((int)DF11_ANS_LOW);
-    const __m512i b80 = _mm512_set1_epi32(0x80), m7f = _mm512_set1_epi32(0x7F);
-    const __m512i m7fff = _mm512_set1_epi32(0x7FFF), sbit = _mm512_set1_epi32(0x8000);
-    const __mmask64 byte0 = 0x1111111111111111ull;
     const uint32_t *eslot = s->t->eslot, *mslot = s->t->mslot;
-    /* the context table, masked to its 3 bits (the reference uses ctx & 7) */
-    const __m512i c7 = _mm512_set1_epi8(7);
-    const __m512i t0 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx), c7);
-    const __m512i t1 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx + 64), c7);
-    const __m512i t2 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx + 128), c7);
-    const __m512i t3 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx + 192), c7);
+    const z_ctx ctx = z_ctx_load(s->t->ctx);
     const uint32_t nl = 16 * V;
     __m512i x[4];
 #pragma GCC unroll 4
@@ -97,32 +146,10 @@ INL T_AVX512 void z_run(const unsigned V, il_state *s)
     while (s->n - i >= nl && p <= lim) {
         __m512i en[4];
 #pragma GCC unroll 4
-        for (unsigned v = 0; v < V; v++) {
-            __m512i e = _mm512_i32gather_epi32(_mm512_and_si512(x[v], m12), eslot, 4);
-            __m512i y = _mm512_add_epi32(
-                _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(e, 8), m12), _mm512_srli_epi32(x[v], 12)),
-                _mm512_srli_epi32(e, 20));
-            x[v] = z_refill(y, _mm512_cmplt_epu32_mask(y, low), &p);
-            en[v] = e;
-        }
+        for (unsigned v = 0; v < V; v++) en[v] = z_exp(&x[v], eslot, &p);
 #pragma GCC unroll 4
         for (unsigned v = 0; v < V; v++) {
-            __m512i e = en[v];
-            /* ctx[e]: byte 0 of each lane from the low or high 128 entries */
-            __m512i clo = _mm512_maskz_permutex2var_epi8(byte0, t0, e, t1);
-            __m512i chi = _mm512_permutex2var_epi8(t2, e, t3);
-            __m512i c = _mm512_mask_mov_epi8(clo, _mm512_test_epi8_mask(e, b80), chi);
-            /* c << 12 | (x & 0xFFF) */
-            __m512i idx = _mm512_ternarylogic_epi32(_mm512_slli_epi32(c, 12), x[v], m12, 0xF8);
-            __m512i ms = _mm512_i32gather_epi32(idx, mslot, 4);
-            __m512i y = _mm512_add_epi32(
-                _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(ms, 7), m12), _mm512_srli_epi32(x[v], 12)),
-                _mm512_and_si512(_mm512_srli_epi32(ms, 19), m12));
-            x[v] = z_refill(y, _mm512_cmplt_epu32_mask(y, low), &p);
-            /* e << 7 | m (bits 0-6 from ms, 7-14 from e), then the sign */
-            __m512i r = _mm512_ternarylogic_epi32(_mm512_slli_epi32(e, 7), ms, m7f, 0xD8);
-            __mmask16 ks = (__mmask16)rd16(s->sg + (i >> 3) + 2 * v);
-            r = _mm512_ternarylogic_epi32(r, _mm512_maskz_mov_epi32(ks, sbit), m7fff, 0xEC);
+            __m512i r = z_mant(&x[v], en[v], mslot, &ctx, (__mmask16)rd16(s->sg + (i >> 3) + 2 * v), &p);
             _mm256_storeu_si256((__m256i *)(dst + 2 * (i + 16 * v)), _mm512_cvtepi32_epi16(r));
         }
         i += nl;
@@ -147,15 +174,9 @@ INL T_AVX512 __m256i zy_refill(__m256i x, __mmask8 k, const uint8_t **p)
 static T_AVX512 void zy_run16(il_state *s)
 {
     const __m256i m12 = _mm256_set1_epi32((int)IL_M), low = _mm256_set1_epi32((int)DF11_ANS_LOW);
-    const __m512i b80 = _mm512_set1_epi32(0x80);
     const __m256i m7f = _mm256_set1_epi32(0x7F), m7fff = _mm256_set1_epi32(0x7FFF), sbit = _mm256_set1_epi32(0x8000);
-    const __mmask64 byte0 = 0x1111111111111111ull;
     const uint32_t *eslot = s->t->eslot, *mslot = s->t->mslot;
-    const __m512i c7 = _mm512_set1_epi8(7);
-    const __m512i t0 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx), c7);
-    const __m512i t1 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx + 64), c7);
-    const __m512i t2 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx + 128), c7);
-    const __m512i t3 = _mm512_and_si512(_mm512_loadu_si512(s->t->ctx + 192), c7);
+    const z_ctx ctx = z_ctx_load(s->t->ctx);
     __m256i x0 = _mm256_loadu_si256((const __m256i *)s->x), x1 = _mm256_loadu_si256((const __m256i *)(s->x + 8));
     const uint8_t *p = s->w + 2 * s->pos;
     const uint8_t *lim = s->w + 2 * (s->nw - (2 * 16 + 16));
@@ -171,9 +192,7 @@ static T_AVX512 void zy_run16(il_state *s)
         x0 = zy_refill(y0, _mm256_cmplt_epu32_mask(y0, low), &p);
         x1 = zy_refill(y1, _mm256_cmplt_epu32_mask(y1, low), &p);
         __m512i e = _mm512_inserti64x4(_mm512_castsi256_si512(e0), e1, 1);
-        __m512i clo = _mm512_maskz_permutex2var_epi8(byte0, t0, e, t1);
-        __m512i chi = _mm512_permutex2var_epi8(t2, e, t3);
-        __m512i c = _mm512_slli_epi32(_mm512_mask_mov_epi8(clo, _mm512_test_epi8_mask(e, b80), chi), 12);
+        __m512i c = _mm512_slli_epi32(z_ctx_of(&ctx, e), 12);
         __m256i i0 = _mm256_ternarylogic_epi32(_mm512_castsi512_si256(c), x0, m12, 0xF8);
         __m256i i1 = _mm256_ternarylogic_epi32(_mm512_extracti64x4_epi64(c, 1), x1, m12, 0xF8);
         __m256i ms0 = _mm256_i32gather_epi32((const int *)mslot, i0, 4);
@@ -210,17 +229,9 @@ static T_AVX512 void z_run4(il_state *s) { z_run(4, s); }
  * whole group or too few words left. */
 INL T_AVX512 void z_multi(const unsigned J, il_state *const *s)
 {
-    const __m512i m12 = _mm512_set1_epi32((int)IL_M), low = _mm512_set1_epi32((int)DF11_ANS_LOW);
-    const __m512i b80 = _mm512_set1_epi32(0x80), m7f = _mm512_set1_epi32(0x7F);
-    const __m512i m7fff = _mm512_set1_epi32(0x7FFF), sbit = _mm512_set1_epi32(0x8000);
-    const __mmask64 byte0 = 0x1111111111111111ull;
     const df11_ans_il_dtable *t = s[0]->t;
     const uint32_t *eslot = t->eslot, *mslot = t->mslot;
-    const __m512i c7 = _mm512_set1_epi8(7);
-    const __m512i t0 = _mm512_and_si512(_mm512_loadu_si512(t->ctx), c7);
-    const __m512i t1 = _mm512_and_si512(_mm512_loadu_si512(t->ctx + 64), c7);
-    const __m512i t2 = _mm512_and_si512(_mm512_loadu_si512(t->ctx + 128), c7);
-    const __m512i t3 = _mm512_and_si512(_mm512_loadu_si512(t->ctx + 192), c7);
+    const z_ctx ctx = z_ctx_load(t->ctx);
     __m512i x[8];
     il_cursors cur;
     cursors_init(&cur, J, s);
@@ -230,29 +241,10 @@ INL T_AVX512 void z_multi(const unsigned J, il_state *const *s)
         for (; K > 0; K--) {
             __m512i en[8];
 #pragma GCC unroll 8
-            for (unsigned j = 0; j < J; j++) {
-                __m512i e = _mm512_i32gather_epi32(_mm512_and_si512(x[j], m12), eslot, 4);
-                __m512i y = _mm512_add_epi32(
-                    _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(e, 8), m12), _mm512_srli_epi32(x[j], 12)),
-                    _mm512_srli_epi32(e, 20));
-                x[j] = z_refill(y, _mm512_cmplt_epu32_mask(y, low), &cur.p[j]);
-                en[j] = e;
-            }
+            for (unsigned j = 0; j < J; j++) en[j] = z_exp(&x[j], eslot, &cur.p[j]);
 #pragma GCC unroll 8
             for (unsigned j = 0; j < J; j++) {
-                __m512i e = en[j];
-                __m512i clo = _mm512_maskz_permutex2var_epi8(byte0, t0, e, t1);
-                __m512i chi = _mm512_permutex2var_epi8(t2, e, t3);
-                __m512i c = _mm512_mask_mov_epi8(clo, _mm512_test_epi8_mask(e, b80), chi);
-                __m512i idx = _mm512_ternarylogic_epi32(_mm512_slli_epi32(c, 12), x[j], m12, 0xF8);
-                __m512i ms = _mm512_i32gather_epi32(idx, mslot, 4);
-                __m512i y = _mm512_add_epi32(
-                    _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(ms, 7), m12), _mm512_srli_epi32(x[j], 12)),
-                    _mm512_and_si512(_mm512_srli_epi32(ms, 19), m12));
-                x[j] = z_refill(y, _mm512_cmplt_epu32_mask(y, low), &cur.p[j]);
-                __m512i r = _mm512_ternarylogic_epi32(_mm512_slli_epi32(e, 7), ms, m7f, 0xD8);
-                __mmask16 ks = (__mmask16)rd16(cur.sg[j]);
-                r = _mm512_ternarylogic_epi32(r, _mm512_maskz_mov_epi32(ks, sbit), m7fff, 0xEC);
+                __m512i r = z_mant(&x[j], en[j], mslot, &ctx, (__mmask16)rd16(cur.sg[j]), &cur.p[j]);
                 _mm256_storeu_si256((__m256i *)cur.o[j], _mm512_cvtepi32_epi16(r));
                 cur.o[j] += 32;
                 cur.sg[j] += 2;
@@ -270,16 +262,10 @@ INL T_AVX512 void z_multi(const unsigned J, il_state *const *s)
 INL T_AVX512 void zy_multi(const unsigned J, il_state *const *s)
 {
     const __m256i m12 = _mm256_set1_epi32((int)IL_M), low = _mm256_set1_epi32((int)DF11_ANS_LOW);
-    const __m512i b80 = _mm512_set1_epi32(0x80);
     const __m256i m7f = _mm256_set1_epi32(0x7F), m7fff = _mm256_set1_epi32(0x7FFF), sbit = _mm256_set1_epi32(0x8000);
-    const __mmask64 byte0 = 0x1111111111111111ull;
     const df11_ans_il_dtable *t = s[0]->t;
     const int *eslot = (const int *)t->eslot, *mslot = (const int *)t->mslot;
-    const __m512i c7 = _mm512_set1_epi8(7);
-    const __m512i t0 = _mm512_and_si512(_mm512_loadu_si512(t->ctx), c7);
-    const __m512i t1 = _mm512_and_si512(_mm512_loadu_si512(t->ctx + 64), c7);
-    const __m512i t2 = _mm512_and_si512(_mm512_loadu_si512(t->ctx + 128), c7);
-    const __m512i t3 = _mm512_and_si512(_mm512_loadu_si512(t->ctx + 192), c7);
+    const z_ctx ctx = z_ctx_load(t->ctx);
     __m256i xa[8], xb[8];
     il_cursors cur;
     cursors_init(&cur, J, s);
@@ -307,9 +293,7 @@ INL T_AVX512 void zy_multi(const unsigned J, il_state *const *s)
             for (unsigned j = 0; j < J; j++) {
                 __m256i e0 = ea[j], e1 = eb[j];
                 __m512i e = _mm512_inserti64x4(_mm512_castsi256_si512(e0), e1, 1);
-                __m512i clo = _mm512_maskz_permutex2var_epi8(byte0, t0, e, t1);
-                __m512i chi = _mm512_permutex2var_epi8(t2, e, t3);
-                __m512i c = _mm512_slli_epi32(_mm512_mask_mov_epi8(clo, _mm512_test_epi8_mask(e, b80), chi), 12);
+                __m512i c = _mm512_slli_epi32(z_ctx_of(&ctx, e), 12);
                 __m256i i0 = _mm256_ternarylogic_epi32(_mm512_castsi512_si256(c), xa[j], m12, 0xF8);
                 __m256i i1 = _mm256_ternarylogic_epi32(_mm512_extracti64x4_epi64(c, 1), xb[j], m12, 0xF8);
                 __m256i ms0 = _mm256_i32gather_epi32(mslot, i0, 4);
