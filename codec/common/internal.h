@@ -57,8 +57,8 @@ typedef struct {
 } df11_huff_dtable;
 
 /* A buffer owned by the calling thread, reused across calls and freed at
- * thread exit; slots 0..2 are independent (2: the ANS decode table). NULL
- * when out of memory. */
+ * thread exit; slots 0..3 are independent (2: the ANS decode table, 3:
+ * the ANS_IL one). NULL when out of memory. */
 uint8_t *df11_thread_buffer(unsigned slot, size_t size);
 
 /* Fills *err (if not NULL) and returns code. Messages name the file first. */

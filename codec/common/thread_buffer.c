@@ -4,7 +4,7 @@
 
 #include <stdlib.h>
 
-#define SLOTS 3
+#define SLOTS 4
 
 typedef struct {
     uint8_t *buf[SLOTS];

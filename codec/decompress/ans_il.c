@@ -54,40 +54,21 @@ void df11_ans_il_dtable_build(const df11_fmt_table *tables, const df11_fmt_model
     for (unsigned e = 0; e < 256; e++) t->ctx[e] = m->ctx[e] & 7u;
 }
 
-/* The per-thread table: its own key, since the shared thread buffers'
- * slot 2 holds the ANS table, which ans_decode.c caches by model too. */
-typedef struct {
-    df11_ans_il_dtable t;
-    uint64_t uid;
-    uint32_t model;
-} il_cache;
-
-static pthread_key_t cache_key;
-static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
-static bool cache_key_ok;
-static void cache_free(void *p) { free(p); }
-static void cache_init(void) { cache_key_ok = pthread_key_create(&cache_key, cache_free) == 0; }
+/* The calling thread's last model, kept like the ANS table
+ * (ans_decode.c), in its own thread-buffer slot. */
+static __thread uint64_t cached_uid;
+static __thread uint32_t cached_model;
 
 const df11_ans_il_dtable *df11_ans_il_dtable_get(const df11_reader *r, uint32_t model)
 {
-    pthread_once(&cache_once, cache_init);
-    if (!cache_key_ok) return NULL;
-    il_cache *c = pthread_getspecific(cache_key);
-    if (!c) {
-        /* 64-byte aligned: the gathers then touch one line per entry */
-        if (posix_memalign((void **)&c, 64, sizeof *c)) return NULL;
-        c->uid = 0; /* reader uids start at 1 */
-        if (pthread_setspecific(cache_key, c)) {
-            free(c);
-            return NULL;
-        }
+    df11_ans_il_dtable *t = (df11_ans_il_dtable *)df11_thread_buffer(3, sizeof *t);
+    if (!t) return NULL;
+    if (cached_uid != r->uid || cached_model != model) {
+        df11_ans_il_dtable_build(r->tables, &r->models[model], t);
+        cached_uid = r->uid;
+        cached_model = model;
     }
-    if (c->uid != r->uid || c->model != model) {
-        df11_ans_il_dtable_build(r->tables, &r->models[model], &c->t);
-        c->uid = r->uid;
-        c->model = model;
-    }
-    return &c->t;
+    return t;
 }
 
 
@@ -103,7 +84,7 @@ static inline void st16(uint8_t *p, uint32_t v)
  * not, so the caller guarantees one is there. */
 #define IL_STEP(x, ent, fs, bs, p)                                                    \
     do {                                                                              \
-        x = (((ent) >> (fs)) & 0xFFFu) * (x >> DF11_ANS_IL_BITS) + (((ent) >> (bs)) & 0xFFFu); \
+        x = df11_ans_il_step(x, ent, fs, bs);                                         \
         uint32_t r_ = x < DF11_ANS_LOW;                                               \
         x = x << (r_ << 4) | (rd16(p) & (0u - r_));                                   \
         p += 2 * r_;                                                                  \
