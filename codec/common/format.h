@@ -22,6 +22,12 @@
 #define DF11_FMT_FLAG_ANS 0x2u    /* chunk codec 3, the table and model area */
 #define DF11_FMT_FLAG_ANS_IL 0x4u /* 1.2: chunk codec 5, the table and model area */
 #define DF11_FMT_KNOWN_FLAGS (DF11_FMT_FLAG_EXP_HI | DF11_FMT_FLAG_ANS | DF11_FMT_FLAG_ANS_IL)
+/* The minor version a file with these flags says (FORMAT.md 8): the one
+ * that defined the newest feature it uses; 0 (a 1.0 file) for none. */
+static inline uint16_t df11_fmt_minor_of(uint32_t flags)
+{
+    return flags & DF11_FMT_FLAG_ANS_IL ? 2 : flags ? 1 : 0;
+}
 /* "EXP_HI" etc. for the lowest bit set in flags; "bit N" for unknown ones. */
 const char *df11_fmt_feature_name(uint32_t flags, char buf[16]);
 

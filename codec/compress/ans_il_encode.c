@@ -190,9 +190,8 @@ static T_AVX512 uint32_t z_groups_any(uint32_t nl, const uint8_t *src, uint32_t 
 #endif
 
 size_t df11_ans_il_encode(const uint8_t *src, uint32_t n, const df11_ans_enc *m, uint8_t *out,
-                          size_t cap, uint16_t *tmp)
+                          size_t cap)
 {
-    (void)tmp;
     return df11_ans_il_encode_at(src, n, m, out, cap, df11_ans_simd_level());
 }
 

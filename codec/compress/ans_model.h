@@ -86,12 +86,11 @@ size_t df11_ans_encode(const uint8_t *src, uint32_t n, const df11_ans_enc *m, ui
                        size_t cap, uint16_t *tmp);
 /* Encodes n elements of src as an ANS_IL payload (FORMAT.md 10) into out
  * (capacity cap), with a model whose tables all have P = 12 and no
- * frequency 2^12. The words are staged at the end of out itself, so tmp
- * is not used (it may be NULL; the signature is df11_ans_encode's).
- * Returns the payload size, or 0 when an element's symbol has no
+ * frequency 2^12. The words are staged at the end of out itself, so it
+ * needs no scratch buffer. Returns the payload size, or 0 when an element's symbol has no
  * frequency or it does not fit. */
 size_t df11_ans_il_encode(const uint8_t *src, uint32_t n, const df11_ans_enc *m, uint8_t *out,
-                          size_t cap, uint16_t *tmp);
+                          size_t cap);
 /* The same at a SIMD level of df11_ans_simd_level's (2: the AVX-512
  * path, below 2 the scalar one), at most the CPU's (df11_ans_simd_force
  * says which), for tests: every level writes the same bytes. */

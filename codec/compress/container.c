@@ -102,10 +102,8 @@ void df11_header_build(uint8_t h[DF11_HEADER_SIZE], uint64_t original_size,
 {
     df11_fmt_header f = {
         .major = DF11_FORMAT_MAJOR,
-        /* the version that defined the newest feature the file uses
-         * (FORMAT.md 8): a file without any is a 1.0 file, byte for
-         * byte as before */
-        .minor = flags & DF11_FMT_FLAG_ANS_IL ? 2 : flags ? 1 : 0,
+        /* a file without features is a 1.0 file, byte for byte as before */
+        .minor = df11_fmt_minor_of(flags),
         .flags = flags,
         .original_size = original_size,
         .chunk_log2 = chunk_log2,

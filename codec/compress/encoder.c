@@ -81,10 +81,8 @@ typedef struct {
     uint8_t *pend_low_zero;
     bool max;             /* --max: an ANS codec for BF16 and F16 */
     /* --max: which one, CODEC_ANS_IL (FORMAT.md 10) or, through the
-     * DF11_ANS_CODEC=3 test hook (ans_codec_of), CODEC_ANS (9); and the
-     * flag its chunks need */
+     * DF11_ANS_CODEC=3 test hook (ans_codec_of), CODEC_ANS (9) */
     uint8_t ans_codec;
-    uint32_t ans_flag;
     uint32_t flags;       /* 1.1 and 1.2 features the file uses (FORMAT.md 8) */
     /* --max: the segment in progress' joint histogram; per segment the
      * most common exponent and (large ones) eight context histograms; the
@@ -309,6 +307,12 @@ static df11_status pass1_emit(uint64_t i, void *ctx)
 
 static df11_status pass2_emit(uint64_t i, void *ctx);
 
+/* The feature flag the --max codec's chunks need. */
+static uint32_t ans_flag(const encoder *e)
+{
+    return e->ans_codec == CODEC_ANS_IL ? DF11_FMT_FLAG_ANS_IL : DF11_FMT_FLAG_ANS;
+}
+
 /* Chunk i (n elements at src) with the --max codec of the file into out
  * (the slot's 2C + 64 bytes): its payload size, 0 when it cannot. */
 static size_t ans_chunk(encoder *e, uint64_t i, unsigned worker, const uint8_t *src, uint8_t *out)
@@ -316,7 +320,7 @@ static size_t ans_chunk(encoder *e, uint64_t i, unsigned worker, const uint8_t *
     const job *j = &e->jobs[i];
     const df11_ans_enc *m = &e->enc[e->seg_model[j->segment] - 1];
     size_t cap = 2 * ((size_t)1 << e->o.chunk_log2) + 64;
-    if (e->ans_codec == CODEC_ANS_IL) return df11_ans_il_encode(src, j->length / 2, m, out, cap, NULL);
+    if (e->ans_codec == CODEC_ANS_IL) return df11_ans_il_encode(src, j->length / 2, m, out, cap);
     return df11_ans_encode(src, j->length / 2, m, out, cap, e->ans_tmp[worker]);
 }
 
@@ -414,7 +418,7 @@ static bool take_ans(encoder *e, uint64_t i, size_t ans)
     if (!ans || ans >= c->payload_length) return false;
     c->payload_length = (uint32_t)ans;
     c->codec = e->ans_codec;
-    e->flags |= e->ans_flag;
+    e->flags |= ans_flag(e);
     return true;
 }
 
@@ -521,7 +525,7 @@ static df11_status ans_settle(encoder *e)
     }
     df11_status s = df11_ans_prune(&e->book, ns, e->seg_model, uses);
     free(uses);
-    if (s != DF11_OK || !(e->flags & e->ans_flag)) return s;
+    if (s != DF11_OK || !(e->flags & ans_flag(e))) return s;
     /* pass 2's encoder tables, by the models' new numbers */
     for (uint32_t m = 0; m < e->book.nmodels; m++) df11_ans_enc_build(&e->book, m, &e->enc[m]);
     size_t cost = 0;
@@ -532,7 +536,7 @@ static df11_status ans_settle(encoder *e)
         plain_codes(e);
         return DF11_OK;
     }
-    e->flags &= ~e->ans_flag;
+    e->flags &= ~ans_flag(e);
     e->out_pos = DF11_HEADER_SIZE;
     for (uint64_t i = 0; i < e->njobs; i++) {
         df11_fmt_chunk *c = &e->chunks[i];
@@ -732,10 +736,10 @@ static df11_status encode_direct(encoder *e, unsigned threads, const uint8_t sha
     e->done = 0;
     df11_status s = write_out(e, h, sizeof h);
     if (s == DF11_OK) s = df11_parallel_ordered(e->njobs, threads, e->window, direct_work, direct_emit, e);
-    bool had_ans = e->flags & e->ans_flag;
+    bool had_ans = e->flags & ans_flag(e);
     if (s == DF11_OK) s = ans_settle(e);
     if (s != DF11_OK) return s;
-    if (had_ans && !(e->flags & e->ans_flag)) {
+    if (had_ans && !(e->flags & ans_flag(e))) {
         if (ftruncate(e->out_fd, (off_t)base) != 0 || lseek(e->out_fd, (off_t)base, SEEK_SET) < 0)
             return df11_fail(e->err, DF11_E_IO, "%s: cannot rewind: %s", e->out_name, strerror(errno));
         return DF11_OK;
@@ -847,7 +851,6 @@ df11_status df11_encode_fd(int in_fd, const char *in_name, int out_fd, const cha
     if (opts) e.o = *opts;
     e.max = e.o.level >= DF11_LEVEL_MAX;
     e.ans_codec = ans_codec_of();
-    e.ans_flag = e.ans_codec == CODEC_ANS_IL ? DF11_FMT_FLAG_ANS_IL : DF11_FMT_FLAG_ANS;
     if (e.o.chunk_log2 < DF11_CHUNK_LOG2_MIN || e.o.chunk_log2 > DF11_CHUNK_LOG2_MAX)
         return df11_fail(err, DF11_E_ARG, "%s: chunk_log2 %u out of range", out_name, e.o.chunk_log2);
     unsigned threads = e.o.threads > 0 ? (unsigned)e.o.threads : df11_default_threads();

@@ -159,7 +159,7 @@ static void direct(tu_rng *g, const char *name, const uint8_t *src, uint32_t n, 
     }
     size_t cap = 4 * (size_t)n + CAP_SLACK;
     uint8_t *out = malloc(cap), *dst = malloc(2 * (size_t)n + 1), *bad = malloc(cap);
-    size_t len = out ? df11_ans_il_encode(src, n, &im.enc, out, cap, NULL) : 0;
+    size_t len = out ? df11_ans_il_encode(src, n, &im.enc, out, cap) : 0;
     const df11_fmt_model *m = &im.book.models[im.model];
     bool ok = len > 0 && dst && bad &&
               df11_ans_il_decode_ref(out, len, n, im.eslot, im.mslot, m->ctx, dst) == 0 &&
@@ -240,9 +240,9 @@ static void direct(tu_rng *g, const char *name, const uint8_t *src, uint32_t n, 
     for (size_t u = 0; refused && u < sizeof under / sizeof *under && under[u] <= len; u++) {
         size_t c = len - under[u];
         memset(small, 0xA5, len + 16);
-        refused = df11_ans_il_encode(src, n, &im.enc, small, c, NULL) == 0 && small[c] == 0xA5;
+        refused = df11_ans_il_encode(src, n, &im.enc, small, c) == 0 && small[c] == 0xA5;
     }
-    refused = refused && df11_ans_il_encode(src, n, &im.enc, small, len, NULL) == len &&
+    refused = refused && df11_ans_il_encode(src, n, &im.enc, small, len) == len &&
               memcmp(small, out, len) == 0;
     tu_result(refused, what, "a buffer under %zu bytes was not refused, or %zu failed", len, len);
     free(small);
@@ -263,7 +263,7 @@ static void missing_symbol(tu_rng *g)
     lib_model im;
     bool ok = model_of(a, N, &im);
     uint8_t *out = malloc(4 * N + CAP_SLACK);
-    ok = ok && out && df11_ans_il_encode(b, N, &im.enc, out, 4 * N + CAP_SLACK, NULL) == 0;
+    ok = ok && out && df11_ans_il_encode(b, N, &im.enc, out, 4 * N + CAP_SLACK) == 0;
     tu_result(ok, "missing_symbol_refused", NULL);
     free(out);
     model_free(&im);
