@@ -6,6 +6,7 @@
  * from them; eviction (least recently used first) skips pinned entries, so
  * the budget can be exceeded briefly when every entry is in use. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -307,39 +308,39 @@ static df11_status decode_cpu(struct vfile *vf, struct centry *e)
  * interleaves --max chunks of one tensor: a lone ANS_IL chunk of 256 KiB is
  * bound by the latency of its sixteen lanes (~0.74 GB/s on Zen 4), four
  * together by throughput (~1.6). A run that fails is decoded again chunk
- * by chunk, so each chunk gets its own status and log line. */
+ * by chunk (decode_cpu), so each chunk gets its own status and log line. */
 #define RUN_MAX 8
+static bool decode_cpu_run(struct vfile *vf, struct centry **es, unsigned n)
+{
+    void *dst[RUN_MAX];
+    unsigned got = 0;
+    while (got < n && (dst[got] = es[got]->buf = buf_get(es[got]->cap)))
+        got++;
+    df11_error err;
+    uint64_t t0 = now_ns();
+    if (got == n && df11_decode_chunks(vf->r, es[0]->idx, n, dst, &err) == DF11_OK) {
+        STAT_ADD(decode_ns, now_ns() - t0);
+        STAT_ADD(chunks_decoded, n);
+        for (unsigned j = 0; j < n; j++)
+            STAT_ADD(bytes_decoded_cpu, es[j]->len);
+        return true;
+    }
+    for (unsigned j = 0; j < got; j++) {
+        buf_put(es[j]->buf, es[j]->cap);
+        es[j]->buf = NULL;
+    }
+    return false;
+}
+
 static void decode_cpu_many(struct vfile *vf, struct centry **es, unsigned k, df11_status *res)
 {
     for (unsigned i = 0; i < k;) {
         unsigned n = 1;
         while (i + n < k && n < RUN_MAX && es[i + n]->idx == es[i]->idx + n)
             n++;
-        void *dst[RUN_MAX];
-        unsigned got = 0;
-        for (; got < n; got++) {
-            es[i + got]->buf = buf_get(es[i + got]->cap);
-            if (!(dst[got] = es[i + got]->buf))
-                break;
-        }
-        df11_error err;
-        uint64_t t0 = now_ns();
-        df11_status s = got == n && n > 1 ? df11_decode_chunks(vf->r, es[i]->idx, n, dst, &err)
-                                          : DF11_E_AGAIN;
-        if (s == DF11_OK) {
-            STAT_ADD(decode_ns, now_ns() - t0);
-            STAT_ADD(chunks_decoded, n);
-            for (unsigned j = 0; j < n; j++) {
-                STAT_ADD(bytes_decoded_cpu, es[i + j]->len);
-                res[i + j] = DF11_OK;
-            }
-        } else {
-            for (unsigned j = 0; j < n; j++) {
-                buf_put(es[i + j]->buf, es[i + j]->cap);
-                es[i + j]->buf = NULL;
-                res[i + j] = decode_cpu(vf, es[i + j]);
-            }
-        }
+        bool ok = n > 1 && decode_cpu_run(vf, es + i, n);
+        for (unsigned j = 0; j < n; j++)
+            res[i + j] = ok ? DF11_OK : decode_cpu(vf, es[i + j]);
         i += n;
     }
 }
