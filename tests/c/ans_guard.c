@@ -19,51 +19,8 @@
 #include "codec_util.h"
 #include "../../codec/decompress/reader.h"
 
-#include <signal.h>
-#include <sys/mman.h>
 
-/* ---- guard pages ---- */
-
-static size_t page;
-
-typedef struct {
-    uint8_t *map;
-    size_t len;
-} region;
-
-/* size bytes ending at a PROT_NONE page (front = false) or starting right
- * after one (front = true). */
-static uint8_t *guarded(region *r, size_t size, bool front)
-{
-    size_t body = (size + page - 1) / page * page;
-    r->len = body + 2 * page;
-    r->map = mmap(NULL, r->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (r->map == MAP_FAILED) {
-        perror("mmap");
-        exit(1);
-    }
-    if (mprotect(r->map, page, PROT_NONE) || mprotect(r->map + page + body, page, PROT_NONE)) {
-        perror("mprotect");
-        exit(1);
-    }
-    return front ? r->map + page : r->map + page + body - size;
-}
-
-static void unguard(region *r) { munmap(r->map, r->len); }
-
-/* What was running when a guard page was hit: written by the handler. */
-static char current[200] = "ans_guard";
-
-static void on_segv(int sig)
-{
-    (void)sig;
-    static const char a[] = "FAIL ";
-    static const char b[] = ": SIGSEGV (a read or write past its bounds)\n";
-    if (write(1, a, sizeof a - 1) < 0 || write(1, current, strlen(current)) < 0 ||
-        write(1, b, sizeof b - 1) < 0) {
-    }
-    _exit(1);
-}
+#include "guard_pages.h"
 
 /* ---- tables and a reference encoder ---- */
 
@@ -480,9 +437,7 @@ int main(void)
     /* this tests the ANS (codec 3) decoders: --max files as 1.1 wrote them,
      * through the encoder's test hook (ANS_IL has tests/c/ans_il_decode.c) */
     setenv("DF11_ANS_CODEC", "3", 1);
-    page = (size_t)sysconf(_SC_PAGESIZE);
-    signal(SIGSEGV, on_segv);
-    signal(SIGBUS, on_segv);
+    guard_init("ans_guard");
     uint64_t seed = tu_seed("ans_guard");
     tu_rng g = {seed};
     hw = df11_ans_simd_force(-1);

@@ -26,8 +26,6 @@
 #include "codec_util.h"
 #include "ans_il_util.h"
 
-#include <signal.h>
-#include <sys/mman.h>
 #include <xxhash.h>
 #include <zstd.h>
 
@@ -37,46 +35,7 @@
 
 static int max_level;
 
-/* ---- guard pages ---- */
-
-static size_t page;
-
-typedef struct {
-    uint8_t *map;
-    size_t len;
-} region;
-
-static uint8_t *guarded(region *r, size_t size, bool front)
-{
-    size_t body = (size + page - 1) / page * page;
-    if (!body) body = page;
-    r->len = body + 2 * page;
-    r->map = mmap(NULL, r->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (r->map == MAP_FAILED) {
-        perror("mmap");
-        exit(1);
-    }
-    if (mprotect(r->map, page, PROT_NONE) || mprotect(r->map + page + body, page, PROT_NONE)) {
-        perror("mprotect");
-        exit(1);
-    }
-    return front ? r->map + page : r->map + page + body - size;
-}
-
-static void unguard(region *r) { munmap(r->map, r->len); }
-
-static char current[200] = "ans_il_decode";
-
-static void on_segv(int sig)
-{
-    (void)sig;
-    static const char a[] = "FAIL ";
-    static const char b[] = ": SIGSEGV (a read or write past its bounds)\n";
-    if (write(1, a, sizeof a - 1) < 0 || write(1, current, strlen(current)) < 0 ||
-        write(1, b, sizeof b - 1) < 0) {
-    }
-    _exit(1);
-}
+#include "guard_pages.h"
 
 /* ---- comparison with the reference ---- */
 
@@ -740,8 +699,7 @@ static void test_index(const uint8_t *f, size_t fsize, const char *path)
 
 int main(int argc, char **argv)
 {
-    page = (size_t)sysconf(_SC_PAGESIZE);
-    signal(SIGSEGV, on_segv);
+    guard_init("ans_il_decode");
     max_level = df11_ans_simd_force(-1);
     const char *root = getenv("DF11_ROOT");
     if (!root || !*root) root = ".";
