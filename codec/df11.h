@@ -233,10 +233,11 @@ typedef struct {
     /* Called from the writing thread with bytes of input done. May be NULL. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
-    /* DF11_LEVEL_DEFAULT (0) or DF11_LEVEL_MAX: BF16 chunks may also take
-     * the ANS codec (exponent and context-modelled mantissa, format 1.1),
-     * smaller by about 0.7 points of the original, decoded at about half
-     * the speed. Files that use it need a 1.1 reader. */
+    /* DF11_LEVEL_DEFAULT (0) or DF11_LEVEL_MAX: BF16 and F16 chunks may
+     * also take the ANS_IL codec (rANS exponent and context-modelled
+     * mantissa on interleaved lanes, format 1.2), smaller by about 0.7
+     * points of the original, decoded at about half the speed. Files that
+     * use it need a 1.2 reader. */
     int level;
 } df11_encode_options;
 #define DF11_LEVEL_DEFAULT 0

@@ -28,6 +28,7 @@ typedef struct {
     df11_reader *r;
     uint64_t n;             /* chunks */
     unsigned window;        /* slots in the ring */
+    unsigned batch;         /* most chunks one df11_decode_chunks call takes */
     uint8_t **bufs;
     uint64_t *ready;        /* per slot: 1 + the chunk decoded into it, 0 if none */
     pthread_mutex_t lock;
@@ -68,14 +69,18 @@ static void *worker(void *p)
     ring *g = p;
     pthread_mutex_lock(&g->lock);
     for (;;) {
-        while (g->status == DF11_OK && g->next < g->n && g->next >= consumed(g) + g->window)
+        /* A worker waits for room for a whole batch rather than taking
+         * what is free: interleaved chunks (two ANS ones, up to eight
+         * ANS_IL ones) decode up to twice as fast together as one at a
+         * time, and with a worker taking single chunks as single slots
+         * freed, `df11 decompress --max` ran at 0.69 GB/s instead of 1.23
+         * (tiled file, -T 1). */
+        while (g->status == DF11_OK && g->next < g->n &&
+               g->next + df11_batch_len(g->r, (uint32_t)g->next, g->batch) > consumed(g) + g->window)
             pthread_cond_wait(&g->slot_free, &g->lock);
         if (g->status != DF11_OK || g->next >= g->n) break;
         uint64_t i = g->next;
-        /* chunks that decode interleaved (two ANS chunks of a tensor, up
-         * to four ANS_IL ones) go together, as far as slots are free */
-        uint64_t room = consumed(g) + g->window - i;
-        uint32_t k = df11_batch_len(g->r, (uint32_t)i, room < DF11_ANS_IL_BATCH ? (uint32_t)room : DF11_ANS_IL_BATCH);
+        uint32_t k = df11_batch_len(g->r, (uint32_t)i, g->batch);
         g->next = i + k;
         pthread_mutex_unlock(&g->lock);
         df11_error e = {0};
@@ -160,6 +165,14 @@ static void write_chunks(ring *g)
     }
 }
 
+/* The most chunks df11_batch_len groups in this file. */
+static unsigned max_batch(const df11_reader *r)
+{
+    if (r->flags & DF11_FMT_FLAG_ANS_IL) return DF11_ANS_IL_BATCH;
+    if (r->flags & DF11_FMT_FLAG_ANS) return 2;
+    return 1;
+}
+
 /* Starts `count` threads running fn(g); returns how many started. */
 static unsigned start(pthread_t *tids, unsigned count, void *(*fn)(void *), ring *g)
 {
@@ -179,11 +192,14 @@ df11_status df11_decode_all(df11_reader *r, int threads, df11_write_fn write, vo
     }
     unsigned t = threads > 0 ? (unsigned)threads : df11_default_threads();
     if (t > DF11_MAX_THREADS) t = DF11_MAX_THREADS;
-    /* Two chunks per worker keep every worker busy while the hasher lags a
-     * little; more would only push the ring out of the caches. */
-    ring g = { .r = r, .n = r->chunk_count, .window = 2 * t + 2, .err = err,
+    /* A batch and a chunk per worker, and as much again for the hasher and
+     * the writer, keep every worker busy while the hasher lags a little;
+     * more would only push the ring out of the caches. */
+    ring g = { .r = r, .n = r->chunk_count, .err = err,
                .writer = write != NULL, .write = write, .wctx = write_ctx,
                .progress = progress, .pctx = progress_ctx };
+    g.batch = max_batch(r);
+    g.window = (t + 1) * (g.batch + 1);
     if (g.window > g.n + 1) g.window = (unsigned)g.n + 1;
     if (t > g.n) t = g.n ? (unsigned)g.n : 1;
     g.bufs = calloc(g.window, sizeof *g.bufs);

@@ -119,6 +119,71 @@ static bool corrupt_copy(const char *from, const char *to, uint32_t idx, uint64_
     return ok;
 }
 
+/* --max: ANS_IL chunks that workers take eight at a time, between F32
+ * chunks they take one at a time, on a ring that holds a batch per worker
+ * (a worker waits for room for a whole batch, so a ring too small for one
+ * would hang here); then a corrupt chunk inside a batch. */
+static void max_level(tu_rng *g, const char *dir)
+{
+    char in[4200], out[4200], bad[4200];
+    snprintf(in, sizeof in, "%s/max.safetensors", dir);
+    snprintf(out, sizeof out, "%s/max.df11", dir);
+    snprintf(bad, sizeof bad, "%s/maxbad.df11", dir);
+    enum { N1 = 5000000, N2 = 200000, N3 = 700000 };
+    uint8_t *w1 = malloc(2 * (size_t)N1), *w2 = malloc(4 * (size_t)N2), *w3 = malloc(2 * (size_t)N3);
+    if (!w1 || !w2 || !w3) return;
+    tu_fill_bf16(g, w1, N1, 0.02);
+    tu_fill_f32(g, w2, N2, 0.1);
+    tu_fill_bf16(g, w3, N3, 0.5);
+    tu_tensor t[3] = { { "a", "BF16", N1, w1, 2 * (size_t)N1 }, { "b", "F32", N2, w2, 4 * (size_t)N2 },
+                       { "c", "BF16", N3, w3, 2 * (size_t)N3 } };
+    size_t size = 0;
+    uint8_t *orig = tu_write_safetensors(in, t, 3, &size);
+    df11_encode_options o;
+    df11_encode_options_default(&o);
+    o.level = DF11_LEVEL_MAX;
+    df11_error e = {0};
+    df11_reader *r = NULL, *rb = NULL;
+    bool ok = orig && df11_encode_file(in, out, &o, &e) == DF11_OK && df11_open(out, &r, &e) == DF11_OK &&
+              (r->flags & DF11_FMT_FLAG_ANS_IL) && df11_chunk_count(r) > 40;
+    tu_result(ok, "decode_all.max_setup", "%s, %u chunks", e.message, r ? df11_chunk_count(r) : 0);
+    for (int threads = 1; ok && threads <= 3; threads++) {
+        sink s = { .out = malloc(size), .cap = size, .fail_at = SIZE_MAX };
+        df11_status st = df11_decode_all(r, threads, sink_write, &s, NULL, NULL, &e);
+        char label[64];
+        snprintf(label, sizeof label, "decode_all.max_t%d", threads);
+        tu_result(st == DF11_OK && s.len == size && memcmp(s.out, orig, size) == 0, label,
+                  "%s: %s, %zu of %zu bytes", df11_status_name(st), e.message, s.len, size);
+        free(s.out);
+    }
+    uint32_t victim = 13; /* inside the first tensor's run of ANS_IL chunks */
+    uint64_t at = 0, coff;
+    uint32_t clen;
+    if (ok) df11_chunk_extent(r, victim, &coff, &clen);
+    ok = ok && r->chunks[victim].codec == DF11_FMT_ANS_IL && corrupt_copy(out, bad, victim, &at) && df11_open(bad, &rb, &e) == DF11_OK;
+    tu_result(ok, "decode_all.max_corrupt_setup", "%s", e.message);
+    for (int threads = 1; ok && threads <= 2; threads++) {
+        sink s = { .out = malloc(size), .cap = size, .fail_at = SIZE_MAX };
+        df11_status st = df11_decode_all(rb, threads, sink_write, &s, NULL, NULL, &e);
+        char where[64], label[64];
+        snprintf(where, sizeof where, "offset %llu", (unsigned long long)rb->chunks[victim].payload_offset);
+        snprintf(label, sizeof label, "decode_all.max_corrupt_chunk_t%d", threads);
+        tu_result((st == DF11_E_CHECKSUM || st == DF11_E_CORRUPT_CHUNK) && strstr(e.message, where) &&
+                      s.len <= coff && memcmp(s.out, orig, s.len) == 0,
+                  label, "%s: %s (wanted %s), %zu bytes written", df11_status_name(st), e.message, where, s.len);
+        free(s.out);
+    }
+    df11_close(rb);
+    df11_close(r);
+    unlink(in);
+    unlink(out);
+    unlink(bad);
+    free(orig);
+    free(w1);
+    free(w2);
+    free(w3);
+}
+
 int main(void)
 {
     tu_rng g = { tu_seed("decode_all") };
@@ -200,6 +265,7 @@ int main(void)
 
     df11_close(rb);
     df11_close(r);
+    max_level(&g, dir);
     unlink(in);
     unlink(out);
     unlink(bad);
