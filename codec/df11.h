@@ -168,6 +168,18 @@ df11_status df11_decode_all(df11_reader *r, int threads, df11_write_fn write,
                             void *write_ctx,
                             void (*progress)(void *ctx, uint64_t done, uint64_t total),
                             void *progress_ctx, df11_error *err);
+/* df11_decode_all with flags. DF11_DECODE_NO_SHA256 skips the whole-file
+ * SHA-256: every chunk is still checked against its XXH3-64, taken from
+ * the original's bytes when the file was written (FORMAT.md 5), so a
+ * damaged chunk fails as surely as under zstd's content checksum; what is
+ * given up is the whole file's cryptographic identity. SHA-256 runs on
+ * one core (about 1.8 GB/s with SHA-NI) and caps df11_decode_all once two
+ * or more cores decode. */
+#define DF11_DECODE_NO_SHA256 0x1u
+df11_status df11_decode_all_flags(df11_reader *r, int threads, unsigned flags,
+                                  df11_write_fn write, void *write_ctx,
+                                  void (*progress)(void *ctx, uint64_t done, uint64_t total),
+                                  void *progress_ctx, df11_error *err);
 
 /* Decode tables (one per distinct Huffman code, ~33 KB each) are shared by
  * every reader of the process and kept in an LRU bounded by a byte budget

@@ -18,6 +18,7 @@ typedef struct {
     int zstd_level;      /* --zstd-level, 0 = library default */
     int chunk_log2;      /* --chunk-log2, 0 = library default */
     int max;             /* --max: the ANS codec for BF16 too */
+    int no_sha256;       /* --no-sha256: chunk checksums only */
     char **inputs;
     int ninputs;
 } cli_opts;

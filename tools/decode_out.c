@@ -1,7 +1,7 @@
 /*
  * Decoding a whole .df11 file into a stream: libdf11's df11_decode_all does
  * the work (chunks decoded in parallel, every chunk checked, the SHA-256 of
- * the whole file overlapped with the writes, pieces small enough to be
+ * the whole file, unless skipped, overlapped with the writes, pieces small enough to be
  * still in the CPU caches when they are copied into the kernel); this file
  * only writes the pieces and turns failures into the CLI's messages and
  * exit codes.
@@ -41,11 +41,12 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
     progress_update(((out_ctx *)ctx)->p, done, total);
 }
 
-int decode_to_fd(df11_reader *r, int fd, const char *out_name, int threads, progress *p)
+int decode_to_fd(df11_reader *r, int fd, const char *out_name, int threads, unsigned flags,
+                 progress *p)
 {
     out_ctx o = { fd, 0, p };
     df11_error err;
-    df11_status s = df11_decode_all(r, threads, write_piece, &o, on_progress, &o, &err);
+    df11_status s = df11_decode_all_flags(r, threads, flags, write_piece, &o, on_progress, &o, &err);
     if (s == DF11_OK)
         return CLI_EXIT_OK;
     if (o.err)          /* the output failed, not the input: name the output */

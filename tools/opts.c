@@ -1,7 +1,7 @@
 /*
  * Option parsing shared by every command. Each command names the letters it
  * accepts; long-only options have a capital letter that is never a short
- * option (J --json, L --chunk-log2, Z --zstd-level, X --max).
+ * option (J --json, L --chunk-log2, Z --zstd-level, X --max, S --no-sha256).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +28,7 @@ static const struct option all_long[] = {
     {"chunk-log2", required_argument, NULL, 'L'},
     {"zstd-level", required_argument, NULL, 'Z'},
     {"max", no_argument, NULL, 'X'},
+    {"no-sha256", no_argument, NULL, 'S'},
 };
 #define N_LONG (sizeof all_long / sizeof all_long[0])
 
@@ -118,6 +119,9 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli_opts *o)
             break;
         case 'X':
             o->max = 1;
+            break;
+        case 'S':
+            o->no_sha256 = 1;
             break;
         case ':':
             msg_error("%s: option '%s' needs an argument", cmd->name, argv[optind - 1]);

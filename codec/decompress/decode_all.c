@@ -1,6 +1,6 @@
 /* df11_decode_all: the whole original, in order, as fast as the slowest of
- * decoding (parallel), SHA-256 (sequential by nature) and the caller's
- * write.
+ * decoding (parallel), SHA-256 (sequential by nature; skipped with
+ * DF11_DECODE_NO_SHA256) and the caller's write.
  *
  * Three kinds of thread share a ring of chunk buffers:
  *  - workers decode chunks ahead, in any order, into free slots;
@@ -14,7 +14,9 @@
  * that had left the caches. Hashing and writing on different threads lets
  * the copy into the kernel overlap the SHA-256, the longest sequential
  * step (~1.8 GB/s with SHA-NI against ~4 GB/s per decode thread). Without
- * a write (df11_verify) the calling thread hashes and no hasher starts. */
+ * a write (df11_verify) the calling thread hashes and no hasher starts;
+ * without SHA-256 no hasher starts either, and the calling thread writes
+ * (or, verifying, only waits for each chunk). */
 #include "reader.h"
 
 #include <openssl/evp.h>
@@ -41,7 +43,7 @@ typedef struct {
     bool writer;            /* false: nobody writes, `written` follows `hashed` */
     df11_status status;     /* first failure; stops everyone */
     df11_error *err;
-    EVP_MD_CTX *sha;
+    EVP_MD_CTX *sha;        /* NULL: no SHA-256 (DF11_DECODE_NO_SHA256) */
     df11_write_fn write;
     void *wctx;
     void (*progress)(void *, uint64_t, uint64_t);
@@ -60,8 +62,9 @@ static void fail(ring *g, df11_status s, const df11_error *e)
 
 static uint64_t consumed(const ring *g)
 {
-    uint64_t w = g->writer ? g->written : g->hashed;
-    return g->hashed < w ? g->hashed : w;
+    if (!g->writer) return g->hashed;  /* the calling thread hashes, or only waits */
+    if (!g->sha) return g->written;    /* nobody else reads the ring */
+    return g->hashed < g->written ? g->hashed : g->written;
 }
 
 static void *worker(void *p)
@@ -127,7 +130,7 @@ static void *hasher(void *p)
     uint64_t done = 0;
     for (uint64_t i = 0; i < g->n && wait_ready(g, i); i++) {
         uint32_t len = g->r->chunks[i].decoded_length;
-        if (EVP_DigestUpdate(g->sha, g->bufs[i % g->window], len) != 1) {
+        if (g->sha && EVP_DigestUpdate(g->sha, g->bufs[i % g->window], len) != 1) {
             df11_error e;
             fail(g, df11_fail(&e, DF11_E_INTERNAL, "%s: SHA-256 update failed", g->r->path), &e);
             break;
@@ -185,7 +188,15 @@ df11_status df11_decode_all(df11_reader *r, int threads, df11_write_fn write, vo
                             void (*progress)(void *ctx, uint64_t done, uint64_t total),
                             void *progress_ctx, df11_error *err)
 {
+    return df11_decode_all_flags(r, threads, 0, write, write_ctx, progress, progress_ctx, err);
+}
+
+df11_status df11_decode_all_flags(df11_reader *r, int threads, unsigned flags, df11_write_fn write,
+                                  void *write_ctx, void (*progress)(void *ctx, uint64_t done, uint64_t total),
+                                  void *progress_ctx, df11_error *err)
+{
     if (!r) return df11_fail(err, DF11_E_ARG, "df11_decode_all: NULL reader");
+    if (flags & ~DF11_DECODE_NO_SHA256) return df11_fail(err, DF11_E_ARG, "df11_decode_all: unknown flags 0x%x", flags);
     if (err) {
         err->code = DF11_OK;
         err->message[0] = 0;
@@ -204,13 +215,14 @@ df11_status df11_decode_all(df11_reader *r, int threads, df11_write_fn write, vo
     if (t > g.n) t = g.n ? (unsigned)g.n : 1;
     g.bufs = calloc(g.window, sizeof *g.bufs);
     g.ready = calloc(g.window, sizeof *g.ready);
-    g.sha = EVP_MD_CTX_new();
+    bool sha = !(flags & DF11_DECODE_NO_SHA256);
+    g.sha = sha ? EVP_MD_CTX_new() : NULL;
     pthread_t *tids = calloc(t + 1, sizeof *tids);
-    df11_status s = g.bufs && g.ready && g.sha && tids ? DF11_OK : DF11_E_NOMEM;
+    df11_status s = g.bufs && g.ready && (g.sha || !sha) && tids ? DF11_OK : DF11_E_NOMEM;
     for (unsigned i = 0; s == DF11_OK && i < g.window; i++)
         if (!(g.bufs[i] = malloc(1u << r->chunk_log2))) s = DF11_E_NOMEM;
     if (s == DF11_E_NOMEM) df11_fail(err, s, "%s: out of memory for decode buffers", r->path);
-    if (s == DF11_OK && EVP_DigestInit_ex(g.sha, EVP_sha256(), NULL) != 1)
+    if (s == DF11_OK && sha && EVP_DigestInit_ex(g.sha, EVP_sha256(), NULL) != 1)
         s = df11_fail(err, DF11_E_INTERNAL, "%s: SHA-256 unavailable", r->path);
     pthread_mutex_init(&g.lock, NULL);
     pthread_cond_init(&g.slot_free, NULL);
@@ -220,7 +232,7 @@ df11_status df11_decode_all(df11_reader *r, int threads, df11_write_fn write, vo
     unsigned workers = 0, hashers = 0;
     if (s == DF11_OK && (workers = start(tids, t, worker, &g)) == 0)
         s = df11_fail(err, DF11_E_INTERNAL, "%s: cannot start decode threads", r->path);
-    if (s == DF11_OK && write && (hashers = start(tids + workers, 1, hasher, &g)) == 0)
+    if (s == DF11_OK && write && sha && (hashers = start(tids + workers, 1, hasher, &g)) == 0)
         s = df11_fail(err, DF11_E_INTERNAL, "%s: cannot start the hashing thread", r->path);
     if (s != DF11_OK) fail(&g, s, err); /* stops workers already started */
     else if (write) write_chunks(&g);
@@ -229,9 +241,9 @@ df11_status df11_decode_all(df11_reader *r, int threads, df11_write_fn write, vo
 
     if (s == DF11_OK) s = g.status;
     if (s == DF11_OK) {
-        uint8_t sha[32];
+        uint8_t digest[32];
         unsigned n = 0;
-        if (EVP_DigestFinal_ex(g.sha, sha, &n) != 1 || memcmp(sha, r->sha256, 32) != 0)
+        if (g.sha && (EVP_DigestFinal_ex(g.sha, digest, &n) != 1 || memcmp(digest, r->sha256, 32) != 0))
             s = df11_fail(err, DF11_E_SHA256,
                           "%s: offset 24: SHA-256 of the decoded file does not match the header", r->path);
         else if (progress && g.n == 0)

@@ -225,6 +225,31 @@ int main(void)
     }
     tu_result(df11_verify(r, 2, NULL, NULL, &e) == DF11_OK, "decode_all.verify_is_decode_all", "%s", e.message);
 
+    /* The whole-file SHA-256: with the recorded hash one bit off, the
+     * bytes are all right but the decode fails with DF11_E_SHA256 at
+     * offset 24; DF11_DECODE_NO_SHA256 skips exactly that check (the
+     * chunk checks stay: see the corrupt chunk below). */
+    r->sha256[5] ^= 0x10;
+    for (unsigned flags = 0; flags <= DF11_DECODE_NO_SHA256; flags += DF11_DECODE_NO_SHA256)
+        for (int threads = 1; threads <= 3; threads += 2) {
+            sink s = { .out = malloc(size), .cap = size, .fail_at = SIZE_MAX };
+            df11_status st = df11_decode_all_flags(r, threads, flags, sink_write, &s, NULL, NULL, &e);
+            df11_status want = flags ? DF11_OK : DF11_E_SHA256;
+            char label[64];
+            snprintf(label, sizeof label, "decode_all.sha256_%s_t%d", flags ? "skipped" : "checked", threads);
+            tu_result(st == want && s.len == size && memcmp(s.out, orig, size) == 0 &&
+                          (flags || strstr(e.message, "offset 24")),
+                      label, "%s (wanted %s): %s, %zu of %zu bytes", df11_status_name(st), df11_status_name(want),
+                      e.message, s.len, size);
+            free(s.out);
+        }
+    tu_result(df11_decode_all_flags(r, 2, DF11_DECODE_NO_SHA256, NULL, NULL, NULL, NULL, &e) == DF11_OK &&
+                  df11_verify(r, 2, NULL, NULL, &e) == DF11_E_SHA256,
+              "decode_all.sha256_skipped_without_writer", "%s", e.message);
+    r->sha256[5] ^= 0x10;
+    tu_result(df11_decode_all_flags(r, 1, 0x2, NULL, NULL, NULL, NULL, &e) == DF11_E_ARG,
+              "decode_all.unknown_flags", "%s", e.message);
+
     /* a write that fails at piece k stops everything with its status */
     for (size_t k = 0; k < 12; k += 5) {
         sink s = { .fail_at = k };
@@ -261,6 +286,16 @@ int main(void)
     df11_status vs = rb ? df11_verify(rb, 2, NULL, NULL, &e) : DF11_E_ARG;
     tu_result(vs == DF11_E_CHECKSUM || vs == DF11_E_CORRUPT_CHUNK, "decode_all.verify_corrupt", "%s",
               df11_status_name(vs));
+    for (int threads = 1; rb && threads <= 2; threads++) {
+        sink s = { .out = malloc(size), .cap = size, .fail_at = SIZE_MAX };
+        df11_status st = df11_decode_all_flags(rb, threads, DF11_DECODE_NO_SHA256, sink_write, &s, NULL, NULL, &e);
+        char label[64];
+        snprintf(label, sizeof label, "decode_all.no_sha256_corrupt_chunk_t%d", threads);
+        tu_result((st == DF11_E_CHECKSUM || st == DF11_E_CORRUPT_CHUNK) && strstr(e.message, bad) &&
+                      s.len <= coff && memcmp(s.out, orig, s.len) == 0,
+                  label, "%s: %s, %zu bytes written", df11_status_name(st), e.message, s.len);
+        free(s.out);
+    }
     tu_result(df11_decode_all(NULL, 1, NULL, NULL, NULL, NULL, &e) == DF11_E_ARG, "decode_all.null_reader", NULL);
 
     df11_close(rb);

@@ -28,6 +28,10 @@ for where in first middle; do
     rc "cli_decompress_corrupt_$where" 4 "$DF11" decompress "$c" -o "$WORK/bad_$where.out"
     [ ! -e "$WORK/bad_$where.out" ] && pass "cli_decompress_corrupt_${where}_no_output" \
         || fail "cli_decompress_corrupt_${where}_no_output"
+    # --no-sha256 drops the whole-file hash, not the chunk checks
+    rc "cli_decompress_no_sha256_corrupt_$where" 4 "$DF11" decompress --no-sha256 "$c" -o "$WORK/bad_$where.out"
+    [ ! -e "$WORK/bad_$where.out" ] && pass "cli_decompress_no_sha256_corrupt_${where}_no_output" \
+        || fail "cli_decompress_no_sha256_corrupt_${where}_no_output"
 done
 # Several files: good ones still reported, first failure decides the code.
 rc "cli_verify_many" 4 "$DF11" verify "$WORK/good.df11" "$WORK/bad_middle.df11" "$WORK/good.df11"

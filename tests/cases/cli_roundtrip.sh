@@ -54,6 +54,13 @@ for t in 1 3; do
     same "cli_threads_${t}_roundtrip" "$src" "$WORK/t$t.out"
 done
 
+# --no-sha256 (chunk checksums only) gives the same bytes, to a file and
+# to a pipe, one file and a folder.
+"$DF11" decompress -q --no-sha256 -T 2 -c "$WORK/t1.df11" >"$WORK/nosha.out"
+same "cli_no_sha256_stdout" "$src" "$WORK/nosha.out"
+ok "cli_no_sha256_file" "$DF11" decompress -q --no-sha256 "$WORK/t3.df11" -o "$WORK/nosha.file"
+same "cli_no_sha256_file_roundtrip" "$src" "$WORK/nosha.file"
+
 # Nothing but the outputs is left behind (no temporary files).
 left=$(temp_files "$WORK" | wc -l)
 [ "$left" -eq 0 ] && pass "cli_no_temp_files" || fail "cli_no_temp_files" "$left left"
