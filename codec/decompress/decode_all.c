@@ -26,6 +26,11 @@
  * big enough that one write(2) per piece costs nothing. */
 #define PIECE (256u << 10)
 
+/* The most the ring of decoded chunks may take: 64 threads on 1 MiB
+ * chunks would otherwise hold 585 MiB; with the cap they still decode
+ * far faster than anything writes. */
+#define RING_BYTES (64ull << 20)
+
 typedef struct {
     df11_reader *r;
     uint64_t n;             /* chunks */
@@ -211,6 +216,11 @@ df11_status df11_decode_all_flags(df11_reader *r, int threads, unsigned flags, d
                .progress = progress, .pctx = progress_ctx };
     g.batch = max_batch(r);
     g.window = (t + 1) * (g.batch + 1);
+    /* Many threads on big chunks: at most RING_BYTES of ring (a worker
+     * waits for a whole batch, so two batches' worth is the floor). */
+    unsigned cap = (unsigned)(RING_BYTES >> r->chunk_log2);
+    if (cap < 2 * (g.batch + 1)) cap = 2 * (g.batch + 1);
+    if (g.window > cap) g.window = cap;
     if (g.window > g.n + 1) g.window = (unsigned)g.n + 1;
     if (t > g.n) t = g.n ? (unsigned)g.n : 1;
     g.bufs = calloc(g.window, sizeof *g.bufs);
