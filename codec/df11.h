@@ -208,8 +208,9 @@ typedef enum {
     DF11_CODEC_ZSTD = 1,
     DF11_CODEC_EXP = 2,
     DF11_CODEC_MIXED = 3, /* a tensor whose chunks use different codecs */
-    DF11_CODEC_ANS = 4,   /* format 1.1/1.2: rANS exponent and mantissa (--max; chunk codec 3 or 5) */
-    DF11_CODEC_EXP_HI = 5 /* format 1.1: F32 whose low halves are zero */
+    DF11_CODEC_ANS = 4,    /* format 1.1: rANS exponent and mantissa on separate lanes (1.1's --max; chunk codec 3) */
+    DF11_CODEC_EXP_HI = 5, /* format 1.1: F32 whose low halves are zero */
+    DF11_CODEC_ANS_IL = 6  /* format 1.2: the same coding on interleaved lanes (--max; chunk codec 5) */
 } df11_codec;
 
 typedef struct {

@@ -32,8 +32,8 @@ static void describe(const df11_reader *r, const df11_st_tensor *st, df11_tensor
         uint64_t hi = c->orig_offset + c->decoded_length < st->end ? c->orig_offset + c->decoded_length : st->end;
         stored += (double)c->payload_length * (double)(hi - lo) / c->decoded_length;
         /* the public numbers differ from the wire codes from 3 on */
-        /* ANS_IL is the ANS coding laid out for vectors: one public kind */
-        int pc = c->codec == DF11_FMT_ANS || c->codec == DF11_FMT_ANS_IL ? DF11_CODEC_ANS
+        int pc = c->codec == DF11_FMT_ANS      ? DF11_CODEC_ANS
+                 : c->codec == DF11_FMT_ANS_IL ? DF11_CODEC_ANS_IL
                  : c->codec == DF11_FMT_EXP_HI ? DF11_CODEC_EXP_HI : c->codec;
         codec = codec < 0 || codec == pc ? pc : DF11_CODEC_MIXED;
     }

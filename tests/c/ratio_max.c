@@ -195,7 +195,7 @@ int main(void)
                 for (size_t i = 0; i < nt; i++) {
                     df11_tensor t;
                     df11_tensor_get(r, i, &t, NULL);
-                    ans |= t.codec == DF11_CODEC_ANS;
+                    ans |= t.codec == (v == 2 ? DF11_CODEC_ANS : DF11_CODEC_ANS_IL);
                     hi |= t.codec == DF11_CODEC_EXP_HI && strcmp(t.name, "widened") == 0;
                 }
             if (r) stored[v][cl] = df11_stored_size(r);

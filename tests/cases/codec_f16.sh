@@ -5,7 +5,7 @@
 # weights (plus a BF16 and an I32 tensor, and a run of small F16 and BF16
 # tensors), for the default level and --max:
 #   - the round trip is exact (SHA-256 of the original, cmp);
-#   - every big F16 tensor reports codec EXP or ANS (df11 info), and its
+#   - every big F16 tensor reports codec EXP or ANS_IL (df11 info), and its
 #     stored bytes are within 1% of the order-0 entropy of that symbol plus
 #     8 raw bits per element, computed here in Python from the original
 #     (before F16 was coded, zstd left such tensors at ~92%);
@@ -74,7 +74,7 @@ for line in open(sys.argv[2]):
     t = info.get(name)
     if t is None:
         bad.append(name + " missing from info")
-    elif t["codec"] not in ("EXP", "ANS"):
+    elif t["codec"] not in ("EXP", "ANS_IL"):
         bad.append("%s stored as %s" % (name, t["codec"]))
     elif t["stored_bytes"] > int(bound) * 1.01:
         bad.append("%s: %d bytes, entropy bound %s" % (name, t["stored_bytes"], bound))
