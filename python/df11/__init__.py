@@ -7,7 +7,9 @@ Python without a mount, and write them.
         rows = f.get_slice("embed.weight")[1000:1010]          # decodes only those chunks
     sd = df11.torch.load_file("model.df11")                    # all cores, one buffer
     df11.compress("model.safetensors", "model.df11", progress=tqdm(unit="B", unit_scale=True))
+    df11.compress("model.safetensors", "model.df11", max=True)  # smallest (format 1.2)
     df11.verify("model.df11")
+    df11.decompress("model.df11", "restored.safetensors")       # the original, byte for byte
 
 Errors from the library are df11.Df11Error (with .status such as
 "DF11_E_CHECKSUM" and .message naming file and offset); a missing file is
@@ -20,7 +22,7 @@ from . import _lib
 from ._core import (Df11Error, Df11IOError, Df11MemoryError, Df11ValueError, Reader,
                     _check, gpu_available, open_reader, safe_open)
 
-__all__ = ["safe_open", "compress", "verify", "Df11Error", "gpu_available", "library_version",
+__all__ = ["safe_open", "compress", "decompress", "verify", "Df11Error", "gpu_available", "library_version",
            "status_name"]
 __version__ = "1.0.0"
 
@@ -66,10 +68,13 @@ class _Progress:
             raise self.exc
 
 
-def compress(src, dst=None, *, threads=0, zstd_level=3, chunk_log2=18, progress=None):
+def compress(src, dst=None, *, threads=0, zstd_level=3, chunk_log2=18, max=False, progress=None):
     """Compresses the .safetensors file src into dst (default: src with its
     suffix replaced by .df11) through df11_encode_file, on `threads` cores
-    (0: all). progress: callable(done_bytes, total_bytes) or a tqdm bar.
+    (0: all). max=True is `df11 compress --max`: BF16 and F16 chunks may
+    take the ANS_IL codec, about 0.7 points of the original smaller and
+    decoded at about half the speed, readable by format 1.2 readers.
+    progress: callable(done_bytes, total_bytes) or a tqdm bar.
     dst is partial while it is written and removed on failure. Returns dst."""
     src = os.fspath(src)
     if dst is None:
@@ -83,6 +88,7 @@ def compress(src, dst=None, *, threads=0, zstd_level=3, chunk_log2=18, progress=
     opts.threads = int(threads)
     opts.zstd_level = int(zstd_level)
     opts.chunk_log2 = int(chunk_log2)
+    opts.level = _lib.LEVEL_MAX if max else _lib.LEVEL_DEFAULT
     prog = _Progress(progress)
     opts.progress = prog.cfunc
     err = _lib.Error()
@@ -91,6 +97,75 @@ def compress(src, dst=None, *, threads=0, zstd_level=3, chunk_log2=18, progress=
     _check(s, err)
     prog.reraise()
     return dst
+
+
+def _original_name(src):
+    root, ext = os.path.splitext(src)
+    if ext == ".df11":
+        return root + ".safetensors"
+    if ext == ".df11n":
+        return root
+    raise ValueError("%s: unknown suffix (expected .df11 or .df11n); name dst" % src)
+
+
+def decompress(src, dst=None, *, threads=0, sha256=True, progress=None):
+    """Restores the original of the .df11 file src into dst (default:
+    x.df11 -> x.safetensors, N.df11n -> N) through df11_decode_all, on
+    `threads` cores (0: all). Every chunk's checksum is checked, and the
+    whole file's SHA-256 unless sha256=False (`df11 decompress
+    --no-sha256`: SHA-256 runs on one core, about 1.8 GB/s, and caps
+    decoding on two or more). The bytes go to a temporary file beside dst,
+    renamed over dst once every check passed: on a failure dst is left as
+    it was and Df11Error is raised. Returns dst."""
+    src = os.fspath(src)
+    dst = os.fspath(dst) if dst is not None else _original_name(src)
+    r = open_reader(src)
+    fd, tmp = -1, None
+    try:
+        import tempfile
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(dst)),
+                                   prefix="." + os.path.basename(dst) + ".", suffix=".tmp")
+        failure = []
+
+        def write(ctx, buf, length, err):
+            try:
+                view = memoryview((ctypes.c_char * length).from_address(buf))
+                while view:
+                    view = view[os.write(fd, view):]
+                return 0
+            except BaseException as e:  # noqa: B036 - re-raised on the caller's thread
+                failure.append(e)
+                return _lib.E_IO
+
+        wfn = _lib.WRITE_FN(write)
+        prog = _Progress(progress)
+        err = _lib.Error()
+        flags = 0 if sha256 else _lib.DECODE_NO_SHA256
+        s = _lib.decode_all_flags(r, int(threads), flags, wfn, None, prog.cfunc, None,
+                                  ctypes.byref(err))
+        if failure:
+            raise failure[0]
+        _check(s, err)
+        prog.reraise()
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.chmod(tmp, 0o644 & ~_umask())
+        os.replace(tmp, dst)
+        tmp = None
+        return dst
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if tmp is not None:
+            os.unlink(tmp)
+        _lib.close(r)
+
+
+def _umask():
+    m = os.umask(0)
+    os.umask(m)
+    return m
 
 
 def verify(path, *, threads=0, progress=None):

@@ -48,6 +48,10 @@ READ_AT_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ct
                               ctypes.c_uint64, ctypes.POINTER(ctypes.c_size_t),
                               ctypes.POINTER(Error))
 CLOSE_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+WRITE_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
+                            ctypes.POINTER(Error))
+DECODE_NO_SHA256 = 0x1
+LEVEL_DEFAULT, LEVEL_MAX = 0, 9
 
 
 class Source(ctypes.Structure):
@@ -90,6 +94,8 @@ _SIGS = {
     "df11_chunk_extent": (None, [_P, _U32, ctypes.POINTER(_U64), ctypes.POINTER(_U32)]),
     "df11_decode_chunk": (_ST, [_P, _U32, _P, _PE]),
     "df11_verify": (_ST, [_P, ctypes.c_int, PROGRESS_FN, _P, _PE]),
+    "df11_decode_all_flags": (_ST, [_P, ctypes.c_int, ctypes.c_uint, WRITE_FN, _P, PROGRESS_FN, _P,
+                                    _PE]),
     "df11_tensor_count": (_ST, [_P, ctypes.POINTER(ctypes.c_size_t), _PE]),
     "df11_tensor_get": (_ST, [_P, ctypes.c_size_t, ctypes.POINTER(Tensor), _PE]),
     "df11_overhead_bytes": (_U64, [_P]),

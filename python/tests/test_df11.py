@@ -507,6 +507,65 @@ def t_compress_verify_progress():
     return "%d progress calls" % len(calls)
 
 
+def t_max_decompress():
+    """compress(max=True) writes ANS_IL (smaller than the default); decompress
+    restores both byte for byte (SHA-256 of the original), with and without
+    the whole-file SHA-256, under the default name; a corrupt chunk raises
+    under both, leaves an existing output as it was and no temporary file;
+    an exception from progress is raised and leaves no output."""
+    import hashlib
+    src = os.path.join(minilm(), "model.safetensors")
+    want = hashlib.sha256(open(src, "rb").read()).hexdigest()
+    d = os.path.join(WORK, "maxdec")
+    os.makedirs(d, exist_ok=True)
+    dflt = df11.compress(src, os.path.join(d, "dflt.df11"), threads=2)
+    mx = df11.compress(src, os.path.join(d, "m.df11"), threads=2, max=True)
+    assert os.path.getsize(mx) < os.path.getsize(dflt), (os.path.getsize(mx), os.path.getsize(dflt))
+    with open(mx, "rb") as f:
+        flags = int.from_bytes(f.read(16)[12:16], "little")
+    assert flags & 0x4, "no ANS_IL flag in the --max file: 0x%x" % flags
+    sums = {}
+    for packed in (dflt, mx):
+        for sha in (True, False):
+            out = df11.decompress(packed, os.path.join(d, "out.safetensors"), threads=2, sha256=sha)
+            sums[(os.path.basename(packed), sha)] = hashlib.sha256(open(out, "rb").read()).hexdigest()
+    assert set(sums.values()) == {want}, sums
+    calls = []
+    out = df11.decompress(mx, progress=lambda a, b: calls.append((a, b)))
+    assert out == os.path.join(d, "m.safetensors") and calls[-1][0] == calls[-1][1] == os.path.getsize(src)
+    assert hashlib.sha256(open(out, "rb").read()).hexdigest() == want
+    data = bytearray(open(mx, "rb").read())
+    index_offset = int.from_bytes(data[72:80], "little")
+    data[128 + (index_offset - 128) // 2] ^= 0x5A
+    bad = os.path.join(d, "bad.df11")
+    open(bad, "wb").write(data)
+    keep = os.path.join(d, "keep.safetensors")
+    for sha in (True, False):
+        open(keep, "wb").write(b"keep")
+        try:
+            df11.decompress(bad, keep, sha256=sha)
+        except df11.Df11Error as e:
+            assert e.status in {"DF11_E_CHECKSUM", "DF11_E_CORRUPT_CHUNK"} and "bad.df11" in e.message, e
+        else:
+            raise AssertionError("a corrupt chunk decompressed (sha256=%s)" % sha)
+        assert open(keep, "rb").read() == b"keep", "the old output was replaced"
+
+    def boom(a, b):
+        raise KeyboardInterrupt("from progress")
+    gone = os.path.join(d, "gone.safetensors")
+    try:
+        df11.decompress(mx, gone, progress=boom)
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("an exception in progress was lost")
+    assert not os.path.exists(gone), "output left after a failure"
+    left = [f for f in os.listdir(d) if f.endswith(".tmp")]
+    assert not left, left
+    return "max %.3f%% vs default %.3f%%, 4 round trips, corrupt chunk refused" % (
+        100 * os.path.getsize(mx) / os.path.getsize(src), 100 * os.path.getsize(dflt) / os.path.getsize(src))
+
+
 def t_gpu():
     ok, why = df11.gpu_available()
     if not ok:
@@ -718,6 +777,7 @@ def main():
     run("python:corrupt_chunk", t_corrupt_chunk)
     run("python:closed", t_closed)
     run("python:compress_verify_progress", t_compress_verify_progress)
+    run("python:max_and_decompress", t_max_decompress)
     run("python:gpu_decode", t_gpu)
     run("python:gpu_fallback", t_gpu_fallback)
     run("python:gpu_refused_fallback", t_gpu_refused)
