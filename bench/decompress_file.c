@@ -2,8 +2,10 @@
  * then df11_decode_all writing to a file (or /dev/null), nothing else. Uses
  * only df11.h. bench/decompress_bench.sh runs it beside zstd -d.
  *
- * Usage: decompress_file [-T threads] IN.df11 OUT     (OUT "-": stdout)
- * Prints "seconds <wall> bytes <original size>" on stderr. */
+ * Usage: decompress_file [-T threads] [-n] IN.df11 OUT     (OUT "-": stdout)
+ * -n: DF11_DECODE_NO_SHA256 (chunk checksums only). Prints "seconds <wall>
+ * bytes <original size>" on stderr: the process's start and exit are not
+ * in it, as a peer's in-process decompress call has none. */
 #include "df11.h"
 
 #include <errno.h>
@@ -35,12 +37,14 @@ static df11_status write_fd(void *ctx, const void *buf, size_t len, df11_error *
 int main(int argc, char **argv)
 {
     int threads = 0, opt;
-    while ((opt = getopt(argc, argv, "T:")) != -1) {
-        if (opt != 'T') return 2;
-        threads = atoi(optarg);
+    unsigned flags = 0;
+    while ((opt = getopt(argc, argv, "T:n")) != -1) {
+        if (opt == 'n') flags |= DF11_DECODE_NO_SHA256;
+        else if (opt == 'T') threads = atoi(optarg);
+        else return 2;
     }
     if (argc - optind != 2) {
-        fprintf(stderr, "usage: decompress_file [-T threads] IN.df11 OUT\n");
+        fprintf(stderr, "usage: decompress_file [-T threads] [-n] IN.df11 OUT\n");
         return 2;
     }
     struct timespec a, b;
@@ -54,7 +58,7 @@ int main(int argc, char **argv)
         return 1;
     }
     df11_status s = df11_open(argv[optind], &r, &err);
-    if (s == DF11_OK) s = df11_decode_all(r, threads, write_fd, &fd, NULL, NULL, &err);
+    if (s == DF11_OK) s = df11_decode_all_flags(r, threads, flags, write_fd, &fd, NULL, NULL, &err);
     if (close(fd) != 0 && s == DF11_OK) s = DF11_E_IO;
     clock_gettime(CLOCK_MONOTONIC, &b);
     if (s != DF11_OK) {
