@@ -119,6 +119,8 @@ def decompress(src, dst=None, *, threads=0, sha256=True, progress=None):
     it was and Df11Error is raised. Returns dst."""
     src = os.fspath(src)
     dst = os.fspath(dst) if dst is not None else _original_name(src)
+    if os.path.exists(dst) and os.path.exists(src) and os.path.samefile(src, dst):
+        raise ValueError("%s: input and output are the same file" % src)
     r = open_reader(src)
     fd, tmp = -1, None
     try:

@@ -550,6 +550,14 @@ def t_max_decompress():
             raise AssertionError("a corrupt chunk decompressed (sha256=%s)" % sha)
         assert open(keep, "rb").read() == b"keep", "the old output was replaced"
 
+    try:
+        df11.decompress(mx, mx)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("decompress over its own input was allowed")
+    assert os.path.getsize(mx) < os.path.getsize(src), "the input was overwritten"
+
     def boom(a, b):
         raise KeyboardInterrupt("from progress")
     gone = os.path.join(d, "gone.safetensors")
