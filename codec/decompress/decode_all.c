@@ -201,7 +201,7 @@ df11_status df11_decode_all_flags(df11_reader *r, int threads, unsigned flags, d
                                   void *progress_ctx, df11_error *err)
 {
     if (!r) return df11_fail(err, DF11_E_ARG, "df11_decode_all: NULL reader");
-    if (flags & ~DF11_DECODE_NO_SHA256) return df11_fail(err, DF11_E_ARG, "df11_decode_all: unknown flags 0x%x", flags);
+    if (flags & ~DF11_DECODE_NO_SHA256) return df11_fail(err, DF11_E_ARG, "df11_decode_all_flags: unknown flags 0x%x", flags);
     if (err) {
         err->code = DF11_OK;
         err->message[0] = 0;

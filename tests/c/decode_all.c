@@ -186,8 +186,49 @@ static void max_level(tu_rng *g, const char *dir)
     free(w3);
 }
 
+/* 1 MiB chunks, more of them than the 64 MiB ring cap holds: 64 threads
+ * get a 64-slot ring instead of (t + 1) * 2 = 130, and every byte comes
+ * back. */
+static void ring_cap(tu_rng *g, const char *dir)
+{
+    char in[4200], out[4200];
+    snprintf(in, sizeof in, "%s/cap.safetensors", dir);
+    snprintf(out, sizeof out, "%s/cap.df11", dir);
+    enum { N = 36u << 20 }; /* 72 MiB of BF16 */
+    uint8_t *w = malloc(2 * (size_t)N);
+    if (!w) return;
+    tu_fill_bf16(g, w, N, 0.02);
+    tu_tensor t[1] = { { "w", "BF16", N, w, 2 * (size_t)N } };
+    size_t size = 0;
+    uint8_t *orig = tu_write_safetensors(in, t, 1, &size);
+    df11_encode_options o;
+    df11_encode_options_default(&o);
+    o.chunk_log2 = 20;
+    df11_error e = {0};
+    df11_reader *r = NULL;
+    bool ok = orig && df11_encode_file(in, out, &o, &e) == DF11_OK && df11_open(out, &r, &e) == DF11_OK &&
+              df11_chunk_count(r) > 64;
+    tu_result(ok, "decode_all.ring_cap_setup", "%s, %u chunks", e.message, r ? df11_chunk_count(r) : 0);
+    for (unsigned flags = 0; ok && flags <= DF11_DECODE_NO_SHA256; flags += DF11_DECODE_NO_SHA256) {
+        sink s = { .out = malloc(size), .cap = size, .fail_at = SIZE_MAX };
+        df11_status st = df11_decode_all_flags(r, 64, flags, sink_write, &s, NULL, NULL, &e);
+        tu_result(st == DF11_OK && s.len == size && memcmp(s.out, orig, size) == 0,
+                  flags ? "decode_all.ring_cap_t64_no_sha256" : "decode_all.ring_cap_t64",
+                  "%s: %s, %zu of %zu bytes", df11_status_name(st), e.message, s.len, size);
+        free(s.out);
+    }
+    df11_close(r);
+    unlink(in);
+    unlink(out);
+    free(orig);
+    free(w);
+}
+
 int main(void)
 {
+    /* a ring that waits for room it can never get hangs rather than fails:
+     * make that a failure */
+    alarm(300);
     tu_rng g = { tu_seed("decode_all") };
     golden();
 
@@ -303,6 +344,7 @@ int main(void)
     df11_close(rb);
     df11_close(r);
     max_level(&g, dir);
+    ring_cap(&g, dir);
     unlink(in);
     unlink(out);
     unlink(bad);
