@@ -110,26 +110,36 @@ def _original_name(src):
 
 def decompress(src, dst=None, *, threads=0, sha256=True, progress=None):
     """Restores the original of the .df11 file src into dst (default:
-    x.df11 -> x.safetensors, N.df11n -> N) through df11_decode_all, on
-    `threads` cores (0: all). Every chunk's checksum is checked, and the
+    x.df11 -> x.safetensors, N.df11n -> N) through df11_decode_all_flags,
+    on `threads` cores (0: all). Every chunk's checksum is checked, and the
     whole file's SHA-256 unless sha256=False (`df11 decompress
     --no-sha256`: SHA-256 runs on one core, about 1.8 GB/s, and caps
     decoding on two or more). The bytes go to a temporary file beside dst,
+    which takes src's permission bits (as the CLI's output does) and is
     renamed over dst once every check passed: on a failure dst is left as
     it was and Df11Error is raised. Returns dst."""
+    import errno
+    import tempfile
     src = os.fspath(src)
     dst = os.fspath(dst) if dst is not None else _original_name(src)
     if os.path.exists(dst) and os.path.exists(src) and os.path.samefile(src, dst):
         raise ValueError("%s: input and output are the same file" % src)
+    if os.path.isdir(dst):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), dst)
+    folder = os.path.dirname(os.path.abspath(dst))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), dst)
     r = open_reader(src)
     fd, tmp = -1, None
     try:
-        import tempfile
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(dst)),
-                                   prefix="." + os.path.basename(dst) + ".", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(dst) + ".",
+                                   suffix=".tmp")
+        prog = _Progress(progress)
         failure = []
 
         def write(ctx, buf, length, err):
+            if prog.exc is not None:    # progress raised (Ctrl-C under tqdm): stop now
+                return _lib.E_IO
             try:
                 view = memoryview((ctypes.c_char * length).from_address(buf))
                 while view:
@@ -140,19 +150,21 @@ def decompress(src, dst=None, *, threads=0, sha256=True, progress=None):
                 return _lib.E_IO
 
         wfn = _lib.WRITE_FN(write)
-        prog = _Progress(progress)
         err = _lib.Error()
         flags = 0 if sha256 else _lib.DECODE_NO_SHA256
         s = _lib.decode_all_flags(r, int(threads), flags, wfn, None, prog.cfunc, None,
                                   ctypes.byref(err))
+        prog.reraise()
         if failure:
             raise failure[0]
         _check(s, err)
-        prog.reraise()
+        try:
+            os.fchmod(fd, os.stat(src).st_mode & 0o7777)
+        except OSError:
+            pass                        # best effort, as cp -p
         os.fsync(fd)
         os.close(fd)
         fd = -1
-        os.chmod(tmp, 0o644 & ~_umask())
         os.replace(tmp, dst)
         tmp = None
         return dst
@@ -162,12 +174,6 @@ def decompress(src, dst=None, *, threads=0, sha256=True, progress=None):
         if tmp is not None:
             os.unlink(tmp)
         _lib.close(r)
-
-
-def _umask():
-    m = os.umask(0)
-    os.umask(m)
-    return m
 
 
 def verify(path, *, threads=0, progress=None):

@@ -2,7 +2,7 @@
 
 The shared library is the package's own ``_libdf11.so``, built from the
 repository's C sources by setup.py at install time. Only functions declared
-in codec/df11.h are bound here (tests/python_api.py checks this against the
+in codec/df11.h are bound here (python/tests/test_df11.py checks this against the
 header): the Python package is a C caller like any other and keeps to the
 public API. ctypes drops the GIL for the duration of every foreign call, so
 decoding on several Python threads runs on several cores.

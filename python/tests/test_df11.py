@@ -531,7 +531,9 @@ def t_max_decompress():
             sums[(os.path.basename(packed), sha)] = hashlib.sha256(open(out, "rb").read()).hexdigest()
     assert set(sums.values()) == {want}, sums
     calls = []
+    os.chmod(mx, 0o640)
     out = df11.decompress(mx, progress=lambda a, b: calls.append((a, b)))
+    assert os.stat(out).st_mode & 0o777 == 0o640, "mode %o, not the input's" % os.stat(out).st_mode
     assert out == os.path.join(d, "m.safetensors") and calls[-1][0] == calls[-1][1] == os.path.getsize(src)
     assert hashlib.sha256(open(out, "rb").read()).hexdigest() == want
     data = bytearray(open(mx, "rb").read())
@@ -568,6 +570,17 @@ def t_max_decompress():
     else:
         raise AssertionError("an exception in progress was lost")
     assert not os.path.exists(gone), "output left after a failure"
+    try:                                # the interrupt, not the corrupt chunk it stopped before
+        df11.decompress(bad, gone, progress=boom)
+    except KeyboardInterrupt:
+        pass
+    assert not os.path.exists(gone), "output left after a failure"
+    try:
+        df11.decompress(mx, d)
+    except IsADirectoryError as e:
+        assert e.filename == d, e
+    else:
+        raise AssertionError("decompress onto a folder did not raise")
     left = [f for f in os.listdir(d) if f.endswith(".tmp")]
     assert not left, left
     return "max %.3f%% vs default %.3f%%, 4 round trips, corrupt chunk refused" % (
