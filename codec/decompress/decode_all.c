@@ -173,14 +173,6 @@ static void write_chunks(ring *g)
     }
 }
 
-/* The most chunks df11_batch_len groups in this file. */
-static unsigned max_batch(const df11_reader *r)
-{
-    if (r->flags & DF11_FMT_FLAG_ANS_IL) return DF11_ANS_IL_BATCH;
-    if (r->flags & DF11_FMT_FLAG_ANS) return 2;
-    return 1;
-}
-
 /* Starts `count` threads running fn(g); returns how many started. */
 static unsigned start(pthread_t *tids, unsigned count, void *(*fn)(void *), ring *g)
 {
@@ -214,7 +206,7 @@ df11_status df11_decode_all_flags(df11_reader *r, int threads, unsigned flags, d
     ring g = { .r = r, .n = r->chunk_count, .err = err,
                .writer = write != NULL, .write = write, .wctx = write_ctx,
                .progress = progress, .pctx = progress_ctx };
-    g.batch = max_batch(r);
+    g.batch = df11_batch_max(r);
     g.window = (t + 1) * (g.batch + 1);
     /* Many threads on big chunks: at most RING_BYTES of ring (a worker
      * waits for a whole batch, so two batches' worth is the floor). */

@@ -215,6 +215,9 @@ df11_status df11_decode_chunk_pair(df11_reader *r, uint32_t idx, void *dst0, voi
  * together: 2 for a pairable ANS pair, up to DF11_ANS_IL_BATCH ANS_IL
  * chunks of one segment, else 1. */
 uint32_t df11_batch_len(const df11_reader *r, uint32_t idx, uint32_t max);
+/* The most df11_batch_len can answer for any chunk of r: its flags say
+ * which codecs it may hold. */
+uint32_t df11_batch_max(const df11_reader *r);
 /* Checks dst (the decoded chunk idx) against its recorded XXH3. */
 df11_status df11_check_chunk(const df11_reader *r, uint32_t idx,
                              const void *dst, df11_error *err);

@@ -188,6 +188,12 @@ df11_status df11_decode_chunk_pair(df11_reader *r, uint32_t idx, void *dst0, voi
     return s == DF11_OK ? df11_check_chunk(r, idx + 1, dst1, err) : s;
 }
 
+uint32_t df11_batch_max(const df11_reader *r)
+{
+    if (r->flags & DF11_FMT_FLAG_ANS_IL) return DF11_ANS_IL_BATCH;
+    return r->flags & DF11_FMT_FLAG_ANS ? 2 : 1;
+}
+
 uint32_t df11_batch_len(const df11_reader *r, uint32_t idx, uint32_t max)
 {
     if (max >= 2 && df11_pairable(r, idx)) return 2;
