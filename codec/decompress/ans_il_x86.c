@@ -339,23 +339,32 @@ static bool z_can(const il_state *s)
     return s->n - s->i >= 16 && s->nw >= 2 * 16 + 16 && s->nw - s->pos >= 2 * 16 + 16;
 }
 
-/* The 16-lane chunks of one table, up to eight at a time, until none can
- * go on in the fast loop; s is reordered. */
-static void z_multi_run(il_state **s, uint32_t count)
+/* The 16-lane chunks of one table: those that can go on in the fast loop
+ * run together, run[m] taking m of them (m up to most), until at most one
+ * can; that one finishes alone through lone. s is reordered. */
+typedef void (*il_multi_fn)(il_state *const *);
+static void multi_run(il_state **s, uint32_t count, const il_multi_fn *run, uint32_t most,
+                      void (*lone)(il_state *))
 {
-    static void (*const run[9])(il_state *const *) = { NULL, NULL, zy_multi2, z_multi3, z_multi4,
-                                                       z_multi5, z_multi6, z_multi7, z_multi8 };
-    uint32_t m = 0;
-    for (uint32_t k = 0; k < count; k++)
-        if (z_can(s[k])) s[m++] = s[k];
-    while (m > 1) {
-        run[m < 8 ? m : 8](s);
+    for (uint32_t m = count;;) {
         uint32_t left = 0;
         for (uint32_t k = 0; k < m; k++)
             if (z_can(s[k])) s[left++] = s[k];
         m = left;
+        if (m < 2) {
+            if (m == 1) lone(s[0]);
+            return;
+        }
+        run[m < most ? m : most](s);
     }
-    if (m == 1) zy_run16(s[0]);
+}
+
+/* AVX-512: up to eight at a time, one zmm chain each (two ymm for two). */
+static void z_multi_run(il_state **s, uint32_t count)
+{
+    static const il_multi_fn run[9] = { NULL, NULL, zy_multi2, z_multi3, z_multi4,
+                                        z_multi5, z_multi6, z_multi7, z_multi8 };
+    multi_run(s, count, run, 8, zy_run16);
 }
 
 /* ---- AVX2: V chains of 8 lanes ---- */
@@ -513,22 +522,12 @@ static T_AVX2 void y_run4(il_state *s) { y_run(4, s); }
 static T_AVX2 void y_run6(il_state *s) { y_run(6, s); }
 static T_AVX2 void y_run8(il_state *s) { y_run(8, s); }
 
-/* The same on AVX2, up to four at a time (eight ymm chains). */
+/* AVX2: up to four at a time (eight ymm chains). */
 static void y_multi_run(il_state **s, uint32_t count)
 {
-    static void (*const run[5])(il_state *const *) = { NULL, NULL, y_multi2, y_multi3, y_multi4 };
+    static const il_multi_fn run[5] = { NULL, NULL, y_multi2, y_multi3, y_multi4 };
     pthread_once(&expand_once, expand_init);
-    uint32_t m = 0;
-    for (uint32_t k = 0; k < count; k++)
-        if (z_can(s[k])) s[m++] = s[k];
-    while (m > 1) {
-        run[m < 4 ? m : 4](s);
-        uint32_t left = 0;
-        for (uint32_t k = 0; k < m; k++)
-            if (z_can(s[k])) s[left++] = s[k];
-        m = left;
-    }
-    if (m == 1) y_run2(s[0]);
+    multi_run(s, count, run, 4, y_run2);
 }
 
 void df11_il_simd_run(int level, il_state *s)
