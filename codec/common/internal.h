@@ -60,6 +60,11 @@ typedef struct {
  * thread exit; slots 0..3 are independent (2: the ANS decode table, 3:
  * the ANS_IL one). NULL when out of memory. */
 uint8_t *df11_thread_buffer(unsigned slot, size_t size);
+/* Slot `slot` as the calling thread's cache of one decode table, that of
+ * model `model` of the reader with `uid` (never 0): *stale is true when
+ * it does not hold that table yet, and the caller builds it there at once.
+ * NULL when out of memory. */
+uint8_t *df11_thread_table(unsigned slot, size_t size, uint64_t uid, uint32_t model, bool *stale);
 
 /* Fills *err (if not NULL) and returns code. Messages name the file first. */
 df11_status df11_fail(df11_error *err, df11_status code, const char *fmt, ...)

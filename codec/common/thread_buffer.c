@@ -9,6 +9,10 @@
 typedef struct {
     uint8_t *buf[SLOTS];
     size_t cap[SLOTS];
+    /* df11_thread_table: the (reader uid, model) whose table a slot holds;
+     * uid 0 (no reader has it) when none */
+    uint64_t uid[SLOTS];
+    uint32_t model[SLOTS];
 } thread_buffers;
 
 static pthread_key_t key;
@@ -24,7 +28,8 @@ static void destroy(void *p)
 
 static void make_key(void) { key_ok = pthread_key_create(&key, destroy) == 0; }
 
-uint8_t *df11_thread_buffer(unsigned slot, size_t size)
+/* The calling thread's buffers with slot `slot` at least size bytes. */
+static thread_buffers *buffers(unsigned slot, size_t size)
 {
     if (slot >= SLOTS) return NULL;
     pthread_once(&once, make_key);
@@ -42,6 +47,25 @@ uint8_t *df11_thread_buffer(unsigned slot, size_t size)
         if (!p) return NULL;
         b->buf[slot] = p;
         b->cap[slot] = size;
+        b->uid[slot] = 0;
     }
+    return b;
+}
+
+uint8_t *df11_thread_buffer(unsigned slot, size_t size)
+{
+    thread_buffers *b = buffers(slot, size);
+    if (!b) return NULL;
+    b->uid[slot] = 0; /* a scratch use overwrites any table */
+    return b->buf[slot];
+}
+
+uint8_t *df11_thread_table(unsigned slot, size_t size, uint64_t uid, uint32_t model, bool *stale)
+{
+    thread_buffers *b = buffers(slot, size);
+    if (!b) return NULL;
+    *stale = b->uid[slot] != uid || b->model[slot] != model;
+    b->uid[slot] = uid;
+    b->model[slot] = model;
     return b->buf[slot];
 }

@@ -38,18 +38,11 @@ void df11_ans_dtable_build(const df11_fmt_table *tables, const df11_fmt_model *m
 static _Atomic uint64_t next_uid = 1;
 uint64_t df11_reader_uid(void) { return atomic_fetch_add(&next_uid, 1); }
 
-static __thread uint64_t cached_uid;
-static __thread uint32_t cached_model;
-
 const df11_ans_dtable *df11_ans_dtable_get(const df11_reader *r, uint32_t model)
 {
-    df11_ans_dtable *t = (df11_ans_dtable *)df11_thread_buffer(2, sizeof *t);
-    if (!t) return NULL;
-    if (cached_uid != r->uid || cached_model != model) {
-        df11_ans_dtable_build(r->tables, &r->models[model], t);
-        cached_uid = r->uid;
-        cached_model = model;
-    }
+    bool stale;
+    df11_ans_dtable *t = (df11_ans_dtable *)df11_thread_table(2, sizeof *t, r->uid, model, &stale);
+    if (t && stale) df11_ans_dtable_build(r->tables, &r->models[model], t);
     return t;
 }
 

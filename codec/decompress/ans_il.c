@@ -54,20 +54,13 @@ void df11_ans_il_dtable_build(const df11_fmt_table *tables, const df11_fmt_model
     for (unsigned e = 0; e < 256; e++) t->ctx[e] = m->ctx[e] & 7u;
 }
 
-/* The calling thread's last model, kept like the ANS table
+/* The calling thread's last model, kept as the ANS table is
  * (ans_decode.c), in its own thread-buffer slot. */
-static __thread uint64_t cached_uid;
-static __thread uint32_t cached_model;
-
 const df11_ans_il_dtable *df11_ans_il_dtable_get(const df11_reader *r, uint32_t model)
 {
-    df11_ans_il_dtable *t = (df11_ans_il_dtable *)df11_thread_buffer(3, sizeof *t);
-    if (!t) return NULL;
-    if (cached_uid != r->uid || cached_model != model) {
-        df11_ans_il_dtable_build(r->tables, &r->models[model], t);
-        cached_uid = r->uid;
-        cached_model = model;
-    }
+    bool stale;
+    df11_ans_il_dtable *t = (df11_ans_il_dtable *)df11_thread_table(3, sizeof *t, r->uid, model, &stale);
+    if (t && stale) df11_ans_il_dtable_build(r->tables, &r->models[model], t);
     return t;
 }
 
