@@ -24,7 +24,7 @@ extern "C" {
 
 #define DF11_LIB_VERSION "1.0.0"
 #define DF11_FORMAT_MAJOR 1
-#define DF11_FORMAT_MINOR 2
+#define DF11_FORMAT_MINOR 3
 
 typedef enum {
     DF11_OK = 0,
@@ -210,7 +210,8 @@ typedef enum {
     DF11_CODEC_MIXED = 3, /* a tensor whose chunks use different codecs */
     DF11_CODEC_ANS = 4,    /* format 1.1: rANS exponent and mantissa on separate lanes (1.1's --max; chunk codec 3) */
     DF11_CODEC_EXP_HI = 5, /* format 1.1: F32 whose low halves are zero */
-    DF11_CODEC_ANS_IL = 6  /* format 1.2: the same coding on interleaved lanes (--max; chunk codec 5) */
+    DF11_CODEC_ANS_IL = 6, /* format 1.2: the same coding on interleaved lanes (--max; chunk codec 5) */
+    DF11_CODEC_EXP_LZ = 7  /* format 1.3: F32 with zstd-coded low byte planes (--max; chunk codec 6) */
 } df11_codec;
 
 typedef struct {
@@ -249,8 +250,10 @@ typedef struct {
     /* DF11_LEVEL_DEFAULT (0) or DF11_LEVEL_MAX: BF16 and F16 chunks may
      * also take the ANS_IL codec (rANS exponent and context-modelled
      * mantissa on interleaved lanes, format 1.2), smaller by about 0.7
-     * points of the original, decoded at about half the speed. Files that
-     * use it need a 1.2 reader. */
+     * points of the original, decoded at about half the speed; F32 chunks
+     * whose low halves have structure the EXP_LZ codec (zstd-coded low
+     * byte planes, format 1.3). Files that use them need a 1.2 or 1.3
+     * reader. */
     int level;
 } df11_encode_options;
 #define DF11_LEVEL_DEFAULT 0

@@ -20,6 +20,7 @@ const char *info_codec_name(df11_codec c)
     case DF11_CODEC_ANS: return "ANS";
     case DF11_CODEC_EXP_HI: return "EXPHI";
     case DF11_CODEC_ANS_IL: return "ANS_IL";
+    case DF11_CODEC_EXP_LZ: return "EXP_LZ";
     }
     return "?";
 }

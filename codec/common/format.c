@@ -104,6 +104,7 @@ const char *df11_fmt_feature_name(uint32_t flags, char buf[16])
     if (flags & DF11_FMT_FLAG_EXP_HI) return "EXP_HI";
     if (flags & DF11_FMT_FLAG_ANS) return "ANS";
     if (flags & DF11_FMT_FLAG_ANS_IL) return "ANS_IL";
+    if (flags & DF11_FMT_FLAG_EXP_LZ) return "EXP_LZ";
     for (unsigned b = 0; b < 32; b++)
         if (flags >> b & 1) {
             snprintf(buf, 16, "bit %u", b);

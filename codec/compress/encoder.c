@@ -28,7 +28,8 @@
 #include <zstd.h>
 
 enum { CODEC_RAW = DF11_FMT_RAW, CODEC_ZSTD = DF11_FMT_ZSTD, CODEC_EXP = DF11_FMT_EXP,
-       CODEC_ANS = DF11_FMT_ANS, CODEC_EXP_HI = DF11_FMT_EXP_HI, CODEC_ANS_IL = DF11_FMT_ANS_IL };
+       CODEC_ANS = DF11_FMT_ANS, CODEC_EXP_HI = DF11_FMT_EXP_HI, CODEC_ANS_IL = DF11_FMT_ANS_IL,
+       CODEC_EXP_LZ = DF11_FMT_EXP_LZ };
 /* --max keeps eight context histograms (8 KiB) per EXP16 segment to choose
  * its mantissa tables; past this much, only for segments from
  * OWN_TABLES_MIN on (the others take the shared tables). */
@@ -47,6 +48,8 @@ typedef struct {
     uint8_t *in, *out, *alt;
     size_t out_len;
     uint32_t zlen;   /* pass 1: zstd payload size, 0 when not tried or no gain */
+    uint32_t lzlen;  /* pass 1, --max, EXP32: EXP_LZ's low-plane frame size, 0 when not tried */
+    uint8_t lzeffort; /* and the effort (LZ_FAST, LZ_THOROUGH) that gave it */
     bool low_zero;   /* pass 1, EXP32: every low half is zero */
     uint64_t xxh3;
     uint64_t freq[256];
@@ -77,8 +80,9 @@ typedef struct {
      * in progress, until its code is known. 1 KiB per chunk of the
      * largest segment (0.4% of it at 256 KiB chunks). */
     uint32_t (*pend_freq)[256];
-    uint32_t *pend_zlen;
+    uint32_t *pend_zlen, *pend_lzlen;
     uint8_t *pend_low_zero;
+    uint8_t *lz_effort;   /* per chunk: the effort of its EXP_LZ planes */
     bool max;             /* --max: an ANS codec for BF16 and F16 */
     /* --max: which one, CODEC_ANS_IL (FORMAT.md 10) or, through the
      * DF11_ANS_CODEC=3 test hook (ans_codec_of), CODEC_ANS (9) */
@@ -182,6 +186,43 @@ static size_t zstd_chunk(encoder *e, unsigned worker, slot *sl, uint64_t i)
     return ZSTD_isError(z) ? 0 : z;
 }
 
+/* EXP_LZ's low planes (FORMAT.md 5.4) are compressed with parameters
+ * for planes of like bytes rather than a level: matches of 7 bytes and
+ * more only (runs of zeros in rows or in widened values; shorter ones in
+ * noise cost more than the literals they replace). Every F32 chunk tries
+ * the fast effort (dfast); one that it shrinks also tries the thorough
+ * one (btopt), which finds more where structured rows and noise mix, and
+ * keeps the smaller. Bytes of the planes (python-zstandard, 2^18-byte
+ * chunks): F16 values widened to F32, 32 MB: level 3 3.45 MB, fast 3.01,
+ * thorough 3.02, level 19 3.02 (1.6 s); MiniLM's F32 weights: level 3
+ * 44.22 MB, fast 44.19, thorough 44.16, level 19 44.13 (2.8 s). Level 19
+ * would cost the F16-widened file 10 MB/s of encoding. */
+enum { LZ_FAST = 1, LZ_THOROUGH = 2 };
+
+/* EXP_LZ's low planes of n F32 elements at src: the low byte of every
+ * element's low half, then the high byte of every one, as one zstd frame
+ * into dst (cap bytes); planes is 2n bytes of scratch. Its size, 0 on
+ * failure. */
+static size_t lz_planes(encoder *e, unsigned worker, const uint8_t *src, uint32_t n, uint8_t *planes,
+                        uint8_t *dst, size_t cap, int effort)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        planes[i] = src[4 * (size_t)i];
+        planes[n + i] = src[4 * (size_t)i + 1];
+    }
+    ZSTD_CCtx *c = e->cctx[worker];
+    const int p[][2] = {
+        {ZSTD_c_strategy, effort == LZ_FAST ? ZSTD_dfast : ZSTD_btopt},
+        {ZSTD_c_minMatch, 7}, {ZSTD_c_windowLog, 17}, {ZSTD_c_hashLog, 17},
+        {ZSTD_c_chainLog, 16}, {ZSTD_c_searchLog, 1}, {ZSTD_c_targetLength, 16},
+    };
+    if (ZSTD_isError(ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters))) return 0;
+    for (size_t k = 0; k < sizeof p / sizeof p[0]; k++)
+        if (ZSTD_isError(ZSTD_CCtx_setParameter(c, (ZSTD_cParameter)p[k][0], p[k][1]))) return 0;
+    size_t z = ZSTD_compress2(c, dst, cap, planes, 2 * (size_t)n);
+    return ZSTD_isError(z) ? 0 : z;
+}
+
 static df11_status pass1_work(uint64_t i, unsigned worker, void *ctx)
 {
     encoder *e = ctx;
@@ -217,10 +258,23 @@ static df11_status pass1_work(uint64_t i, unsigned worker, void *ctx)
                 try_zstd = true;
         }
     }
+    /* --max: F32 low halves that are not all zero (EXP_HI's) also try
+     * EXP_LZ; out is free in pass 1, alt once zstd's trial is over */
+    sl->lzlen = 0;
+    bool try_lz = e->max && kind == DF11_SEG_EXP32 && !sl->low_zero;
     sl->zlen = 0;
     if (try_zstd) {
         size_t z = zstd_chunk(e, worker, sl, i);
         if (z && z < j->length) sl->zlen = (uint32_t)z;
+    }
+    if (try_lz) {
+        size_t C = (size_t)1 << e->o.chunk_log2;
+        size_t z = lz_planes(e, worker, sl->in, j->length / 4, sl->out, sl->alt, ZSTD_compressBound(C), LZ_FAST);
+        if (z && z < j->length / 2) {
+            sl->lzlen = (uint32_t)z, sl->lzeffort = LZ_FAST;
+            z = lz_planes(e, worker, sl->in, j->length / 4, sl->out, sl->alt, ZSTD_compressBound(C), LZ_THOROUGH);
+            if (z && z < sl->lzlen) sl->lzlen = (uint32_t)z, sl->lzeffort = LZ_THOROUGH;
+        }
     }
     return DF11_OK;
 }
@@ -249,6 +303,12 @@ static void plan_segment(encoder *e, uint32_t g)
             if (n && w == 4 && e->pend_low_zero[i - first] && n - length / 2 < best) {
                 best = (uint32_t)(n - length / 2), codec = CODEC_EXP_HI;
                 e->flags |= DF11_FMT_FLAG_EXP_HI;
+            }
+            /* --max: the same with the low halves as zstd-coded planes */
+            uint32_t lz = e->pend_lzlen[i - first];
+            if (n && w == 4 && lz && 4 + (n - length / 2) + lz < best) {
+                best = (uint32_t)(4 + (n - length / 2) + lz), codec = CODEC_EXP_LZ;
+                e->flags |= DF11_FMT_FLAG_EXP_LZ;
             }
         }
         uint32_t z = e->pend_zlen[i - first];
@@ -307,6 +367,8 @@ static df11_status pass1_emit(uint64_t i, void *ctx)
             e->pend_freq[k][s] = (uint32_t)sl->freq[s];
         }
     e->pend_zlen[k] = sl->zlen;
+    e->pend_lzlen[k] = sl->lzlen;
+    e->lz_effort[i] = sl->lzeffort;
     e->pend_low_zero[k] = sl->low_zero;
     bool joint = e->max && e->plan.segs[j->segment].kind == DF11_SEG_EXP16;
     if (joint)
@@ -364,6 +426,18 @@ static df11_status encode_chosen(encoder *e, uint64_t i, unsigned worker, slot *
                                       2 * ((size_t)1 << e->o.chunk_log2) + 64);
         if (sl->out_len) sl->out_len -= j->length / 2;
         break;
+    case CODEC_EXP_LZ: { /* length word, that EXP_HI payload, the low planes */
+        size_t cap = 2 * ((size_t)1 << e->o.chunk_log2) + 64, n = j->length / 4;
+        size_t x = df11_exp_encode(sl->in, (uint32_t)n, 4, DF11_LANE_SYMBOLS_DEFAULT, e->len[j->segment],
+                                   e->code[j->segment], sl->out + 4, cap - 4);
+        size_t hi = x ? x - 2 * n : 0;
+        size_t z = x ? lz_planes(e, worker, sl->in, (uint32_t)n, sl->alt, sl->out + 4 + hi, cap - 4 - hi,
+                                 e->lz_effort[i])
+                     : 0;
+        df11_wr32(sl->out, (uint32_t)hi);
+        sl->out_len = z ? 4 + hi + z : 0;
+        break;
+    }
     case CODEC_ANS:
     case CODEC_ANS_IL:
         sl->out_len = ans_chunk(e, i, worker, sl->in, sl->out);
@@ -631,8 +705,10 @@ static df11_status make_jobs(encoder *e)
     e->first_chunk = calloc(e->plan.count ? e->plan.count : 1, sizeof *e->first_chunk);
     e->pend_freq = calloc(most, sizeof *e->pend_freq);
     e->pend_zlen = calloc(most, sizeof *e->pend_zlen);
+    e->pend_lzlen = calloc(most, sizeof *e->pend_lzlen);
+    e->lz_effort = calloc(n ? n : 1, 1);
     e->pend_low_zero = calloc(most, 1);
-    if (!e->jobs || !e->first_chunk || !e->pend_freq || !e->pend_zlen || !e->pend_low_zero)
+    if (!e->jobs || !e->first_chunk || !e->pend_freq || !e->pend_zlen || !e->pend_lzlen || !e->lz_effort || !e->pend_low_zero)
         return DF11_E_NOMEM;
     uint64_t k = 0;
     for (uint32_t s = 0; s < e->plan.count; s++) {
@@ -708,6 +784,8 @@ static void free_state(encoder *e, unsigned threads)
     free(e->chunks);
     free(e->pend_freq);
     free(e->pend_zlen);
+    free(e->pend_lzlen);
+    free(e->lz_effort);
     free(e->jobs);
     free(e->first_chunk);
     EVP_MD_CTX_free(e->sha);

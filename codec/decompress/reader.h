@@ -195,6 +195,14 @@ df11_status df11_exp_hi_decode(const uint8_t *payload, uint32_t payload_len, uin
                                uint32_t lane_symbols, const df11_huff_dtable *t, void *dst,
                                uint8_t *scratch, char *why, size_t why_len);
 
+/* Decodes an EXP_LZ payload (FORMAT.md 5.4; n F32 elements) into dst, as
+ * df11_exp_decode does; scratch holds df11_exp_lz_scratch_size bytes
+ * (exp_lz.c). */
+size_t df11_exp_lz_scratch_size(uint32_t n, uint32_t lane_symbols);
+df11_status df11_exp_lz_decode(const uint8_t *payload, uint32_t payload_len, uint32_t n,
+                               uint32_t lane_symbols, const df11_huff_dtable *t, void *dst,
+                               uint8_t *scratch, char *why, size_t why_len);
+
 /* --- Reader internals (codec/decompress/) --- */
 /* Reads chunk idx's payload into a new buffer with DF11_PAYLOAD_SLACK zero
  * bytes after it; free() it. */

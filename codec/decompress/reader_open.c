@@ -40,7 +40,7 @@ static df11_status check_header(const df11_fmt_header *h, const char *path, df11
     if (h->flags & ~DF11_FMT_KNOWN_FLAGS) {
         char b[16];
         return df11_fail(err, DF11_E_VERSION,
-                         "%s: offset 12: format %u.%u file needs feature %s, which this library (format %u.%u: EXP_HI, ANS, ANS_IL) does not have",
+                         "%s: offset 12: format %u.%u file needs feature %s, which this library (format %u.%u: EXP_HI, ANS, ANS_IL, EXP_LZ) does not have",
                          path, h->major, h->minor, df11_fmt_feature_name(h->flags & ~DF11_FMT_KNOWN_FLAGS, b),
                          DF11_FORMAT_MAJOR, DF11_FORMAT_MINOR);
     }
@@ -166,9 +166,11 @@ static uint64_t max_payload(const df11_reader *r, const df11_segment *s, const d
         uint64_t n = D / 2;
         return 4ull * df11_ans_il_lanes((uint32_t)n) + 4 * n + (n + 7) / 8;
     }
-    if (c->codec == DF11_FMT_EXP_HI) {
+    if (c->codec == DF11_FMT_EXP_HI || c->codec == DF11_FMT_EXP_LZ) {
         uint64_t n = D / 4, nl = df11_lanes((uint32_t)n, r->lane_symbols);
-        return 2 * nl + (nl * UINT16_MAX + 7) / 8 + n;
+        uint64_t hi = 2 * nl + (nl * UINT16_MAX + 7) / 8 + n;
+        /* EXP_LZ: its length word and the low planes' zstd frame */
+        return c->codec == DF11_FMT_EXP_HI ? hi : 4 + hi + ZSTD_compressBound(2 * n);
     }
     if (c->codec != DF11_FMT_EXP) return D;
     uint64_t W = s->kind == DF11_SEG_EXP32 ? 4 : 2, n = D / W;
@@ -200,12 +202,14 @@ static df11_status parse_chunks(df11_reader *r, const uint8_t *idx, df11_error *
             if (c->payload_offset != payload || c->payload_length > r->index_offset - payload)
                 return FAIL(DF11_E_CORRUPT_INDEX, at, "chunk payload is not contiguous with the previous one");
             payload += c->payload_length;
-            if (c->codec > DF11_FMT_ANS_IL || !f.reserved_zero ||
+            if (c->codec > DF11_FMT_EXP_LZ || !f.reserved_zero ||
                 (c->codec == DF11_FMT_EXP && s->kind == DF11_SEG_BYTES) ||
                 (c->codec == DF11_FMT_ANS && (s->model == 0 || !(r->flags & DF11_FMT_FLAG_ANS))) ||
                 (c->codec == DF11_FMT_ANS_IL && (s->model == 0 || !(r->flags & DF11_FMT_FLAG_ANS_IL))) ||
                 (c->codec == DF11_FMT_EXP_HI &&
-                 (!(r->flags & DF11_FMT_FLAG_EXP_HI) || s->kind != DF11_SEG_EXP32)))
+                 (!(r->flags & DF11_FMT_FLAG_EXP_HI) || s->kind != DF11_SEG_EXP32)) ||
+                (c->codec == DF11_FMT_EXP_LZ &&
+                 (!(r->flags & DF11_FMT_FLAG_EXP_LZ) || s->kind != DF11_SEG_EXP32)))
                 return FAIL(DF11_E_CORRUPT_INDEX, at + 12, "bad chunk codec for its segment");
             if (c->codec == DF11_FMT_RAW && c->payload_length != c->decoded_length)
                 return FAIL(DF11_E_CORRUPT_INDEX, at + 8, "RAW chunk length differs from its decoded length");
@@ -408,11 +412,12 @@ uint64_t df11_overhead_bytes(const df11_reader *r)
     for (uint32_t i = 0; i < r->chunk_count; i++) {
         const df11_chunk *c = &r->chunks[i];
         uint32_t W = r->segments[c->segment].kind == DF11_SEG_EXP32 ? 4 : 2;
-        if (c->codec == DF11_FMT_EXP || c->codec == DF11_FMT_EXP_HI)
+        if (c->codec == DF11_FMT_EXP || c->codec == DF11_FMT_EXP_HI || c->codec == DF11_FMT_EXP_LZ)
             o += 2ull * df11_lanes(c->decoded_length / W, r->lane_symbols);
         if (c->codec == DF11_FMT_ANS)
             o += DF11_ANS_LANE_HEAD * (uint64_t)df11_lanes(c->decoded_length / 2, DF11_ANS_LANE);
         if (c->codec == DF11_FMT_ANS_IL) o += 4ull * df11_ans_il_lanes(c->decoded_length / 2);
+        if (c->codec == DF11_FMT_EXP_LZ) o += 4; /* its length word */
     }
     return o;
 }

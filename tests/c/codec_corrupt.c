@@ -6,7 +6,8 @@
  * 0x01 and 0xFF). A second file, written at --max with a BF16-widened F32
  * tensor, gets the same sweep over its ANS and EXP_HI chunks and the ANS
  * tables and models in its index (format 1.1), and a third, --max as
- * 1.2 writes it, over its ANS_IL chunks. For each damaged file,
+ * 1.2 and 1.3 write it, over its ANS_IL chunks and the EXP_LZ chunk of
+ * an F32 tensor with structured low halves. For each damaged file,
  * df11_open either fails, or every
  * read of the whole original fails or returns exactly the original bytes.
  * Every error message must name the file and an offset.
@@ -153,6 +154,13 @@ static uint8_t *make_file(const char *dir, tu_rng *g, int level, uint8_t **orig,
     static uint8_t wide[4 * N_F32];
     for (int k = 0; k < N_F32; k++) /* BF16 widened to F32: low halves zero */
         memcpy(wide + 4 * k + 2, f32 + 4 * k + 2, 2), wide[4 * k] = wide[4 * k + 1] = 0;
+    static uint8_t tf32[4 * N_F32];
+    for (int k = 0; k < N_F32; k++) { /* 13 low bits zero: planes zstd squeezes (EXP_LZ) */
+        uint32_t v;
+        memcpy(&v, f32 + 4 * k, 4);
+        v &= ~0x1FFFu;
+        memcpy(tf32 + 4 * k, &v, 4);
+    }
     tu_tensor t[] = {
         {"u8_random", "U8", N_U8, u8, sizeof u8},
         {"bf16_ones_noise", "BF16", N_ONE + N_NOISE, noise, sizeof noise},
@@ -162,11 +170,12 @@ static uint8_t *make_file(const char *dir, tu_rng *g, int level, uint8_t **orig,
         {"f32", "F32", N_F32, f32, sizeof f32},     /* EXP32 */
         {"bf16_b", "BF16", N_B, b, sizeof b},
         {"f32_widened", "F32", N_F32, wide, sizeof wide}, /* EXP_HI */
+        {"f32_tf32", "F32", N_F32, tf32, sizeof tf32},    /* --max: EXP_LZ */
     };
     char in[4200], out[4200];
     snprintf(in, sizeof in, "%s/small.safetensors", dir);
     snprintf(out, sizeof out, "%s/small.df11", dir);
-    *ntensors = sizeof t / sizeof t[0] - (level == DF11_LEVEL_DEFAULT);
+    *ntensors = sizeof t / sizeof t[0] - 2 * (level == DF11_LEVEL_DEFAULT);
     *orig = tu_write_safetensors(in, t, *ntensors, orig_size);
     df11_encode_options o;
     df11_encode_options_default(&o);
@@ -187,10 +196,10 @@ static bool check_shape(const char *path, int level, uint64_t *bounds, size_t *n
     df11_reader *r = NULL;
     if (df11_open(path, &r, NULL) != DF11_OK) return false;
     nregions = 0;
-    bool codec[6] = {0}, constant = false, exp32 = false, multi = false, lanes = false;
+    bool codec[7] = {0}, constant = false, exp32 = false, multi = false, lanes = false;
     size_t nb = 0;
-    static const char *const names[6] = {"RAW chunk", "ZSTD chunk", "EXP chunk", "ANS chunk",
-                                         "EXP_HI chunk", "ANS_IL chunk"};
+    static const char *const names[7] = {"RAW chunk", "ZSTD chunk", "EXP chunk", "ANS chunk",
+                                         "EXP_HI chunk", "ANS_IL chunk", "EXP_LZ chunk"};
     bounds[nb++] = DF11_HEADER_SIZE;
     regions[nregions++] = (region){0, DF11_HEADER_SIZE, "header"};
     for (uint32_t i = 0; i < r->chunk_count && nregions < 62; i++) {
@@ -215,10 +224,10 @@ static bool check_shape(const char *path, int level, uint64_t *bounds, size_t *n
     /* --max writes ANS_IL; DF11_ANS_CODEC=3 (the 1.1 writer) ANS */
     bool il = !getenv("DF11_ANS_CODEC");
     if (level != DF11_LEVEL_DEFAULT)
-        ok = codec[0] && codec[1] && codec[il ? 5 : 3] && !codec[il ? 3 : 5] && codec[4] && multi;
+        ok = codec[0] && codec[1] && codec[il ? 5 : 3] && !codec[il ? 3 : 5] && codec[4] && codec[6] && multi;
     if (!ok)
-        printf("# shape: raw %d zstd %d exp %d ans %d exp_hi %d ans_il %d constant %d exp32 %d multi-chunk %d 3-lane %d\n",
-               codec[0], codec[1], codec[2], codec[3], codec[4], codec[5], constant, exp32, multi, lanes);
+        printf("# shape: raw %d zstd %d exp %d ans %d exp_hi %d ans_il %d exp_lz %d constant %d exp32 %d multi-chunk %d 3-lane %d\n",
+               codec[0], codec[1], codec[2], codec[3], codec[4], codec[5], codec[6], constant, exp32, multi, lanes);
     return ok;
 }
 

@@ -247,8 +247,10 @@ int main(void)
     unlink(one);
     /* F32 whose low halves have structure EXP stores raw: values with 10-bit
      * mantissas (F16 or TF32 values widened, 13 low bits zero) take ZSTD
-     * chunks, at both levels, about 59% of their bytes instead of 83%;
-     * true F32 beside them keeps EXP */
+     * chunks at the default level, about 59% of their bytes instead of 83%,
+     * and at --max EXP_LZ chunks (format 1.3, flag EXP_LZ), smaller still;
+     * true F32 beside them keeps EXP at both. An EXP_LZ chunk in a file
+     * without the flag is refused. */
     {
         enum { NW = 600000 };
         static uint8_t wn[4 * NW], tf[4 * NW];
@@ -265,6 +267,7 @@ int main(void)
         tu_tensor tt[2] = { { "tf32", "F32", NW, tf, sizeof tf }, { "f32", "F32", NW, wn, sizeof wn } };
         size_t tsize = 0;
         uint8_t *torig = tu_write_safetensors(tin, tt, 2, &tsize);
+        uint64_t zstd_bytes = 0;
         for (int level = 0; level < 2; level++) {
             df11_encode_options to;
             df11_encode_options_default(&to);
@@ -282,14 +285,27 @@ int main(void)
             bool same = tok && back && df11_pread(r, back, tsize, 0, &te) == DF11_OK && memcmp(back, torig, tsize) == 0;
             char tname[96];
             snprintf(tname, sizeof tname, "ratio.f32_low_structure.%s", level ? "max" : "default");
-            tu_result(tok && same && a.name && a.codec == DF11_CODEC_ZSTD &&
-                          a.stored_bytes * 100 < a.length * 66 && b.codec == DF11_CODEC_EXP,
-                      tname, "%s; tf32 %s %llu of %llu bytes, f32 %s, round trip %d", te.message,
-                      tok ? (a.codec == DF11_CODEC_ZSTD ? "ZSTD" : "not ZSTD") : "?",
-                      (unsigned long long)a.stored_bytes, (unsigned long long)a.length,
-                      tok ? (b.codec == DF11_CODEC_EXP ? "EXP" : "not EXP") : "?", same);
+            df11_codec want = level ? DF11_CODEC_EXP_LZ : DF11_CODEC_ZSTD;
+            if (!level) zstd_bytes = a.stored_bytes;
+            uint16_t minor = 0;
+            uint32_t fl = flags_of(out, &minor);
+            bool flags_ok = level ? fl == DF11_FMT_FLAG_EXP_LZ && minor == 3 : fl == 0 && minor == 0;
+            tu_result(tok && same && a.name && a.codec == want && a.stored_bytes * 100 < a.length * 66 &&
+                          (!level || a.stored_bytes < zstd_bytes) && b.codec == DF11_CODEC_EXP && flags_ok,
+                      tname, "%s; tf32 codec %d (want %d) %llu of %llu bytes (ZSTD %llu), f32 %s, round trip %d, flags %#x minor %u",
+                      te.message, tok ? (int)a.codec : -1, (int)want,
+                      (unsigned long long)a.stored_bytes, (unsigned long long)a.length, (unsigned long long)zstd_bytes,
+                      tok ? (b.codec == DF11_CODEC_EXP ? "EXP" : "not EXP") : "?", same, fl, minor);
             free(back);
             df11_close(r);
+            if (level) {
+                df11_error be = {0};
+                df11_reader *br = NULL;
+                df11_status bs = patch_header(out, bad, 0) ? df11_open(bad, &br, &be) : DF11_E_IO;
+                if (br) df11_close(br);
+                tu_result(bs == DF11_E_CORRUPT_INDEX && strstr(be.message, "bad chunk codec"),
+                          "ratio.exp_lz_without_its_flag_refused", "status %d: %s", (int)bs, be.message);
+            }
             unlink(out);
         }
         free(torig);

@@ -32,9 +32,10 @@ static void put(const char *target, const char *name, const uint8_t *a, size_t a
     free(buf);
 }
 
-/* A .df11 of the given tensors, as container seeds: plain (mode 0) and
- * with the raw index (mode 3, see fuzz_container.c). */
-static void container_seed(const char *name, const tu_tensor *t, size_t n)
+/* A .df11 of the given tensors at a level, as container seeds: plain
+ * (mode 0) and with the raw index (mode 3, see fuzz_container.c; files
+ * without ANS tables only). */
+static void container_seed(const char *name, const tu_tensor *t, size_t n, int level)
 {
     char in[] = "/tmp/df11-seed.safetensors", out[] = "/tmp/df11-seed.df11";
     size_t size = 0;
@@ -42,6 +43,7 @@ static void container_seed(const char *name, const tu_tensor *t, size_t n)
     df11_encode_options o;
     df11_encode_options_default(&o);
     o.chunk_log2 = 16;
+    o.level = level;
     df11_error e = {0};
     if (df11_encode_file(in, out, &o, &e) != DF11_OK) {
         fprintf(stderr, "%s\n", e.message);
@@ -94,9 +96,16 @@ int main(int argc, char **argv)
         {"f", "F32", 300, f, sizeof f},   {"i", "I32", 64, i32, sizeof i32},
         {"n", "BF16", 500, noise, sizeof noise},
     };
-    container_seed("mixed", mixed, 5);
-    container_seed("bf16", mixed, 1);
-    container_seed("empty", NULL, 0);
+    container_seed("mixed", mixed, 5, DF11_LEVEL_DEFAULT);
+    container_seed("bf16", mixed, 1, DF11_LEVEL_DEFAULT);
+    container_seed("empty", NULL, 0, DF11_LEVEL_DEFAULT);
+    /* --max F32 whose low halves have 13 zero bits: EXP_LZ chunks (1.3),
+     * one of two 64 KiB chunks and a short one */
+    static uint8_t lz[4 * 17000];
+    tu_fill_f32(&g, lz, 17000, 0.02);
+    for (int k = 0; k < 17000; k++) lz[4 * k] = 0, lz[4 * k + 1] &= 0xE0;
+    tu_tensor lzt[] = {{"lz", "F32", 17000, lz, sizeof lz}, {"f", "F32", 300, f, sizeof f}};
+    container_seed("lz", lzt, 2, DF11_LEVEL_MAX);
 
     /* table: packed lengths, then bytes for the round trip and raw payload */
     uint64_t freq[256] = {0};
