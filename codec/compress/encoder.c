@@ -260,7 +260,7 @@ static df11_status pass1_work(uint64_t i, unsigned worker, void *ctx)
     }
     /* --max: F32 low halves that are not all zero (EXP_HI's) also try
      * EXP_LZ; out is free in pass 1, alt once zstd's trial is over */
-    sl->lzlen = 0;
+    sl->lzlen = 0, sl->lzeffort = 0;
     bool try_lz = e->max && kind == DF11_SEG_EXP32 && !sl->low_zero;
     sl->zlen = 0;
     if (try_zstd) {
@@ -302,17 +302,19 @@ static void plan_segment(encoder *e, uint32_t g)
             /* BF16 widened to F32: the same payload without the low plane */
             if (n && w == 4 && e->pend_low_zero[i - first] && n - length / 2 < best) {
                 best = (uint32_t)(n - length / 2), codec = CODEC_EXP_HI;
-                e->flags |= DF11_FMT_FLAG_EXP_HI;
             }
             /* --max: the same with the low halves as zstd-coded planes */
             uint32_t lz = e->pend_lzlen[i - first];
             if (n && w == 4 && lz && 4 + (n - length / 2) + lz < best) {
                 best = (uint32_t)(4 + (n - length / 2) + lz), codec = CODEC_EXP_LZ;
-                e->flags |= DF11_FMT_FLAG_EXP_LZ;
             }
         }
         uint32_t z = e->pend_zlen[i - first];
         if (z && z < best) best = z, codec = CODEC_ZSTD;
+        /* a feature flag only for a chunk that ends up using it (FORMAT.md
+         * 8): zstd may still beat the codec that beat EXP */
+        if (codec == CODEC_EXP_HI) e->flags |= DF11_FMT_FLAG_EXP_HI;
+        if (codec == CODEC_EXP_LZ) e->flags |= DF11_FMT_FLAG_EXP_LZ;
         df11_fmt_chunk *c = &e->chunks[i];
         c->payload_length = best;
         c->codec = codec;

@@ -311,6 +311,45 @@ int main(void)
         free(torig);
         unlink(tin);
     }
+    /* a flag only for a codec some chunk ends up with: F32 chunks where
+     * EXP_HI (zero low halves) or EXP_LZ (constant ones) beat EXP but
+     * zstd beats both stay 1.0 files, at both levels (both flags were set
+     * for such files until 1.3) */
+    {
+        enum { NC = 65536 };
+        static uint8_t cst[4 * NC], zero[4 * NC];
+        const float tenth = 0.1f;
+        for (size_t k = 0; k < NC; k++) memcpy(cst + 4 * k, &tenth, 4);
+        char cin[4200];
+        snprintf(cin, sizeof cin, "%s/const32.safetensors", dir);
+        tu_tensor ct[2] = { { "tenth", "F32", NC, cst, sizeof cst }, { "zero", "F32", NC, zero, sizeof zero } };
+        size_t csize = 0;
+        free(tu_write_safetensors(cin, ct, 2, &csize));
+        for (int level = 0; level < 2; level++) {
+            df11_encode_options co;
+            df11_encode_options_default(&co);
+            co.level = level ? DF11_LEVEL_MAX : DF11_LEVEL_DEFAULT;
+            snprintf(out, sizeof out, "%s/const32-%d.df11", dir, level);
+            df11_error ce = {0};
+            df11_reader *r = NULL;
+            bool cok = df11_encode_file(cin, out, &co, &ce) == DF11_OK && df11_open(out, &r, &ce) == DF11_OK;
+            int zstd = 0;
+            df11_tensor t;
+            size_t nt = 0;
+            cok = cok && df11_tensor_count(r, &nt, &ce) == DF11_OK && nt == 2;
+            for (size_t k = 0; cok && k < 2; k++)
+                zstd += df11_tensor_get(r, k, &t, &ce) == DF11_OK && t.codec == DF11_CODEC_ZSTD;
+            if (r) df11_close(r);
+            uint16_t cminor = 9;
+            uint32_t cfl = flags_of(out, &cminor);
+            char cname[96];
+            snprintf(cname, sizeof cname, "ratio.flags_only_for_codecs_used.%s", level ? "max" : "default");
+            tu_result(cok && zstd == 2 && cfl == 0 && cminor == 0, cname, "%s; ZSTD tensors %d of 2, flags %#x minor %u",
+                      ce.message, zstd, cfl, cminor);
+            unlink(out);
+        }
+        unlink(cin);
+    }
     /* no feature used: a plain 1.0 file, byte for byte what 1.0 readers take */
     df11_encode_options o;
     df11_encode_options_default(&o);
