@@ -65,6 +65,12 @@ uint8_t *df11_thread_buffer(unsigned slot, size_t size);
  * it does not hold that table yet, and the caller builds it there at once.
  * NULL when out of memory. */
 uint8_t *df11_thread_table(unsigned slot, size_t size, uint64_t uid, uint32_t model, bool *stale);
+/* The calling thread's zstd decompression context (ZSTD_DCtx), made on
+ * first use and freed at thread exit: ZSTD_decompress makes and frees one
+ * of about 160 KB per call. NULL when out of memory. */
+struct ZSTD_DCtx_s *df11_thread_dctx(void);
+/* ZSTD_decompress through it, or without it when there is none. */
+size_t df11_zstd_decompress(void *dst, size_t cap, const void *src, size_t len);
 
 /* Fills *err (if not NULL) and returns code. Messages name the file first. */
 df11_status df11_fail(df11_error *err, df11_status code, const char *fmt, ...)

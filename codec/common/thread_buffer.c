@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <stdlib.h>
+#include <zstd.h>
 
 #define SLOTS 4
 
@@ -13,6 +14,7 @@ typedef struct {
      * uid 0 (no reader has it) when none */
     uint64_t uid[SLOTS];
     uint32_t model[SLOTS];
+    ZSTD_DCtx *dctx; /* df11_thread_dctx */
 } thread_buffers;
 
 static pthread_key_t key;
@@ -23,6 +25,7 @@ static void destroy(void *p)
 {
     thread_buffers *b = p;
     for (int i = 0; i < SLOTS; i++) free(b->buf[i]);
+    ZSTD_freeDCtx(b->dctx);
     free(b);
 }
 
@@ -68,4 +71,18 @@ uint8_t *df11_thread_table(unsigned slot, size_t size, uint64_t uid, uint32_t mo
     b->uid[slot] = uid;
     b->model[slot] = model;
     return b->buf[slot];
+}
+
+ZSTD_DCtx *df11_thread_dctx(void)
+{
+    thread_buffers *b = buffers(0, 0);
+    if (!b) return NULL;
+    if (!b->dctx) b->dctx = ZSTD_createDCtx();
+    return b->dctx;
+}
+
+size_t df11_zstd_decompress(void *dst, size_t cap, const void *src, size_t len)
+{
+    ZSTD_DCtx *d = df11_thread_dctx();
+    return d ? ZSTD_decompressDCtx(d, dst, cap, src, len) : ZSTD_decompress(dst, cap, src, len);
 }

@@ -36,7 +36,7 @@ df11_status df11_exp_lz_decode(const uint8_t *payload, uint32_t payload_len, uin
         return DF11_E_CORRUPT_CHUNK;
     }
     uint8_t *planes = scratch + df11_exp_scratch_size(n, lane_symbols);
-    size_t got = ZSTD_decompress(planes, 2 * (size_t)n, z, zlen);
+    size_t got = df11_zstd_decompress(planes, 2 * (size_t)n, z, zlen);
     if (ZSTD_isError(got) || got != 2 * (size_t)n) {
         snprintf(why, why_len, "EXP_LZ low planes: zstd: %s",
                  ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong decoded size");

@@ -78,7 +78,7 @@ df11_status df11_decode_payload(df11_reader *r, uint32_t idx, const uint8_t *pay
     case 1: {
         if (ZSTD_findFrameCompressedSize(payload, c->payload_length) != c->payload_length)
             return corrupt(r, idx, "payload is not exactly one zstd frame", err);
-        size_t got = ZSTD_decompress(dst, c->decoded_length, payload, c->payload_length);
+        size_t got = df11_zstd_decompress(dst, c->decoded_length, payload, c->payload_length);
         if (ZSTD_isError(got) || got != c->decoded_length) {
             char why[160];
             snprintf(why, sizeof why, "zstd: %s", ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong decoded size");
