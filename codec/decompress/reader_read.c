@@ -108,28 +108,18 @@ df11_status df11_decode_payload(df11_reader *r, uint32_t idx, const uint8_t *pay
         if (st != DF11_OK) return corrupt(r, idx, why, err);
         break;
     }
-    case DF11_FMT_EXP_HI: {
+    case DF11_FMT_EXP_HI:
+    case DF11_FMT_EXP_LZ: { /* F32 upper halves as EXP; EXP_LZ adds the low planes */
         uint32_t n = c->decoded_length / 4;
-        uint8_t *scratch = df11_thread_buffer(1, df11_exp_scratch_size(n, r->lane_symbols));
+        bool lz = c->codec == DF11_FMT_EXP_LZ;
+        uint8_t *scratch = df11_thread_buffer(1, lz ? df11_exp_lz_scratch_size(n, r->lane_symbols)
+                                                    : df11_exp_scratch_size(n, r->lane_symbols));
         const df11_huff_dtable *t = scratch ? df11_segment_dtable(r, c->segment) : NULL;
         if (!t) return df11_fail(err, DF11_E_NOMEM, "%s: chunk %u: out of memory for its decode table",
                                  r->path, idx);
         char why[160];
-        df11_status st = df11_exp_hi_decode(payload, c->payload_length, n, r->lane_symbols, t, dst,
-                                            scratch, why, sizeof why);
-        df11_dtable_unpin(t);
-        if (st != DF11_OK) return corrupt(r, idx, why, err);
-        break;
-    }
-    case DF11_FMT_EXP_LZ: {
-        uint32_t n = c->decoded_length / 4;
-        uint8_t *scratch = df11_thread_buffer(1, df11_exp_lz_scratch_size(n, r->lane_symbols));
-        const df11_huff_dtable *t = scratch ? df11_segment_dtable(r, c->segment) : NULL;
-        if (!t) return df11_fail(err, DF11_E_NOMEM, "%s: chunk %u: out of memory for its decode table",
-                                 r->path, idx);
-        char why[160];
-        df11_status st = df11_exp_lz_decode(payload, c->payload_length, n, r->lane_symbols, t, dst,
-                                            scratch, why, sizeof why);
+        df11_status st = (lz ? df11_exp_lz_decode : df11_exp_hi_decode)(
+            payload, c->payload_length, n, r->lane_symbols, t, dst, scratch, why, sizeof why);
         df11_dtable_unpin(t);
         if (st != DF11_OK) return corrupt(r, idx, why, err);
         break;

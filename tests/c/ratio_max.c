@@ -94,6 +94,16 @@ static bool patch_header(const char *path, const char *out, uint32_t flags)
     return ok;
 }
 
+/* in encoded at level into out, then opened (*r, closed by the caller). */
+static bool encode_open(const char *in, const char *out, int level, df11_reader **r, df11_error *e)
+{
+    df11_encode_options o;
+    df11_encode_options_default(&o);
+    o.level = level ? DF11_LEVEL_MAX : DF11_LEVEL_DEFAULT;
+    *r = NULL;
+    return df11_encode_file(in, out, &o, e) == DF11_OK && df11_open(out, r, e) == DF11_OK;
+}
+
 typedef struct {
     int fd;
     uint8_t *buf;
@@ -269,13 +279,10 @@ int main(void)
         uint8_t *torig = tu_write_safetensors(tin, tt, 2, &tsize);
         uint64_t zstd_bytes = 0;
         for (int level = 0; level < 2; level++) {
-            df11_encode_options to;
-            df11_encode_options_default(&to);
-            to.level = level ? DF11_LEVEL_MAX : DF11_LEVEL_DEFAULT;
             snprintf(out, sizeof out, "%s/tf32-%d.df11", dir, level);
             df11_error te = {0};
             df11_reader *r = NULL;
-            bool tok = torig && df11_encode_file(tin, out, &to, &te) == DF11_OK && df11_open(out, &r, &te) == DF11_OK;
+            bool tok = torig && encode_open(tin, out, level, &r, &te);
             df11_tensor a = {0}, b = {0}, t;
             size_t nt = 0;
             tok = tok && df11_tensor_count(r, &nt, &te) == DF11_OK && nt == 2;
@@ -326,13 +333,10 @@ int main(void)
         size_t csize = 0;
         free(tu_write_safetensors(cin, ct, 2, &csize));
         for (int level = 0; level < 2; level++) {
-            df11_encode_options co;
-            df11_encode_options_default(&co);
-            co.level = level ? DF11_LEVEL_MAX : DF11_LEVEL_DEFAULT;
             snprintf(out, sizeof out, "%s/const32-%d.df11", dir, level);
             df11_error ce = {0};
             df11_reader *r = NULL;
-            bool cok = df11_encode_file(cin, out, &co, &ce) == DF11_OK && df11_open(out, &r, &ce) == DF11_OK;
+            bool cok = encode_open(cin, out, level, &r, &ce);
             int zstd = 0;
             df11_tensor t;
             size_t nt = 0;
