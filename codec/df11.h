@@ -211,7 +211,8 @@ typedef enum {
     DF11_CODEC_ANS = 4,    /* format 1.1: rANS exponent and mantissa on separate lanes (1.1's --max; chunk codec 3) */
     DF11_CODEC_EXP_HI = 5, /* format 1.1: F32 whose low halves are zero */
     DF11_CODEC_ANS_IL = 6, /* format 1.2: the same coding on interleaved lanes (--max; chunk codec 5) */
-    DF11_CODEC_EXP_LZ = 7  /* format 1.3: F32 with zstd-coded low byte planes (--max; chunk codec 6) */
+    DF11_CODEC_EXP_LZ = 7, /* format 1.3: F32 with zstd-coded low byte planes (--max; chunk codec 6) */
+    DF11_CODEC_ANS_IL_LZ = 8 /* format 1.3: the same with ANS_IL upper halves (--max; chunk codec 7) */
 } df11_codec;
 
 typedef struct {
@@ -251,9 +252,9 @@ typedef struct {
      * also take the ANS_IL codec (rANS exponent and context-modelled
      * mantissa on interleaved lanes, format 1.2), smaller by about 0.7
      * points of the original, decoded at about half the speed; F32 chunks
-     * whose low halves have structure the EXP_LZ codec (zstd-coded low
-     * byte planes, format 1.3). Files that use them need a 1.2 or 1.3
-     * reader. */
+     * the ANS_IL_LZ codec (the same for their upper halves, zstd-coded low
+     * byte planes, format 1.3) or EXP_LZ. Files that use them need a 1.2
+     * or 1.3 reader. */
     int level;
 } df11_encode_options;
 #define DF11_LEVEL_DEFAULT 0

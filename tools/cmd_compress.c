@@ -310,7 +310,7 @@ const cli_command cmd_compress = {
         "      --zstd-level N  zstd level for chunks that use zstd (1..22)\n"
         "      --max           smallest files: BF16 and F16 also try the ANS_IL codec\n"
         "                      (format 1.2; about 0.7 points smaller, decodes about\n"
-        "                      half as fast), F32 the EXP_LZ codec (format 1.3)\n"
+        "                      half as fast), F32 ANS_IL_LZ (format 1.3)\n"
         "      --chunk-log2 N  chunk size 2^N bytes (16..20, default 18)\n"
         "  -h, --help          this text\n\n"
         "Exit codes: 0 ok, 1 usage, 2 I/O error, input changed while it was\n"

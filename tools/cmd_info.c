@@ -21,6 +21,7 @@ const char *info_codec_name(df11_codec c)
     case DF11_CODEC_EXP_HI: return "EXPHI";
     case DF11_CODEC_ANS_IL: return "ANS_IL";
     case DF11_CODEC_EXP_LZ: return "EXP_LZ";
+    case DF11_CODEC_ANS_IL_LZ: return "ANS_IL_LZ";
     }
     return "?";
 }

@@ -21,7 +21,7 @@
 #define DF11_FMT_FLAG_EXP_HI 0x1u /* chunk codec 4: EXP32 chunk, low halves zero */
 #define DF11_FMT_FLAG_ANS 0x2u    /* chunk codec 3, the table and model area */
 #define DF11_FMT_FLAG_ANS_IL 0x4u /* 1.2: chunk codec 5, the table and model area */
-#define DF11_FMT_FLAG_EXP_LZ 0x8u /* 1.3: chunk codec 6, EXP32 with zstd-coded low planes */
+#define DF11_FMT_FLAG_EXP_LZ 0x8u /* 1.3: chunk codecs 6 and 7, EXP32 with zstd-coded low planes */
 #define DF11_FMT_KNOWN_FLAGS (DF11_FMT_FLAG_EXP_HI | DF11_FMT_FLAG_ANS | DF11_FMT_FLAG_ANS_IL | DF11_FMT_FLAG_EXP_LZ)
 /* The minor version a file with these flags says (FORMAT.md 8): the one
  * that defined the newest feature it uses; 0 (a 1.0 file) for none. */
@@ -40,7 +40,8 @@ enum {
     DF11_FMT_ANS = 3,    /* 1.1 */
     DF11_FMT_EXP_HI = 4, /* 1.1 */
     DF11_FMT_ANS_IL = 5, /* 1.2 */
-    DF11_FMT_EXP_LZ = 6  /* 1.3 */
+    DF11_FMT_EXP_LZ = 6, /* 1.3 */
+    DF11_FMT_ANS_IL_LZ = 7 /* 1.3 */
 };
 
 /* The ANS codec's records (FORMAT.md 9), after the chunk table in the

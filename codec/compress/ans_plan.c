@@ -92,6 +92,13 @@ static df11_status book_groups(df11_ans_book *book, const uint64_t *sums, uint32
     return DF11_OK;
 }
 
+/* Segments that get a model: EXP16, and for ANS_IL (from 1.3, ANS_IL_LZ
+ * chunks) the upper halves of EXP32. */
+static bool has_model(uint8_t kind, bool il)
+{
+    return kind == DF11_SEG_EXP16 || (il && kind == DF11_SEG_EXP32);
+}
+
 df11_status df11_ans_plan(uint32_t nseg, const uint8_t *kind, const uint64_t (*freq)[256],
                           const uint8_t *mode, uint64_t *const *sctx,
                           const uint64_t (*gctx)[128], df11_ans_book *book, uint32_t *seg_model,
@@ -131,7 +138,7 @@ df11_status df11_ans_plan(uint32_t nseg, const uint8_t *kind, const uint64_t (*f
     for (uint32_t g = 0; g < nseg; g++) {
         eitem[g] = UINT32_MAX;
         for (unsigned c = 0; c < DF11_ANS_CONTEXTS; c++) mitem[(size_t)g * DF11_ANS_CONTEXTS + c] = UINT32_MAX;
-        if (kind[g] != DF11_SEG_EXP16) continue;
+        if (!has_model(kind[g], il)) continue;
         eitem[g] = items_add(&ei, freq[g], 256);
         if (!sctx[g]) continue;
         for (unsigned c = 0; c < DF11_ANS_CONTEXTS; c++) {
@@ -158,7 +165,7 @@ df11_status df11_ans_plan(uint32_t nseg, const uint8_t *kind, const uint64_t (*f
 
     for (uint32_t g = 0; g < nseg; g++) {
         seg_model[g] = 0;
-        if (kind[g] != DF11_SEG_EXP16) continue;
+        if (!has_model(kind[g], il)) continue;
         df11_fmt_model m = {0};
         if (eitem[g] != UINT32_MAX) {
             m.exp_table = eb[egrp[eitem[g]]].table; /* its group holds all its exponents */

@@ -29,7 +29,7 @@
 
 enum { CODEC_RAW = DF11_FMT_RAW, CODEC_ZSTD = DF11_FMT_ZSTD, CODEC_EXP = DF11_FMT_EXP,
        CODEC_ANS = DF11_FMT_ANS, CODEC_EXP_HI = DF11_FMT_EXP_HI, CODEC_ANS_IL = DF11_FMT_ANS_IL,
-       CODEC_EXP_LZ = DF11_FMT_EXP_LZ };
+       CODEC_EXP_LZ = DF11_FMT_EXP_LZ, CODEC_ANS_IL_LZ = DF11_FMT_ANS_IL_LZ };
 /* --max keeps eight context histograms (8 KiB) per EXP16 segment to choose
  * its mantissa tables; past this much, only for segments from
  * OWN_TABLES_MIN on (the others take the shared tables). */
@@ -53,7 +53,7 @@ typedef struct {
     bool low_zero;   /* pass 1, EXP32: every low half is zero */
     uint64_t xxh3;
     uint64_t freq[256];
-    uint32_t *joint; /* --max, EXP16: (exponent, mantissa) histogram, 256 x 128 */
+    uint32_t *joint; /* --max, EXP16 (and EXP32 upper halves for ANS_IL): (exponent, mantissa) histogram, 256 x 128 */
     bool ans;        /* --max, written directly: out holds the ANS(_IL) payload */
 } slot;
 
@@ -99,6 +99,7 @@ typedef struct {
     uint32_t *seg_model;
     df11_ans_enc *enc;
     uint16_t **ans_tmp;
+    uint8_t **hi_tmp;     /* --max, per worker: an F32 chunk's upper halves (ANS_IL_LZ) */
     uint64_t ctx_hist_bytes;
     uint32_t *alt;        /* --max: per chunk the best size without ANS */
     uint8_t *alt_codec;
@@ -223,6 +224,14 @@ static size_t lz_planes(encoder *e, unsigned worker, const uint8_t *src, uint32_
     return ZSTD_isError(z) ? 0 : z;
 }
 
+/* --max: whether a segment of this kind gets a model, so pass 1 keeps
+ * its (exponent, mantissa) histogram: EXP16, and with ANS_IL the upper
+ * halves of EXP32 (ANS_IL_LZ chunks, FORMAT.md 5.4). */
+static bool joint_of(const encoder *e, uint8_t kind)
+{
+    return e->max && (kind == DF11_SEG_EXP16 || (kind == DF11_SEG_EXP32 && e->ans_codec == CODEC_ANS_IL));
+}
+
 static df11_status pass1_work(uint64_t i, unsigned worker, void *ctx)
 {
     encoder *e = ctx;
@@ -236,10 +245,11 @@ static df11_status pass1_work(uint64_t i, unsigned worker, void *ctx)
     if (kind != DF11_SEG_BYTES) {
         unsigned w = width_of(kind);
         memset(sl->freq, 0, sizeof sl->freq);
-        if (kind == DF11_SEG_EXP16 && e->max) {
+        if (joint_of(e, kind)) {
             /* the exponent histogram is the joint one's row sums */
             memset(sl->joint, 0, 256 * 128 * sizeof *sl->joint);
-            for (uint32_t k = 0; k < j->length / 2; k++) sl->joint[df11_rd16(sl->in + 2 * (size_t)k) & 0x7FFF]++;
+            for (uint32_t k = 0; k < j->length / w; k++)
+                sl->joint[df11_rd16(sl->in + w * (size_t)k + w - 2) & 0x7FFF]++;
             for (unsigned x = 0; x < 256; x++) {
                 uint32_t t = 0;
                 for (unsigned m = 0; m < 128; m++) t += sl->joint[x * 128 + m];
@@ -311,10 +321,6 @@ static void plan_segment(encoder *e, uint32_t g)
         }
         uint32_t z = e->pend_zlen[i - first];
         if (z && z < best) best = z, codec = CODEC_ZSTD;
-        /* a feature flag only for a chunk that ends up using it (FORMAT.md
-         * 8): zstd may still beat the codec that beat EXP */
-        if (codec == CODEC_EXP_HI) e->flags |= DF11_FMT_FLAG_EXP_HI;
-        if (codec == CODEC_EXP_LZ) e->flags |= DF11_FMT_FLAG_EXP_LZ;
         df11_fmt_chunk *c = &e->chunks[i];
         c->payload_length = best;
         c->codec = codec;
@@ -372,7 +378,7 @@ static df11_status pass1_emit(uint64_t i, void *ctx)
     e->pend_lzlen[k] = sl->lzlen;
     e->lz_effort[i] = sl->lzeffort;
     e->pend_low_zero[k] = sl->low_zero;
-    bool joint = e->max && e->plan.segs[j->segment].kind == DF11_SEG_EXP16;
+    bool joint = joint_of(e, e->plan.segs[j->segment].kind);
     if (joint)
         for (unsigned v = 0; v < 256 * 128; v++) e->seg_joint[v] += sl->joint[v];
     e->chunks[i].xxh3 = sl->xxh3;
@@ -401,6 +407,19 @@ static size_t ans_chunk(encoder *e, uint64_t i, unsigned worker, const uint8_t *
     const job *j = &e->jobs[i];
     const df11_ans_enc *m = &e->enc[e->seg_model[j->segment] - 1];
     size_t cap = 2 * ((size_t)1 << e->o.chunk_log2) + 64;
+    if (e->plan.segs[j->segment].kind == DF11_SEG_EXP32) {
+        /* ANS_IL_LZ: length word, the upper halves as ANS_IL, the planes
+         * as EXP_LZ's (the effort pass 1 found, else the fast one) */
+        uint32_t n = j->length / 4;
+        uint8_t *hi = e->hi_tmp[worker];
+        for (uint32_t k = 0; k < n; k++) memcpy(hi + 2 * (size_t)k, src + 4 * (size_t)k + 2, 2);
+        size_t a = df11_ans_il_encode(hi, n, m, out + 4, cap - 4);
+        int effort = e->lz_effort[i] ? e->lz_effort[i] : LZ_FAST;
+        size_t z = a ? lz_planes(e, worker, src, n, hi, out + 4 + a, cap - 4 - a, effort) : 0;
+        if (!z) return 0;
+        df11_wr32(out, (uint32_t)a);
+        return 4 + a + z;
+    }
     if (e->ans_codec == CODEC_ANS_IL) return df11_ans_il_encode(src, j->length / 2, m, out, cap);
     return df11_ans_encode(src, j->length / 2, m, out, cap, e->ans_tmp[worker]);
 }
@@ -442,6 +461,7 @@ static df11_status encode_chosen(encoder *e, uint64_t i, unsigned worker, slot *
     }
     case CODEC_ANS:
     case CODEC_ANS_IL:
+    case CODEC_ANS_IL_LZ:
         sl->out_len = ans_chunk(e, i, worker, sl->in, sl->out);
         break;
     case CODEC_ZSTD: {
@@ -510,7 +530,7 @@ static bool take_ans(encoder *e, uint64_t i, size_t ans)
     e->alt_codec[i] = c->codec;
     if (!ans || ans >= c->payload_length) return false;
     c->payload_length = (uint32_t)ans;
-    c->codec = e->ans_codec;
+    c->codec = e->plan.segs[e->jobs[i].segment].kind == DF11_SEG_EXP32 ? CODEC_ANS_IL_LZ : e->ans_codec;
     e->flags |= ans_flag(e);
     return true;
 }
@@ -565,9 +585,10 @@ static df11_status ans_prepare(encoder *e, unsigned threads)
     uint8_t *kind = malloc(ns ? ns : 1);
     e->seg_model = calloc(ns ? ns : 1, sizeof *e->seg_model);
     e->ans_tmp = calloc(threads, sizeof *e->ans_tmp);
+    e->hi_tmp = calloc(threads, sizeof *e->hi_tmp);
     e->alt = calloc(e->njobs ? e->njobs : 1, sizeof *e->alt);
     e->alt_codec = calloc(e->njobs ? e->njobs : 1, 1);
-    if (!kind || !e->seg_model || !e->ans_tmp || !e->alt || !e->alt_codec) {
+    if (!kind || !e->seg_model || !e->ans_tmp || !e->hi_tmp || !e->alt || !e->alt_codec) {
         free(kind);
         return DF11_E_NOMEM;
     }
@@ -583,10 +604,14 @@ static df11_status ans_prepare(encoder *e, unsigned threads)
     /* ANS_IL stages its words in the output slot */
     for (unsigned t = 0; e->ans_codec == CODEC_ANS && t < threads; t++)
         if (!(e->ans_tmp[t] = malloc(DF11_ANS_TMP_WORDS * sizeof(uint16_t)))) return DF11_E_NOMEM;
+    /* an F32 chunk's upper halves, then its planes: half a chunk */
+    for (unsigned t = 0; e->ans_codec == CODEC_ANS_IL && t < threads; t++)
+        if (!(e->hi_tmp[t] = malloc(((size_t)1 << e->o.chunk_log2) / 2))) return DF11_E_NOMEM;
     return DF11_OK;
 }
 
-/* A segment none of whose chunks is EXP never has its Huffman code read,
+/* A segment none of whose chunks is EXP (or EXP_HI or EXP_LZ, which code
+ * F32 upper halves with it) never has its Huffman code read,
  * but the format wants a valid one (FORMAT.md 3): all lengths 8, the same
  * 128 bytes in every such segment, cost the compressed index nearly
  * nothing where each tensor's own code took ~7 bytes (GPT-2: 1.2 KB). */
@@ -596,7 +621,10 @@ static void plain_codes(encoder *e)
         if (!e->seg_model[g]) continue;
         uint64_t end = g + 1 < e->plan.count ? e->first_chunk[g + 1] : e->njobs;
         bool exp = false;
-        for (uint64_t i = e->first_chunk[g]; i < end; i++) exp |= e->chunks[i].codec == CODEC_EXP;
+        for (uint64_t i = e->first_chunk[g]; i < end; i++) {
+            uint8_t c = e->chunks[i].codec;
+            exp |= c == CODEC_EXP || c == CODEC_EXP_HI || c == CODEC_EXP_LZ;
+        }
         if (!exp) memset(e->len[g], 8, 256);
     }
 }
@@ -612,7 +640,7 @@ static df11_status ans_settle(encoder *e)
     uint64_t saved = 0;
     for (uint64_t i = 0; i < e->njobs; i++) {
         const df11_fmt_chunk *c = &e->chunks[i];
-        if (c->codec != e->ans_codec) continue;
+        if (c->codec != e->ans_codec && c->codec != CODEC_ANS_IL_LZ) continue;
         uses[e->jobs[i].segment] = true;
         saved += e->alt[i] - c->payload_length;
     }
@@ -767,6 +795,8 @@ static void free_state(encoder *e, unsigned threads)
     }
     for (uint32_t g = 0; e->sctx && g < e->plan.count; g++) free(e->sctx[g]);
     for (unsigned t = 0; e->ans_tmp && t < threads; t++) free(e->ans_tmp[t]);
+    for (unsigned t = 0; e->hi_tmp && t < threads; t++) free(e->hi_tmp[t]);
+    free(e->hi_tmp);
     free(e->sctx);
     free(e->ans_tmp);
     free(e->seg_joint);
@@ -796,9 +826,28 @@ static void free_state(encoder *e, unsigned threads)
 
 /* The index once every chunk's codec and size is known, and the header
  * that points at it from index_offset. */
+/* The features the file uses (FORMAT.md 8), from its chunks' final
+ * codecs: a flag for a codec no chunk ended up with would make older
+ * readers refuse the file for nothing. */
+static uint32_t flags_of_chunks(const encoder *e)
+{
+    uint32_t f = 0;
+    for (uint64_t i = 0; i < e->njobs; i++) {
+        uint8_t c = e->chunks[i].codec;
+        f |= c == CODEC_EXP_HI ? DF11_FMT_FLAG_EXP_HI
+             : c == CODEC_ANS  ? DF11_FMT_FLAG_ANS
+             : c == CODEC_ANS_IL ? DF11_FMT_FLAG_ANS_IL
+             : c == CODEC_EXP_LZ ? DF11_FMT_FLAG_EXP_LZ
+             : c == CODEC_ANS_IL_LZ ? DF11_FMT_FLAG_ANS_IL | DF11_FMT_FLAG_EXP_LZ
+                                    : 0;
+    }
+    return f;
+}
+
 static df11_status index_and_header(encoder *e, const uint8_t sha[32], uint64_t index_offset,
                                     df11_index_blob *ix, uint8_t h[DF11_HEADER_SIZE])
 {
+    e->flags = flags_of_chunks(e);
     /* tables only travel in files that use them */
     const df11_ans_book *book = e->flags & (DF11_FMT_FLAG_ANS | DF11_FMT_FLAG_ANS_IL) ? &e->book : NULL;
     df11_status s = df11_index_build(&e->plan, e->first_chunk, (const uint8_t(*)[256])e->len, e->chunks,

@@ -1,6 +1,6 @@
 /* df11_gpu_available() and df11_gpu_decode_batch(): routes every job of a
  * batch to the GPU decoders (EXP, ANS and ANS_IL chunks of EXP16 segments) or to
- * the CPU decoder (RAW, ZSTD, EXP32, EXP_HI, EXP_LZ, and anything the GPU path
+ * the CPU decoder (RAW, ZSTD, EXP32, EXP_HI, EXP_LZ, ANS_IL_LZ, and anything the GPU path
  * cannot take), and checks every GPU-decoded chunk against its XXH3 on the
  * host. The same code
  * runs in builds without CUDA: kernels/gpu_stub.c then reports "built

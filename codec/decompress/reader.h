@@ -202,6 +202,19 @@ size_t df11_exp_lz_scratch_size(uint32_t n, uint32_t lane_symbols);
 df11_status df11_exp_lz_decode(const uint8_t *payload, uint32_t payload_len, uint32_t n,
                                uint32_t lane_symbols, const df11_huff_dtable *t, void *dst,
                                uint8_t *scratch, char *why, size_t why_len);
+/* Decodes an ANS_IL_LZ payload (5.4: ANS_IL upper halves with table t) into
+ * dst; planes is 2n bytes of scratch (exp_lz.c). */
+/* The parts of an EXP_LZ or ANS_IL_LZ payload: checks the length word
+ * (the upper part's length in *hi, after it) and decodes the low planes
+ * into planes (2n bytes); false with why filled when either is wrong. */
+bool df11_lz_split(const uint8_t *payload, uint32_t payload_len, uint32_t n, uint8_t *planes,
+                   uint32_t *hi, char *why, size_t why_len);
+/* n upper halves in the back half of dst (4n bytes), widened in place
+ * with the planes into the F32 elements. */
+void df11_lz_widen(uint8_t *dst, uint32_t n, const uint8_t *planes);
+df11_status df11_ans_il_lz_decode(const df11_ans_il_dtable *t, const uint8_t *payload,
+                                  uint32_t payload_len, uint32_t n, void *dst, uint8_t *planes,
+                                  char *why, size_t why_len);
 
 /* --- Reader internals (codec/decompress/) --- */
 /* Reads chunk idx's payload into a new buffer with DF11_PAYLOAD_SLACK zero

@@ -125,7 +125,8 @@ static df11_status parse_segments(df11_reader *r, const uint8_t *idx, df11_error
             return FAIL(DF11_E_CORRUPT_INDEX, at, "segment is not contiguous with the previous one");
         if (s->kind > DF11_SEG_EXP32 || !f.reserved_zero)
             return FAIL(DF11_E_CORRUPT_INDEX, at + 20, "bad segment kind or reserved bytes");
-        if (s->model && (s->kind != DF11_SEG_EXP16 || s->model > r->model_count))
+        /* EXP32 segments have models from 1.3 on (ANS_IL_LZ chunks) */
+        if (s->model && (s->kind == DF11_SEG_BYTES || s->model > r->model_count))
             return FAIL(DF11_E_CORRUPT_INDEX, at + 24, "ANS model where none can be");
         uint64_t width = s->kind == DF11_SEG_EXP32 ? 4 : 2;
         if (s->kind != DF11_SEG_BYTES && s->orig_length % width)
@@ -161,10 +162,12 @@ static uint64_t max_payload(const df11_reader *r, const df11_segment *s, const d
         uint64_t n = D / 2, nl = df11_lanes((uint32_t)n, DF11_ANS_LANE);
         return DF11_ANS_LANE_HEAD * nl + 2 * nl * UINT16_MAX + (n + 7) / 8;
     }
-    if (c->codec == DF11_FMT_ANS_IL) {
-        /* lane states, at most one word per step (two per element), signs */
-        uint64_t n = D / 2;
-        return 4ull * df11_ans_il_lanes((uint32_t)n) + 4 * n + (n + 7) / 8;
+    if (c->codec == DF11_FMT_ANS_IL || c->codec == DF11_FMT_ANS_IL_LZ) {
+        /* lane states, at most one word per step (two per element), signs;
+         * ANS_IL_LZ: n = D / 4 upper halves, the length word, the planes */
+        uint64_t n = c->codec == DF11_FMT_ANS_IL ? D / 2 : D / 4;
+        uint64_t il = 4ull * df11_ans_il_lanes((uint32_t)n) + 4 * n + (n + 7) / 8;
+        return c->codec == DF11_FMT_ANS_IL ? il : 4 + il + ZSTD_compressBound(2 * n);
     }
     if (c->codec == DF11_FMT_EXP_HI || c->codec == DF11_FMT_EXP_LZ) {
         uint64_t n = D / 4, nl = df11_lanes((uint32_t)n, r->lane_symbols);
@@ -202,10 +205,16 @@ static df11_status parse_chunks(df11_reader *r, const uint8_t *idx, df11_error *
             if (c->payload_offset != payload || c->payload_length > r->index_offset - payload)
                 return FAIL(DF11_E_CORRUPT_INDEX, at, "chunk payload is not contiguous with the previous one");
             payload += c->payload_length;
-            if (c->codec > DF11_FMT_EXP_LZ || !f.reserved_zero ||
+            if (c->codec > DF11_FMT_ANS_IL_LZ || !f.reserved_zero ||
                 (c->codec == DF11_FMT_EXP && s->kind == DF11_SEG_BYTES) ||
-                (c->codec == DF11_FMT_ANS && (s->model == 0 || !(r->flags & DF11_FMT_FLAG_ANS))) ||
-                (c->codec == DF11_FMT_ANS_IL && (s->model == 0 || !(r->flags & DF11_FMT_FLAG_ANS_IL))) ||
+                (c->codec == DF11_FMT_ANS &&
+                 (s->model == 0 || s->kind != DF11_SEG_EXP16 || !(r->flags & DF11_FMT_FLAG_ANS))) ||
+                (c->codec == DF11_FMT_ANS_IL &&
+                 (s->model == 0 || s->kind != DF11_SEG_EXP16 || !(r->flags & DF11_FMT_FLAG_ANS_IL))) ||
+                (c->codec == DF11_FMT_ANS_IL_LZ &&
+                 (s->model == 0 || s->kind != DF11_SEG_EXP32 ||
+                  (r->flags & (DF11_FMT_FLAG_ANS_IL | DF11_FMT_FLAG_EXP_LZ)) !=
+                      (DF11_FMT_FLAG_ANS_IL | DF11_FMT_FLAG_EXP_LZ))) ||
                 (c->codec == DF11_FMT_EXP_HI &&
                  (!(r->flags & DF11_FMT_FLAG_EXP_HI) || s->kind != DF11_SEG_EXP32)) ||
                 (c->codec == DF11_FMT_EXP_LZ &&
@@ -286,14 +295,16 @@ static df11_status check_model_uses(df11_reader *r, df11_error *err)
     uint32_t last = UINT32_MAX; /* the segment checked last: chunks come by segment */
     for (uint32_t i = 0; i < r->chunk_count; i++) {
         const df11_chunk *c = &r->chunks[i];
-        if ((c->codec != DF11_FMT_ANS && c->codec != DF11_FMT_ANS_IL) || c->segment == last) continue;
+        if ((c->codec != DF11_FMT_ANS && c->codec != DF11_FMT_ANS_IL && c->codec != DF11_FMT_ANS_IL_LZ) ||
+            c->segment == last)
+            continue;
         last = c->segment;
         uint32_t mi = r->segments[c->segment].model - 1;
         const df11_fmt_model *m = &r->models[mi];
         bool below, il = il_model(r, m, &below);
         /* the segment's other chunks: one codec per model */
         for (uint32_t j = i; j < r->chunk_count && r->chunks[j].segment == c->segment; j++) {
-            uint8_t cj = r->chunks[j].codec;
+            uint8_t cj = r->chunks[j].codec == DF11_FMT_ANS_IL_LZ ? DF11_FMT_ANS_IL : r->chunks[j].codec;
             uint64_t at = at0 + (uint64_t)j * DF11_CHUNK_ENTRY_SIZE + 12;
             if (cj == DF11_FMT_ANS && il)
                 return FAIL(DF11_E_CORRUPT_INDEX, at, "ANS chunk whose model has a 12-bit exponent table");
@@ -418,6 +429,7 @@ uint64_t df11_overhead_bytes(const df11_reader *r)
             o += DF11_ANS_LANE_HEAD * (uint64_t)df11_lanes(c->decoded_length / 2, DF11_ANS_LANE);
         if (c->codec == DF11_FMT_ANS_IL) o += 4ull * df11_ans_il_lanes(c->decoded_length / 2);
         if (c->codec == DF11_FMT_EXP_LZ) o += 4; /* its length word */
+        if (c->codec == DF11_FMT_ANS_IL_LZ) o += 4 + 4ull * df11_ans_il_lanes(c->decoded_length / 4);
     }
     return o;
 }

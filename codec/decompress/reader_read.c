@@ -108,6 +108,17 @@ df11_status df11_decode_payload(df11_reader *r, uint32_t idx, const uint8_t *pay
         if (st != DF11_OK) return corrupt(r, idx, why, err);
         break;
     }
+    case DF11_FMT_ANS_IL_LZ: {
+        uint32_t n = c->decoded_length / 4;
+        const df11_ans_il_dtable *t = df11_ans_il_dtable_get(r, s->model - 1);
+        uint8_t *planes = t ? df11_thread_buffer(1, 2 * (size_t)n) : NULL;
+        if (!planes) return df11_fail(err, DF11_E_NOMEM, "%s: chunk %u: out of memory for its decode table",
+                                      r->path, idx);
+        char why[160];
+        df11_status st = df11_ans_il_lz_decode(t, payload, c->payload_length, n, dst, planes, why, sizeof why);
+        if (st != DF11_OK) return corrupt(r, idx, why, err);
+        break;
+    }
     case DF11_FMT_EXP_HI:
     case DF11_FMT_EXP_LZ: { /* F32 upper halves as EXP; EXP_LZ adds the low planes */
         uint32_t n = c->decoded_length / 4;
@@ -202,9 +213,9 @@ uint32_t df11_batch_len(const df11_reader *r, uint32_t idx, uint32_t max)
     if (max >= 2 && df11_pairable(r, idx)) return 2;
     const df11_chunk *c = &r->chunks[idx];
     uint32_t k = 1;
-    if (c->codec == DF11_FMT_ANS_IL)
+    if (c->codec == DF11_FMT_ANS_IL || c->codec == DF11_FMT_ANS_IL_LZ)
         while (k < max && k < DF11_ANS_IL_BATCH && idx + k < r->chunk_count &&
-               c[k].codec == DF11_FMT_ANS_IL && c[k].segment == c->segment)
+               c[k].codec == c->codec && c[k].segment == c->segment)
             k++;
     return k;
 }
@@ -215,23 +226,37 @@ static df11_status decode_group(df11_reader *r, uint32_t idx, uint32_t count, vo
 {
     if (count == 1) return df11_decode_chunk(r, idx, dst[0], err);
     if (count == 2 && df11_pairable(r, idx)) return df11_decode_chunk_pair(r, idx, dst[0], dst[1], err);
-    /* ANS_IL chunks of one segment: their payloads follow each other in
-     * the file (checked at open), so one read brings them all */
+    /* ANS_IL (or ANS_IL_LZ) chunks of one segment: their payloads follow
+     * each other in the file (checked at open), so one read brings them all */
     const df11_chunk *c = &r->chunks[idx];
+    bool lz = c->codec == DF11_FMT_ANS_IL_LZ;
     uint64_t total = c[count - 1].payload_offset + c[count - 1].payload_length - c->payload_offset;
     uint8_t *p = df11_thread_buffer(0, (size_t)total + DF11_PAYLOAD_SLACK);
-    const df11_ans_il_dtable *t = p ? df11_ans_il_dtable_get(r, r->segments[c->segment].model - 1) : NULL;
+    /* ANS_IL_LZ: each chunk's low planes, 2n = D/2 bytes, side by side */
+    uint8_t *planes = p && lz ? df11_thread_buffer(1, (size_t)count << (r->chunk_log2 - 1)) : p;
+    const df11_ans_il_dtable *t = planes ? df11_ans_il_dtable_get(r, r->segments[c->segment].model - 1) : NULL;
     if (!t) return df11_fail(err, DF11_E_NOMEM, "%s: chunk %u: out of memory", r->path, idx);
     df11_status s = df11_source_read_exact(&r->src, p, (size_t)total, c->payload_offset, err);
     if (s != DF11_OK) return s;
     df11_ans_il_job jobs[DF11_ANS_IL_BATCH];
-    for (uint32_t k = 0; k < count; k++)
-        jobs[k] = (df11_ans_il_job){ t, p + (c[k].payload_offset - c->payload_offset), c[k].payload_length,
-                                     c[k].decoded_length / 2, dst[k] };
     char why[160];
+    for (uint32_t k = 0; k < count; k++) {
+        const uint8_t *pk = p + (c[k].payload_offset - c->payload_offset);
+        if (!lz) {
+            jobs[k] = (df11_ans_il_job){ t, pk, c[k].payload_length, c[k].decoded_length / 2, dst[k] };
+            continue;
+        }
+        uint32_t n = c[k].decoded_length / 4, hi;
+        if (!df11_lz_split(pk, c[k].payload_length, n, planes + ((size_t)k << (r->chunk_log2 - 1)), &hi, why,
+                           sizeof why))
+            return corrupt(r, idx + k, why, err);
+        jobs[k] = (df11_ans_il_job){ t, pk + 4, hi, n, (uint8_t *)dst[k] + 2 * (size_t)n };
+    }
     uint32_t bad = 0;
     if (df11_ans_il_decode_many(jobs, count, &bad, why, sizeof why) != DF11_OK)
         return corrupt(r, idx + bad, why, err);
+    for (uint32_t k = 0; lz && k < count; k++)
+        df11_lz_widen(dst[k], c[k].decoded_length / 4, planes + ((size_t)k << (r->chunk_log2 - 1)));
     for (uint32_t k = 0; k < count && s == DF11_OK; k++) s = df11_check_chunk(r, idx + k, dst[k], err);
     return s;
 }

@@ -35,7 +35,8 @@ static void describe(const df11_reader *r, const df11_st_tensor *st, df11_tensor
         int pc = c->codec == DF11_FMT_ANS      ? DF11_CODEC_ANS
                  : c->codec == DF11_FMT_ANS_IL ? DF11_CODEC_ANS_IL
                  : c->codec == DF11_FMT_EXP_HI ? DF11_CODEC_EXP_HI
-                 : c->codec == DF11_FMT_EXP_LZ ? DF11_CODEC_EXP_LZ : c->codec;
+                 : c->codec == DF11_FMT_EXP_LZ ? DF11_CODEC_EXP_LZ
+                 : c->codec == DF11_FMT_ANS_IL_LZ ? DF11_CODEC_ANS_IL_LZ : c->codec;
         codec = codec < 0 || codec == pc ? pc : DF11_CODEC_MIXED;
     }
     t->stored_bytes = (uint64_t)(stored + 0.5);

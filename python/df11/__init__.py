@@ -73,9 +73,8 @@ def compress(src, dst=None, *, threads=0, zstd_level=3, chunk_log2=18, max=False
     suffix replaced by .df11) through df11_encode_file, on `threads` cores
     (0: all). max=True is `df11 compress --max`: BF16 and F16 chunks may
     take the ANS_IL codec, about 0.7 points of the original smaller and
-    decoded at about half the speed, and F32 chunks with structured low
-    halves the EXP_LZ codec; readable by format 1.2 (1.3 for EXP_LZ)
-    readers.
+    decoded at about half the speed, and F32 chunks ANS_IL_LZ (or
+    EXP_LZ); readable by format 1.2 (1.3 where F32 takes these) readers.
     progress: callable(done_bytes, total_bytes) or a tqdm bar.
     dst is partial while it is written and removed on failure. Returns dst."""
     src = os.fspath(src)

@@ -3,11 +3,12 @@
  * wrong bytes. A small file holding RAW, ZSTD and EXP chunks (EXP16 with
  * several lanes, EXP32, a constant code, a segment of two chunks) is
  * truncated at many lengths and has every one of its bytes flipped (XOR
- * 0x01 and 0xFF). A second file, written at --max with a BF16-widened F32
- * tensor, gets the same sweep over its ANS and EXP_HI chunks and the ANS
- * tables and models in its index (format 1.1), and a third, --max as
- * 1.2 and 1.3 write it, over its ANS_IL chunks and the EXP_LZ chunk of
- * an F32 tensor with structured low halves. For each damaged file,
+ * 0x01 and 0xFF). A second file, written at --max through the 1.1
+ * writer's hook with a BF16-widened F32 tensor and one with structured
+ * low halves, gets the same sweep over its ANS, EXP_HI and EXP_LZ chunks
+ * and the ANS tables and models in its index, and a third, --max as 1.3
+ * writes it, over its ANS_IL chunks and the ANS_IL_LZ chunks of its F32
+ * tensors (and their models). For each damaged file,
  * df11_open either fails, or every
  * read of the whole original fails or returns exactly the original bytes.
  * Every error message must name the file and an offset.
@@ -196,10 +197,10 @@ static bool check_shape(const char *path, int level, uint64_t *bounds, size_t *n
     df11_reader *r = NULL;
     if (df11_open(path, &r, NULL) != DF11_OK) return false;
     nregions = 0;
-    bool codec[7] = {0}, constant = false, exp32 = false, multi = false, lanes = false;
+    bool codec[8] = {0}, constant = false, exp32 = false, multi = false, lanes = false;
     size_t nb = 0;
-    static const char *const names[7] = {"RAW chunk", "ZSTD chunk", "EXP chunk", "ANS chunk",
-                                         "EXP_HI chunk", "ANS_IL chunk", "EXP_LZ chunk"};
+    static const char *const names[8] = {"RAW chunk", "ZSTD chunk", "EXP chunk", "ANS chunk",
+                                         "EXP_HI chunk", "ANS_IL chunk", "EXP_LZ chunk", "ANS_IL_LZ chunk"};
     bounds[nb++] = DF11_HEADER_SIZE;
     regions[nregions++] = (region){0, DF11_HEADER_SIZE, "header"};
     for (uint32_t i = 0; i < r->chunk_count && nregions < 62; i++) {
@@ -224,10 +225,13 @@ static bool check_shape(const char *path, int level, uint64_t *bounds, size_t *n
     /* --max writes ANS_IL; DF11_ANS_CODEC=3 (the 1.1 writer) ANS */
     bool il = !getenv("DF11_ANS_CODEC");
     if (level != DF11_LEVEL_DEFAULT)
-        ok = codec[0] && codec[1] && codec[il ? 5 : 3] && !codec[il ? 3 : 5] && codec[4] && codec[6] && multi;
+        /* F32 upper halves take ANS_IL (ANS_IL_LZ) only where ANS_IL is the codec */
+        ok = codec[0] && codec[1] && codec[il ? 5 : 3] && !codec[il ? 3 : 5] && codec[il ? 7 : 4] &&
+             (il || codec[6]) && multi;
     if (!ok)
-        printf("# shape: raw %d zstd %d exp %d ans %d exp_hi %d ans_il %d exp_lz %d constant %d exp32 %d multi-chunk %d 3-lane %d\n",
-               codec[0], codec[1], codec[2], codec[3], codec[4], codec[5], codec[6], constant, exp32, multi, lanes);
+        printf("# shape: raw %d zstd %d exp %d ans %d exp_hi %d ans_il %d exp_lz %d ans_il_lz %d constant %d exp32 %d multi-chunk %d 3-lane %d\n",
+               codec[0], codec[1], codec[2], codec[3], codec[4], codec[5], codec[6], codec[7], constant, exp32,
+               multi, lanes);
     return ok;
 }
 
@@ -324,8 +328,8 @@ int main(void)
         size_t nbounds = 0;
         bool ok = d && tu_write_file(path, d, size) && check_shape(path, level, bounds, &nbounds);
         tu_result(ok, pass == 0   ? "corrupt.test_file_has_raw_zstd_exp_chunks"
-                      : pass == 1 ? "corrupt.max.test_file_has_raw_zstd_ans_exp_hi_chunks"
-                                  : "corrupt.max_il.test_file_has_raw_zstd_ans_il_exp_hi_chunks",
+                      : pass == 1 ? "corrupt.max.test_file_has_raw_zstd_ans_exp_hi_exp_lz_chunks"
+                                  : "corrupt.max_il.test_file_has_raw_zstd_ans_il_ans_il_lz_chunks",
                   "see above");
         if (ok) {
             printf("# original %zu bytes, .df11 %zu bytes\n", orig_size, size);

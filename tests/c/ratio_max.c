@@ -206,16 +206,21 @@ int main(void)
                     df11_tensor t;
                     df11_tensor_get(r, i, &t, NULL);
                     ans |= t.codec == (v == 2 ? DF11_CODEC_ANS : DF11_CODEC_ANS_IL);
-                    hi |= t.codec == DF11_CODEC_EXP_HI && strcmp(t.name, "widened") == 0;
+                    /* widened F32: EXP_HI, or at 1.3's --max ANS_IL upper halves and
+                     * an all-zero plane frame (ANS_IL_LZ), smaller still */
+                    hi |= t.codec == (v == 1 ? DF11_CODEC_ANS_IL_LZ : DF11_CODEC_EXP_HI) &&
+                          strcmp(t.name, "widened") == 0;
                 }
             if (r) stored[v][cl] = df11_stored_size(r);
             df11_close(r);
             uint16_t minor = 0;
             uint32_t fl = flags_of(out, &minor);
-            uint32_t want = DF11_FMT_FLAG_EXP_HI | (v == 1 ? DF11_FMT_FLAG_ANS_IL : v == 2 ? DF11_FMT_FLAG_ANS : 0);
+            uint32_t want = v == 1 ? DF11_FMT_FLAG_ANS_IL | DF11_FMT_FLAG_EXP_LZ
+                                   : DF11_FMT_FLAG_EXP_HI | (v == 2 ? DF11_FMT_FLAG_ANS : 0);
             snprintf(name, sizeof name, "ratio.features.%s.chunk_log2_%d", lname, o.chunk_log2);
-            tu_result(fl == want && minor == (v == 1 ? 2 : 1) && hi && ans == (level == 1), name,
-                      "flags %#x minor %u, ANS tensors %d, widened F32 as EXP_HI %d", fl, minor, ans, hi);
+            tu_result(fl == want && minor == (v == 1 ? 3 : 1) && hi && ans == (level == 1), name,
+                      "flags %#x minor %u, ANS tensors %d, widened F32 as %s %d", fl, minor, ans,
+                      v == 1 ? "ANS_IL_LZ" : "EXP_HI", hi);
             if (level == 1 && cl == 1) {
                 const char *sfx = v == 2 ? ".ans" : "";
                 /* a flag bit from a later minor version: named, as a version error */
@@ -257,10 +262,12 @@ int main(void)
     unlink(one);
     /* F32 whose low halves have structure EXP stores raw: values with 10-bit
      * mantissas (F16 or TF32 values widened, 13 low bits zero) take ZSTD
-     * chunks at the default level, about 59% of their bytes instead of 83%,
-     * and at --max EXP_LZ chunks (format 1.3, flag EXP_LZ), smaller still;
-     * true F32 beside them keeps EXP at both. An EXP_LZ chunk in a file
-     * without the flag is refused. */
+     * chunks at the default level, about 59% of their bytes instead of 83%;
+     * at --max (format 1.3) ANS_IL_LZ chunks, smaller still, and so does
+     * true F32 beside them (ANS_IL upper halves, raw planes), which keeps
+     * EXP at the default level. Through the 1.1 writer's hook (no models
+     * for F32) --max takes EXP_LZ for the first and EXP for the second.
+     * A chunk of either codec in a file without flag EXP_LZ is refused. */
     {
         enum { NW = 600000 };
         static uint8_t wn[4 * NW], tf[4 * NW];
@@ -278,11 +285,14 @@ int main(void)
         size_t tsize = 0;
         uint8_t *torig = tu_write_safetensors(tin, tt, 2, &tsize);
         uint64_t zstd_bytes = 0;
-        for (int level = 0; level < 2; level++) {
+        /* level 0: default; 1: --max; 2: --max through the 1.1 hook */
+        for (int level = 0; level < 3; level++) {
             snprintf(out, sizeof out, "%s/tf32-%d.df11", dir, level);
             df11_error te = {0};
             df11_reader *r = NULL;
+            if (level == 2) setenv("DF11_ANS_CODEC", "3", 1);
             bool tok = torig && encode_open(tin, out, level, &r, &te);
+            unsetenv("DF11_ANS_CODEC");
             df11_tensor a = {0}, b = {0}, t;
             size_t nt = 0;
             tok = tok && df11_tensor_count(r, &nt, &te) == DF11_OK && nt == 2;
@@ -291,27 +301,32 @@ int main(void)
             uint8_t *back = malloc(tsize);
             bool same = tok && back && df11_pread(r, back, tsize, 0, &te) == DF11_OK && memcmp(back, torig, tsize) == 0;
             char tname[96];
-            snprintf(tname, sizeof tname, "ratio.f32_low_structure.%s", level ? "max" : "default");
-            df11_codec want = level ? DF11_CODEC_EXP_LZ : DF11_CODEC_ZSTD;
+            static const char *const label[3] = {"default", "max", "max_1_1_hook"};
+            snprintf(tname, sizeof tname, "ratio.f32_low_structure.%s", label[level]);
+            static const df11_codec want[3] = {DF11_CODEC_ZSTD, DF11_CODEC_ANS_IL_LZ, DF11_CODEC_EXP_LZ};
+            static const df11_codec want_b[3] = {DF11_CODEC_EXP, DF11_CODEC_ANS_IL_LZ, DF11_CODEC_EXP};
+            static const uint32_t want_fl[3] = {0, DF11_FMT_FLAG_EXP_LZ | DF11_FMT_FLAG_ANS_IL, DF11_FMT_FLAG_EXP_LZ};
             if (!level) zstd_bytes = a.stored_bytes;
             uint16_t minor = 0;
             uint32_t fl = flags_of(out, &minor);
-            bool flags_ok = level ? fl == DF11_FMT_FLAG_EXP_LZ && minor == 3 : fl == 0 && minor == 0;
-            tu_result(tok && same && a.name && a.codec == want && a.stored_bytes * 100 < a.length * 66 &&
-                          (!level || a.stored_bytes < zstd_bytes) && b.codec == DF11_CODEC_EXP && flags_ok,
-                      tname, "%s; tf32 codec %d (want %d) %llu of %llu bytes (ZSTD %llu), f32 %s, round trip %d, flags %#x minor %u",
-                      te.message, tok ? (int)a.codec : -1, (int)want,
+            bool flags_ok = fl == want_fl[level] && minor == (level ? 3 : 0);
+            tu_result(tok && same && a.name && a.codec == want[level] && a.stored_bytes * 100 < a.length * 66 &&
+                          (!level || a.stored_bytes < zstd_bytes) && b.codec == want_b[level] && flags_ok,
+                      tname, "%s; tf32 codec %d (want %d) %llu of %llu bytes (ZSTD %llu), f32 codec %d (want %d), round trip %d, flags %#x minor %u",
+                      te.message, tok ? (int)a.codec : -1, (int)want[level],
                       (unsigned long long)a.stored_bytes, (unsigned long long)a.length, (unsigned long long)zstd_bytes,
-                      tok ? (b.codec == DF11_CODEC_EXP ? "EXP" : "not EXP") : "?", same, fl, minor);
+                      tok ? (int)b.codec : -1, (int)want_b[level], same, fl, minor);
             free(back);
             df11_close(r);
             if (level) {
+                /* the same file less flag EXP_LZ */
                 df11_error be = {0};
                 df11_reader *br = NULL;
-                df11_status bs = patch_header(out, bad, 0) ? df11_open(bad, &br, &be) : DF11_E_IO;
+                df11_status bs = patch_header(out, bad, fl & ~DF11_FMT_FLAG_EXP_LZ) ? df11_open(bad, &br, &be) : DF11_E_IO;
                 if (br) df11_close(br);
-                tu_result(bs == DF11_E_CORRUPT_INDEX && strstr(be.message, "bad chunk codec"),
-                          "ratio.exp_lz_without_its_flag_refused", "status %d: %s", (int)bs, be.message);
+                snprintf(tname, sizeof tname, "ratio.%s_without_its_flag_refused", level == 1 ? "ans_il_lz" : "exp_lz");
+                tu_result(bs == DF11_E_CORRUPT_INDEX && strstr(be.message, "bad chunk codec"), tname, "status %d: %s",
+                          (int)bs, be.message);
             }
             unlink(out);
         }
