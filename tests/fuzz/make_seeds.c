@@ -33,8 +33,7 @@ static void put(const char *target, const char *name, const uint8_t *a, size_t a
 }
 
 /* A .df11 of the given tensors at a level, as container seeds: plain
- * (mode 0) and with the raw index (mode 3, see fuzz_container.c; files
- * without ANS tables only). */
+ * (mode 0) and with the raw index (mode 3, see fuzz_container.c). */
 static void container_seed(const char *name, const tu_tensor *t, size_t n, int level)
 {
     char in[] = "/tmp/df11-seed.safetensors", out[] = "/tmp/df11-seed.df11";
@@ -56,7 +55,8 @@ static void container_seed(const char *name, const tu_tensor *t, size_t n, int l
     put("container", nm, &mode, 1, d, size);
     /* the same file with its index decompressed */
     uint64_t io = df11_rd64(d + 72);
-    uint64_t raw = (uint64_t)df11_rd32(d + 64) * DF11_SEGMENT_ENTRY_SIZE + (uint64_t)df11_rd32(d + 68) * DF11_CHUNK_ENTRY_SIZE;
+    uint64_t raw = (uint64_t)df11_rd32(d + 64) * DF11_SEGMENT_ENTRY_SIZE + (uint64_t)df11_rd32(d + 68) * DF11_CHUNK_ENTRY_SIZE +
+                   (uint64_t)df11_rd32(d + 96) * DF11_FMT_TABLE_BYTES + (uint64_t)df11_rd32(d + 100) * DF11_FMT_MODEL_BYTES;
     uint8_t *f = malloc(io + raw + 1);
     memcpy(f, d, io);
     if (ZSTD_decompress(f + io, raw, d + io, size - io) != raw) exit(1);
@@ -99,13 +99,26 @@ int main(int argc, char **argv)
     container_seed("mixed", mixed, 5, DF11_LEVEL_DEFAULT);
     container_seed("bf16", mixed, 1, DF11_LEVEL_DEFAULT);
     container_seed("empty", NULL, 0, DF11_LEVEL_DEFAULT);
-    /* --max F32 whose low halves have 13 zero bits: EXP_LZ chunks (1.3),
-     * one of two 64 KiB chunks and a short one */
+    /* --max F32 whose low halves have 13 zero bits (1.3), one of two 64
+     * KiB chunks and a short one: EXP_LZ chunks through the 1.1 writer's
+     * hook (no models for F32). Without it, ANS_IL_LZ chunks of weights on
+     * a grid of 1/16 (whose mantissas pay for tables in a file this small)
+     * with noise in their low halves (so zstd does not take the chunk) */
     static uint8_t lz[4 * 17000];
     tu_fill_f32(&g, lz, 17000, 0.02);
     for (int k = 0; k < 17000; k++) lz[4 * k] = 0, lz[4 * k + 1] &= 0xE0;
     tu_tensor lzt[] = {{"lz", "F32", 17000, lz, sizeof lz}, {"f", "F32", 300, f, sizeof f}};
+    setenv("DF11_ANS_CODEC", "3", 1);
     container_seed("lz", lzt, 2, DF11_LEVEL_MAX);
+    unsetenv("DF11_ANS_CODEC");
+    static uint8_t grid[4 * 17000];
+    for (int k = 0; k < 17000; k++) {
+        float v = (float)(round(tu_gauss(&g) * 16) / 16 * 0.02);
+        memcpy(grid + 4 * k, &v, 4);
+        grid[4 * k] = (uint8_t)tu_next(&g), grid[4 * k + 1] = (uint8_t)tu_next(&g);
+    }
+    tu_tensor gt[] = {{"grid", "F32", 17000, grid, sizeof grid}, {"f", "F32", 300, f, sizeof f}};
+    container_seed("lzil", gt, 2, DF11_LEVEL_MAX);
 
     /* table: packed lengths, then bytes for the round trip and raw payload */
     uint64_t freq[256] = {0};

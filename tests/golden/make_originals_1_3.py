@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Writes the original .safetensors file behind the format 1.3 golden file
-tests/golden/lz.df11 (EXP_LZ chunks, FORMAT.md 5.4). Stdlib only and
-seeded; see README.md.
+"""Writes the original .safetensors files behind the format 1.3 golden
+files tests/golden/lz.df11 (EXP_LZ chunks, FORMAT.md 5.4) and lzil.df11
+(ANS_IL_LZ chunks). Stdlib only and seeded; see README.md.
     python3 tests/golden/make_originals_1_3.py OUT_DIR
 """
 import random
@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_originals import write  # noqa: E402
+from make_originals import bf16, write  # noqa: E402
 
 
 def f32_masked(values, clear):
@@ -37,6 +37,13 @@ def main(out):
         ("short", "F32", [700], f32_masked(gauss(700, 1.0), 12)),
         # plain F32 beside them: EXP
         ("plain", "F32", [20000], f32_masked(gauss(20000, 0.1), 0)),
+    ], {"format": "pt"})
+    write(out / "lzil.safetensors", [
+        # the same kinds of F32 with models of their own (ANS_IL upper halves)
+        ("tf32", "F32", [40000], f32_masked(gauss(40000, 0.02), 13)),
+        ("plain", "F32", [20000], f32_masked(gauss(20000, 0.1), 0)),
+        ("widened", "F32", [17000], f32_masked(gauss(17000, 0.05), 16)),  # all-zero planes
+        ("w", "BF16", [20011], bf16(gauss(20011, 0.05))),                # ANS_IL beside them
     ], {"format": "pt"})
 
 
