@@ -96,8 +96,6 @@ df11_status df11_ans_il_lz_decode(const df11_ans_il_dtable *t, const uint8_t *pa
     uint32_t hi;
     if (!df11_lz_split(payload, payload_len, n, planes, &hi, why, why_len)) return DF11_E_CORRUPT_CHUNK;
     uint8_t *d = dst;
-    /* the ANS_IL decoder may read up to 16 bytes past its part: the frame
-     * and the payload's slack follow */
     df11_status s = df11_ans_il_decode(t, payload + 4, hi, n, d + 2 * (size_t)n, why, why_len);
     if (s != DF11_OK) return s;
     df11_lz_widen(d, n, planes);

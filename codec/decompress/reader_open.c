@@ -125,8 +125,11 @@ static df11_status parse_segments(df11_reader *r, const uint8_t *idx, df11_error
             return FAIL(DF11_E_CORRUPT_INDEX, at, "segment is not contiguous with the previous one");
         if (s->kind > DF11_SEG_EXP32 || !f.reserved_zero)
             return FAIL(DF11_E_CORRUPT_INDEX, at + 20, "bad segment kind or reserved bytes");
-        /* EXP32 segments have models from 1.3 on (ANS_IL_LZ chunks) */
-        if (s->model && (s->kind == DF11_SEG_BYTES || s->model > r->model_count))
+        /* EXP32 segments have models from 1.3 on, for ANS_IL_LZ chunks:
+         * only in files with both flags those need (FORMAT.md 8) */
+        const uint32_t lz_il = DF11_FMT_FLAG_EXP_LZ | DF11_FMT_FLAG_ANS_IL;
+        if (s->model && (s->kind == DF11_SEG_BYTES || s->model > r->model_count ||
+                         (s->kind == DF11_SEG_EXP32 && (r->flags & lz_il) != lz_il)))
             return FAIL(DF11_E_CORRUPT_INDEX, at + 24, "ANS model where none can be");
         uint64_t width = s->kind == DF11_SEG_EXP32 ? 4 : 2;
         if (s->kind != DF11_SEG_BYTES && s->orig_length % width)
