@@ -44,6 +44,24 @@ enum {
     DF11_FMT_ANS_IL_LZ = 7 /* 1.3 */
 };
 
+/* The header flags a chunk codec needs (FORMAT.md 4, 8); 0 for 1.0's.
+ * The encoder sets a file's flags from its chunks with it, the reader
+ * checks each chunk against them. */
+static inline uint32_t df11_fmt_codec_flags(uint8_t codec)
+{
+    switch (codec) {
+    case DF11_FMT_ANS: return DF11_FMT_FLAG_ANS;
+    case DF11_FMT_EXP_HI: return DF11_FMT_FLAG_EXP_HI;
+    case DF11_FMT_ANS_IL: return DF11_FMT_FLAG_ANS_IL;
+    case DF11_FMT_EXP_LZ: return DF11_FMT_FLAG_EXP_LZ;
+    case DF11_FMT_ANS_IL_LZ: return DF11_FMT_FLAG_ANS_IL | DF11_FMT_FLAG_EXP_LZ;
+    default: return 0;
+    }
+}
+/* The features whose chunks decode with their segment's ANS model, and
+ * which bring the table and model records (FORMAT.md 9, 10). */
+#define DF11_FMT_FLAGS_MODELS (DF11_FMT_FLAG_ANS | DF11_FMT_FLAG_ANS_IL)
+
 /* The ANS codec's records (FORMAT.md 9), after the chunk table in the
  * index: table_count frequency tables, then model_count models. */
 #define DF11_FMT_TABLE_BYTES 516u /* u32 prob_bits, 256 x u16 freq */

@@ -204,6 +204,9 @@ df11_status df11_exp_lz_decode(const uint8_t *payload, uint32_t payload_len, uin
                                uint8_t *scratch, char *why, size_t why_len);
 /* Decodes an ANS_IL_LZ payload (5.4: ANS_IL upper halves with table t) into
  * dst; planes is 2n bytes of scratch (exp_lz.c). */
+df11_status df11_ans_il_lz_decode(const df11_ans_il_dtable *t, const uint8_t *payload,
+                                  uint32_t payload_len, uint32_t n, void *dst, uint8_t *planes,
+                                  char *why, size_t why_len);
 /* The parts of an EXP_LZ or ANS_IL_LZ payload: checks the length word
  * (the upper part's length in *hi, after it) and decodes the low planes
  * into planes (2n bytes); false with why filled when either is wrong. */
@@ -212,9 +215,6 @@ bool df11_lz_split(const uint8_t *payload, uint32_t payload_len, uint32_t n, uin
 /* n upper halves in the back half of dst (4n bytes), widened in place
  * with the planes into the F32 elements. */
 void df11_lz_widen(uint8_t *dst, uint32_t n, const uint8_t *planes);
-df11_status df11_ans_il_lz_decode(const df11_ans_il_dtable *t, const uint8_t *payload,
-                                  uint32_t payload_len, uint32_t n, void *dst, uint8_t *planes,
-                                  char *why, size_t why_len);
 
 /* --- Reader internals (codec/decompress/) --- */
 /* Reads chunk idx's payload into a new buffer with DF11_PAYLOAD_SLACK zero

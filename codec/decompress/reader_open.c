@@ -45,7 +45,7 @@ static df11_status check_header(const df11_fmt_header *h, const char *path, df11
                          DF11_FORMAT_MAJOR, DF11_FORMAT_MINOR);
     }
     if (!h->reserved_zero) return fail_at(err, DF11_E_CORRUPT_HEADER, path, 104, "reserved bytes are not zero");
-    if (!(h->flags & (DF11_FMT_FLAG_ANS | DF11_FMT_FLAG_ANS_IL)) && (h->table_count || h->model_count))
+    if (!(h->flags & DF11_FMT_FLAGS_MODELS) && (h->table_count || h->model_count))
         return fail_at(err, DF11_E_CORRUPT_HEADER, path, 96, "ANS table counts without the ANS or ANS_IL flag");
     return DF11_OK;
 }
@@ -126,8 +126,8 @@ static df11_status parse_segments(df11_reader *r, const uint8_t *idx, df11_error
         if (s->kind > DF11_SEG_EXP32 || !f.reserved_zero)
             return FAIL(DF11_E_CORRUPT_INDEX, at + 20, "bad segment kind or reserved bytes");
         /* EXP32 segments have models from 1.3 on, for ANS_IL_LZ chunks:
-         * only in files with both flags those need (FORMAT.md 8) */
-        const uint32_t lz_il = DF11_FMT_FLAG_EXP_LZ | DF11_FMT_FLAG_ANS_IL;
+         * only in files with the flags those need (FORMAT.md 8) */
+        const uint32_t lz_il = df11_fmt_codec_flags(DF11_FMT_ANS_IL_LZ);
         if (s->model && (s->kind == DF11_SEG_BYTES || s->model > r->model_count ||
                          (s->kind == DF11_SEG_EXP32 && (r->flags & lz_il) != lz_il)))
             return FAIL(DF11_E_CORRUPT_INDEX, at + 24, "ANS model where none can be");
@@ -155,33 +155,55 @@ static df11_status parse_segments(df11_reader *r, const uint8_t *idx, df11_error
     return DF11_OK;
 }
 
+/* The longest EXP payload of n elements of width W: every lane at its
+ * 16-bit bit-length maximum (n <= 2^20 / 2). */
+static uint64_t max_exp(const df11_reader *r, uint64_t n, uint64_t W)
+{
+    uint64_t nl = df11_lanes((uint32_t)n, r->lane_symbols);
+    return 2 * nl + (nl * UINT16_MAX + 7) / 8 + n * (W - 1);
+}
+
+/* The longest ANS_IL payload of n elements: lane states, at most one word
+ * per step (two per element), signs. */
+static uint64_t max_ans_il(uint64_t n)
+{
+    return 4ull * df11_ans_il_lanes((uint32_t)n) + 4 * n + (n + 7) / 8;
+}
+
 /* The longest payload a valid chunk can have, so a crafted index cannot make
- * a reader allocate gigabytes for one chunk. */
+ * a reader allocate gigabytes for one chunk. EXP_LZ and ANS_IL_LZ: the
+ * length word, the upper part of n = D / 4 elements, the planes' frame. */
 static uint64_t max_payload(const df11_reader *r, const df11_segment *s, const df11_chunk *c)
 {
     uint64_t D = c->decoded_length;
-    if (c->codec == DF11_FMT_ZSTD) return ZSTD_compressBound(D);
-    if (c->codec == DF11_FMT_ANS) {
+    switch (c->codec) {
+    case DF11_FMT_ZSTD: return ZSTD_compressBound(D);
+    case DF11_FMT_ANS: {
         uint64_t n = D / 2, nl = df11_lanes((uint32_t)n, DF11_ANS_LANE);
         return DF11_ANS_LANE_HEAD * nl + 2 * nl * UINT16_MAX + (n + 7) / 8;
     }
-    if (c->codec == DF11_FMT_ANS_IL || c->codec == DF11_FMT_ANS_IL_LZ) {
-        /* lane states, at most one word per step (two per element), signs;
-         * ANS_IL_LZ: n = D / 4 upper halves, the length word, the planes */
-        uint64_t n = c->codec == DF11_FMT_ANS_IL ? D / 2 : D / 4;
-        uint64_t il = 4ull * df11_ans_il_lanes((uint32_t)n) + 4 * n + (n + 7) / 8;
-        return c->codec == DF11_FMT_ANS_IL ? il : 4 + il + ZSTD_compressBound(2 * n);
+    case DF11_FMT_ANS_IL: return max_ans_il(D / 2);
+    case DF11_FMT_ANS_IL_LZ: return 4 + max_ans_il(D / 4) + ZSTD_compressBound(D / 2);
+    case DF11_FMT_EXP_HI: return max_exp(r, D / 4, 2);
+    case DF11_FMT_EXP_LZ: return 4 + max_exp(r, D / 4, 2) + ZSTD_compressBound(D / 2);
+    case DF11_FMT_EXP: return s->kind == DF11_SEG_EXP32 ? max_exp(r, D / 4, 4) : max_exp(r, D / 2, 2);
+    default: return D;
     }
-    if (c->codec == DF11_FMT_EXP_HI || c->codec == DF11_FMT_EXP_LZ) {
-        uint64_t n = D / 4, nl = df11_lanes((uint32_t)n, r->lane_symbols);
-        uint64_t hi = 2 * nl + (nl * UINT16_MAX + 7) / 8 + n;
-        /* EXP_LZ: its length word and the low planes' zstd frame */
-        return c->codec == DF11_FMT_EXP_HI ? hi : 4 + hi + ZSTD_compressBound(2 * n);
+}
+
+/* Whether a chunk codec may stand in a segment of this kind (FORMAT.md 4):
+ * RAW and ZSTD anywhere, EXP in EXP16 and EXP32, ANS and ANS_IL in EXP16,
+ * the codecs of F32 chunks in EXP32. */
+static bool codec_fits_kind(uint8_t codec, uint8_t kind)
+{
+    switch (codec) {
+    case DF11_FMT_RAW:
+    case DF11_FMT_ZSTD: return true;
+    case DF11_FMT_EXP: return kind != DF11_SEG_BYTES;
+    case DF11_FMT_ANS:
+    case DF11_FMT_ANS_IL: return kind == DF11_SEG_EXP16;
+    default: return kind == DF11_SEG_EXP32;
     }
-    if (c->codec != DF11_FMT_EXP) return D;
-    uint64_t W = s->kind == DF11_SEG_EXP32 ? 4 : 2, n = D / W;
-    uint64_t nl = df11_lanes((uint32_t)n, r->lane_symbols); /* n <= 2^20 / 2 */
-    return 2 * nl + (nl * UINT16_MAX + 7) / 8 + n * (W - 1);
 }
 
 static df11_status parse_chunks(df11_reader *r, const uint8_t *idx, df11_error *err)
@@ -208,20 +230,9 @@ static df11_status parse_chunks(df11_reader *r, const uint8_t *idx, df11_error *
             if (c->payload_offset != payload || c->payload_length > r->index_offset - payload)
                 return FAIL(DF11_E_CORRUPT_INDEX, at, "chunk payload is not contiguous with the previous one");
             payload += c->payload_length;
-            if (c->codec > DF11_FMT_ANS_IL_LZ || !f.reserved_zero ||
-                (c->codec == DF11_FMT_EXP && s->kind == DF11_SEG_BYTES) ||
-                (c->codec == DF11_FMT_ANS &&
-                 (s->model == 0 || s->kind != DF11_SEG_EXP16 || !(r->flags & DF11_FMT_FLAG_ANS))) ||
-                (c->codec == DF11_FMT_ANS_IL &&
-                 (s->model == 0 || s->kind != DF11_SEG_EXP16 || !(r->flags & DF11_FMT_FLAG_ANS_IL))) ||
-                (c->codec == DF11_FMT_ANS_IL_LZ &&
-                 (s->model == 0 || s->kind != DF11_SEG_EXP32 ||
-                  (r->flags & (DF11_FMT_FLAG_ANS_IL | DF11_FMT_FLAG_EXP_LZ)) !=
-                      (DF11_FMT_FLAG_ANS_IL | DF11_FMT_FLAG_EXP_LZ))) ||
-                (c->codec == DF11_FMT_EXP_HI &&
-                 (!(r->flags & DF11_FMT_FLAG_EXP_HI) || s->kind != DF11_SEG_EXP32)) ||
-                (c->codec == DF11_FMT_EXP_LZ &&
-                 (!(r->flags & DF11_FMT_FLAG_EXP_LZ) || s->kind != DF11_SEG_EXP32)))
+            uint32_t need = df11_fmt_codec_flags(c->codec);
+            if (c->codec > DF11_FMT_ANS_IL_LZ || !f.reserved_zero || (r->flags & need) != need ||
+                !codec_fits_kind(c->codec, s->kind) || ((need & DF11_FMT_FLAGS_MODELS) && s->model == 0))
                 return FAIL(DF11_E_CORRUPT_INDEX, at + 12, "bad chunk codec for its segment");
             if (c->codec == DF11_FMT_RAW && c->payload_length != c->decoded_length)
                 return FAIL(DF11_E_CORRUPT_INDEX, at + 8, "RAW chunk length differs from its decoded length");
@@ -298,9 +309,7 @@ static df11_status check_model_uses(df11_reader *r, df11_error *err)
     uint32_t last = UINT32_MAX; /* the segment checked last: chunks come by segment */
     for (uint32_t i = 0; i < r->chunk_count; i++) {
         const df11_chunk *c = &r->chunks[i];
-        if ((c->codec != DF11_FMT_ANS && c->codec != DF11_FMT_ANS_IL && c->codec != DF11_FMT_ANS_IL_LZ) ||
-            c->segment == last)
-            continue;
+        if (!(df11_fmt_codec_flags(c->codec) & DF11_FMT_FLAGS_MODELS) || c->segment == last) continue;
         last = c->segment;
         uint32_t mi = r->segments[c->segment].model - 1;
         const df11_fmt_model *m = &r->models[mi];
