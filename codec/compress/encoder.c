@@ -87,7 +87,6 @@ typedef struct {
     /* --max: which one, CODEC_ANS_IL (FORMAT.md 10) or, through the
      * DF11_ANS_CODEC=3 test hook (ans_codec_of), CODEC_ANS (9) */
     uint8_t ans_codec;
-    uint32_t flags;       /* 1.1 and 1.2 features the file uses (FORMAT.md 8) */
     /* --max: the segment in progress' joint histogram; per segment the
      * most common exponent and (large ones) eight context histograms; the
      * context histograms of all EXP16 segments; the tables chosen. */
@@ -222,6 +221,19 @@ static size_t lz_planes(encoder *e, unsigned worker, const uint8_t *src, uint32_
         if (ZSTD_isError(ZSTD_CCtx_setParameter(c, (ZSTD_cParameter)p[k][0], p[k][1]))) return 0;
     size_t z = ZSTD_compress2(c, dst, cap, planes, 2 * (size_t)n);
     return ZSTD_isError(z) ? 0 : z;
+}
+
+/* The rest of an EXP_LZ or ANS_IL_LZ payload at out (cap bytes) whose
+ * upper part, hi bytes, is written at out + 4: its length word, and the
+ * planes of the n elements at src after it (planes: 2n bytes of scratch).
+ * The payload's size, 0 on failure. */
+static size_t lz_payload(encoder *e, unsigned worker, const uint8_t *src, uint32_t n, size_t hi,
+                         uint8_t *planes, uint8_t *out, size_t cap, int effort)
+{
+    size_t z = lz_planes(e, worker, src, n, planes, out + 4 + hi, cap - 4 - hi, effort);
+    if (!z) return 0;
+    df11_wr32(out, (uint32_t)hi);
+    return 4 + hi + z;
 }
 
 /* --max: whether a segment of this kind gets a model, so pass 1 keeps
@@ -394,12 +406,6 @@ static df11_status pass1_emit(uint64_t i, void *ctx)
 
 static df11_status pass2_emit(uint64_t i, void *ctx);
 
-/* The feature flag the --max codec's chunks need. */
-static uint32_t ans_flag(const encoder *e)
-{
-    return e->ans_codec == CODEC_ANS_IL ? DF11_FMT_FLAG_ANS_IL : DF11_FMT_FLAG_ANS;
-}
-
 /* Chunk i (n elements at src) with the --max codec of the file into out
  * (the slot's 2C + 64 bytes): its payload size, 0 when it cannot. */
 static size_t ans_chunk(encoder *e, uint64_t i, unsigned worker, const uint8_t *src, uint8_t *out)
@@ -414,11 +420,7 @@ static size_t ans_chunk(encoder *e, uint64_t i, unsigned worker, const uint8_t *
         uint8_t *hi = e->hi_tmp[worker];
         for (uint32_t k = 0; k < n; k++) memcpy(hi + 2 * (size_t)k, src + 4 * (size_t)k + 2, 2);
         size_t a = df11_ans_il_encode(hi, n, m, out + 4, cap - 4);
-        int effort = e->lz_effort[i] ? e->lz_effort[i] : LZ_FAST;
-        size_t z = a ? lz_planes(e, worker, src, n, hi, out + 4 + a, cap - 4 - a, effort) : 0;
-        if (!z) return 0;
-        df11_wr32(out, (uint32_t)a);
-        return 4 + a + z;
+        return a ? lz_payload(e, worker, src, n, a, hi, out, cap, e->lz_effort[i] ? e->lz_effort[i] : LZ_FAST) : 0;
     }
     if (e->ans_codec == CODEC_ANS_IL) return df11_ans_il_encode(src, j->length / 2, m, out, cap);
     return df11_ans_encode(src, j->length / 2, m, out, cap, e->ans_tmp[worker]);
@@ -451,12 +453,7 @@ static df11_status encode_chosen(encoder *e, uint64_t i, unsigned worker, slot *
         size_t cap = 2 * ((size_t)1 << e->o.chunk_log2) + 64, n = j->length / 4;
         size_t x = df11_exp_encode(sl->in, (uint32_t)n, 4, DF11_LANE_SYMBOLS_DEFAULT, e->len[j->segment],
                                    e->code[j->segment], sl->out + 4, cap - 4);
-        size_t hi = x ? x - 2 * n : 0;
-        size_t z = x ? lz_planes(e, worker, sl->in, (uint32_t)n, sl->alt, sl->out + 4 + hi, cap - 4 - hi,
-                                 e->lz_effort[i])
-                     : 0;
-        df11_wr32(sl->out, (uint32_t)hi);
-        sl->out_len = z ? 4 + hi + z : 0;
+        sl->out_len = x ? lz_payload(e, worker, sl->in, (uint32_t)n, x - 2 * n, sl->alt, sl->out, cap, e->lz_effort[i]) : 0;
         break;
     }
     case CODEC_ANS:
@@ -531,7 +528,6 @@ static bool take_ans(encoder *e, uint64_t i, size_t ans)
     if (!ans || ans >= c->payload_length) return false;
     c->payload_length = (uint32_t)ans;
     c->codec = e->plan.segs[e->jobs[i].segment].kind == DF11_SEG_EXP32 ? CODEC_ANS_IL_LZ : e->ans_codec;
-    e->flags |= ans_flag(e);
     return true;
 }
 
@@ -631,22 +627,25 @@ static void plain_codes(encoder *e)
 
 /* After the sizing pass: the tables and models of segments that use ANS,
  * and ANS at all only if its chunks save more than its records cost in
- * the compressed index (a small file may not pay for them). */
-static df11_status ans_settle(encoder *e)
+ * the compressed index (a small file may not pay for them); *dropped
+ * says the chunks went back to what pass 1 chose. */
+static df11_status ans_settle(encoder *e, bool *dropped)
 {
+    *dropped = false;
     uint32_t ns = e->plan.count;
     bool *uses = calloc(ns ? ns : 1, sizeof *uses);
     if (!uses) return DF11_E_NOMEM;
     uint64_t saved = 0;
+    bool any = false;
     for (uint64_t i = 0; i < e->njobs; i++) {
         const df11_fmt_chunk *c = &e->chunks[i];
-        if (c->codec != e->ans_codec && c->codec != CODEC_ANS_IL_LZ) continue;
-        uses[e->jobs[i].segment] = true;
+        if (!(df11_fmt_codec_flags(c->codec) & DF11_FMT_FLAGS_MODELS)) continue;
+        uses[e->jobs[i].segment] = any = true;
         saved += e->alt[i] - c->payload_length;
     }
     df11_status s = df11_ans_prune(&e->book, ns, e->seg_model, uses);
     free(uses);
-    if (s != DF11_OK || !(e->flags & ans_flag(e))) return s;
+    if (s != DF11_OK || !any) return s;
     /* pass 2's encoder tables, by the models' new numbers */
     for (uint32_t m = 0; m < e->book.nmodels; m++) df11_ans_enc_build(&e->book, m, &e->enc[m]);
     size_t cost = 0;
@@ -657,7 +656,7 @@ static df11_status ans_settle(encoder *e)
         plain_codes(e);
         return DF11_OK;
     }
-    e->flags &= ~ans_flag(e);
+    *dropped = true;
     e->out_pos = DF11_HEADER_SIZE;
     for (uint64_t i = 0; i < e->njobs; i++) {
         df11_fmt_chunk *c = &e->chunks[i];
@@ -825,36 +824,21 @@ static void free_state(encoder *e, unsigned threads)
 }
 
 /* The index once every chunk's codec and size is known, and the header
- * that points at it from index_offset. */
-/* The features the file uses (FORMAT.md 8), from its chunks' final
- * codecs: a flag for a codec no chunk ended up with would make older
- * readers refuse the file for nothing. */
-static uint32_t flags_of_chunks(const encoder *e)
-{
-    uint32_t f = 0;
-    for (uint64_t i = 0; i < e->njobs; i++) {
-        uint8_t c = e->chunks[i].codec;
-        f |= c == CODEC_EXP_HI ? DF11_FMT_FLAG_EXP_HI
-             : c == CODEC_ANS  ? DF11_FMT_FLAG_ANS
-             : c == CODEC_ANS_IL ? DF11_FMT_FLAG_ANS_IL
-             : c == CODEC_EXP_LZ ? DF11_FMT_FLAG_EXP_LZ
-             : c == CODEC_ANS_IL_LZ ? DF11_FMT_FLAG_ANS_IL | DF11_FMT_FLAG_EXP_LZ
-                                    : 0;
-    }
-    return f;
-}
-
+ * that points at it from index_offset. Its flags are the features the
+ * chunks' final codecs need (FORMAT.md 8): a flag for a codec no chunk
+ * ended up with would make older readers refuse the file for nothing. */
 static df11_status index_and_header(encoder *e, const uint8_t sha[32], uint64_t index_offset,
                                     df11_index_blob *ix, uint8_t h[DF11_HEADER_SIZE])
 {
-    e->flags = flags_of_chunks(e);
+    uint32_t flags = 0;
+    for (uint64_t i = 0; i < e->njobs; i++) flags |= df11_fmt_codec_flags(e->chunks[i].codec);
     /* tables only travel in files that use them */
-    const df11_ans_book *book = e->flags & (DF11_FMT_FLAG_ANS | DF11_FMT_FLAG_ANS_IL) ? &e->book : NULL;
+    const df11_ans_book *book = flags & DF11_FMT_FLAGS_MODELS ? &e->book : NULL;
     df11_status s = df11_index_build(&e->plan, e->first_chunk, (const uint8_t(*)[256])e->len, e->chunks,
                                      e->njobs, book, book ? e->seg_model : NULL, ix);
     if (s != DF11_OK) return s;
     df11_header_build(h, e->size, sha, e->o.chunk_log2, e->plan.count, e->njobs, index_offset,
-                      e->flags, book, ix);
+                      flags, book, ix);
     return DF11_OK;
 }
 
@@ -882,10 +866,10 @@ static df11_status encode_direct(encoder *e, unsigned threads, const uint8_t sha
     e->done = 0;
     df11_status s = write_out(e, h, sizeof h);
     if (s == DF11_OK) s = df11_parallel_ordered(e->njobs, threads, e->window, direct_work, direct_emit, e);
-    bool had_ans = e->flags & ans_flag(e);
-    if (s == DF11_OK) s = ans_settle(e);
+    bool dropped = false;
+    if (s == DF11_OK) s = ans_settle(e, &dropped);
     if (s != DF11_OK) return s;
-    if (had_ans && !(e->flags & ans_flag(e))) {
+    if (dropped) {
         if (ftruncate(e->out_fd, (off_t)base) != 0 || lseek(e->out_fd, (off_t)base, SEEK_SET) < 0)
             return df11_fail(e->err, DF11_E_IO, "%s: cannot rewind: %s", e->out_name, strerror(errno));
         return DF11_OK;
@@ -938,7 +922,8 @@ static df11_status encode(encoder *e, unsigned threads)
         /* ANS did not pay for its tables: the file again, without it */
     } else if (e->max) {
         s = df11_parallel_ordered(e->njobs, threads, e->window, size_work, size_emit, e);
-        if (s == DF11_OK) s = ans_settle(e);
+        bool dropped;
+        if (s == DF11_OK) s = ans_settle(e, &dropped);
         if (s != DF11_OK) return s;
     }
     df11_index_blob ix;
