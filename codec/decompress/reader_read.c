@@ -233,8 +233,8 @@ static df11_status decode_group(df11_reader *r, uint32_t idx, uint32_t count, vo
     uint64_t total = c[count - 1].payload_offset + c[count - 1].payload_length - c->payload_offset;
     uint8_t *p = df11_thread_buffer(0, (size_t)total + DF11_PAYLOAD_SLACK);
     /* ANS_IL_LZ: each chunk's low planes, 2n = D/2 bytes, side by side */
-    uint8_t *planes = p && lz ? df11_thread_buffer(1, (size_t)count << (r->chunk_log2 - 1)) : p;
-    const df11_ans_il_dtable *t = planes ? df11_ans_il_dtable_get(r, r->segments[c->segment].model - 1) : NULL;
+    uint8_t *planes = lz ? df11_thread_buffer(1, (size_t)count << (r->chunk_log2 - 1)) : NULL;
+    const df11_ans_il_dtable *t = p && (planes || !lz) ? df11_ans_il_dtable_get(r, r->segments[c->segment].model - 1) : NULL;
     if (!t) return df11_fail(err, DF11_E_NOMEM, "%s: chunk %u: out of memory", r->path, idx);
     df11_status s = df11_source_read_exact(&r->src, p, (size_t)total, c->payload_offset, err);
     if (s != DF11_OK) return s;
