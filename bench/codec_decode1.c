@@ -10,9 +10,12 @@
  * With -b, each round also decodes every chunk again through
  * df11_decode_chunks, eight chunks a call (the interleaved path without the
  * one large destination buffer); printed as "batch8".
+ * With -s, the chunk-by-chunk pass is skipped (its line then says 0), so
+ * that a profile of -p or -b holds only that path.
  *
- *   codec_decode1 [-r ROUNDS] [-p] [-b] A.df11 [B.df11 ...]
+ *   codec_decode1 [-r ROUNDS] [-p] [-b] [-s] A.df11 [B.df11 ...]
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,15 +39,16 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    int rounds = 5, opt, whole = 0, batch = 0;
-    while ((opt = getopt(argc, argv, "r:pb")) != -1) {
+    int rounds = 5, opt, whole = 0, batch = 0, single = 1;
+    while ((opt = getopt(argc, argv, "r:pbs")) != -1) {
         if (opt == 'p') whole = 1;
         else if (opt == 'b') batch = 1;
+        else if (opt == 's') single = 0;
         else rounds = atoi(optarg);
     }
     int nf = argc - optind;
     if (nf < 1 || rounds < 1) {
-        fprintf(stderr, "usage: codec_decode1 [-r ROUNDS] [-p] [-b] A.df11 [B.df11 ...]\n");
+        fprintf(stderr, "usage: codec_decode1 [-r ROUNDS] [-p] [-b] [-s] A.df11 [B.df11 ...]\n");
         return 2;
     }
     df11_reader **r = calloc(nf, sizeof *r);
@@ -71,14 +75,14 @@ int main(int argc, char **argv)
     for (int k = 0; k < rounds; k++)
         for (int f = 0; f < nf; f++) {
             double t0 = now();
-            for (uint32_t c = 0; c < df11_chunk_count(r[f]); c++) {
+            for (uint32_t c = 0; single && c < df11_chunk_count(r[f]); c++) {
                 df11_error err;
                 if (df11_decode_chunk(r[f], c, buf, &err) != DF11_OK) {
                     fprintf(stderr, "%s\n", err.message);
                     return 1;
                 }
             }
-            t[f * rounds + k] = now() - t0;
+            t[f * rounds + k] = single ? now() - t0 : INFINITY;
             if (batch) {
                 void *dst[B];
                 for (int i = 0; i < B; i++) dst[i] = bbuf + i * cmax;

@@ -16,7 +16,7 @@
 #include <cjson/cJSON.h>
 #include <limits.h>
 #include <stdlib.h>
-#define XXH_INLINE_ALL
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
 #include "int.h"

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "int.h"
@@ -129,7 +128,7 @@ static df11_status hash_object(builder *b, int fd, const char *disp, bentry *e)
             }
             got += (size_t)r;
         }
-        e->hashes[k] = XXH3_64bits(buf, want);
+        e->hashes[k] = st_xxh3(buf, want);
     }
     struct stat st2;
     if (fstat(fd, &st2) != 0 || (uint64_t)st2.st_size != e->stored_size ||

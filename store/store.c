@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "int.h"
@@ -40,7 +39,7 @@ df11_status store_fetch(df11store *s, const char *object, const char *display, u
     for (;;) {
         attempts++;
         df11_status st = s->org->get(s->org, object, off, len, buf, expect_size, total, deadline, &last);
-        if (!st && verify && XXH3_64bits(buf, len) != *verify) {
+        if (!st && verify && st_xxh3(buf, len) != *verify) {
             atomic_fetch_add(&s->ctr.origin_errors, 1);
             st = st_fail(&last, DF11_E_AGAIN, "%s: bytes %" PRIu64 "-%" PRIu64
                          ": the bytes received do not match the manifest's block hash",
