@@ -97,37 +97,51 @@ INL T_AVX512 __m512i z_ctx_of(const z_ctx *c, __m512i e)
     return _mm512_mask_mov_epi8(lo, _mm512_test_epi8_mask(e, _mm512_set1_epi32(0x80)), hi);
 }
 
-/* The exponent step of a zmm chain: one gather of the slot's entry (e in
- * its low byte, returned), the update, the refill. */
-INL T_AVX512 __m512i z_exp(__m512i *x, const uint32_t *eslot, const uint8_t **p)
+/* One group of C zmm chains (C chunks, or the V chains of one chunk),
+ * in four phases, each over every chain: the exponent gathers, the
+ * exponent updates and refills, the contexts and mantissa gathers, the
+ * mantissa updates and refills with the output. Issuing all C gathers of a
+ * step together lets them overlap; with each chain's whole step in a row
+ * (gather, update, refill, then the next chain) the later chains' gathers
+ * sit behind ~20 vector ops each and enter the scheduler late (GPT-2,
+ * Zen 4, 4-5 chunks at a time: 1.28 -> 1.48 GB/s through df11_pread).
+ * p[c] is chain c's stream cursor (chains of one chunk share one: pass the
+ * same pointer C times), out[c] where its 16 elements go, ks[c] their signs.
+ * Entry: e in bits 0-7, freq in 8-19, slot - cum in 20-31 (exponent);
+ * m in 0-6, freq in 7-18, slot - cum in 19-30 (mantissa). */
+INL T_AVX512 void z_group(const unsigned C, __m512i *x, const uint32_t *eslot, const uint32_t *mslot,
+                          const z_ctx *ctx, const uint8_t **const *p, uint8_t *const *out,
+                          const __mmask16 *ks)
 {
-    const __m512i m12 = _mm512_set1_epi32((int)IL_M);
-    __m512i e = _mm512_i32gather_epi32(_mm512_and_si512(*x, m12), eslot, 4);
-    __m512i y = _mm512_add_epi32(
-        _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(e, 8), m12), _mm512_srli_epi32(*x, 12)),
-        _mm512_srli_epi32(e, 20));
-    *x = z_refill(y, _mm512_cmplt_epu32_mask(y, _mm512_set1_epi32((int)DF11_ANS_LOW)), p);
-    return e;
-}
-
-/* The mantissa step after z_exp gave e: the entry at ctx[e] << 12 |
- * (x & 0xFFF), the update, the refill; returns the 16 elements (e << 7 |
- * m, and bit 15 from the sign mask ks) in 32-bit lanes. */
-INL T_AVX512 __m512i z_mant(__m512i *x, __m512i e, const uint32_t *mslot, const z_ctx *c,
-                            __mmask16 ks, const uint8_t **p)
-{
-    const __m512i m12 = _mm512_set1_epi32((int)IL_M);
-    /* c << 12 | (x & 0xFFF) */
-    __m512i idx = _mm512_ternarylogic_epi32(_mm512_slli_epi32(z_ctx_of(c, e), 12), *x, m12, 0xF8);
-    __m512i ms = _mm512_i32gather_epi32(idx, mslot, 4);
-    __m512i y = _mm512_add_epi32(
-        _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(ms, 7), m12), _mm512_srli_epi32(*x, 12)),
-        _mm512_and_si512(_mm512_srli_epi32(ms, 19), m12));
-    *x = z_refill(y, _mm512_cmplt_epu32_mask(y, _mm512_set1_epi32((int)DF11_ANS_LOW)), p);
-    /* e << 7 | m (bits 0-6 from ms, 7-14 from e), then the sign */
-    __m512i r = _mm512_ternarylogic_epi32(_mm512_slli_epi32(e, 7), ms, _mm512_set1_epi32(0x7F), 0xD8);
-    return _mm512_ternarylogic_epi32(r, _mm512_maskz_mov_epi32(ks, _mm512_set1_epi32(0x8000)),
-                                     _mm512_set1_epi32(0x7FFF), 0xEC);
+    const __m512i m12 = _mm512_set1_epi32((int)IL_M), low = _mm512_set1_epi32((int)DF11_ANS_LOW);
+    __m512i e[8], ms[8];
+#pragma GCC unroll 8
+    for (unsigned c = 0; c < C; c++) e[c] = _mm512_i32gather_epi32(_mm512_and_si512(x[c], m12), eslot, 4);
+#pragma GCC unroll 8
+    for (unsigned c = 0; c < C; c++) {
+        __m512i y = _mm512_add_epi32(
+            _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(e[c], 8), m12), _mm512_srli_epi32(x[c], 12)),
+            _mm512_srli_epi32(e[c], 20));
+        x[c] = z_refill(y, _mm512_cmplt_epu32_mask(y, low), p[c]);
+    }
+#pragma GCC unroll 8
+    for (unsigned c = 0; c < C; c++) {
+        /* ctx[e] << 12 | (x & 0xFFF) */
+        __m512i idx = _mm512_ternarylogic_epi32(_mm512_slli_epi32(z_ctx_of(ctx, e[c]), 12), x[c], m12, 0xF8);
+        ms[c] = _mm512_i32gather_epi32(idx, mslot, 4);
+    }
+#pragma GCC unroll 8
+    for (unsigned c = 0; c < C; c++) {
+        __m512i y = _mm512_add_epi32(
+            _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(ms[c], 7), m12), _mm512_srli_epi32(x[c], 12)),
+            _mm512_and_si512(_mm512_srli_epi32(ms[c], 19), m12));
+        x[c] = z_refill(y, _mm512_cmplt_epu32_mask(y, low), p[c]);
+        /* e << 7 | m (bits 0-6 from ms, 7-14 from e), then the sign */
+        __m512i r = _mm512_ternarylogic_epi32(_mm512_slli_epi32(e[c], 7), ms[c], _mm512_set1_epi32(0x7F), 0xD8);
+        r = _mm512_ternarylogic_epi32(r, _mm512_maskz_mov_epi32(ks[c], _mm512_set1_epi32(0x8000)),
+                                      _mm512_set1_epi32(0x7FFF), 0xEC);
+        _mm256_storeu_si256((__m256i *)out[c], _mm512_cvtepi32_epi16(r));
+    }
 }
 
 INL T_AVX512 void z_run(const unsigned V, il_state *s)
@@ -143,15 +157,16 @@ INL T_AVX512 void z_run(const unsigned V, il_state *s)
     const uint8_t *lim = s->w + 2 * (s->nw - (2 * (uint64_t)nl + 16));
     uint64_t i = s->i;
     uint8_t *dst = s->dst;
+    const uint8_t **pp[4] = { &p, &p, &p, &p };
     while (s->n - i >= nl && p <= lim) {
-        __m512i en[4];
-#pragma GCC unroll 4
-        for (unsigned v = 0; v < V; v++) en[v] = z_exp(&x[v], eslot, &p);
+        uint8_t *out[4];
+        __mmask16 ks[4];
 #pragma GCC unroll 4
         for (unsigned v = 0; v < V; v++) {
-            __m512i r = z_mant(&x[v], en[v], mslot, &ctx, (__mmask16)rd16(s->sg + (i >> 3) + 2 * v), &p);
-            _mm256_storeu_si256((__m256i *)(dst + 2 * (i + 16 * v)), _mm512_cvtepi32_epi16(r));
+            out[v] = dst + 2 * (i + 16 * v);
+            ks[v] = (__mmask16)rd16(s->sg + (i >> 3) + 2 * v);
         }
+        z_group(V, x, eslot, mslot, &ctx, pp, out, ks);
         i += nl;
     }
 #pragma GCC unroll 4
@@ -235,17 +250,17 @@ INL T_AVX512 void z_multi(const unsigned J, il_state *const *s)
     __m512i x[8];
     il_cursors cur;
     cursors_init(&cur, J, s);
+    const uint8_t **pp[8];
 #pragma GCC unroll 8
-    for (unsigned j = 0; j < J; j++) x[j] = _mm512_loadu_si512(s[j]->x);
+    for (unsigned j = 0; j < J; j++) x[j] = _mm512_loadu_si512(s[j]->x), pp[j] = &cur.p[j];
     for (uint64_t K; (K = cursors_groups(&cur, J)) > 0;) {
         for (; K > 0; K--) {
-            __m512i en[8];
+            __mmask16 ks[8];
 #pragma GCC unroll 8
-            for (unsigned j = 0; j < J; j++) en[j] = z_exp(&x[j], eslot, &cur.p[j]);
+            for (unsigned j = 0; j < J; j++) ks[j] = (__mmask16)rd16(cur.sg[j]);
+            z_group(J, x, eslot, mslot, &ctx, pp, cur.o, ks);
 #pragma GCC unroll 8
             for (unsigned j = 0; j < J; j++) {
-                __m512i r = z_mant(&x[j], en[j], mslot, &ctx, (__mmask16)rd16(cur.sg[j]), &cur.p[j]);
-                _mm256_storeu_si256((__m256i *)cur.o[j], _mm512_cvtepi32_epi16(r));
                 cur.o[j] += 32;
                 cur.sg[j] += 2;
             }
@@ -397,9 +412,53 @@ INL T_AVX2 __m256i y_refill(__m256i y, const uint8_t **p)
     return _mm256_blendv_epi8(y, _mm256_or_si256(_mm256_slli_epi32(y, 16), w), lt);
 }
 
-INL T_AVX2 void y_run(const unsigned V, il_state *s)
+/* One group of C ymm chains, phase by phase as z_group (the exponent
+ * gathers of every chain first). out[c]: where chain c's 8 elements go;
+ * sg[c]: their sign byte. */
+INL T_AVX2 void y_group(const unsigned C, __m256i *x, const uint32_t *eslot, const uint32_t *mslot,
+                        const uint8_t *ctx, const uint8_t **const *p, uint8_t *const *out, const uint8_t *sg)
 {
     const __m256i m12 = _mm256_set1_epi32((int)IL_M);
+    /* per-lane shifts that put sign bit j of a byte at bit 15 */
+    const __m256i sh = _mm256_setr_epi32(15, 14, 13, 12, 11, 10, 9, 8);
+    __m256i e[8], ms[8];
+#pragma GCC unroll 8
+    for (unsigned c = 0; c < C; c++)
+        e[c] = _mm256_i32gather_epi32((const int *)eslot, _mm256_and_si256(x[c], m12), 4);
+#pragma GCC unroll 8
+    for (unsigned c = 0; c < C; c++) {
+        __m256i y = _mm256_add_epi32(
+            _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(e[c], 8), m12), _mm256_srli_epi32(x[c], 12)),
+            _mm256_srli_epi32(e[c], 20));
+        x[c] = y_refill(y, p[c]);
+    }
+#pragma GCC unroll 8
+    for (unsigned c = 0; c < C; c++) {
+        /* ctx[e]: a byte gather reads 3 bytes past ctx[255] (the
+         * dtable's padding) */
+        __m256i k = _mm256_i32gather_epi32((const int *)(const void *)ctx,
+                                           _mm256_and_si256(e[c], _mm256_set1_epi32(0xFF)), 1);
+        __m256i idx = _mm256_or_si256(_mm256_slli_epi32(_mm256_and_si256(k, _mm256_set1_epi32(7)), 12),
+                                      _mm256_and_si256(x[c], m12));
+        ms[c] = _mm256_i32gather_epi32((const int *)mslot, idx, 4);
+    }
+#pragma GCC unroll 8
+    for (unsigned c = 0; c < C; c++) {
+        __m256i y = _mm256_add_epi32(
+            _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(ms[c], 7), m12), _mm256_srli_epi32(x[c], 12)),
+            _mm256_and_si256(_mm256_srli_epi32(ms[c], 19), m12));
+        x[c] = y_refill(y, p[c]);
+        __m256i r = _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi32(e[c], 7), _mm256_set1_epi32(0x7F80)),
+                                    _mm256_and_si256(ms[c], _mm256_set1_epi32(0x7F)));
+        __m256i b = _mm256_set1_epi32(sg[c]);
+        r = _mm256_or_si256(r, _mm256_and_si256(_mm256_sllv_epi32(b, sh), _mm256_set1_epi32(0x8000)));
+        __m256i pk = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08); /* 0-3 | 4-7 */
+        _mm_storeu_si128((__m128i *)out[c], _mm256_castsi256_si128(pk));
+    }
+}
+
+INL T_AVX2 void y_run(const unsigned V, il_state *s)
+{
     const uint32_t *eslot = s->t->eslot, *mslot = s->t->mslot;
     const uint8_t *ctx = s->t->ctx;
     const uint32_t nl = 8 * V;
@@ -411,41 +470,12 @@ INL T_AVX2 void y_run(const unsigned V, il_state *s)
     const uint8_t *lim = s->w + 2 * (s->nw - (2 * (uint64_t)nl + 8));
     uint64_t i = s->i;
     uint8_t *dst = s->dst;
-    /* per-lane shifts that put sign bit j of a byte at bit 15 */
-    const __m256i sh = _mm256_setr_epi32(15, 14, 13, 12, 11, 10, 9, 8);
+    const uint8_t **pp[8] = { &p, &p, &p, &p, &p, &p, &p, &p };
     while (s->n - i >= nl && p <= lim) {
-        __m256i en[8];
+        uint8_t *out[8];
 #pragma GCC unroll 8
-        for (unsigned v = 0; v < V; v++) {
-            __m256i e = _mm256_i32gather_epi32((const int *)eslot, _mm256_and_si256(x[v], m12), 4);
-            __m256i y = _mm256_add_epi32(
-                _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(e, 8), m12), _mm256_srli_epi32(x[v], 12)),
-                _mm256_srli_epi32(e, 20));
-            x[v] = y_refill(y, &p);
-            en[v] = e;
-        }
-#pragma GCC unroll 8
-        for (unsigned v = 0; v < V; v++) {
-            __m256i e = en[v];
-            /* ctx[e]: a byte gather reads 3 bytes past ctx[255] (the
-             * dtable's padding) */
-            __m256i c = _mm256_i32gather_epi32((const int *)(const void *)ctx,
-                                               _mm256_and_si256(e, _mm256_set1_epi32(0xFF)), 1);
-            __m256i idx = _mm256_or_si256(_mm256_slli_epi32(_mm256_and_si256(c, _mm256_set1_epi32(7)), 12),
-                                          _mm256_and_si256(x[v], m12));
-            __m256i ms = _mm256_i32gather_epi32((const int *)mslot, idx, 4);
-            __m256i y = _mm256_add_epi32(
-                _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(ms, 7), m12), _mm256_srli_epi32(x[v], 12)),
-                _mm256_and_si256(_mm256_srli_epi32(ms, 19), m12));
-            x[v] = y_refill(y, &p);
-            __m256i r = _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi32(e, 7), _mm256_set1_epi32(0x7F80)),
-                                        _mm256_and_si256(ms, _mm256_set1_epi32(0x7F)));
-            __m256i sg = _mm256_set1_epi32(s->sg[(i >> 3) + v]);
-            r = _mm256_or_si256(r, _mm256_and_si256(_mm256_sllv_epi32(sg, sh), _mm256_set1_epi32(0x8000)));
-            __m256i pk = _mm256_packus_epi32(r, r); /* 0-3 | 0-3 | 4-7 | 4-7 */
-            pk = _mm256_permute4x64_epi64(pk, 0x08);
-            _mm_storeu_si128((__m128i *)(dst + 2 * (i + 8 * v)), _mm256_castsi256_si128(pk));
-        }
+        for (unsigned v = 0; v < V; v++) out[v] = dst + 2 * (i + 8 * v);
+        y_group(V, x, eslot, mslot, ctx, pp, out, s->sg + (i >> 3));
         i += nl;
     }
 #pragma GCC unroll 8
@@ -458,49 +488,26 @@ INL T_AVX2 void y_run(const unsigned V, il_state *s)
  * z_multi; a lone 16-lane chunk's two chains are bound by latency). */
 INL T_AVX2 void y_multi(const unsigned J, il_state *const *s)
 {
-    const __m256i m12 = _mm256_set1_epi32((int)IL_M);
     const df11_ans_il_dtable *t = s[0]->t;
-    const int *eslot = (const int *)t->eslot, *mslot = (const int *)t->mslot;
-    const int *ctx = (const int *)(const void *)t->ctx;
-    const __m256i sh = _mm256_setr_epi32(15, 14, 13, 12, 11, 10, 9, 8);
     __m256i x[8];
     il_cursors cur;
     cursors_init(&cur, J, s);
+    const uint8_t **pp[8];
 #pragma GCC unroll 4
     for (unsigned j = 0; j < J; j++) {
         x[2 * j] = _mm256_loadu_si256((const __m256i *)s[j]->x);
         x[2 * j + 1] = _mm256_loadu_si256((const __m256i *)(s[j]->x + 8));
+        pp[2 * j] = pp[2 * j + 1] = &cur.p[j];
     }
     for (uint64_t K; (K = cursors_groups(&cur, J)) > 0;) {
         for (; K > 0; K--) {
-            __m256i en[8];
-#pragma GCC unroll 8
-            for (unsigned v = 0; v < 2 * J; v++) {
-                __m256i e = _mm256_i32gather_epi32(eslot, _mm256_and_si256(x[v], m12), 4);
-                __m256i y = _mm256_add_epi32(
-                    _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(e, 8), m12), _mm256_srli_epi32(x[v], 12)),
-                    _mm256_srli_epi32(e, 20));
-                x[v] = y_refill(y, &cur.p[v / 2]);
-                en[v] = e;
+            uint8_t *out[8], sb[8];
+#pragma GCC unroll 4
+            for (unsigned j = 0; j < J; j++) {
+                out[2 * j] = cur.o[j], out[2 * j + 1] = cur.o[j] + 16;
+                sb[2 * j] = cur.sg[j][0], sb[2 * j + 1] = cur.sg[j][1];
             }
-#pragma GCC unroll 8
-            for (unsigned v = 0; v < 2 * J; v++) {
-                __m256i e = en[v];
-                __m256i c = _mm256_i32gather_epi32(ctx, _mm256_and_si256(e, _mm256_set1_epi32(0xFF)), 1);
-                __m256i idx = _mm256_or_si256(_mm256_slli_epi32(_mm256_and_si256(c, _mm256_set1_epi32(7)), 12),
-                                              _mm256_and_si256(x[v], m12));
-                __m256i ms = _mm256_i32gather_epi32(mslot, idx, 4);
-                __m256i y = _mm256_add_epi32(
-                    _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(ms, 7), m12), _mm256_srli_epi32(x[v], 12)),
-                    _mm256_and_si256(_mm256_srli_epi32(ms, 19), m12));
-                x[v] = y_refill(y, &cur.p[v / 2]);
-                __m256i r = _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi32(e, 7), _mm256_set1_epi32(0x7F80)),
-                                            _mm256_and_si256(ms, _mm256_set1_epi32(0x7F)));
-                __m256i b = _mm256_set1_epi32(cur.sg[v / 2][v % 2]);
-                r = _mm256_or_si256(r, _mm256_and_si256(_mm256_sllv_epi32(b, sh), _mm256_set1_epi32(0x8000)));
-                __m256i pk = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);
-                _mm_storeu_si128((__m128i *)(cur.o[v / 2] + 16 * (v % 2)), _mm256_castsi256_si128(pk));
-            }
+            y_group(2 * J, x, t->eslot, t->mslot, t->ctx, pp, out, sb);
 #pragma GCC unroll 4
             for (unsigned j = 0; j < J; j++) cur.o[j] += 32, cur.sg[j] += 2;
         }
