@@ -12,8 +12,12 @@
  * one large destination buffer); printed as "batch8".
  * With -s, the chunk-by-chunk pass is skipped (its line then says 0), so
  * that a profile of -p or -b holds only that path.
+ * With -m, each .df11 file is read into memory first and opened through a
+ * df11_source that copies from there (memcpy), so the payloads come from
+ * memory rather than through pread from the page cache: decode "in
+ * memory", every check included.
  *
- *   codec_decode1 [-r ROUNDS] [-p] [-b] [-s] A.df11 [B.df11 ...]
+ *   codec_decode1 [-r ROUNDS] [-p] [-b] [-s] [-m] A.df11 [B.df11 ...]
  */
 #include <math.h>
 #include <stdio.h>
@@ -31,6 +35,46 @@ static double now(void)
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+/* -m: a .df11 object held in memory */
+typedef struct {
+    uint8_t *bytes;
+    uint64_t size;
+} mem_object;
+
+static df11_status mem_read_at(void *ctx, void *buf, size_t len, uint64_t off, size_t *got, df11_error *err)
+{
+    (void)err;
+    mem_object *m = ctx;
+    size_t n = off >= m->size ? 0 : m->size - off < len ? (size_t)(m->size - off) : len;
+    memcpy(buf, m->bytes + off, n);
+    *got = n;
+    return DF11_OK;
+}
+
+static void mem_close(void *ctx)
+{
+    mem_object *m = ctx;
+    free(m->bytes);
+    free(m);
+}
+
+static df11_status open_in_memory(const char *path, df11_reader **r, df11_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    mem_object *m = calloc(1, sizeof *m);
+    if (!f || !m || fseek(f, 0, SEEK_END) != 0 || (m->size = (uint64_t)ftell(f), fseek(f, 0, SEEK_SET)) != 0 ||
+        !(m->bytes = malloc(m->size ? m->size : 1)) || fread(m->bytes, 1, m->size, f) != m->size) {
+        if (f) fclose(f);
+        if (m) free(m->bytes);
+        free(m);
+        snprintf(err->message, sizeof err->message, "%s: cannot read into memory", path);
+        return DF11_E_IO;
+    }
+    fclose(f);
+    df11_source src = { m, m->size, path, mem_read_at, mem_close };
+    return df11_open_source(&src, r, err);
+}
+
 static int cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -39,16 +83,17 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    int rounds = 5, opt, whole = 0, batch = 0, single = 1;
-    while ((opt = getopt(argc, argv, "r:pbs")) != -1) {
+    int rounds = 5, opt, whole = 0, batch = 0, single = 1, memory = 0;
+    while ((opt = getopt(argc, argv, "r:pbsm")) != -1) {
         if (opt == 'p') whole = 1;
+        else if (opt == 'm') memory = 1;
         else if (opt == 'b') batch = 1;
         else if (opt == 's') single = 0;
         else rounds = atoi(optarg);
     }
     int nf = argc - optind;
     if (nf < 1 || rounds < 1) {
-        fprintf(stderr, "usage: codec_decode1 [-r ROUNDS] [-p] [-b] [-s] A.df11 [B.df11 ...]\n");
+        fprintf(stderr, "usage: codec_decode1 [-r ROUNDS] [-p] [-b] [-s] [-m] A.df11 [B.df11 ...]\n");
         return 2;
     }
     df11_reader **r = calloc(nf, sizeof *r);
@@ -60,7 +105,8 @@ int main(int argc, char **argv)
     uint64_t all_size = 0;
     for (int f = 0; f < nf; f++) {
         df11_error err;
-        if (df11_open(argv[optind + f], &r[f], &err) != DF11_OK) {
+        if ((memory ? open_in_memory(argv[optind + f], &r[f], &err) : df11_open(argv[optind + f], &r[f], &err)) !=
+            DF11_OK) {
             fprintf(stderr, "%s\n", err.message);
             return 1;
         }
