@@ -75,14 +75,17 @@ typedef struct {
 } df11_huff_dtable;
 
 /* A buffer owned by the calling thread, reused across calls and freed at
- * thread exit; slots 0..3 are independent (2: the ANS decode table, 3:
- * the ANS_IL one). NULL when out of memory. */
+ * thread exit; slots 0..DF11_THREAD_SLOTS-1 are independent (2: the ANS
+ * decode table, 3..6: the ANS_IL ones). NULL when out of memory. */
 uint8_t *df11_thread_buffer(unsigned slot, size_t size);
-/* Slot `slot` as the calling thread's cache of one decode table, that of
- * model `model` of the reader with `uid` (never 0): *stale is true when
- * it does not hold that table yet, and the caller builds it there at once.
- * NULL when out of memory. */
-uint8_t *df11_thread_table(unsigned slot, size_t size, uint64_t uid, uint32_t model, bool *stale);
+#define DF11_THREAD_SLOTS 7u
+/* Slots first..first+count-1 as the calling thread's cache of decode
+ * tables, each of `size` bytes: the one that holds model `model` of the
+ * reader with `uid` (never 0), else the least recently used, and *stale
+ * is true: the caller builds that table there at once. The `count` most
+ * recently asked stay valid. NULL when out of memory. */
+uint8_t *df11_thread_table(unsigned first, unsigned count, size_t size, uint64_t uid, uint32_t model,
+                           bool *stale);
 /* The calling thread's zstd decompression context (ZSTD_DCtx), made on
  * first use and freed at thread exit: ZSTD_decompress makes and frees one
  * of about 160 KB per call. NULL when out of memory. */

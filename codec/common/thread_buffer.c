@@ -5,15 +5,16 @@
 #include <stdlib.h>
 #include <zstd.h>
 
-#define SLOTS 4
+#define SLOTS DF11_THREAD_SLOTS
 
 typedef struct {
     uint8_t *buf[SLOTS];
     size_t cap[SLOTS];
     /* df11_thread_table: the (reader uid, model) whose table a slot holds;
-     * uid 0 (no reader has it) when none */
+     * uid 0 (no reader has it) when none; when it was last asked for */
     uint64_t uid[SLOTS];
     uint32_t model[SLOTS];
+    uint64_t used[SLOTS], clock;
     ZSTD_DCtx *dctx; /* df11_thread_dctx */
 } thread_buffers;
 
@@ -24,7 +25,7 @@ static bool key_ok;
 static void destroy(void *p)
 {
     thread_buffers *b = p;
-    for (int i = 0; i < SLOTS; i++) free(b->buf[i]);
+    for (unsigned i = 0; i < SLOTS; i++) free(b->buf[i]);
     ZSTD_freeDCtx(b->dctx);
     free(b);
 }
@@ -63,13 +64,26 @@ uint8_t *df11_thread_buffer(unsigned slot, size_t size)
     return b->buf[slot];
 }
 
-uint8_t *df11_thread_table(unsigned slot, size_t size, uint64_t uid, uint32_t model, bool *stale)
+uint8_t *df11_thread_table(unsigned first, unsigned count, size_t size, uint64_t uid, uint32_t model,
+                           bool *stale)
 {
-    thread_buffers *b = buffers(slot, size);
+    if (count == 0 || first >= SLOTS || count > SLOTS - first) return NULL;
+    thread_buffers *b = buffers(first, 0);
     if (!b) return NULL;
+    unsigned slot = first;
+    for (unsigned k = first; k < first + count; k++) {
+        if (b->uid[k] == uid && b->model[k] == model) {
+            slot = k;
+            break;
+        }
+        if (b->used[k] < b->used[slot]) slot = k;
+    }
+    /* (growing a slot forgets what it held: then it is stale) */
+    if (!buffers(slot, size)) return NULL;
     *stale = b->uid[slot] != uid || b->model[slot] != model;
     b->uid[slot] = uid;
     b->model[slot] = model;
+    b->used[slot] = ++b->clock;
     return b->buf[slot];
 }
 

@@ -41,7 +41,7 @@ uint64_t df11_reader_uid(void) { return atomic_fetch_add(&next_uid, 1); }
 const df11_ans_dtable *df11_ans_dtable_get(const df11_reader *r, uint32_t model)
 {
     bool stale;
-    df11_ans_dtable *t = (df11_ans_dtable *)df11_thread_table(2, sizeof *t, r->uid, model, &stale);
+    df11_ans_dtable *t = (df11_ans_dtable *)df11_thread_table(2, 1, sizeof *t, r->uid, model, &stale);
     if (t && stale) df11_ans_dtable_build(r->tables, &r->models[model], t);
     return t;
 }

@@ -54,12 +54,13 @@ void df11_ans_il_dtable_build(const df11_fmt_table *tables, const df11_fmt_model
     for (unsigned e = 0; e < 256; e++) t->ctx[e] = m->ctx[e] & 7u;
 }
 
-/* The calling thread's last model, kept as the ANS table is
- * (ans_decode.c), in its own thread-buffer slot. */
+/* The calling thread's last DF11_ANS_IL_TABLES models, each in its own
+ * thread-buffer slot (3..6): a batch may span that many tensors. */
 const df11_ans_il_dtable *df11_ans_il_dtable_get(const df11_reader *r, uint32_t model)
 {
     bool stale;
-    df11_ans_il_dtable *t = (df11_ans_il_dtable *)df11_thread_table(3, sizeof *t, r->uid, model, &stale);
+    df11_ans_il_dtable *t =
+        (df11_ans_il_dtable *)df11_thread_table(3, DF11_ANS_IL_TABLES, sizeof *t, r->uid, model, &stale);
     if (t && stale) df11_ans_il_dtable_build(r->tables, &r->models[model], t);
     return t;
 }
@@ -239,10 +240,11 @@ int df11_ans_il_decode_many_level(int level, const df11_ans_il_job *jobs, uint32
                 break;
             }
         }
-        /* 16-lane chunks of one table interleave; the rest run alone */
+        /* 16-lane chunks interleave, on one table or several; the rest
+         * run alone */
         if (level >= 1)
             for (uint32_t k = 0; k < c; k++)
-                if (st[k].nl == 16 && st[k].t == st[0].t) one[m++] = &st[k];
+                if (st[k].nl == 16) one[m++] = &st[k];
         if (m > 1) df11_il_multi_run(level, one, m);
         /* (a no-op for the chunks z_multi_run took to their end) */
         for (uint32_t k = 0; k < c; k++) {

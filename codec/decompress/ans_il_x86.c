@@ -22,6 +22,10 @@
 typedef struct {
     const uint8_t *p[8], *lim[8], *sg[8];
     uint8_t *o[8], *oend[8];
+    /* each chunk's tables: consecutive chunks of a batch may be of
+     * different tensors, each with its model */
+    const uint32_t *eslot[8], *mslot[8];
+    const uint8_t *ctx[8];
 } il_cursors;
 
 INL void cursors_init(il_cursors *c, const unsigned J, il_state *const *s)
@@ -33,6 +37,9 @@ INL void cursors_init(il_cursors *c, const unsigned J, il_state *const *s)
         c->o[j] = s[j]->dst + 2 * s[j]->i;
         c->oend[j] = s[j]->dst + 2 * (s[j]->i + (s[j]->n - s[j]->i) / 16 * 16) - 32;
         c->sg[j] = s[j]->sg + s[j]->i / 8;
+        c->eslot[j] = s[j]->t->eslot;
+        c->mslot[j] = s[j]->t->mslot;
+        c->ctx[j] = s[j]->t->ctx;
     }
 }
 
@@ -106,17 +113,21 @@ INL T_AVX512 __m512i z_ctx_of(const z_ctx *c, __m512i e)
  * sit behind ~20 vector ops each and enter the scheduler late (GPT-2,
  * Zen 4, 4-5 chunks at a time: 1.28 -> 1.48 GB/s through df11_pread).
  * p[c] is chain c's stream cursor (chains of one chunk share one: pass the
- * same pointer C times), out[c] where its 16 elements go, ks[c] their signs.
+ * same pointer C times), out[c] where its 16 elements go, ks[c] their signs,
+ * eslot[c] and mslot[c] its tables. With one model for every chain
+ * (shared), the context map is sh, in registers; otherwise chain c's is
+ * loaded from ctx[c] at each group (3-7% slower at one model, measured:
+ * chunks of several tensors take it only when they have to).
  * Entry: e in bits 0-7, freq in 8-19, slot - cum in 20-31 (exponent);
  * m in 0-6, freq in 7-18, slot - cum in 19-30 (mantissa). */
-INL T_AVX512 void z_group(const unsigned C, __m512i *x, const uint32_t *eslot, const uint32_t *mslot,
-                          const z_ctx *ctx, const uint8_t **const *p, uint8_t *const *out,
-                          const __mmask16 *ks)
+INL T_AVX512 void z_group(const unsigned C, const bool shared, __m512i *x, const uint32_t *const *eslot,
+                          const uint32_t *const *mslot, const z_ctx *sh, const uint8_t *const *ctx,
+                          const uint8_t **const *p, uint8_t *const *out, const __mmask16 *ks)
 {
     const __m512i m12 = _mm512_set1_epi32((int)IL_M), low = _mm512_set1_epi32((int)DF11_ANS_LOW);
     __m512i e[8], ms[8];
 #pragma GCC unroll 8
-    for (unsigned c = 0; c < C; c++) e[c] = _mm512_i32gather_epi32(_mm512_and_si512(x[c], m12), eslot, 4);
+    for (unsigned c = 0; c < C; c++) e[c] = _mm512_i32gather_epi32(_mm512_and_si512(x[c], m12), eslot[c], 4);
 #pragma GCC unroll 8
     for (unsigned c = 0; c < C; c++) {
         __m512i y = _mm512_add_epi32(
@@ -126,9 +137,16 @@ INL T_AVX512 void z_group(const unsigned C, __m512i *x, const uint32_t *eslot, c
     }
 #pragma GCC unroll 8
     for (unsigned c = 0; c < C; c++) {
+        __m512i k;
+        if (shared) {
+            k = z_ctx_of(sh, e[c]);
+        } else {
+            z_ctx own = z_ctx_load(ctx[c]);
+            k = z_ctx_of(&own, e[c]);
+        }
         /* ctx[e] << 12 | (x & 0xFFF) */
-        __m512i idx = _mm512_ternarylogic_epi32(_mm512_slli_epi32(z_ctx_of(ctx, e[c]), 12), x[c], m12, 0xF8);
-        ms[c] = _mm512_i32gather_epi32(idx, mslot, 4);
+        __m512i idx = _mm512_ternarylogic_epi32(_mm512_slli_epi32(k, 12), x[c], m12, 0xF8);
+        ms[c] = _mm512_i32gather_epi32(idx, mslot[c], 4);
     }
 #pragma GCC unroll 8
     for (unsigned c = 0; c < C; c++) {
@@ -158,6 +176,7 @@ INL T_AVX512 void z_run(const unsigned V, il_state *s)
     uint64_t i = s->i;
     uint8_t *dst = s->dst;
     const uint8_t **pp[4] = { &p, &p, &p, &p };
+    const uint32_t *es[4] = { eslot, eslot, eslot, eslot }, *ms[4] = { mslot, mslot, mslot, mslot };
     while (s->n - i >= nl && p <= lim) {
         uint8_t *out[4];
         __mmask16 ks[4];
@@ -166,7 +185,7 @@ INL T_AVX512 void z_run(const unsigned V, il_state *s)
             out[v] = dst + 2 * (i + 16 * v);
             ks[v] = (__mmask16)rd16(s->sg + (i >> 3) + 2 * v);
         }
-        z_group(V, x, eslot, mslot, &ctx, pp, out, ks);
+        z_group(V, true, x, es, ms, &ctx, NULL, pp, out, ks);
         i += nl;
     }
 #pragma GCC unroll 4
@@ -242,11 +261,9 @@ static T_AVX512 void z_run4(il_state *s) { z_run(4, s); }
  * gather (GPT-2, Zen 4: 0.64 GB/s alone, see df11_ans_il_decode_many).
  * Each chunk keeps its own stream; all stop when one of them has no
  * whole group or too few words left. */
-INL T_AVX512 void z_multi(const unsigned J, il_state *const *s)
+INL T_AVX512 void z_multi(const unsigned J, const bool shared, il_state *const *s)
 {
-    const df11_ans_il_dtable *t = s[0]->t;
-    const uint32_t *eslot = t->eslot, *mslot = t->mslot;
-    const z_ctx ctx = z_ctx_load(t->ctx);
+    const z_ctx ctx = z_ctx_load(s[0]->t->ctx);
     __m512i x[8];
     il_cursors cur;
     cursors_init(&cur, J, s);
@@ -258,7 +275,7 @@ INL T_AVX512 void z_multi(const unsigned J, il_state *const *s)
             __mmask16 ks[8];
 #pragma GCC unroll 8
             for (unsigned j = 0; j < J; j++) ks[j] = (__mmask16)rd16(cur.sg[j]);
-            z_group(J, x, eslot, mslot, &ctx, pp, cur.o, ks);
+            z_group(J, shared, x, cur.eslot, cur.mslot, &ctx, cur.ctx, pp, cur.o, ks);
 #pragma GCC unroll 8
             for (unsigned j = 0; j < J; j++) {
                 cur.o[j] += 32;
@@ -278,12 +295,13 @@ INL T_AVX512 void zy_multi(const unsigned J, il_state *const *s)
 {
     const __m256i m12 = _mm256_set1_epi32((int)IL_M), low = _mm256_set1_epi32((int)DF11_ANS_LOW);
     const __m256i m7f = _mm256_set1_epi32(0x7F), m7fff = _mm256_set1_epi32(0x7FFF), sbit = _mm256_set1_epi32(0x8000);
-    const df11_ans_il_dtable *t = s[0]->t;
-    const int *eslot = (const int *)t->eslot, *mslot = (const int *)t->mslot;
-    const z_ctx ctx = z_ctx_load(t->ctx);
     __m256i xa[8], xb[8];
     il_cursors cur;
     cursors_init(&cur, J, s);
+    /* each chunk's context map in registers (two chunks: eight zmm) */
+    z_ctx ctx[8];
+#pragma GCC unroll 8
+    for (unsigned j = 0; j < J; j++) ctx[j] = z_ctx_load(cur.ctx[j]);
 #pragma GCC unroll 8
     for (unsigned j = 0; j < J; j++) {
         xa[j] = _mm256_loadu_si256((const __m256i *)s[j]->x);
@@ -294,6 +312,7 @@ INL T_AVX512 void zy_multi(const unsigned J, il_state *const *s)
             __m256i ea[8], eb[8];
 #pragma GCC unroll 8
             for (unsigned j = 0; j < J; j++) {
+                const int *eslot = (const int *)cur.eslot[j];
                 __m256i e0 = _mm256_i32gather_epi32(eslot, _mm256_and_si256(xa[j], m12), 4);
                 __m256i e1 = _mm256_i32gather_epi32(eslot, _mm256_and_si256(xb[j], m12), 4);
                 __m256i y0 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(e0, 8), m12), _mm256_srli_epi32(xa[j], 12)),
@@ -308,9 +327,10 @@ INL T_AVX512 void zy_multi(const unsigned J, il_state *const *s)
             for (unsigned j = 0; j < J; j++) {
                 __m256i e0 = ea[j], e1 = eb[j];
                 __m512i e = _mm512_inserti64x4(_mm512_castsi256_si512(e0), e1, 1);
-                __m512i c = _mm512_slli_epi32(z_ctx_of(&ctx, e), 12);
+                __m512i c = _mm512_slli_epi32(z_ctx_of(&ctx[j], e), 12);
                 __m256i i0 = _mm256_ternarylogic_epi32(_mm512_castsi512_si256(c), xa[j], m12, 0xF8);
                 __m256i i1 = _mm256_ternarylogic_epi32(_mm512_extracti64x4_epi64(c, 1), xb[j], m12, 0xF8);
+                const int *mslot = (const int *)cur.mslot[j];
                 __m256i ms0 = _mm256_i32gather_epi32(mslot, i0, 4);
                 __m256i ms1 = _mm256_i32gather_epi32(mslot, i1, 4);
                 __m256i y0 = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(ms0, 7), m12), _mm256_srli_epi32(xa[j], 12)),
@@ -341,12 +361,18 @@ INL T_AVX512 void zy_multi(const unsigned J, il_state *const *s)
 
 static T_AVX512 void zy_multi2(il_state *const *s) { zy_multi(2, s); }
 
-static T_AVX512 void z_multi3(il_state *const *s) { z_multi(3, s); }
-static T_AVX512 void z_multi4(il_state *const *s) { z_multi(4, s); }
-static T_AVX512 void z_multi5(il_state *const *s) { z_multi(5, s); }
-static T_AVX512 void z_multi6(il_state *const *s) { z_multi(6, s); }
-static T_AVX512 void z_multi7(il_state *const *s) { z_multi(7, s); }
-static T_AVX512 void z_multi8(il_state *const *s) { z_multi(8, s); }
+static T_AVX512 void z_multi3(il_state *const *s) { z_multi(3, true, s); }
+static T_AVX512 void z_multi4(il_state *const *s) { z_multi(4, true, s); }
+static T_AVX512 void z_multi5(il_state *const *s) { z_multi(5, true, s); }
+static T_AVX512 void z_multi6(il_state *const *s) { z_multi(6, true, s); }
+static T_AVX512 void z_multi7(il_state *const *s) { z_multi(7, true, s); }
+static T_AVX512 void z_multi8(il_state *const *s) { z_multi(8, true, s); }
+static T_AVX512 void z_mixed3(il_state *const *s) { z_multi(3, false, s); }
+static T_AVX512 void z_mixed4(il_state *const *s) { z_multi(4, false, s); }
+static T_AVX512 void z_mixed5(il_state *const *s) { z_multi(5, false, s); }
+static T_AVX512 void z_mixed6(il_state *const *s) { z_multi(6, false, s); }
+static T_AVX512 void z_mixed7(il_state *const *s) { z_multi(7, false, s); }
+static T_AVX512 void z_mixed8(il_state *const *s) { z_multi(8, false, s); }
 
 /* Whether the 16-lane fast loop can take another group of s. */
 static bool z_can(const il_state *s)
@@ -354,12 +380,14 @@ static bool z_can(const il_state *s)
     return s->n - s->i >= 16 && s->nw >= 2 * 16 + 16 && s->nw - s->pos >= 2 * 16 + 16;
 }
 
-/* The 16-lane chunks of one table: those that can go on in the fast loop
- * run together, run[m] taking m of them (m up to most), until at most one
- * can; that one finishes alone through lone. s is reordered. */
+/* The 16-lane chunks of a batch: those that can go on in the fast loop
+ * run together, m of them (up to most) through run[m], or mixed[m] when
+ * they are not all on one table (each chain then loads its own context
+ * map, 3-7% slower), until at most one can; that one finishes alone
+ * through lone. s is reordered. */
 typedef void (*il_multi_fn)(il_state *const *);
-static void multi_run(il_state **s, uint32_t count, const il_multi_fn *run, uint32_t most,
-                      void (*lone)(il_state *))
+static void multi_run(il_state **s, uint32_t count, const il_multi_fn *run, const il_multi_fn *mixed,
+                      uint32_t most, void (*lone)(il_state *))
 {
     for (uint32_t m = count;;) {
         uint32_t left = 0;
@@ -370,7 +398,10 @@ static void multi_run(il_state **s, uint32_t count, const il_multi_fn *run, uint
             if (m == 1) lone(s[0]);
             return;
         }
-        run[m < most ? m : most](s);
+        uint32_t take = m < most ? m : most;
+        bool one = true;
+        for (uint32_t k = 1; k < take; k++) one &= s[k]->t == s[0]->t;
+        (one ? run : mixed)[take](s);
     }
 }
 
@@ -379,7 +410,9 @@ static void z_multi_run(il_state **s, uint32_t count)
 {
     static const il_multi_fn run[9] = { NULL, NULL, zy_multi2, z_multi3, z_multi4,
                                         z_multi5, z_multi6, z_multi7, z_multi8 };
-    multi_run(s, count, run, 8, zy_run16);
+    static const il_multi_fn mixed[9] = { NULL, NULL, zy_multi2, z_mixed3, z_mixed4,
+                                          z_mixed5, z_mixed6, z_mixed7, z_mixed8 };
+    multi_run(s, count, run, mixed, 8, zy_run16);
 }
 
 /* ---- AVX2: V chains of 8 lanes ---- */
@@ -414,9 +447,10 @@ INL T_AVX2 __m256i y_refill(__m256i y, const uint8_t **p)
 
 /* One group of C ymm chains, phase by phase as z_group (the exponent
  * gathers of every chain first). out[c]: where chain c's 8 elements go;
- * sg[c]: their sign byte. */
-INL T_AVX2 void y_group(const unsigned C, __m256i *x, const uint32_t *eslot, const uint32_t *mslot,
-                        const uint8_t *ctx, const uint8_t **const *p, uint8_t *const *out, const uint8_t *sg)
+ * sg[c]: their sign byte; eslot[c], mslot[c], ctx[c]: its tables (the
+ * context is a byte gather, so a map per chain costs nothing more). */
+INL T_AVX2 void y_group(const unsigned C, __m256i *x, const uint32_t *const *eslot, const uint32_t *const *mslot,
+                        const uint8_t *const *ctx, const uint8_t **const *p, uint8_t *const *out, const uint8_t *sg)
 {
     const __m256i m12 = _mm256_set1_epi32((int)IL_M);
     /* per-lane shifts that put sign bit j of a byte at bit 15 */
@@ -424,7 +458,7 @@ INL T_AVX2 void y_group(const unsigned C, __m256i *x, const uint32_t *eslot, con
     __m256i e[8], ms[8];
 #pragma GCC unroll 8
     for (unsigned c = 0; c < C; c++)
-        e[c] = _mm256_i32gather_epi32((const int *)eslot, _mm256_and_si256(x[c], m12), 4);
+        e[c] = _mm256_i32gather_epi32((const int *)eslot[c], _mm256_and_si256(x[c], m12), 4);
 #pragma GCC unroll 8
     for (unsigned c = 0; c < C; c++) {
         __m256i y = _mm256_add_epi32(
@@ -436,11 +470,11 @@ INL T_AVX2 void y_group(const unsigned C, __m256i *x, const uint32_t *eslot, con
     for (unsigned c = 0; c < C; c++) {
         /* ctx[e]: a byte gather reads 3 bytes past ctx[255] (the
          * dtable's padding) */
-        __m256i k = _mm256_i32gather_epi32((const int *)(const void *)ctx,
+        __m256i k = _mm256_i32gather_epi32((const int *)(const void *)ctx[c],
                                            _mm256_and_si256(e[c], _mm256_set1_epi32(0xFF)), 1);
         __m256i idx = _mm256_or_si256(_mm256_slli_epi32(_mm256_and_si256(k, _mm256_set1_epi32(7)), 12),
                                       _mm256_and_si256(x[c], m12));
-        ms[c] = _mm256_i32gather_epi32((const int *)mslot, idx, 4);
+        ms[c] = _mm256_i32gather_epi32((const int *)mslot[c], idx, 4);
     }
 #pragma GCC unroll 8
     for (unsigned c = 0; c < C; c++) {
@@ -471,11 +505,14 @@ INL T_AVX2 void y_run(const unsigned V, il_state *s)
     uint64_t i = s->i;
     uint8_t *dst = s->dst;
     const uint8_t **pp[8] = { &p, &p, &p, &p, &p, &p, &p, &p };
+    const uint32_t *es[8], *ms[8];
+    const uint8_t *cs[8];
+    for (unsigned v = 0; v < 8; v++) es[v] = eslot, ms[v] = mslot, cs[v] = ctx;
     while (s->n - i >= nl && p <= lim) {
         uint8_t *out[8];
 #pragma GCC unroll 8
         for (unsigned v = 0; v < V; v++) out[v] = dst + 2 * (i + 8 * v);
-        y_group(V, x, eslot, mslot, ctx, pp, out, s->sg + (i >> 3));
+        y_group(V, x, es, ms, cs, pp, out, s->sg + (i >> 3));
         i += nl;
     }
 #pragma GCC unroll 8
@@ -488,16 +525,20 @@ INL T_AVX2 void y_run(const unsigned V, il_state *s)
  * z_multi; a lone 16-lane chunk's two chains are bound by latency). */
 INL T_AVX2 void y_multi(const unsigned J, il_state *const *s)
 {
-    const df11_ans_il_dtable *t = s[0]->t;
     __m256i x[8];
     il_cursors cur;
     cursors_init(&cur, J, s);
     const uint8_t **pp[8];
+    const uint32_t *es[8], *ms[8];
+    const uint8_t *cs[8];
 #pragma GCC unroll 4
     for (unsigned j = 0; j < J; j++) {
         x[2 * j] = _mm256_loadu_si256((const __m256i *)s[j]->x);
         x[2 * j + 1] = _mm256_loadu_si256((const __m256i *)(s[j]->x + 8));
         pp[2 * j] = pp[2 * j + 1] = &cur.p[j];
+        es[2 * j] = es[2 * j + 1] = cur.eslot[j];
+        ms[2 * j] = ms[2 * j + 1] = cur.mslot[j];
+        cs[2 * j] = cs[2 * j + 1] = cur.ctx[j];
     }
     for (uint64_t K; (K = cursors_groups(&cur, J)) > 0;) {
         for (; K > 0; K--) {
@@ -507,7 +548,7 @@ INL T_AVX2 void y_multi(const unsigned J, il_state *const *s)
                 out[2 * j] = cur.o[j], out[2 * j + 1] = cur.o[j] + 16;
                 sb[2 * j] = cur.sg[j][0], sb[2 * j + 1] = cur.sg[j][1];
             }
-            y_group(2 * J, x, t->eslot, t->mslot, t->ctx, pp, out, sb);
+            y_group(2 * J, x, es, ms, cs, pp, out, sb);
 #pragma GCC unroll 4
             for (unsigned j = 0; j < J; j++) cur.o[j] += 32, cur.sg[j] += 2;
         }
@@ -534,7 +575,7 @@ static void y_multi_run(il_state **s, uint32_t count)
 {
     static const il_multi_fn run[5] = { NULL, NULL, y_multi2, y_multi3, y_multi4 };
     pthread_once(&expand_once, expand_init);
-    multi_run(s, count, run, 4, y_run2);
+    multi_run(s, count, run, run, 4, y_run2);
 }
 
 void df11_il_simd_run(int level, il_state *s)

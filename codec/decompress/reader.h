@@ -160,7 +160,9 @@ typedef struct {
 void df11_ans_il_dtable_build(const df11_fmt_table *tables, const df11_fmt_model *m,
                               df11_ans_il_dtable *t);
 /* The calling thread's ANS_IL decode table of model `model` of r; NULL
- * when out of memory. Valid until this thread asks for another. */
+ * when out of memory. Valid until this thread has asked for
+ * DF11_ANS_IL_TABLES other models since. */
+#define DF11_ANS_IL_TABLES 4u
 const df11_ans_il_dtable *df11_ans_il_dtable_get(const df11_reader *r, uint32_t model);
 /* Decodes an ANS_IL payload of exactly payload_len bytes (nothing past it
  * is read) holding n 16-bit elements into dst (2n bytes, any alignment).
@@ -175,7 +177,8 @@ df11_status df11_ans_il_decode(const df11_ans_il_dtable *t, const uint8_t *paylo
 int df11_ans_il_decode_level(int level, const df11_ans_il_dtable *t, const uint8_t *payload,
                              uint64_t len, uint32_t n, void *dst, char *why, size_t why_len);
 /* Chunks decoded together: up to this many 16-lane chunks (the default
- * 256 KiB chunk) on one table interleave their vector chains. */
+ * 256 KiB chunk) interleave their vector chains, of one tensor or of
+ * consecutive ones (at most DF11_ANS_IL_TABLES models in a batch). */
 #define DF11_ANS_IL_BATCH 8u
 typedef struct {
     const df11_ans_il_dtable *t;
@@ -233,8 +236,9 @@ bool df11_pairable(const df11_reader *r, uint32_t idx);
 df11_status df11_decode_chunk_pair(df11_reader *r, uint32_t idx, void *dst0, void *dst1,
                                    df11_error *err);
 /* How many chunks from idx (at most max) df11_decode_chunks decodes
- * together: 2 for a pairable ANS pair, up to DF11_ANS_IL_BATCH ANS_IL
- * chunks of one segment, else 1. */
+ * together: 2 for a pairable ANS pair, up to DF11_ANS_IL_BATCH
+ * consecutive ANS_IL (or ANS_IL_LZ) chunks of at most DF11_ANS_IL_TABLES
+ * models, else 1. */
 uint32_t df11_batch_len(const df11_reader *r, uint32_t idx, uint32_t max);
 /* The most df11_batch_len can answer for any chunk of r: its flags say
  * which codecs it may hold. */

@@ -442,37 +442,46 @@ static void test_gpt2(tu_rng *g, const char *path)
 }
 
 /* df11_ans_il_decode_many: 16-lane chunks (the default 256 KiB chunk)
- * interleaved, with other sizes and damaged ones among them; the verdict
- * must name the first chunk that fails alone, the bytes of a good batch
- * must be each chunk's own. */
+ * interleaved, with other sizes and damaged ones among them, on one model
+ * (the first 40 rounds) or on three (chunks of consecutive tensors, each
+ * chain on its own tables); the verdict must name the first chunk that
+ * fails alone, the bytes of a good batch must be each chunk's own. */
 static void test_many(tu_rng *g, const uint16_t *v, size_t nv)
 {
-    enum { J = 10 };
+    enum { J = 20, T = 3 };
     static const uint32_t sizes[] = { 131072, 131072, 131072, 131072, 131072, 16384, 200000, 131071, 5 };
     bool ok = true;
     uint8_t *pl[J], *dst[J], *one = malloc(2 * 200000);
     size_t cap = 4 * 64 + 4 * 200000 + 200000 / 8 + 64;
-    il_model m;
-    il_model_of(v, nv < 400000 ? nv : 400000, &m);
-    il_model_finish(&m, &tab);
+    /* three models from three parts of the data (the first is tab) */
+    il_model m[T];
+    static df11_ans_il_dtable more[T - 1];
+    df11_ans_il_dtable *tabs[T] = { &tab, &more[0], &more[1] };
+    size_t part = nv / T < 400000 ? nv / T : 400000;
+    for (int k = 0; k < T; k++) {
+        il_model_of(v + (size_t)k * (nv / T), part, &m[k]);
+        il_model_finish(&m[k], tabs[k]);
+    }
     for (int j = 0; j < J; j++) pl[j] = malloc(cap), dst[j] = malloc(2 * 200000);
-    for (int it = 0; it < 60 && ok; it++) {
-        uint32_t count = 1 + (uint32_t)tu_below(g, J);
+    for (int it = 0; it < 100 && ok; it++) {
+        uint32_t count = 1 + (uint32_t)tu_below(g, it < 40 ? 10 : J);
         df11_ans_il_job jobs[J];
         int first_bad = -1;
         for (uint32_t j = 0; j < count; j++) {
-            uint32_t n = it < 20 ? 131072 : sizes[tu_below(g, 9)];
+            uint32_t n = it < 20 || (it >= 40 && it < 60) ? 131072 : sizes[tu_below(g, 9)];
+            uint32_t k = it < 40 ? 0 : (uint32_t)tu_below(g, T);
             size_t at = tu_below(g, nv - n);
-            size_t len = il_encode(v + at, n, &m, pl[j], cap);
+            size_t len = il_encode(v + at, n, &m[k], pl[j], cap);
             if (!len) {
                 /* an exponent the model lacks: a chunk of the model's own part */
-                at = 0;
-                len = il_encode(v, n, &m, pl[j], cap);
+                at = (size_t)k * (nv / T);
+                len = il_encode(v + at, n < part ? n : (uint32_t)part, &m[k], pl[j], cap);
+                n = n < part ? n : (uint32_t)part;
             }
             if (tu_below(g, 4) == 0) pl[j][tu_below(g, len)] ^= (uint8_t)(1 + tu_below(g, 255));
-            jobs[j] = (df11_ans_il_job){ &tab, pl[j], (uint32_t)len, n, dst[j] };
+            jobs[j] = (df11_ans_il_job){ tabs[k], pl[j], (uint32_t)len, n, dst[j] };
             char why[160];
-            if (first_bad < 0 && df11_ans_il_decode_level(0, &tab, pl[j], len, n, one, why, sizeof why))
+            if (first_bad < 0 && df11_ans_il_decode_level(0, tabs[k], pl[j], len, n, one, why, sizeof why))
                 first_bad = (int)j;
         }
         for (int lv = 0; lv <= max_level && ok; lv++) {
@@ -486,7 +495,7 @@ static void test_many(tu_rng *g, const uint16_t *v, size_t nv)
             }
             for (uint32_t j = 0; j < count && ok && !r; j++) {
                 char w2[160];
-                df11_ans_il_decode_level(0, &tab, jobs[j].payload, jobs[j].payload_len, jobs[j].n, one, w2, sizeof w2);
+                df11_ans_il_decode_level(0, jobs[j].t, jobs[j].payload, jobs[j].payload_len, jobs[j].n, one, w2, sizeof w2);
                 if (memcmp(one, dst[j], 2 * (size_t)jobs[j].n)) {
                     tu_result(false, "ans_il_decode.many", "level %d: chunk %u of %u decodes differently in a batch", lv, j, count);
                     ok = false;
@@ -576,17 +585,36 @@ static void test_file(tu_rng *g)
         if (!ok) tu_result(false, "ans_il_decode.file", "level %d: reads differ or fail: %s", lv, e.message);
     }
     if (ok) tu_result(true, "ans_il_decode.file", NULL);
-    /* the damaged copy */
+    /* a batch that spans tensors: c.w's three chunks and the next ones;
+     * its first chunk of another tensor gets the second change */
+    uint32_t cross = UINT32_MAX;
+    for (uint32_t s0 = 0; s0 < r->chunk_count && cross == UINT32_MAX; s0++) {
+        if (s0 > 0 && r->chunks[s0 - 1].segment == r->chunks[s0].segment) continue;
+        uint32_t k = df11_batch_len(r, s0, DF11_ANS_IL_BATCH);
+        for (uint32_t j = 1; j < k && cross == UINT32_MAX; j++)
+            if (r->chunks[s0 + j].segment != r->chunks[s0].segment) cross = s0 + j;
+    }
+    tu_result(cross != UINT32_MAX, "ans_il_decode.file_batch_spans_tensors",
+              cross == UINT32_MAX ? "no batch of the reader spans two tensors" : NULL);
+    /* the damaged copies: in the middle of one tensor's batch, then at the
+     * first chunk of the second tensor of a batch */
     size_t fsize;
     uint8_t *f = tu_read_file(out, &fsize);
     test_index(f, fsize, bad);
+    uint32_t targets[2] = { target, cross };
+    for (int d = 0; d < 2; d++) {
+    if (targets[d] == UINT32_MAX) break;
+    target = targets[d];
+    uint8_t *fd = malloc(fsize);
+    memcpy(fd, f, fsize);
     const df11_chunk *c = &r->chunks[target];
-    f[c->payload_offset + c->payload_length / 2] ^= 0x5A;
+    fd[c->payload_offset + c->payload_length / 2] ^= 0x5A;
     char want[64];
     snprintf(want, sizeof want, "chunk %u", target);
     uint64_t at = c->orig_offset;
     df11_close(r);
-    ok = tu_write_file(bad, f, fsize) && df11_open(bad, &r, &e) == DF11_OK;
+    ok = tu_write_file(bad, fd, fsize) && df11_open(bad, &r, &e) == DF11_OK;
+    free(fd);
     for (int lv = 0; lv <= max_level && ok; lv++) {
         df11_ans_simd_force(lv);
         df11_status s1 = df11_pread(r, buf, osize, 0, &e);
@@ -599,11 +627,13 @@ static void test_file(tu_rng *g)
         ok = (s1 == DF11_E_CORRUPT_CHUNK || s1 == DF11_E_CHECKSUM) && named && s2 == s1 && s3 == s1 &&
              strstr(e3.message, want) && s4 == DF11_OK;
         if (!ok)
-            tu_result(false, "ans_il_decode.file_damaged", "level %d: pread %s (%s), chunk %s, verify %s, before %s", lv,
+            tu_result(false, d ? "ans_il_decode.file_damaged_across" : "ans_il_decode.file_damaged",
+                      "level %d, chunk %u: pread %s (%s), chunk %s, verify %s, before %s", lv, target,
                       df11_status_name(s1), e.message, df11_status_name(s2), df11_status_name(s3), df11_status_name(s4));
     }
-    if (ok) tu_result(true, "ans_il_decode.file_damaged", NULL);
+    if (ok) tu_result(true, d ? "ans_il_decode.file_damaged_across" : "ans_il_decode.file_damaged", NULL);
     df11_ans_simd_force(-1);
+    }
     df11_close(r);
     free(f);
     free(buf);
