@@ -230,16 +230,28 @@ uint32_t df11_batch_len(const df11_reader *r, uint32_t idx, uint32_t max)
     /* (only the models of chunks that interleave are held together:
      * decode_group decodes the others first, one by one) */
     if (df11_ans_il_lanes(c->decoded_length / per) == 16) models[nm++] = r->segments[c->segment].model;
-    while (idx + k < r->chunk_count && c[k].codec == c->codec) {
+    while (idx + k < r->chunk_count) {
         const df11_segment *g = &r->segments[c[k].segment];
+        /* whole tensors only: not the rest of the first one, when a chunk
+         * of another codec ended its run */
+        if (g->first_chunk != idx + k || k + g->chunk_count > most) break;
+        /* An ANS_IL batch also takes tensors of other codecs (an F16
+         * model's small tensors are EXP), decoded alone; an ANS_IL_LZ
+         * batch only its own codec (its planes and the other decoders'
+         * scratch share a thread buffer). Each chunk chose its codec. */
+        bool held = false;
+        uint32_t q = 0;
+        for (; q < g->chunk_count; q++) {
+            if (c[k + q].codec == c->codec) held |= df11_ans_il_lanes(c[k + q].decoded_length / per) == 16;
+            else if (c->codec == DF11_FMT_ANS_IL_LZ) break;
+        }
+        if (q < g->chunk_count) break;
         uint32_t j = 0;
-        bool held = df11_ans_il_lanes(c[k].decoded_length / per) == 16; /* its first chunk is its largest */
         while (j < nm && models[j] != g->model) j++;
-        if (k + g->chunk_count > most || (held && j == nm && nm == DF11_ANS_IL_TABLES)) break;
-        uint32_t same = 0; /* (each chunk chose its codec) */
-        while (same < g->chunk_count && c[k + same].codec == c->codec) same++;
-        if (same < g->chunk_count) break;
-        if (held && j == nm) models[nm++] = g->model;
+        if (held && j == nm) {
+            if (nm == DF11_ANS_IL_TABLES) break;
+            models[nm++] = g->model;
+        }
         k += g->chunk_count;
     }
     return k;
@@ -263,22 +275,32 @@ static df11_status decode_group(df11_reader *r, uint32_t idx, uint32_t count, vo
     df11_status s = df11_source_read_exact(&r->src, p, (size_t)total, c->payload_offset, err);
     if (s != DF11_OK) return s;
     /* Chunks that do not interleave (not of 16 lanes: a small tensor's, a
-     * tensor's short tail) go first, one at a time, each with its table
-     * just then; the interleaving ones after, all together, so that only
-     * their models' tables need to be held at once (df11_batch_len keeps
-     * those within what a thread's cache holds). The first failing chunk
-     * is the one named: the second pass stops before one the first found
-     * bad. */
+     * tensor's short tail; or of another codec) go first, one at a time,
+     * each with its table just then; the interleaving ones after, all
+     * together, so that only their models' tables need to be held at once
+     * (df11_batch_len keeps those within what a thread's cache holds). The
+     * first failing chunk is the one named: the second pass stops before
+     * one the first found bad. */
     df11_ans_il_job jobs[DF11_ANS_IL_BATCH];
     uint32_t at[DF11_ANS_IL_BATCH], nj = 0, first_bad = count;
-    char why[160], why_bad[160] = "";
+    bool checked[DF11_ANS_IL_BATCH] = { false };
+    char why[160];
+    df11_error bad_err = { DF11_OK, "" };
     for (int pass = 0; pass < 2; pass++)
         for (uint32_t k = 0; k < first_bad; k++) {
             uint32_t n = c[k].decoded_length / (lz ? 4 : 2);
-            if ((df11_ans_il_lanes(n) == 16) != (pass == 1)) continue;
+            bool own = c[k].codec == c->codec;
+            if ((own && df11_ans_il_lanes(n) == 16) != (pass == 1)) continue;
+            const uint8_t *pk = p + (c[k].payload_offset - c->payload_offset);
+            if (!own) {
+                /* (its payload is followed by the next one's bytes or by
+                 * the buffer's slack, as a decoder may read past it) */
+                if (df11_decode_payload(r, idx + k, pk, dst[k], &bad_err) != DF11_OK) first_bad = k;
+                checked[k] = true;
+                continue;
+            }
             const df11_ans_il_dtable *t = df11_ans_il_dtable_get(r, r->segments[c[k].segment].model - 1);
             if (!t) return df11_fail(err, DF11_E_NOMEM, "%s: chunk %u: out of memory", r->path, idx + k);
-            const uint8_t *pk = p + (c[k].payload_offset - c->payload_offset);
             df11_ans_il_job j = { t, pk, c[k].payload_length, n, dst[k] };
             if (lz) {
                 uint32_t hi;
@@ -291,17 +313,22 @@ static df11_status decode_group(df11_reader *r, uint32_t idx, uint32_t count, vo
             if (pass == 1) {
                 at[nj] = k;
                 jobs[nj++] = j;
-            } else if (df11_ans_il_decode_many(&j, 1, &bad, why_bad, sizeof why_bad) != DF11_OK) {
+            } else if (df11_ans_il_decode_many(&j, 1, &bad, why, sizeof why) != DF11_OK) {
+                corrupt(r, idx + k, why, &bad_err);
                 first_bad = k;
             }
         }
     uint32_t bad = 0;
     if (nj && df11_ans_il_decode_many(jobs, nj, &bad, why, sizeof why) != DF11_OK)
         return corrupt(r, idx + at[bad], why, err);
-    if (first_bad < count) return corrupt(r, idx + first_bad, why_bad, err);
+    if (first_bad < count) {
+        if (err) *err = bad_err;
+        return bad_err.code;
+    }
     for (uint32_t k = 0; lz && k < count; k++)
         df11_lz_widen(dst[k], c[k].decoded_length / 4, planes + ((size_t)k << (r->chunk_log2 - 1)));
-    for (uint32_t k = 0; k < count && s == DF11_OK; k++) s = df11_check_chunk(r, idx + k, dst[k], err);
+    for (uint32_t k = 0; k < count && s == DF11_OK; k++)
+        if (!checked[k]) s = df11_check_chunk(r, idx + k, dst[k], err);
     return s;
 }
 

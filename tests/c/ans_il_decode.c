@@ -521,17 +521,22 @@ static void test_file(tu_rng *g)
     snprintf(in, sizeof in, "%s/t.safetensors", dir);
     snprintf(out, sizeof out, "%s/t.df11", dir);
     snprintf(bad, sizeof bad, "%s/bad.df11", dir);
-    static const uint64_t count[] = { 589824, 768, 393216, 20000, 131072 + 77 };
-    static const char *names[] = { "a.w", "a.b", "c.w", "d.w", "e.w" };
-    tu_tensor t[5];
-    uint8_t *data[5];
-    for (int k = 0; k < 5; k++) {
+    /* c.w is three chunks, too few to interleave alone: its batch goes on
+     * into c.idx (I32, stored RAW or ZSTD: decoded alone inside the batch),
+     * d.w and e.w */
+    enum { NT = 6 };
+    static const uint64_t count[NT] = { 589824, 768, 393216, 3000, 20000, 131072 + 77 };
+    static const char *names[NT] = { "a.w", "a.b", "c.w", "c.idx", "d.w", "e.w" };
+    tu_tensor t[NT];
+    uint8_t *data[NT];
+    for (int k = 0; k < NT; k++) {
         data[k] = malloc(2 * count[k]);
         tu_fill_bf16(g, data[k], count[k], k == 2 ? 0.5 : 0.02);
-        t[k] = (tu_tensor){ names[k], "BF16", count[k], data[k], 2 * count[k] };
+        t[k] = (tu_tensor){ names[k], k == 3 ? "I32" : "BF16", k == 3 ? count[k] / 2 : count[k], data[k],
+                            2 * count[k] };
     }
     size_t osize;
-    uint8_t *orig = tu_write_safetensors(in, t, 5, &osize);
+    uint8_t *orig = tu_write_safetensors(in, t, NT, &osize);
     df11_encode_options o;
     df11_encode_options_default(&o);
     o.level = DF11_LEVEL_MAX;
@@ -586,23 +591,31 @@ static void test_file(tu_rng *g)
     }
     if (ok) tu_result(true, "ans_il_decode.file", NULL);
     /* a batch that spans tensors: c.w's three chunks and the next ones;
-     * its first chunk of another tensor gets the second change */
-    uint32_t cross = UINT32_MAX;
+     * its first ANS_IL chunk of another tensor gets the second change, its
+     * chunk of another codec the third */
+    uint32_t cross = UINT32_MAX, foreign = UINT32_MAX;
     for (uint32_t s0 = 0; s0 < r->chunk_count && cross == UINT32_MAX; s0++) {
         if (s0 > 0 && r->chunks[s0 - 1].segment == r->chunks[s0].segment) continue;
         uint32_t k = df11_batch_len(r, s0, DF11_ANS_IL_BATCH);
-        for (uint32_t j = 1; j < k && cross == UINT32_MAX; j++)
-            if (r->chunks[s0 + j].segment != r->chunks[s0].segment) cross = s0 + j;
+        for (uint32_t j = 1; j < k; j++) {
+            const df11_chunk *cj = &r->chunks[s0 + j];
+            if (cj->segment == r->chunks[s0].segment) continue;
+            if (cj->codec != DF11_FMT_ANS_IL && foreign == UINT32_MAX) foreign = s0 + j;
+            if (cj->codec == DF11_FMT_ANS_IL && cross == UINT32_MAX) cross = s0 + j;
+        }
     }
-    tu_result(cross != UINT32_MAX, "ans_il_decode.file_batch_spans_tensors",
-              cross == UINT32_MAX ? "no batch of the reader spans two tensors" : NULL);
+    tu_result(cross != UINT32_MAX && foreign != UINT32_MAX, "ans_il_decode.file_batch_spans_tensors",
+              "no batch of the reader spans two ANS_IL tensors (%u) with a chunk of another codec (%u)", cross,
+              foreign);
     /* the damaged copies: in the middle of one tensor's batch, then at the
      * first chunk of the second tensor of a batch */
     size_t fsize;
     uint8_t *f = tu_read_file(out, &fsize);
     test_index(f, fsize, bad);
-    uint32_t targets[2] = { target, cross };
-    for (int d = 0; d < 2; d++) {
+    uint32_t targets[3] = { target, cross, foreign };
+    static const char *const dnames[3] = { "ans_il_decode.file_damaged", "ans_il_decode.file_damaged_across",
+                                           "ans_il_decode.file_damaged_other_codec" };
+    for (int d = 0; d < 3; d++) {
     if (targets[d] == UINT32_MAX) break;
     target = targets[d];
     uint8_t *fd = malloc(fsize);
@@ -627,18 +640,17 @@ static void test_file(tu_rng *g)
         ok = (s1 == DF11_E_CORRUPT_CHUNK || s1 == DF11_E_CHECKSUM) && named && s2 == s1 && s3 == s1 &&
              strstr(e3.message, want) && s4 == DF11_OK;
         if (!ok)
-            tu_result(false, d ? "ans_il_decode.file_damaged_across" : "ans_il_decode.file_damaged",
-                      "level %d, chunk %u: pread %s (%s), chunk %s, verify %s, before %s", lv, target,
+            tu_result(false, dnames[d], "level %d, chunk %u: pread %s (%s), chunk %s, verify %s, before %s", lv, target,
                       df11_status_name(s1), e.message, df11_status_name(s2), df11_status_name(s3), df11_status_name(s4));
     }
-    if (ok) tu_result(true, d ? "ans_il_decode.file_damaged_across" : "ans_il_decode.file_damaged", NULL);
+    if (ok) tu_result(true, dnames[d], NULL);
     df11_ans_simd_force(-1);
     }
     df11_close(r);
     free(f);
     free(buf);
     free(orig);
-    for (int k = 0; k < 5; k++) free(data[k]);
+    for (int k = 0; k < NT; k++) free(data[k]);
     unlink(in), unlink(out), unlink(bad);
     rmdir(dir);
     free(dir);
