@@ -7,7 +7,10 @@
  * Paths (df11_ans_simd_level, so DF11_SIMD=0/1 force the others):
  *  - AVX-512 (level 2, nl >= 16): the lanes sit in V = nl / 16 zmm chains
  *    (a 16-lane chunk alone: two ymm chains, whose gathers complete sooner;
- *    several 16-lane chunks: one zmm chain each, interleaved, z_multi).
+ *    several 16-lane chunks: one zmm chain each, interleaved, z_multi, of
+ *    one tensor or of consecutive ones, each chain on its own tables).
+ *    A group of chains goes phase by phase (z_group): every chain's
+ *    gather, then every chain's update, so that the gathers overlap.
  *    A step is one 32-bit gather of the slot's entry (symbol, frequency,
  *    slot - cum), the multiply-add, and the refill: the chain's lanes
  *    below 2^16 take the stream's next words in lane order, which is one
@@ -27,7 +30,8 @@
  *    interleaving the ANS scalar decoder does by hand is there already.
  *
  * Decode tables (eslot 16 KiB, mslot 128 KiB, ctx) are built per model and
- * kept per thread, like the ANS ones (ans_decode.c). This file holds the
+ * kept per thread, the last DF11_ANS_IL_TABLES of them (a batch may span
+ * that many tensors). This file holds the
  * tables, the scalar path, the checks and the API; the SIMD runners are
  * in ans_il_x86.c. */
 #include "ans_il.h"
