@@ -227,9 +227,12 @@ uint32_t df11_batch_len(const df11_reader *r, uint32_t idx, uint32_t max)
     if (k >= 4 || k == most) return k;
     unsigned per = c->codec == DF11_FMT_ANS_IL_LZ ? 4 : 2; /* bytes per element */
     uint32_t models[DF11_ANS_IL_TABLES], nm = 0;
-    /* (only the models of chunks that interleave are held together:
-     * decode_group decodes the others first, one by one) */
-    if (df11_ans_il_lanes(c->decoded_length / per) == 16) models[nm++] = r->segments[c->segment].model;
+    /* (only the models of chunks that interleave, of 16 lanes, are held
+     * together: decode_group decodes the others first, one by one. With
+     * chunks of 2^19 bytes or more a tensor's full chunks have 32-64 lanes
+     * and only its tail may have 16.) */
+    for (uint32_t q = 0; q < k && nm == 0; q++)
+        if (df11_ans_il_lanes(c[q].decoded_length / per) == 16) models[nm++] = r->segments[c->segment].model;
     while (idx + k < r->chunk_count) {
         const df11_segment *g = &r->segments[c[k].segment];
         /* whole tensors only: not the rest of the first one, when a chunk
@@ -305,8 +308,11 @@ static df11_status decode_group(df11_reader *r, uint32_t idx, uint32_t count, vo
             if (lz) {
                 uint32_t hi;
                 if (!df11_lz_split(pk, c[k].payload_length, n, planes + ((size_t)k << (r->chunk_log2 - 1)), &hi,
-                                   why, sizeof why))
-                    return corrupt(r, idx + k, why, err);
+                                   why, sizeof why)) {
+                    corrupt(r, idx + k, why, &bad_err);
+                    first_bad = k;
+                    break;
+                }
                 j = (df11_ans_il_job){ t, pk + 4, hi, n, (uint8_t *)dst[k] + 2 * (size_t)n };
             }
             uint32_t bad;
@@ -318,18 +324,24 @@ static df11_status decode_group(df11_reader *r, uint32_t idx, uint32_t count, vo
                 first_bad = k;
             }
         }
+    /* (the jobs were added in chunk order, all before first_bad; those
+     * before the failing one are whole) */
     uint32_t bad = 0;
-    if (nj && df11_ans_il_decode_many(jobs, nj, &bad, why, sizeof why) != DF11_OK)
-        return corrupt(r, idx + at[bad], why, err);
+    if (nj && df11_ans_il_decode_many(jobs, nj, &bad, why, sizeof why) != DF11_OK && at[bad] < first_bad) {
+        corrupt(r, idx + at[bad], why, &bad_err);
+        first_bad = at[bad];
+    }
+    /* Every chunk before the first that failed to decode is decoded: its
+     * checksum, in chunk order, comes before that failure. */
+    for (uint32_t k = 0; k < first_bad; k++) {
+        if (lz) df11_lz_widen(dst[k], c[k].decoded_length / 4, planes + ((size_t)k << (r->chunk_log2 - 1)));
+        if (!checked[k] && (s = df11_check_chunk(r, idx + k, dst[k], err)) != DF11_OK) return s;
+    }
     if (first_bad < count) {
         if (err) *err = bad_err;
         return bad_err.code;
     }
-    for (uint32_t k = 0; lz && k < count; k++)
-        df11_lz_widen(dst[k], c[k].decoded_length / 4, planes + ((size_t)k << (r->chunk_log2 - 1)));
-    for (uint32_t k = 0; k < count && s == DF11_OK; k++)
-        if (!checked[k]) s = df11_check_chunk(r, idx + k, dst[k], err);
-    return s;
+    return DF11_OK;
 }
 
 df11_status df11_decode_chunks(df11_reader *r, uint32_t idx, uint32_t count, void *const *dst,
