@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <zstd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 size_t df11_exp_lz_scratch_size(uint32_t n, uint32_t lane_symbols)
 {
@@ -49,14 +52,29 @@ bool df11_lz_split(const uint8_t *payload, uint32_t payload_len, uint32_t n, uin
 
 enum { BLOCK = 64 };
 
-/* BLOCK elements from copies that cannot alias out, so the compiler
- * vectorises it. */
+/* BLOCK elements from copies that cannot alias out. GCC at -O2 does not
+ * vectorise this loop (its trip count is not a constant), and scalar it
+ * took 27% of an ANS_IL_LZ decode; on x86-64 SSE2 (always there) takes
+ * 16 elements a step: the two planes' bytes interleaved into 16-bit low
+ * halves, then interleaved with the upper halves. */
 static void widen_block(uint8_t *restrict out, const uint16_t *restrict hi, const uint8_t *restrict p0,
                         const uint8_t *restrict p1, uint32_t k)
 {
+    uint32_t i = 0;
+#ifdef __SSE2__
+    for (; i + 16 <= k; i += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(p0 + i)), b = _mm_loadu_si128((const __m128i *)(p1 + i));
+        __m128i h0 = _mm_loadu_si128((const __m128i *)(hi + i)), h1 = _mm_loadu_si128((const __m128i *)(hi + i + 8));
+        __m128i lo0 = _mm_unpacklo_epi8(a, b), lo1 = _mm_unpackhi_epi8(a, b);
+        _mm_storeu_si128((__m128i *)(out + 4 * i), _mm_unpacklo_epi16(lo0, h0));
+        _mm_storeu_si128((__m128i *)(out + 4 * i + 16), _mm_unpackhi_epi16(lo0, h0));
+        _mm_storeu_si128((__m128i *)(out + 4 * i + 32), _mm_unpacklo_epi16(lo1, h1));
+        _mm_storeu_si128((__m128i *)(out + 4 * i + 48), _mm_unpackhi_epi16(lo1, h1));
+    }
+#endif
     uint32_t v[BLOCK];
-    for (uint32_t i = 0; i < k; i++) v[i] = (uint32_t)hi[i] << 16 | (uint32_t)p1[i] << 8 | p0[i];
-    memcpy(out, v, 4 * (size_t)k);
+    for (uint32_t j = i; j < k; j++) v[j - i] = (uint32_t)hi[j] << 16 | (uint32_t)p1[j] << 8 | p0[j];
+    memcpy(out + 4 * (size_t)i, v, 4 * (size_t)(k - i));
 }
 
 /* The upper halves sit in the back half of dst: widened in place front to
