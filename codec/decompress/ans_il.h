@@ -30,8 +30,8 @@ typedef struct {
  * while the stream surely holds them; the caller's scalar code finishes.
  * A no-op below 16 lanes, at level 0 and off x86. */
 void df11_il_simd_run(int level, il_state *s);
-/* The same for count 16-lane chunks of one table, interleaved; s is
- * reordered. */
+/* The same for count 16-lane chunks, interleaved, each on its own
+ * tables (of one model or several); s is reordered. */
 void df11_il_multi_run(int level, il_state **s, uint32_t count);
 /* The decode tables sixteen entries per store (AVX-512); false where it
  * cannot, and the caller builds them with ans.h's builder. */

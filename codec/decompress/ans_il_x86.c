@@ -255,8 +255,8 @@ static T_AVX512 void z_run2(il_state *s) { z_run(2, s); }
 static T_AVX512 void z_run3(il_state *s) { z_run(3, s); }
 static T_AVX512 void z_run4(il_state *s) { z_run(4, s); }
 
-/* J chunks of 16 lanes (one chain each, all on the same tables), run
- * interleaved: a 256 KiB chunk (the default size) has 16 lanes, and one
+/* J chunks of 16 lanes (one chain each; on one model's tables when
+ * shared, else each on its own), run interleaved: a 256 KiB chunk (the default size) has 16 lanes, and one
  * chain alone runs at the latency of gather -> multiply -> refill ->
  * gather (GPT-2, Zen 4: 0.64 GB/s alone, see df11_ans_il_decode_many).
  * Each chunk keeps its own stream; all stop when one of them has no
@@ -521,8 +521,9 @@ INL T_AVX2 void y_run(const unsigned V, il_state *s)
     s->i = i;
 }
 
-/* J 16-lane chunks of one table, two ymm chains each, interleaved (as
- * z_multi; a lone 16-lane chunk's two chains are bound by latency). */
+/* J 16-lane chunks, two ymm chains each, each chunk on its own tables,
+ * interleaved (as z_multi; a lone 16-lane chunk's two chains are bound by
+ * latency). */
 INL T_AVX2 void y_multi(const unsigned J, il_state *const *s)
 {
     __m256i x[8];
@@ -575,6 +576,7 @@ static void y_multi_run(il_state **s, uint32_t count)
 {
     static const il_multi_fn run[5] = { NULL, NULL, y_multi2, y_multi3, y_multi4 };
     pthread_once(&expand_once, expand_init);
+    /* (y_multi reads each chunk's tables: one runner for both cases) */
     multi_run(s, count, run, run, 4, y_run2);
 }
 
