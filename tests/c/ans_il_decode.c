@@ -616,35 +616,40 @@ static void test_file(tu_rng *g)
     static const char *const dnames[3] = { "ans_il_decode.file_damaged", "ans_il_decode.file_damaged_across",
                                            "ans_il_decode.file_damaged_other_codec" };
     for (int d = 0; d < 3; d++) {
-    if (targets[d] == UINT32_MAX) break;
-    target = targets[d];
-    uint8_t *fd = malloc(fsize);
-    memcpy(fd, f, fsize);
-    const df11_chunk *c = &r->chunks[target];
-    fd[c->payload_offset + c->payload_length / 2] ^= 0x5A;
-    char want[64];
-    snprintf(want, sizeof want, "chunk %u", target);
-    uint64_t at = c->orig_offset;
-    df11_close(r);
-    ok = tu_write_file(bad, fd, fsize) && df11_open(bad, &r, &e) == DF11_OK;
-    free(fd);
-    for (int lv = 0; lv <= max_level && ok; lv++) {
-        df11_ans_simd_force(lv);
-        df11_status s1 = df11_pread(r, buf, osize, 0, &e);
-        bool named = strstr(e.message, want) != NULL;
-        df11_error e2;
-        df11_status s2 = df11_decode_chunk(r, target, buf, &e2);
-        df11_error e3;
-        df11_status s3 = df11_verify(r, 2, NULL, NULL, &e3);
-        df11_status s4 = df11_pread(r, buf, 1000, at > 3000 ? at - 3000 : 0, &e2); /* before it: fine */
-        ok = (s1 == DF11_E_CORRUPT_CHUNK || s1 == DF11_E_CHECKSUM) && named && s2 == s1 && s3 == s1 &&
-             strstr(e3.message, want) && s4 == DF11_OK;
-        if (!ok)
-            tu_result(false, dnames[d], "level %d, chunk %u: pread %s (%s), chunk %s, verify %s, before %s", lv, target,
-                      df11_status_name(s1), e.message, df11_status_name(s2), df11_status_name(s3), df11_status_name(s4));
-    }
-    if (ok) tu_result(true, dnames[d], NULL);
-    df11_ans_simd_force(-1);
+        if (targets[d] == UINT32_MAX) break;
+        target = targets[d];
+        uint8_t *fd = malloc(fsize);
+        memcpy(fd, f, fsize);
+        const df11_chunk *c = &r->chunks[target];
+        fd[c->payload_offset + c->payload_length / 2] ^= 0x5A;
+        char want[64];
+        snprintf(want, sizeof want, "chunk %u", target);
+        uint64_t at = c->orig_offset;
+        df11_close(r);
+        r = NULL;
+        ok = tu_write_file(bad, fd, fsize) && df11_open(bad, &r, &e) == DF11_OK;
+        free(fd);
+        if (!ok) {
+            tu_result(false, dnames[d], "cannot write or open the damaged copy: %s", e.message);
+            break;
+        }
+        for (int lv = 0; lv <= max_level && ok; lv++) {
+            df11_ans_simd_force(lv);
+            df11_status s1 = df11_pread(r, buf, osize, 0, &e);
+            bool named = strstr(e.message, want) != NULL;
+            df11_error e2;
+            df11_status s2 = df11_decode_chunk(r, target, buf, &e2);
+            df11_error e3;
+            df11_status s3 = df11_verify(r, 2, NULL, NULL, &e3);
+            df11_status s4 = df11_pread(r, buf, 1000, at > 3000 ? at - 3000 : 0, &e2); /* before it: fine */
+            ok = (s1 == DF11_E_CORRUPT_CHUNK || s1 == DF11_E_CHECKSUM) && named && s2 == s1 && s3 == s1 &&
+                 strstr(e3.message, want) && s4 == DF11_OK;
+            if (!ok)
+                tu_result(false, dnames[d], "level %d, chunk %u: pread %s (%s), chunk %s, verify %s, before %s", lv, target,
+                          df11_status_name(s1), e.message, df11_status_name(s2), df11_status_name(s3), df11_status_name(s4));
+        }
+        if (ok) tu_result(true, dnames[d], NULL);
+        df11_ans_simd_force(-1);
     }
     df11_close(r);
     free(f);
