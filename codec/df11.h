@@ -192,6 +192,11 @@ void df11_set_table_budget(uint64_t bytes);
 /* Bytes the decode tables hold now (for callers that budget memory). */
 uint64_t df11_table_bytes(void);
 
+/* XXH3-64 (seed 0) of n bytes: the checksum every chunk carries (and the
+ * one store/ keys its blocks by), through libxxhash's run-time dispatch to
+ * the CPU's widest loop. Thread-safe. */
+uint64_t df11_xxh3_64(const void *p, size_t n);
+
 /* df11_decode_all with write == NULL: decodes everything, checks every
  * chunk and the whole-file SHA-256, keeps no bytes.
  * progress (may be NULL) is called with bytes done so far. Thread-safe. */

@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "int.h"
 
@@ -315,7 +316,7 @@ bool dc_read(diskcache *dc, uint64_t khi, uint64_t klo, uint64_t index, void *bu
     if (good) {
         uint64_t f[5];
         memcpy(f, h + 8, sizeof f);
-        uint64_t sum = st_xxh3(buf, len);
+        uint64_t sum = df11_xxh3_64(buf, len);
         good = !memcmp(h, BLK_MAGIC, 8) && f[0] == khi && f[1] == klo && f[2] == index &&
                f[3] == len && f[4] == sum && (!has_want || sum == want);
     }
@@ -371,7 +372,7 @@ void dc_write(diskcache *dc, uint64_t khi, uint64_t klo, uint64_t index, const v
     block_path(dc, path, sizeof path, khi, klo, index);
     snprintf(dir, sizeof dir, "%s/blocks/%02x", dc->root, (unsigned)(khi >> 56));
     uint8_t h[BLK_HDR];
-    uint64_t f[5] = { khi, klo, index, len, st_xxh3(buf, len) };
+    uint64_t f[5] = { khi, klo, index, len, df11_xxh3_64(buf, len) };
     memcpy(h, BLK_MAGIC, 8);
     memcpy(h + 8, f, sizeof f);
     if (!write_file(dir, path, h, sizeof h, buf, len))

@@ -15,22 +15,6 @@
 
 #include "df11store.h"
 
-#include <xxhash.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <xxh_x86dispatch.h>
-#endif
-
-/* XXH3-64 of a block: libxxhash's run-time dispatch to its AVX2/AVX-512
- * loop, 3x its SSE2 default on blocks (as df11_xxh3 in libdf11). */
-static inline uint64_t st_xxh3(const void *p, size_t n)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    return XXH3_64bits_dispatch(p, n);
-#else
-    return XXH3_64bits(p, n);
-#endif
-}
-
 /* ---- errors ---- */
 static inline df11_status st_fail(df11_error *err, df11_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

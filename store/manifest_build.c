@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "int.h"
 
@@ -127,7 +128,7 @@ static df11_status hash_object(builder *b, int fd, const char *disp, bentry *e)
             }
             got += (size_t)r;
         }
-        e->hashes[k] = st_xxh3(buf, want);
+        e->hashes[k] = df11_xxh3_64(buf, want);
     }
     struct stat st2;
     if (fstat(fd, &st2) != 0 || (uint64_t)st2.st_size != e->stored_size ||

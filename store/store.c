@@ -38,7 +38,7 @@ df11_status store_fetch(df11store *s, const char *object, const char *display, u
     for (;;) {
         attempts++;
         df11_status st = s->org->get(s->org, object, off, len, buf, expect_size, total, deadline, &last);
-        if (!st && verify && st_xxh3(buf, len) != *verify) {
+        if (!st && verify && df11_xxh3_64(buf, len) != *verify) {
             atomic_fetch_add(&s->ctr.origin_errors, 1);
             st = st_fail(&last, DF11_E_AGAIN, "%s: bytes %" PRIu64 "-%" PRIu64
                          ": the bytes received do not match the manifest's block hash",

@@ -57,7 +57,7 @@ df11_status df11_index_build(const df11_plan *plan, const uint32_t *first_chunk,
         return DF11_E_NOMEM;
     }
     size_t zlen = ZSTD_compress(out->z, zcap, idx, raw, df11_index_level(raw));
-    out->xxh3 = df11_xxh3(idx, raw);
+    out->xxh3 = df11_xxh3_64(idx, raw);
     free(idx);
     if (ZSTD_isError(zlen)) {
         df11_index_free(out);

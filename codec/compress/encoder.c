@@ -251,7 +251,7 @@ static df11_status pass1_work(uint64_t i, unsigned worker, void *ctx)
     df11_status s = read_job(e, i, sl);
     if (s != DF11_OK) return s;
     const job *j = &e->jobs[i];
-    sl->xxh3 = df11_xxh3(sl->in, j->length);
+    sl->xxh3 = df11_xxh3_64(sl->in, j->length);
     uint8_t kind = e->plan.segs[j->segment].kind;
     bool try_zstd = true;
     if (kind != DF11_SEG_BYTES) {
@@ -487,7 +487,7 @@ static df11_status reread(encoder *e, uint64_t i, slot *sl)
 {
     df11_status s = read_job(e, i, sl);
     if (s != DF11_OK) return s;
-    if (df11_xxh3(sl->in, e->jobs[i].length) != e->chunks[i].xxh3)
+    if (df11_xxh3_64(sl->in, e->jobs[i].length) != e->chunks[i].xxh3)
         return changed(e, e->jobs[i].orig_offset, "its bytes differ between the two passes");
     return DF11_OK;
 }

@@ -371,7 +371,7 @@ static df11_status load(df11_reader *r, df11_error *err)
                          ZSTD_decompress(idx, len, z, zlen) != len))
         s = FAIL(DF11_E_CORRUPT_INDEX, r->index_offset, "index is not one zstd frame of the expected size");
     free(z);
-    if (s == DF11_OK && df11_xxh3(idx, len) != h.index_xxh3)
+    if (s == DF11_OK && df11_xxh3_64(idx, len) != h.index_xxh3)
         s = FAIL(DF11_E_CORRUPT_INDEX, r->index_offset, "index checksum mismatch");
     if (s == DF11_OK) s = parse_segments(r, idx, err);
     if (s == DF11_OK) s = parse_chunks(r, idx, err);

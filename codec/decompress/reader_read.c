@@ -52,7 +52,7 @@ df11_status df11_read_payload(df11_reader *r, uint32_t idx, uint8_t **out, df11_
 df11_status df11_check_chunk(const df11_reader *r, uint32_t idx, const void *dst, df11_error *err)
 {
     const df11_chunk *c = &r->chunks[idx];
-    if (df11_xxh3(dst, c->decoded_length) == c->xxh3) return DF11_OK;
+    if (df11_xxh3_64(dst, c->decoded_length) == c->xxh3) return DF11_OK;
     return df11_fail(err, DF11_E_CHECKSUM,
                      "%s: offset %llu: chunk %u (original bytes %llu..%llu) fails its checksum",
                      r->path, (unsigned long long)c->payload_offset, idx,
