@@ -157,9 +157,11 @@ df11_status df11_decode_chunks(df11_reader *r, uint32_t idx, uint32_t count,
                                void *const *dst, df11_error *err);
 
 /* Decodes the whole original in order on up to threads threads (<= 0: all
- * cores), checks every chunk and the whole-file SHA-256, and hands the
- * bytes to write (called from one thread at a time, in file order, with
- * pieces of at most a few hundred KiB) as they become ready. A write that
+ * the CPUs this thread may use; with the SHA-256, never more than those
+ * less one, which the SHA-256 needs to itself), checks every chunk and the
+ * whole-file SHA-256, and hands the bytes to write (called from one thread
+ * at a time, in file order, with pieces of at most a few hundred KiB) as
+ * they become ready. A write that
  * fails stops the decode; its status and message are returned. write may
  * be NULL (df11_verify). progress may be NULL. Thread-safe. */
 typedef df11_status (*df11_write_fn)(void *ctx, const void *buf, size_t len,
@@ -247,7 +249,7 @@ uint64_t df11_overhead_bytes(const df11_reader *r);
 /* ------------------------------------------------------------------ */
 
 typedef struct {
-    int threads;          /* worker threads; <= 0: all online cores */
+    int threads;          /* worker threads; <= 0: all the CPUs this thread may use */
     int zstd_level;       /* level for ZSTD chunks; default 3 */
     uint32_t chunk_log2;  /* 16..20; default 18 (256 KiB chunks) */
     /* Called from the writing thread with bytes of input done. May be NULL. */

@@ -3,6 +3,7 @@
  * of the consumer, which bounds memory whatever n is. */
 #include "internal.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -43,8 +44,12 @@ static void *worker(void *p)
     return NULL;
 }
 
+/* The CPUs this thread may run on (taskset, cpusets), not all the
+ * machine's: more threads than that only take turns. */
 unsigned df11_default_threads(void)
 {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return (unsigned)CPU_COUNT(&set);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (unsigned)n : 1;
 }
