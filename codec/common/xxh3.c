@@ -13,8 +13,9 @@
  * against ~1,260 ymm/zmm instructions). With the upper halves dirty, every
  * legacy-SSE instruction after it merges into them: OpenSSL's SHA-NI
  * SHA-256 fell from 1.81 to 1.35 GB/s in any thread of a process that had
- * hashed one chunk (threads inherit the state), and so did zstd and the
- * SSE2 parts of the decoders. One vzeroupper after each call ends it; it
+ * hashed one chunk (threads inherit the state), and any other legacy-SSE
+ * code (zstd, this library's baseline parts, the caller's) was exposed the
+ * same way. One vzeroupper after each call ends it; it
  * is an AVX instruction, so only where the CPU has AVX (the only CPUs on
  * which the dispatcher can have dirtied anything). */
 __attribute__((target("avx"))) static void clear_upper(void) { __builtin_ia32_vzeroupper(); }
