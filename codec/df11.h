@@ -161,9 +161,9 @@ df11_status df11_decode_chunks(df11_reader *r, uint32_t idx, uint32_t count,
  * less one, which the SHA-256 needs to itself), checks every chunk and the
  * whole-file SHA-256, and hands the bytes to write (called from one thread
  * at a time, in file order, with pieces of at most a few hundred KiB) as
- * they become ready. A write that
- * fails stops the decode; its status and message are returned. write may
- * be NULL (df11_verify). progress may be NULL. Thread-safe. */
+ * they become ready. A write that fails stops the decode; its status and
+ * message are returned. write may be NULL (df11_verify). progress may be
+ * NULL. Thread-safe. */
 typedef df11_status (*df11_write_fn)(void *ctx, const void *buf, size_t len,
                                      df11_error *err);
 df11_status df11_decode_all(df11_reader *r, int threads, df11_write_fn write,
