@@ -56,6 +56,18 @@ struct Bench {
 
 size_t align16(size_t v) { return (v + 15u) & ~(size_t)15u; }
 
+int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double median(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
 } // namespace
 
 /* Every kernel over the whole set, on b.st. */
@@ -104,8 +116,10 @@ extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t 
     const size_t lut_bytes = (tables->lut_count ? tables->lut_count : 1) * DF11_CUDA_LUT_ENTRIES * 2u;
     const size_t ans_bytes = (tables->ans_count ? tables->ans_count : 1) * sizeof(df11_cuda_ans_table);
     const size_t il_bytes = (tables->ans_il_count ? tables->ans_il_count : 1) * sizeof(df11_cuda_ans_il_table);
+    if (reps < 1) reps = 1;
+    double *times = (double *)malloc((size_t)reps * sizeof *times);
     df11_status st = DF11_E_NOMEM;
-    if (!hj || !hb || !hl || !hw || !hs || !herr || !out_off) goto out;
+    if (!hj || !hb || !hl || !hw || !hs || !herr || !out_off || !times) goto out;
     st = DF11_E_GPU;
     if (!df11_ck(cudaMallocHost((void **)&b.h_in, in_total), "cudaMallocHost", why, why_len) ||
         !df11_ck(cudaMalloc((void **)&b.d_in, in_total), "cudaMalloc", why, why_len) ||
@@ -191,17 +205,18 @@ extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t 
             goto out;
         }
     }
-    if (!df11_ck(cudaEventRecord(b.t0, b.st), "cudaEventRecord", why, why_len)) goto out;
-    for (int r = 0; r < reps; r++)
-        if (!df11_ck(launch_all(b, (uint32_t)nblocks, (uint32_t)nlanes, (uint32_t)nilw, (uint32_t)nils), "launch", why, why_len)) goto out;
-    {
+    /* Each pass timed on its own (events around it), the median kept. */
+    for (int r = 0; r < reps; r++) {
         float ms = 0;
-        if (!df11_ck(cudaEventRecord(b.t1, b.st), "cudaEventRecord", why, why_len) ||
+        if (!df11_ck(cudaEventRecord(b.t0, b.st), "cudaEventRecord", why, why_len) ||
+            !df11_ck(launch_all(b, (uint32_t)nblocks, (uint32_t)nlanes, (uint32_t)nilw, (uint32_t)nils), "launch", why, why_len) ||
+            !df11_ck(cudaEventRecord(b.t1, b.st), "cudaEventRecord", why, why_len) ||
             !df11_ck(cudaEventSynchronize(b.t1), "cudaEventSynchronize", why, why_len) ||
             !df11_ck(cudaEventElapsedTime(&ms, b.t0, b.t1), "cudaEventElapsedTime", why, why_len))
             goto out;
-        *sec = ms / 1e3 / (reps > 0 ? reps : 1);
+        times[r] = ms / 1e3;
     }
+    *sec = median(times, reps);
     st = DF11_OK;
 out:
     free(hj);
@@ -211,6 +226,7 @@ out:
     free(hs);
     free(herr);
     free(out_off);
+    free(times);
     return st;
 }
 
@@ -239,4 +255,37 @@ extern "C" df11_status df11_cuda_bench_copy(size_t bytes, int reps, double *h2d_
     CK(cudaEventElapsedTime(&ms, b.t0, b.t1));
     *d2h_sec = ms / 1e3 / (reps > 0 ? reps : 1);
     return DF11_OK;
+}
+
+/* The device's own copy ceiling, in the same run as the decode: bytes
+ * copied device to device (read once, written once), median of reps. */
+extern "C" df11_status df11_cuda_bench_d2d_copy(size_t bytes, int reps, double *sec, char *why, size_t why_len)
+{
+    Bench b;
+    float ms = 0;
+    if (reps < 1) reps = 1;
+    double *times = (double *)malloc((size_t)reps * sizeof *times);
+    if (!times) return DF11_E_NOMEM;
+    df11_status st = DF11_E_GPU;
+    if (df11_ck(cudaMalloc((void **)&b.d_in, bytes), "cudaMalloc", why, why_len) &&
+        df11_ck(cudaMalloc((void **)&b.d_out, bytes), "cudaMalloc", why, why_len) &&
+        df11_ck(cudaStreamCreate(&b.st), "cudaStreamCreate", why, why_len) &&
+        df11_ck(cudaEventCreate(&b.t0), "cudaEventCreate", why, why_len) &&
+        df11_ck(cudaEventCreate(&b.t1), "cudaEventCreate", why, why_len) &&
+        df11_ck(cudaMemset(b.d_in, 0x5a, bytes), "cudaMemset", why, why_len) &&
+        df11_ck(cudaMemcpyAsync(b.d_out, b.d_in, bytes, cudaMemcpyDeviceToDevice, b.st), "cudaMemcpyAsync", why, why_len)) {
+        st = DF11_OK;
+        for (int r = 0; r < reps && st == DF11_OK; r++) {
+            if (!df11_ck(cudaEventRecord(b.t0, b.st), "cudaEventRecord", why, why_len) ||
+                !df11_ck(cudaMemcpyAsync(b.d_out, b.d_in, bytes, cudaMemcpyDeviceToDevice, b.st), "cudaMemcpyAsync", why, why_len) ||
+                !df11_ck(cudaEventRecord(b.t1, b.st), "cudaEventRecord", why, why_len) ||
+                !df11_ck(cudaEventSynchronize(b.t1), "cudaEventSynchronize", why, why_len) ||
+                !df11_ck(cudaEventElapsedTime(&ms, b.t0, b.t1), "cudaEventElapsedTime", why, why_len))
+                st = DF11_E_GPU;
+            times[r] = ms / 1e3;
+        }
+        if (st == DF11_OK) *sec = median(times, reps);
+    }
+    free(times);
+    return st;
 }

@@ -122,7 +122,8 @@ typedef struct {
 df11_status df11_cuda_info(df11_cuda_device_info *info, char *why, size_t why_len);
 /* Loads every payload once into device memory, decodes once and checks
  * every job with io->check, then times reps device-to-device decodes of the
- * whole set; *sec is the mean seconds per pass. dst of the jobs is unused. */
+ * whole set, each pass between its own events; *sec is the median seconds
+ * per pass. dst of the jobs is unused. */
 df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t n,
                                    const df11_cuda_tables *tables,
                                    const df11_cuda_io *io, int reps,
@@ -130,6 +131,9 @@ df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t n,
 /* Mean seconds of a pinned H2D and a pinned D2H copy of bytes. */
 df11_status df11_cuda_bench_copy(size_t bytes, int reps, double *h2d_sec,
                                  double *d2h_sec, char *why, size_t why_len);
+/* Median seconds of a cudaMemcpy device to device of bytes: the memory
+ * ceiling the d2d decode is compared with, measured in the same run. */
+df11_status df11_cuda_bench_d2d_copy(size_t bytes, int reps, double *sec, char *why, size_t why_len);
 
 /* --- the CPU model of the kernel (kernels/gpu_emul.c) --- */
 /* CPU model of the kernel: the same lane decoder and reconstruction run

@@ -7,8 +7,11 @@
  * a temporary .df11; its chunks are repeated until the batch decodes to at
  * least min_MiB (default 256) of BF16. Reported, all from this one run:
  *   d2d   payloads resident in GPU memory, output into GPU memory: kernel
- *         time only (CUDA events), GB/s of output and as a fraction of the
- *         device's peak memory bandwidth (reads of payload + writes counted);
+ *         time only (CUDA events around each of 20 passes, the median),
+ *         GB/s of output and as a fraction of the device's peak memory
+ *         bandwidth (reads of payload + writes counted); then a
+ *         cudaMemcpy device to device of as many bytes, the measured
+ *         ceiling;
  *   h2h   df11_gpu_decode_batch(HOST) wall time, file -> pinned -> GPU ->
  *         host, every chunk checked, against a plain pinned H2D + D2H copy
  *         of the same decoded bytes (the floor for any host-to-host path);
@@ -166,10 +169,19 @@ int main(int argc, char **argv)
             goto out;
         }
         double in_bytes = bytes * (double)df11_stored_size(r) / df11_original_size(r);
-        printf("d2d  %.1f MiB BF16 out in %.3f ms: %.1f GB/s output, %.1f%% of peak memory bandwidth "
-               "(%.1f%% counting payload reads)\n",
+        printf("d2d  %.1f MiB BF16 out in %.3f ms (median of 20): %.1f GB/s output, %.1f%% of peak memory "
+               "bandwidth (%.1f%% counting payload reads)\n",
                bytes / 1048576.0, sec * 1e3, bytes / sec / 1e9, 100.0 * bytes / sec / 1e9 / info.mem_bw_gbs,
                100.0 * (bytes + in_bytes) / sec / 1e9 / info.mem_bw_gbs);
+        /* The ceiling from the same run: a plain device-to-device copy of
+         * as many bytes as the decode writes. */
+        double copy = 0;
+        if (df11_cuda_bench_d2d_copy((size_t)bytes, 20, &copy, why, sizeof why) == DF11_OK)
+            printf("d2d  cudaMemcpy device to device of %.1f MiB in %.3f ms (median of 20): %.1f GB/s "
+                   "(%.1f GB/s read + write); decode / copy time = %.2f\n",
+                   bytes / 1048576.0, copy * 1e3, bytes / copy / 1e9, 2.0 * bytes / copy / 1e9, sec / copy);
+        else
+            fprintf(stderr, "gpu_bench: d2d copy: %s\n", why);
         free(jobs);
     }
 

@@ -70,3 +70,9 @@ df11_status df11_cuda_bench_copy(size_t bytes, int reps, double *h2d_sec, double
     (void)bytes; (void)reps; (void)h2d_sec; (void)d2h_sec;
     return no_gpu(why, why_len);
 }
+
+df11_status df11_cuda_bench_d2d_copy(size_t bytes, int reps, double *sec, char *why, size_t why_len)
+{
+    (void)bytes; (void)reps; (void)sec;
+    return no_gpu(why, why_len);
+}

@@ -26,6 +26,7 @@
 #include "decompress/gpu_codec.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -1427,6 +1428,22 @@ static void no_gpu_contract(dataset *ds)
     result(s == DF11_E_NO_GPU && strstr(err.message, "DF11_GPU=0") != NULL, "gpu_disabled_by_env", err.message);
 }
 
+/* DF11_TEST_MODEL: one .safetensors, or up to 4 separated by ':' (the
+ * first is the one the ANS (1.1) and ANS_IL seam checks use); default the
+ * GPT-2 file. Returns how many. */
+static size_t test_models(char models[4][PATH_MAX])
+{
+    const char *env = getenv("DF11_TEST_MODEL");
+    if (!env || !*env) env = "/work/shared/models/gpt2-small-partial.bf16.safetensors";
+    size_t n = 0;
+    while (n < 4 && *env) {
+        size_t len = strcspn(env, ":");
+        snprintf(models[n++], PATH_MAX, "%.*s", (int)(len < PATH_MAX - 1 ? len : PATH_MAX - 1), env);
+        env += len + (env[len] == ':');
+    }
+    return n;
+}
+
 static int prepare(dataset *d, const char *label, const char *src, uint32_t chunk_log2, int level)
 {
     df11_encode_options o;
@@ -1455,8 +1472,9 @@ int main(int argc, char **argv)
         return 77;
     }
     if (argc > 1 && !strcmp(argv[1], "--ans-il-bench")) { /* ANS_IL kernel throughput, device to device */
-        const char *m = getenv("DF11_TEST_MODEL");
-        if (!m) m = "/work/shared/models/gpt2-small-partial.bf16.safetensors";
+        char models[4][PATH_MAX];
+        test_models(models);
+        const char *m = models[0];
         if (df11_gpu_available(&err) != DF11_OK) {
             printf("SKIP gpu_bench_ans_il %s\n", err.message);
             return 0;
@@ -1466,8 +1484,9 @@ int main(int argc, char **argv)
         return failed ? 1 : 0;
     }
     if (argc > 1 && !strcmp(argv[1], "--ans-il")) { /* the ANS_IL seam checks alone */
-        const char *m = getenv("DF11_TEST_MODEL");
-        if (!m) m = "/work/shared/models/gpt2-small-partial.bf16.safetensors";
+        char models[4][PATH_MAX];
+        test_models(models);
+        const char *m = models[0];
         set_backend("gpu");
         const int cuda = df11_gpu_available(&err) == DF11_OK;
         ans_il_checks(access(m, R_OK) == 0 ? m : NULL, 1, cuda, strstr(err.message, "fake CUDA") ? "fake" : "gpu", 0);
@@ -1479,7 +1498,7 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
-    dataset ds[12];
+    dataset ds[16];
     size_t nds = 0;
     char edge[300];
     snprintf(edge, sizeof edge, "%s/edge.safetensors", tmpdir);
@@ -1496,8 +1515,9 @@ int main(int argc, char **argv)
     setenv("DF11_ANS_CODEC", "3", 1);
     if (prepare(&ds[nds], "max_ans3_edge64k", edge, 16, DF11_LEVEL_MAX) == 0) nds++;
     unsetenv("DF11_ANS_CODEC");
-    const char *model = getenv("DF11_TEST_MODEL");
-    if (!model) model = "/work/shared/models/gpt2-small-partial.bf16.safetensors";
+    char models[4][PATH_MAX];
+    const size_t nmodels = test_models(models);
+    const char *model = models[0];
     const int have_model = access(model, R_OK) == 0;
     if (have_model) {
         if (prepare(&ds[nds], "model", model, 18, DF11_LEVEL_DEFAULT) == 0) nds++;
@@ -1507,6 +1527,20 @@ int main(int argc, char **argv)
         unsetenv("DF11_ANS_CODEC");
     } else {
         printf("SKIP gpu_model %s not found\n", model);
+    }
+    /* More models (the device check's MiniLM and 1.1 GB tiled file): the
+     * levels a user writes, default and --max; ANS (1.1) is covered above. */
+    static char labels[4][2][32];
+    for (size_t m = 1; m < nmodels; m++) {
+        if (access(models[m], R_OK) != 0) {
+            printf("SKIP gpu_model%zu %s not found\n", m + 1, models[m]);
+            continue;
+        }
+        snprintf(labels[m][0], sizeof labels[m][0], "model%zu", m + 1);
+        snprintf(labels[m][1], sizeof labels[m][1], "max_model%zu", m + 1);
+        printf("# %s = %s\n", labels[m][0], models[m]);
+        if (prepare(&ds[nds], labels[m][0], models[m], 18, DF11_LEVEL_DEFAULT) == 0) nds++;
+        if (prepare(&ds[nds], labels[m][1], models[m], 18, DF11_LEVEL_MAX) == 0) nds++;
     }
     /* Golden files: no originals here, their headers' SHA-256 are. max: ANS
      * chunks; many_chunks: 1,500 one-chunk tensors, more codes than a
