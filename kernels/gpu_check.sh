@@ -3,78 +3,73 @@
 # `run` call of the device tool on a lent H200, bounded well inside its
 # 10-minute limit (/work/.library/device/README.md).
 #
-#   kernels/gpu_check.sh --prepare   here (no GPU needed): builds gpu_diff and
-#                                    gpu_bench with nvcc for sm_90 into the
-#                                    bundle .gpucheck/ (git-ignored through
-#                                    .git/info/exclude), with the shared
-#                                    libraries the device image may lack and
-#                                    a 24 MiB slice of the GPT-2 weights (the
-#                                    58 MB file does not fit the 64 MiB that
+#   kernels/gpu_check.sh --prepare   here (no GPU needed): builds df11, df11fs,
+#                                    fsx, gpu_diff and gpu_bench with nvcc for
+#                                    sm_90 into the bundle .gpucheck/ (ignored
+#                                    through .git/info/exclude) with every
+#                                    shared library they need but glibc's and
+#                                    the C++ runtime (the device image has
+#                                    none of our Debian packages), fusermount3,
+#                                    and the test data as .df11 files (a 24 MiB
+#                                    slice of GPT-2 and the BF16 MiniLM: the
+#                                    originals do not fit the 64 MiB that
 #                                    travels); then runs --dry-run
-#   kernels/gpu_check.sh --dry-run   here: every step of the device run
-#                                    against the bundle (the GPU parts SKIP),
-#                                    the GPU steps again on the CPU fake of
-#                                    CUDA (gpu_diff_fake, gpu_bench_fake:
-#                                    kernels/fake_cuda.h), bundle, library
-#                                    and size checks; prints the device call
-#   kernels/gpu_check.sh             on the device: the run itself
+#   kernels/gpu_check.sh --dry-run   here: every step against the bundle (the
+#                                    GPU parts SKIP), gpu_diff_fake and
+#                                    gpu_bench_fake (kernels/fake_cuda.h) in
+#                                    place of the GPU, size checks
+#   kernels/gpu_check.sh [STEP...]   on the device: the run itself, or only
+#                                    the named steps (a rerun after a fix)
 #
-# The device call (from the repository root; .gpucheck travels by carry):
-#   run(command="bash kernels/gpu_check.sh", carry=[".gpucheck"], timeout_s=580)
+# The device call (from the repository root; the bundle and the wheels of
+# the DFloat11 comparison travel by carry):
+#   run(command="bash kernels/gpu_check.sh", carry=[".gpucheck", ".whl"], timeout_s=540)
 #
-# Steps, most valuable first, each under `timeout`, all under one budget
-# (GPU_CHECK_BUDGET seconds, default 540): environment; gpu_diff (cpu, CPU
-# model and GPU: host, pinned host, device mode, corruptions, threads, on
-# the edge file, --max files, the GPT-2 slice and tests/golden/max.df11;
-# ANS_IL payloads of every lane count, intact and damaged, against the
-# reference decoder, host and device mode); gpu_bench default and --max
-# (d2d kernel GB/s, h2h vs pinned copies, CPU); the ANS_IL kernels' d2d
-# GB/s on 1 MiB chunks of GPT-2 weights (gpu_diff --ans-il-bench);
-# compute-sanitizer memcheck, racecheck, initcheck, synccheck over gpu_diff
-# --gpu-only without the GPT-2 slice (the sanitizers slow kernels 10-100x).
-# Results: $OUT/summary.txt (also the last lines printed), env.txt,
-# gpu_diff.log, bench.log, sanitizer.log, build.log when it built there.
-# GPU_CHECK_BUILD=1 builds on the device too (make -j16, sm_90) and uses
-# that build when it succeeds; the bundle is the fallback.
+# Steps, in the order of issue 14, each under `timeout` and all under one
+# budget (GPU_CHECK_BUDGET seconds, default 450); nothing stops the run:
+#   env        nvidia-smi, tools, /dev/fuse, python packages
+#   data       the carried .df11 files restored with the bundle's df11
+#              (SHA-256 checked), and the slice tiled to 1100 MiB
+#   gpu_diff   CPU decoder, CPU model and GPU, host, pinned, device and
+#              misaligned device mode, corruptions, threads, mixed batches,
+#              on the edge file, the GPT-2 slice and MiniLM (default and
+#              --max), the golden files, the ANS_IL seam payloads
+#   gpu_big    gpu_diff --gpu-only on the tiled 1100 MiB file
+#   sanitizer  compute-sanitizer memcheck, racecheck, synccheck, initcheck
+#              over gpu_diff --gpu-only on the small inputs
+#   fs         the fs suite (tests/run fs_) with -o gpu=on, if /dev/fuse works
+#   bench      gpu_bench default and --max on >= 1 GiB of output (d2d against
+#              a cudaMemcpy d2d of as many bytes, h2h against pinned copies,
+#              the CPU path), the ANS_IL kernels alone, DFloat11's own kernel
+#              on the same tensors (kernels/dfloat11_ref.py), and df11fs
+#              gpu=on against gpu=off on a cold read of the tiled file
+#   ncu        Nsight Compute on one launch of the EXP16 and ANS_IL kernels:
+#              what limits them (throughput, occupancy, stalls)
+# Results: $OUT/summary.txt (also the last lines printed) and one log per
+# step. GPU_CHECK_BUILD=1 also builds on the device (needs the codec's -dev
+# packages, which that image lacks); the bundle is the fallback.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUNDLE=$ROOT/.gpucheck
 MODEL=/work/shared/models/gpt2-small-partial.bf16.safetensors
+MINILM=$ROOT/.data/peers/minilm/model.safetensors
 SM90='-gencode arch=compute_90,code=sm_90'
+GB=build-gpucheck
 mode=run
 case "${1:-}" in
---prepare) mode=prepare ;;
---dry-run) mode=dry ;;
-"") ;;
-*) echo "usage: $0 [--prepare|--dry-run]" >&2; exit 2 ;;
+--prepare) mode=prepare; shift ;;
+--dry-run) mode=dry; shift ;;
+-*) echo "usage: $0 [--prepare|--dry-run] [STEP...]" >&2; exit 2 ;;
 esac
+only=" $* "
+want() { [ "$only" = "  " ] || [[ "$only" == *" $1 "* ]]; }
 
-prepare() {
-    echo "== building gpu_diff and gpu_bench for sm_90 into $BUNDLE"
-    grep -qx '/.gpucheck/' .git/info/exclude 2>/dev/null || echo '/.gpucheck/' >>.git/info/exclude
-    # RUNPATH $ORIGIN/../../lib: the bundle's binaries find the carried
-    # libraries, and nothing else on the device (compute-sanitizer) does.
-    # gpu_diff_fake and gpu_bench_fake (the CPU fake of CUDA) are for the
-    # dry run only; they stay out of the bundle.
-    make -j2 BUILD=build-gpucheck CUDA_ARCHS="$SM90" CFLAGS='-Wl,-rpath,\$$ORIGIN/../../lib' \
-        build-gpucheck/tests/gpu_diff build-gpucheck/bench/gpu_bench \
-        build-gpucheck/tests/gpu_diff_fake build-gpucheck/bench/gpu_bench_fake >/tmp/gpu_check_build.log 2>&1 ||
-        { tail -20 /tmp/gpu_check_build.log; echo "build failed"; return 1; }
-    rm -rf "$BUNDLE"
-    mkdir -p "$BUNDLE/build/tests" "$BUNDLE/build/bench" "$BUNDLE/lib"
-    cp build-gpucheck/tests/gpu_diff "$BUNDLE/build/tests/"
-    cp build-gpucheck/bench/gpu_bench "$BUNDLE/build/bench/"
-    # The codec's own dependencies; libc, libm, libstdc++ and libgcc_s are
-    # the device image's (it is newer: glibc 2.39 against our 2.34 symbols).
-    for lib in libcjson.so.1 libzstd.so.1 libxxhash.so.0 libcrypto.so.3; do
-        p=$(ldd "$BUNDLE/build/tests/gpu_diff" | awk -v l="$lib" '$1 == l { print $3 }')
-        [ -n "$p" ] && cp -L "$p" "$BUNDLE/lib/"
-    done
-    if [ -r "$MODEL" ]; then
-        python3 - "$MODEL" "$BUNDLE/model.safetensors" <<'EOF'
+# A safetensors file of the tensors of $1 up to $3 bytes of data, in data order.
+slice() {
+    python3 - "$1" "$2" "$3" <<'EOF'
 import json, struct, sys
-src, dst = sys.argv[1], sys.argv[2]
+src, dst, cap = sys.argv[1], sys.argv[2], int(sys.argv[3])
 with open(src, "rb") as f:
     n = struct.unpack("<Q", f.read(8))[0]
     head = json.loads(f.read(n))
@@ -82,7 +77,7 @@ with open(src, "rb") as f:
     keep, out, off = [], {}, 0
     for k, v in sorted(((k, v) for k, v in head.items() if k != "__metadata__"),
                        key=lambda kv: kv[1]["data_offsets"][0]):
-        if off >= 24 << 20:
+        if off >= cap:
             break
         a, b = v["data_offsets"]
         out[k] = dict(v, data_offsets=[off, off + b - a])
@@ -96,14 +91,60 @@ with open(src, "rb") as f:
             f.seek(base + a)
             g.write(f.read(b - a))
 EOF
+}
+
+prepare() {
+    echo "== building for sm_90 into $GB, bundling into $BUNDLE"
+    grep -qx '/.gpucheck/' .git/info/exclude 2>/dev/null || echo '/.gpucheck/' >>.git/info/exclude
+    # RPATH, not RUNPATH (--disable-new-dtags): the carried libraries find
+    # each other too (libcurl's own dependencies), and nothing else on the
+    # device (compute-sanitizer, python) sees them.
+    rm -f $GB/df11 $GB/df11fs $GB/testtools/fsx $GB/tests/gpu_diff $GB/bench/gpu_bench # relink: flags
+    make -j2 BUILD=$GB CUDA_ARCHS="$SM90" \
+        CFLAGS='-Wl,--disable-new-dtags,-rpath,\$$ORIGIN/../lib:\$$ORIGIN/../../lib' \
+        $GB/df11 $GB/df11fs $GB/testtools/fsx $GB/tests/gpu_diff $GB/bench/gpu_bench \
+        $GB/tests/gpu_diff_fake $GB/bench/gpu_bench_fake >/tmp/gpu_check_build.log 2>&1 ||
+        { tail -20 /tmp/gpu_check_build.log; echo "build failed"; return 1; }
+    # Programs, libraries and fusermount3 travel as one xz archive (21 MB
+    # become about 8), unpacked on the device into $W/bundle.
+    local stage
+    stage=$(mktemp -d)
+    rm -rf "$BUNDLE"
+    mkdir -p "$stage/build/tests" "$stage/build/bench" "$stage/build/testtools" "$stage/lib" "$stage/bin" \
+        "$BUNDLE/data"
+    local b bins=(df11 df11fs testtools/fsx tests/gpu_diff bench/gpu_bench)
+    for b in "${bins[@]}"; do
+        # Debug sections off (the symbol table stays, for backtraces): size.
+        strip --strip-debug -o "$stage/build/$b" "$GB/$b"
+    done
+    # Every library they load but glibc's and the C++ runtime's, which the
+    # device image has newer (glibc 2.39 against our 2.36 symbols).
+    for b in "${bins[@]}"; do ldd "$GB/$b"; done | awk '$3 ~ /^\// { print $3 }' | sort -u |
+        grep -vE '/(libc|libm|libpthread|libdl|librt|libresolv|libstdc\+\+|libgcc_s)\.so' |
+        while read -r lib; do cp -L "$lib" "$stage/lib/"; done
+    cp /usr/bin/fusermount3 "$stage/bin/"
+    tar -C "$stage" -cJf "$BUNDLE/bundle.tar.xz" build lib bin || return 1
+    rm -rf "$stage"
+    local tmp
+    tmp=$(mktemp -d)
+    if [ -r "$MODEL" ]; then
+        slice "$MODEL" "$tmp/gpt2-slice.safetensors" $((24 << 20))
+        "$GB/df11" compress -q -o "$BUNDLE/data/gpt2-slice.df11" "$tmp/gpt2-slice.safetensors" || return 1
     else
-        echo "no $MODEL: the device run uses the generated edge file and the golden only"
+        echo "no $MODEL: the device run has the generated edge file and the goldens only"
     fi
+    if [ -r "$MINILM" ]; then
+        "$GB/df11" compress -q -o "$BUNDLE/data/minilm-bf16.df11" "$MINILM" || return 1
+    else
+        echo "no $MINILM (bench/peers.sh makes it): the device run has no MiniLM"
+    fi
+    rm -rf "$tmp"
     {
         echo "built $(date -u +%FT%TZ) from $(git describe --always --dirty) with $(nvcc --version 2>/dev/null | tail -1)"
         echo "archs: $SM90"
     } >"$BUNDLE/BUILD_INFO"
-    du -sh "$BUNDLE"
+    [ -d .whl ] || echo "note: no .whl/ (dfloat11 and dahuffman wheels): the DFloat11 comparison will SKIP"
+    du -sh "$BUNDLE" "$BUNDLE"/* .whl 2>/dev/null
 }
 
 if [ "$mode" = prepare ]; then
@@ -113,13 +154,21 @@ fi
 
 OUT=${OUT:-/tmp/gpu_check.out}
 mkdir -p "$OUT"
-rm -f "$OUT"/*.log "$OUT"/*.txt
-budget=${GPU_CHECK_BUDGET:-540}
+[ "$only" = "  " ] && rm -f "$OUT"/*.log "$OUT"/*.txt "$OUT"/*.json
+budget=${GPU_CHECK_BUDGET:-450}
 start=$SECONDS
-BUILD_DIR=$BUNDLE/build
+W=${GPU_CHECK_WORK:-/tmp/gpu_check.work}
+mkdir -p "$W"
+BUILD_DIR=$W/bundle/build
+if [ -s "$BUNDLE/bundle.tar.xz" ] && [ "$BUNDLE/bundle.tar.xz" -nt "$W/bundle" ]; then
+    rm -rf "$W/bundle" && mkdir -p "$W/bundle"
+    tar -C "$W/bundle" -xJf "$BUNDLE/bundle.tar.xz" 2>/dev/null ||
+        python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$BUNDLE/bundle.tar.xz" "$W/bundle"
+fi
 summary=$OUT/summary.txt
-: >"$summary"
+touch "$summary"
 say() { echo "$*" | tee -a "$summary"; }
+export PATH="$W/bundle/bin:$PATH" DF11_ROOT=$ROOT
 
 # Seconds a step may take: its own cap, never past the budget.
 cap() {
@@ -142,91 +191,179 @@ step() {
     rc=$(tail -1 "$log" | awk '{print $3}')
     local p f s
     p=$(grep -c '^PASS ' "$log"); f=$(grep -c '^FAIL ' "$log"); s=$(grep -c '^SKIP ' "$log")
-    say "$(printf '%-28s exit %-3s %4ds  (log %s: %d PASS %d FAIL %d SKIP so far)' "$name" "$rc" $((SECONDS - t0)) "$logname" "$p" "$f" "$s")"
+    say "$(printf '%-16s exit %-3s %4ds  (log %s: %d PASS %d FAIL %d SKIP so far)' "$name" "$rc" $((SECONDS - t0)) "$logname" "$p" "$f" "$s")"
     [ "$rc" = 124 ] && say "  TIMEOUT after ${t}s"
 }
 
 if [ "$mode" = dry ]; then
-    say "== dry run (no device calls): $(cat "$BUNDLE/BUILD_INFO" 2>/dev/null | head -1)"
+    say "== dry run (no device calls): $(head -1 "$BUNDLE/BUILD_INFO" 2>/dev/null)"
     ok=1
-    for b in "$BUILD_DIR/tests/gpu_diff" "$BUILD_DIR/bench/gpu_bench"; do
+    for b in df11 df11fs testtools/fsx tests/gpu_diff bench/gpu_bench; do
+        b=$BUILD_DIR/$b
         [ -x "$b" ] || { say "FAIL bundle: $b missing (run --prepare)"; ok=0; continue; }
+        # Only the bundle's libraries and glibc/C++ runtime ones may load.
+        bad=$(ldd "$b" | awk '$3 ~ /^\// { print $3 }' | xargs -r readlink -f | grep -v "^$W/bundle/lib/" |
+            grep -vE '/(libc|libm|libpthread|libdl|librt|libresolv|libstdc\+\+|libgcc_s)\.so')
+        [ -z "$bad" ] || { say "FAIL bundle: $b loads $(echo $bad) from outside the bundle"; ok=0; }
         if ldd "$b" | grep -q 'not found'; then say "FAIL bundle: $b has unresolved libraries"; ok=0; fi
-        ldd "$b" | grep -q '\.gpucheck/.*lib/' || { say "FAIL bundle: $b does not load the bundle's libraries"; ok=0; }
-        cuob=$(command -v cuobjdump || echo /usr/local/cuda/bin/cuobjdump)
-        if [ -x "$cuob" ]; then
-            "$cuob" --list-elf "$b" 2>/dev/null | grep -q sm_90 || { say "FAIL bundle: $b has no sm_90 code"; ok=0; }
-        else
-            say "note: no cuobjdump here to list $b's GPU code"
-        fi
+    done
+    cuob=$(command -v cuobjdump || echo /usr/local/cuda/bin/cuobjdump)
+    for b in tests/gpu_diff bench/gpu_bench df11fs; do
+        [ -x "$cuob" ] && { "$cuob" --list-elf "$BUILD_DIR/$b" 2>/dev/null | grep -q sm_90 ||
+            { say "FAIL bundle: $b has no sm_90 code"; ok=0; }; }
     done
     tree_kb=$(git ls-files -z --cached --others --exclude-standard | xargs -0 du -ck 2>/dev/null | tail -1 | cut -f1)
-    bundle_kb=$(du -sk "$BUNDLE" | cut -f1)
-    say "travels: working tree ${tree_kb} KiB + bundle ${bundle_kb} KiB (limit 65536 KiB)"
-    [ $((tree_kb + bundle_kb)) -lt 62000 ] || { say "FAIL: too large to travel"; ok=0; }
+    bundle_kb=$(du -sk "$BUNDLE" .whl 2>/dev/null | awk '{s += $1} END {print s}')
+    say "travels: working tree ${tree_kb} KiB + bundle and wheels ${bundle_kb} KiB (limit 65536 KiB)"
+    [ $((tree_kb + bundle_kb)) -lt 63000 ] || { say "FAIL: too large to travel"; ok=0; }
     [ $ok = 1 ] || exit 1
 fi
 
-# --- environment ---
-{
-    date -u
-    uname -a
-    command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv
-    command -v nvcc >/dev/null && nvcc --version | tail -2
-    command -v compute-sanitizer >/dev/null || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null
-    cat "$BUNDLE/BUILD_INFO" 2>/dev/null
-    ls -la "$BUNDLE" "$BUNDLE/lib" 2>/dev/null
-} >"$OUT/env.txt" 2>&1
-say "== $(grep -m1 -i 'h200\|h100\|nvidia' "$OUT/env.txt" || echo 'no nvidia-smi: no GPU here')"
+# --- env ---
+if want env; then
+    {
+        date -u
+        uname -a
+        nproc
+        free -g
+        command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv
+        command -v nvcc >/dev/null && nvcc --version | tail -2
+        command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer
+        ls -la /dev/fuse
+        command -v fusermount3
+        python3 -c 'import torch, cupy; print("torch", torch.__version__, "cupy", cupy.__version__, torch.cuda.is_available())'
+        cat "$BUNDLE/BUILD_INFO"
+        ls -la "$BUNDLE" "$BUNDLE/data" "$ROOT/.whl" "$W/bundle/lib"
+        ldd "$BUILD_DIR/df11fs"
+    } >"$OUT/env.txt" 2>&1
+    say "== $(grep -m1 -i 'h200\|h100\|nvidia' "$OUT/env.txt" || echo 'no nvidia-smi: no GPU here')"
+fi
 
 # --- optional build on the device ---
 if [ "$mode" = run ] && { [ "${GPU_CHECK_BUILD:-0}" = 1 ] || [ ! -x "$BUILD_DIR/tests/gpu_diff" ]; }; then
-    step build 240 build.log make -j16 BUILD=build-gpucheck CUDA_ARCHS="$SM90" \
-        build-gpucheck/tests/gpu_diff build-gpucheck/bench/gpu_bench
-    if [ -x build-gpucheck/tests/gpu_diff ] && [ -x build-gpucheck/bench/gpu_bench ]; then
-        BUILD_DIR=$ROOT/build-gpucheck
-        say "using the build made on the device"
-    fi
+    step build 240 build.log make -j16 BUILD=$GB CUDA_ARCHS="$SM90" \
+        $GB/df11 $GB/df11fs $GB/testtools/fsx $GB/tests/gpu_diff $GB/bench/gpu_bench
+    [ -x $GB/tests/gpu_diff ] && [ -x $GB/bench/gpu_bench ] && BUILD_DIR=$ROOT/$GB && say "using the build made on the device"
 fi
 [ -x "$BUILD_DIR/tests/gpu_diff" ] || { say "FAIL no gpu_diff to run (run --prepare here first)"; exit 1; }
 
-export DF11_ROOT=$ROOT
-test_model=$BUNDLE/model.safetensors
-[ -r "$test_model" ] || test_model=/nonexistent
+# --- data: restore the carried originals (the CLI checks their SHA-256) ---
+slice_st=$W/gpt2-slice.safetensors minilm_st=$W/minilm-bf16.safetensors tiled=$W/tiled-1100.safetensors
+restore() {
+    local d
+    for d in "$BUNDLE"/data/*.df11; do
+        [ -e "$d" ] || continue
+        "$BUILD_DIR/df11" decompress -f -o "$W/$(basename "$d" .df11).safetensors" "$d" && echo "PASS restore $(basename "$d")" ||
+            echo "FAIL restore $d"
+    done
+    if [ -r "$slice_st" ] && [ ! -s "$tiled" ]; then
+        python3 tests/gen/tile_gpt2.py "$slice_st" "$tiled" 1100 && echo "PASS tile $(stat -c %s "$tiled") bytes"
+    fi
+}
+if [ "$mode" = dry ]; then
+    slice_st=$W/gpt2-slice.safetensors
+    [ -s "$slice_st" ] || slice "$MODEL" "$slice_st" $((24 << 20))
+    minilm_st=$MINILM
+fi
+want data && [ "$mode" = run ] && step data 60 data.log restore
+models=$slice_st:$minilm_st
+[ -r "$slice_st" ] || models=/nonexistent
 
 # --- correctness on the GPU ---
-step gpu_diff 150 gpu_diff.log env DF11_TEST_MODEL="$test_model" "$BUILD_DIR/tests/gpu_diff"
-if [ "$mode" = dry ]; then
-    # What the device run's GPU checks do, on the CPU fake of CUDA.
-    step gpu_diff_fake 150 gpu_diff_fake.log env DF11_TEST_MODEL="$test_model" build-gpucheck/tests/gpu_diff_fake
+diff_bin=$BUILD_DIR/tests/gpu_diff
+[ "$mode" = dry ] && diff_bin=$GB/tests/gpu_diff_fake # the GPU checks on the CPU fake of CUDA
+want gpu_diff && step gpu_diff 150 gpu_diff.log env DF11_TEST_MODEL="$models" "$diff_bin"
+if want gpu_big; then
+    if [ "$mode" = run ]; then
+        [ -s "$tiled" ] && step gpu_big 100 gpu_big.log env DF11_TEST_MODEL="/nonexistent:$tiled" "$diff_bin" --gpu-only ||
+            say "SKIP gpu_big: no tiled file"
+    else
+        say "SKIP gpu_big: the 1100 MiB file on the device only"
+    fi
+fi
+want sanitizer && step sanitizer 175 sanitizer.log env DF11_TEST_MODEL=/nonexistent GPU_SANITIZER_TIMEOUT=40 \
+    BUILD="$BUILD_DIR" DF11_ROOT="$ROOT" tests/cases/gpu_sanitizer.sh
+
+# --- the fs suite on the GPU path ---
+if want fs; then
+    # Does FUSE work here at all? One empty mount on the CPU path first.
+    fuse_probe() {
+        local d=$W/probe pid ok=1
+        rm -rf "$d" && mkdir -p "$d/store" "$d/mnt"
+        [ -c /dev/fuse ] || { echo "no /dev/fuse"; return 1; }
+        "$BUILD_DIR/df11fs" -f -o gpu=off "$d/store" "$d/mnt" >"$d/log" 2>&1 &
+        pid=$!
+        for _ in $(seq 50); do mountpoint -q "$d/mnt" && break; sleep 0.1; done
+        mountpoint -q "$d/mnt" || { ok=0; echo "df11fs did not mount: $(tail -2 "$d/log")"; }
+        fusermount3 -u "$d/mnt" 2>/dev/null || umount -l "$d/mnt" 2>/dev/null
+        kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+        [ $ok = 1 ]
+    }
+    if [ "$mode" = run ] && ! why=$(fuse_probe); then
+        say "SKIP fs: FUSE does not work here: $why"
+    elif [ "$mode" = run ]; then
+        # The suite's GPT-2 cases take the slice.
+        mkdir -p "$W/models" && ln -sf "$slice_st" "$W/models/gpt2-small-partial.bf16.safetensors"
+        step fs 120 fs.log env DF11FS_TEST_OPTS="-o gpu=on,gpu_min_chunks=1" BUILD="$BUILD_DIR" \
+            SHARED_MODELS="$W/models" tests/run fs_
+    else
+        say "SKIP fs: -o gpu=on cannot mount without a GPU (the CI runs the suite on the CPU path)"
+    fi
 fi
 
 # --- throughput ---
-bench_in=$test_model
-[ -r "$bench_in" ] || bench_in=$MODEL
-bench=$BUILD_DIR/bench/gpu_bench mib=256
-# On the fake: the same flow, CPU timings (meaningless), little data.
-[ "$mode" = dry ] && bench=build-gpucheck/bench/gpu_bench_fake mib=8
-step gpu_bench 60 bench.log "$bench" "$bench_in" $mib
-step gpu_bench_max 90 bench.log "$bench" --max "$bench_in" $mib
-# ANS_IL (FORMAT.md 10) whatever --max writes: its kernels timed on payloads
-# of the GPT-2 slice from gpu_diff's own encoder, checked before timing.
-ilb=$BUILD_DIR/tests/gpu_diff
-[ "$mode" = dry ] && ilb=build-gpucheck/tests/gpu_diff_fake
-step gpu_bench_ans_il 60 bench.log env DF11_TEST_MODEL="$test_model" "$ilb" --ans-il-bench $mib
+if want bench; then
+    bench=$BUILD_DIR/bench/gpu_bench mib=1024 ilb=$BUILD_DIR/tests/gpu_diff
+    # On the fake: the same flow, CPU timings (meaningless), little data.
+    [ "$mode" = dry ] && bench=$GB/bench/gpu_bench_fake mib=8 ilb=$GB/tests/gpu_diff_fake
+    bench_in=$slice_st
+    [ -r "$bench_in" ] || bench_in=$MODEL
+    step gpu_bench 60 bench.log "$bench" "$bench_in" $mib
+    step gpu_bench_max 75 bench.log "$bench" --max "$bench_in" $mib
+    step gpu_bench_ans_il 45 bench.log env DF11_TEST_MODEL="$bench_in" "$ilb" --ans-il-bench $mib
+    if [ -d .whl ] && [ "$mode" = run ]; then
+        rm -rf /tmp/site
+        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl >>"$OUT/bench.log" 2>&1
+        step dfloat11 75 bench.log env PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1 python3 kernels/dfloat11_ref.py \
+            "$bench_in" --min-mib $mib --json "$OUT/dfloat11.json"
+    else
+        say "SKIP dfloat11: on the device only (carry .whl)"
+    fi
+    if [ "$mode" = run ] && [ -s "$tiled" ]; then
+        step fs_gpu_bench 90 bench.log env BUILD="$BUILD_DIR" RUNS=3 bench/fs_gpu_bench.sh "$tiled"
+    else
+        step fs_gpu_bench 60 bench.log env BUILD="$BUILD_DIR" RUNS=1 bench/fs_gpu_bench.sh "$slice_st"
+    fi
+fi
 
-# --- compute-sanitizer (small inputs: no GPT-2 slice) ---
-step gpu_sanitizer 300 sanitizer.log env DF11_TEST_MODEL=/nonexistent GPU_SANITIZER_TIMEOUT=70 \
-    BUILD="$BUILD_DIR" DF11_ROOT="$ROOT" tests/cases/gpu_sanitizer.sh
+# --- what limits the kernels: ncu's Speed Of Light, occupancy, memory ---
+if want ncu && [ "$mode" = run ]; then
+    ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
+    if [ -n "$ncu_bin" ]; then
+        # One launch of each kernel on 64 MiB of output; the clocks as found.
+        for k in "df11_exp16_kernel:" "df11_ans_il_warp_kernel:--max"; do
+            step "ncu_${k%%:*}" 60 ncu.log "$ncu_bin" --clock-control none -k "${k%%:*}" --launch-count 1 \
+                --section SpeedOfLight --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
+                --section ComputeWorkloadAnalysis --section WarpStateStats \
+                $BUILD_DIR/bench/gpu_bench ${k#*:} "$slice_st" 64
+        done
+    else
+        say "SKIP ncu: not found"
+    fi
+fi
 
 # --- summary ---
+logs=$(ls "$OUT"/*.log 2>/dev/null)
 say "== results ($((SECONDS - start)) s)"
-grep -h '^FAIL ' "$OUT"/gpu_diff*.log "$OUT"/sanitizer.log "$OUT"/bench.log 2>/dev/null | head -20 | tee -a "$summary"
+# shellcheck disable=SC2086
+grep -h '^FAIL ' $logs 2>/dev/null | head -20 | tee -a "$summary"
 grep -h '^PASS gpu_sanitizer\|^SKIP gpu_sanitizer\|^FAIL gpu_sanitizer' "$OUT/sanitizer.log" 2>/dev/null | tee -a "$summary"
-grep -h '^# \|^d2d\|^h2h\|^cpu\|^SKIP gpu_bench' "$OUT/bench.log" 2>/dev/null | tee -a "$summary"
-nf=$(cat "$OUT"/gpu_diff*.log "$OUT"/sanitizer.log "$OUT"/bench.log 2>/dev/null | grep -c '^FAIL ')
-say "gpu_diff: $(grep -c '^PASS ' "$OUT/gpu_diff.log") PASS, $(grep -c '^FAIL ' "$OUT/gpu_diff.log") FAIL, $(grep -c '^SKIP ' "$OUT/gpu_diff.log") SKIP"
-if [ "$mode" = dry ]; then
-    say "dry run done; on a lent GPU: run(command=\"bash kernels/gpu_check.sh\", carry=[\".gpucheck\"], timeout_s=580)"
-fi
+grep -h '^[0-9]* passed' "$OUT/fs.log" 2>/dev/null | sed 's/^/fs suite gpu=on: /' | tee -a "$summary"
+grep -h '^# NVIDIA\|^# .*SMs\|^d2d\|^h2h\|^cpu\|^dfl11\|^copy\|^fs  \|^SKIP gpu_bench\|^SKIP dfloat11\|^SKIP fs_gpu' "$OUT/bench.log" 2>/dev/null | tee -a "$summary"
+for l in gpu_diff gpu_big; do
+    [ -f "$OUT/$l.log" ] && say "$l: $(grep -c '^PASS ' "$OUT/$l.log") PASS, $(grep -c '^FAIL ' "$OUT/$l.log") FAIL, $(grep -c '^SKIP ' "$OUT/$l.log") SKIP"
+done
+# shellcheck disable=SC2086
+nf=$(cat $logs 2>/dev/null | grep -c '^FAIL ')
+[ "$mode" = dry ] && say "dry run done; on a lent GPU: run(command=\"bash kernels/gpu_check.sh\", carry=[\".gpucheck\", \".whl\"], timeout_s=540)"
 [ "$nf" -eq 0 ]
