@@ -26,8 +26,11 @@
  * W..2W-1 after all of lanes 0..W-1 - then the mantissa steps and their
  * refills the same way, and each lane writes its element. The stream
  * position is team-uniform. A word at or past the stream's end reads as 0
- * and the chunk fails (pos ends != nw); decoding stops at the first group
- * that started past the end, so pos cannot wrap.
+ * and the chunk fails (pos ends != nw). Every element is written even then:
+ * device mode copies the whole destination back for its checksum, and an
+ * element a failed chunk left unwritten would be a read of uninitialised
+ * memory (compute-sanitizer initcheck, on the H200, 2026-11-30). pos grows
+ * by at most 2 words an element, so it cannot wrap (n < 2^31).
  *
  * Tables: eslot[2^12] and ectx[2^12] (the exponent's context per slot,
  * fetched beside the exponent entry, off the dependent chain) in shared
@@ -151,7 +154,7 @@ DF11_ILD int df11_il_warp(const uint8_t *p, uint32_t plen, uint32_t n, const uin
     IL_END
     const uint32_t groups = (uint32_t)(((uint64_t)n + nl - 1u) / nl);
     uint32_t pos = 0; /* warp-uniform */
-    for (uint32_t g = 0; g < groups && pos <= nw; g++) {
+    for (uint32_t g = 0; g < groups; g++) {
         const uint32_t base = g * nl; /* < n */
         const uint32_t cnt = n - base < nl ? n - base : nl;
         /* Exponent steps of the group's lanes, then their refills. */
@@ -232,7 +235,7 @@ DF11_ILD int df11_il_serial(const uint8_t *p, uint32_t plen, uint32_t n, const u
     const uint8_t *w = p + 4, *sg = p + (plen - (uint32_t)(((uint64_t)n + 7u) / 8u));
     uint32_t x = df11_il_rd32(p), pos = 0;
     if (x < DF11_ANS_LOW) return 0;
-    for (uint32_t i = 0; i < n && pos <= nw; i++) {
+    for (uint32_t i = 0; i < n; i++) { /* every element written, as above */
         const uint32_t s = x & M, ent = IL_LOAD32(eslot + s), c = ectx[s] & 7u;
         x = df11_ans_il_step(x, ent, 8, 20);
         if (x < DF11_ANS_LOW) x = x << 16 | df11_il_word(w, pos++, nw);

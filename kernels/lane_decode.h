@@ -5,7 +5,7 @@
  *
  * A lane is a run of MSB-first canonical codes starting at any bit of the
  * payload (FORMAT.md 5.2: lanes are packed bit after bit). The reader loads
- * aligned 32-bit words; words at or past lim read as zero, so a lane that
+ * aligned 32-bit words, one ahead of need; words at or past lim read as zero, so a lane that
  * runs over never reads outside its payload. Whether the lane was consistent
  * is decided once at the end: the bits used must equal its stored length.
  */
@@ -24,6 +24,7 @@
 typedef struct {
     const uint8_t *base; /* payload start, 4-byte aligned */
     uint64_t buf;        /* unread bits, left-aligned */
+    uint32_t nxt;        /* the word after buf's, loaded one refill ahead */
     uint32_t word;       /* next word to load, in words from base */
     uint32_t lim;        /* words at index >= lim read as zero */
     uint32_t have;       /* valid bits in buf */
@@ -51,16 +52,22 @@ DF11_HD void df11_lane_init(df11_lane_reader *r, const uint8_t *base,
     r->lim = (payload_len + 3u) / 4u;
     r->word = start_bit / 32u;
     r->buf = (uint64_t)df11_lane_word(base, r->word, r->lim) << (32u + skip);
-    r->word++;
+    r->nxt = df11_lane_word(base, r->word + 1u, r->lim);
+    r->word += 2u;
     r->have = 32u - skip;
     r->used = 0;
 }
 
-/* One symbol. lut[peek of 12 bits] = symbol | length << 8. */
+/* One symbol. lut[peek of 12 bits] = symbol | length << 8. A refill takes
+ * the word loaded at the previous refill and starts loading the next one,
+ * so a global load's latency is spent decoding the dozen symbols in
+ * between, not waited for (the kernel's stalls on L1TEX loads, ncu on the
+ * H200, 2026-11-30). */
 DF11_HD uint32_t df11_lane_next(df11_lane_reader *r, const uint16_t *lut)
 {
     if (r->have < 12u) {
-        r->buf |= (uint64_t)df11_lane_word(r->base, r->word, r->lim) << (32u - r->have);
+        r->buf |= (uint64_t)r->nxt << (32u - r->have);
+        r->nxt = df11_lane_word(r->base, r->word, r->lim);
         r->word++;
         r->have += 32u;
     }
