@@ -68,10 +68,11 @@ umount_mode() {
 read_once() {
     local t0 t1 got
     t0=$(date +%s.%N)
+    # Bounded: a hung read must end the bench, not the machine's lease.
     if [ "$2" = 1 ]; then
-        got=$(dd if="$1" bs=1M 2>/dev/null | sha256sum | cut -d' ' -f1)
+        got=$(timeout 60 dd if="$1" bs=1M 2>/dev/null | sha256sum | cut -d' ' -f1)
     else
-        dd if="$1" of=/dev/null bs=1M 2>/dev/null
+        timeout 60 dd if="$1" of=/dev/null bs=1M 2>/dev/null || { echo "FAIL fs_gpu_bench read of $1 failed or timed out" >&2; return 1; }
     fi
     t1=$(date +%s.%N)
     [ "$2" = 1 ] && [ "$got" != "$want" ] && { echo "FAIL fs_gpu_bench $1: SHA-256 differs from the original's" >&2; return 1; }
@@ -90,7 +91,7 @@ for mode in off on; do
         gpu_ok=0
         continue
     fi
-    read_once "$MNT/$name.safetensors" 1 >/dev/null || fails=$((fails + 1))
+    read_once "$MNT/$name.safetensors" 1 >/dev/null || { fails=$((fails + 1)); tail -5 "$W/df11fs-$mode.log"; }
     # Where the bytes were decoded: the GPU mode must really use the GPU.
     echo "# gpu=$mode counters: $(grep -E '^(bytes_decoded_cpu|bytes_decoded_gpu|gpu_batches|errors) ' "$MNT/.df11fs-stats" | xargs)"
     umount_mode

@@ -63,7 +63,8 @@ case "${1:-}" in
 -*) echo "usage: $0 [--prepare|--dry-run] [STEP...]" >&2; exit 2 ;;
 esac
 only=" $* "
-want() { [ "$only" = "  " ] || [[ "$only" == *" $1 "* ]]; }
+# want STEP [GROUP]: run STEP when no steps were named, or it or its group was.
+want() { [ "$only" = "  " ] || [[ "$only" == *" $1 "* ]] || { [ -n "${2:-}" ] && [[ "$only" == *" $2 "* ]]; }; }
 
 # A safetensors file of the tensors of $1 up to $3 bytes of data, in data order.
 slice() {
@@ -265,7 +266,9 @@ if [ "$mode" = dry ]; then
     [ -s "$slice_st" ] || slice "$MODEL" "$slice_st" $((24 << 20))
     minilm_st=$MINILM
 fi
-want data && [ "$mode" = run ] && step data 60 data.log restore
+export BUNDLE BUILD_DIR W slice_st tiled
+# (timeout runs programs, not shell functions: the function goes by text.)
+want data && [ "$mode" = run ] && step data 60 gpu_diff.log bash -c "$(declare -f restore); restore"
 models=$slice_st:$minilm_st
 [ -r "$slice_st" ] || models=/nonexistent
 
@@ -275,7 +278,7 @@ diff_bin=$BUILD_DIR/tests/gpu_diff
 want gpu_diff && step gpu_diff 150 gpu_diff.log env DF11_TEST_MODEL="$models" "$diff_bin"
 if want gpu_big; then
     if [ "$mode" = run ]; then
-        [ -s "$tiled" ] && step gpu_big 100 gpu_big.log env DF11_TEST_MODEL="/nonexistent:$tiled" "$diff_bin" --gpu-only ||
+        [ -s "$tiled" ] && step gpu_big 100 gpu_diff.log env DF11_TEST_MODEL="/nonexistent:$tiled" "$diff_bin" --gpu-only ||
             say "SKIP gpu_big: no tiled file"
     else
         say "SKIP gpu_big: the 1100 MiB file on the device only"
@@ -284,8 +287,79 @@ fi
 want sanitizer && step sanitizer 175 sanitizer.log env DF11_TEST_MODEL=/nonexistent GPU_SANITIZER_TIMEOUT=40 \
     BUILD="$BUILD_DIR" DF11_ROOT="$ROOT" tests/cases/gpu_sanitizer.sh
 
+# --- throughput ---
+if want bench || want gpu_bench || want gpu_bench_max || want gpu_bench_ans_il || want dfloat11 || want fs_gpu_bench; then
+    bench=$BUILD_DIR/bench/gpu_bench mib=1024 ilb=$BUILD_DIR/tests/gpu_diff
+    # On the fake: the same flow, CPU timings (meaningless), little data.
+    [ "$mode" = dry ] && bench=$GB/bench/gpu_bench_fake mib=8 ilb=$GB/tests/gpu_diff_fake
+    bench_in=$slice_st
+    [ -r "$bench_in" ] || bench_in=$MODEL
+    want gpu_bench bench && step gpu_bench 60 bench.log "$bench" "$bench_in" $mib
+    want gpu_bench_max bench && step gpu_bench_max 75 bench.log "$bench" --max "$bench_in" $mib
+    want gpu_bench_ans_il bench && step gpu_bench_ans_il 45 bench.log env DF11_TEST_MODEL="$bench_in" "$ilb" --ans-il-bench $mib
+    if ! want dfloat11 bench; then
+        :
+    elif [ -d .whl ] && [ "$mode" = run ]; then
+        rm -rf /tmp/site
+        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl >>"$OUT/bench.log" 2>&1
+        step dfloat11 75 bench.log env PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1 python3 kernels/dfloat11_ref.py \
+            "$bench_in" --min-mib $mib
+    else
+        say "SKIP dfloat11: on the device only (carry .whl)"
+    fi
+    if ! want fs_gpu_bench bench; then
+        :
+    elif [ "$mode" = run ] && [ -s "$tiled" ]; then
+        step fs_gpu_bench 90 bench.log env BUILD="$BUILD_DIR" RUNS=3 bench/fs_gpu_bench.sh "$tiled"
+    else
+        step fs_gpu_bench 60 bench.log env BUILD="$BUILD_DIR" RUNS=1 bench/fs_gpu_bench.sh "$slice_st"
+    fi
+fi
+
+# --- what limits the kernels: ncu's Speed Of Light, occupancy, memory ---
+if want ncu && [ "$mode" = run ]; then
+    ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
+    if [ -n "$ncu_bin" ]; then
+        # One launch of each kernel (d2d's checked warm-up, NCU_MIB of
+        # output, default 64); the clocks as found.
+        for k in ${NCU_KERNELS:-df11_exp16_kernel: df11_ans_il_warp_kernel:--max}; do
+            step "ncu_${k%%:*}" 60 ncu.log "$ncu_bin" --clock-control none -k "${k%%:*}" --launch-count 1 \
+                --section SpeedOfLight --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
+                --section ComputeWorkloadAnalysis --section WarpStateStats \
+                env GPU_BENCH_D2D_ONLY=1 $BUILD_DIR/bench/gpu_bench ${k#*:} "$slice_st" "${NCU_MIB:-64}"
+        done
+    else
+        say "SKIP ncu: not found"
+    fi
+fi
+
 # --- the fs suite on the GPU path ---
 if want fs; then
+    # One read through -o gpu=on with everything a hang would need to be
+    # understood: the daemon's log, its threads' kernel wait channels, the
+    # counters; then the same file through gpu=off.
+    gpu_read_probe() {
+        local d=$W/gprobe pid m rc
+        rm -rf "$d" && mkdir -p "$d/store" "$d/mnt"
+        "$BUILD_DIR/df11" compress -q -o "$d/store/s.df11" "$slice_st" || { echo "FAIL gpu_probe compress"; return 1; }
+        for m in on off; do
+            "$BUILD_DIR/df11fs" -f -o gpu=$m,gpu_min_chunks=1 "$d/store" "$d/mnt" >"$d/log-$m" 2>&1 &
+            pid=$!
+            for _ in $(seq 100); do mountpoint -q "$d/mnt" && break; sleep 0.1; done
+            echo "# gpu=$m mounted: $(mountpoint "$d/mnt")"
+            local t0=$SECONDS
+            timeout 15 cmp "$d/mnt/s.safetensors" "$slice_st"; rc=$?
+            echo "# gpu=$m cmp exit $rc after $((SECONDS - t0)) s"
+            [ $rc = 0 ] && echo "PASS gpu_probe_read_gpu_$m" || echo "FAIL gpu_probe_read_gpu_$m cmp exit $rc"
+            timeout 5 cat "$d/mnt/.df11fs-stats" 2>&1 | grep -E 'bytes_decoded|gpu|errors|reads ' | xargs echo "# stats:"
+            if [ $rc != 0 ]; then
+                for t in /proc/$pid/task/*; do echo "# thread $(cat "$t/comm") wchan $(cat "$t/wchan" 2>/dev/null) $(head -3 "$t/stack" 2>/dev/null | tr '\n' ' ')"; done
+            fi
+            fusermount3 -u "$d/mnt" 2>/dev/null || umount -l "$d/mnt"
+            timeout 10 tail --pid=$pid -f /dev/null; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+            echo "# daemon log gpu=$m:"; tail -15 "$d/log-$m"
+        done
+    }
     # Does FUSE work here at all? One empty mount on the CPU path first.
     fuse_probe() {
         local d=$W/probe pid ok=1
@@ -302,53 +376,18 @@ if want fs; then
     if [ "$mode" = run ] && ! why=$(fuse_probe); then
         say "SKIP fs: FUSE does not work here: $why"
     elif [ "$mode" = run ]; then
-        # The suite's GPT-2 cases take the slice.
+        [ -z "${FS_CASES:-}" ] && step fs_gpu_probe 45 fs.log bash -c "$(declare -f gpu_read_probe); gpu_read_probe"
+        # The suite's GPT-2 cases take the slice. One case at a time, each
+        # bounded, so that a hang names its case.
         mkdir -p "$W/models" && ln -sf "$slice_st" "$W/models/gpt2-small-partial.bf16.safetensors"
-        step fs 120 fs.log env DF11FS_TEST_OPTS="-o gpu=on,gpu_min_chunks=1" BUILD="$BUILD_DIR" \
-            SHARED_MODELS="$W/models" tests/run fs_
-    else
-        say "SKIP fs: -o gpu=on cannot mount without a GPU (the CI runs the suite on the CPU path)"
-    fi
-fi
-
-# --- throughput ---
-if want bench; then
-    bench=$BUILD_DIR/bench/gpu_bench mib=1024 ilb=$BUILD_DIR/tests/gpu_diff
-    # On the fake: the same flow, CPU timings (meaningless), little data.
-    [ "$mode" = dry ] && bench=$GB/bench/gpu_bench_fake mib=8 ilb=$GB/tests/gpu_diff_fake
-    bench_in=$slice_st
-    [ -r "$bench_in" ] || bench_in=$MODEL
-    step gpu_bench 60 bench.log "$bench" "$bench_in" $mib
-    step gpu_bench_max 75 bench.log "$bench" --max "$bench_in" $mib
-    step gpu_bench_ans_il 45 bench.log env DF11_TEST_MODEL="$bench_in" "$ilb" --ans-il-bench $mib
-    if [ -d .whl ] && [ "$mode" = run ]; then
-        rm -rf /tmp/site
-        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl >>"$OUT/bench.log" 2>&1
-        step dfloat11 75 bench.log env PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1 python3 kernels/dfloat11_ref.py \
-            "$bench_in" --min-mib $mib --json "$OUT/dfloat11.json"
-    else
-        say "SKIP dfloat11: on the device only (carry .whl)"
-    fi
-    if [ "$mode" = run ] && [ -s "$tiled" ]; then
-        step fs_gpu_bench 90 bench.log env BUILD="$BUILD_DIR" RUNS=3 bench/fs_gpu_bench.sh "$tiled"
-    else
-        step fs_gpu_bench 60 bench.log env BUILD="$BUILD_DIR" RUNS=1 bench/fs_gpu_bench.sh "$slice_st"
-    fi
-fi
-
-# --- what limits the kernels: ncu's Speed Of Light, occupancy, memory ---
-if want ncu && [ "$mode" = run ]; then
-    ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
-    if [ -n "$ncu_bin" ]; then
-        # One launch of each kernel on 64 MiB of output; the clocks as found.
-        for k in "df11_exp16_kernel:" "df11_ans_il_warp_kernel:--max"; do
-            step "ncu_${k%%:*}" 60 ncu.log "$ncu_bin" --clock-control none -k "${k%%:*}" --launch-count 1 \
-                --section SpeedOfLight --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
-                --section ComputeWorkloadAnalysis --section WarpStateStats \
-                $BUILD_DIR/bench/gpu_bench ${k#*:} "$slice_st" 64
+        for c in tests/cases/fs_*.sh; do
+            case $c in *fs_lib.sh) continue ;; esac
+            [ -n "${FS_CASES:-}" ] && [[ " $FS_CASES " != *" $(basename "$c" .sh) "* ]] && continue
+            step "fs:$(basename "$c" .sh)" "${FS_CASE_CAP:-40}" fs.log env DF11FS_TEST_OPTS="-o gpu=on,gpu_min_chunks=1" \
+                BUILD="$BUILD_DIR" SHARED_MODELS="$W/models" "$c"
         done
     else
-        say "SKIP ncu: not found"
+        say "SKIP fs: -o gpu=on cannot mount without a GPU (the CI runs the suite on the CPU path)"
     fi
 fi
 
@@ -358,10 +397,10 @@ say "== results ($((SECONDS - start)) s)"
 # shellcheck disable=SC2086
 grep -h '^FAIL ' $logs 2>/dev/null | head -20 | tee -a "$summary"
 grep -h '^PASS gpu_sanitizer\|^SKIP gpu_sanitizer\|^FAIL gpu_sanitizer' "$OUT/sanitizer.log" 2>/dev/null | tee -a "$summary"
-grep -h '^[0-9]* passed' "$OUT/fs.log" 2>/dev/null | sed 's/^/fs suite gpu=on: /' | tee -a "$summary"
+grep -h '^# gpu=\|^PASS gpu_probe\|^FAIL gpu_probe' "$OUT/fs.log" 2>/dev/null | tee -a "$summary"
 grep -h '^# NVIDIA\|^# .*SMs\|^d2d\|^h2h\|^cpu\|^dfl11\|^copy\|^fs  \|^SKIP gpu_bench\|^SKIP dfloat11\|^SKIP fs_gpu' "$OUT/bench.log" 2>/dev/null | tee -a "$summary"
-for l in gpu_diff gpu_big; do
-    [ -f "$OUT/$l.log" ] && say "$l: $(grep -c '^PASS ' "$OUT/$l.log") PASS, $(grep -c '^FAIL ' "$OUT/$l.log") FAIL, $(grep -c '^SKIP ' "$OUT/$l.log") SKIP"
+for l in gpu_diff fs; do
+    [ -f "$OUT/$l.log" ] && say "$l.log: $(grep -c '^PASS ' "$OUT/$l.log") PASS, $(grep -c '^FAIL ' "$OUT/$l.log") FAIL, $(grep -c '^SKIP ' "$OUT/$l.log") SKIP"
 done
 # shellcheck disable=SC2086
 nf=$(cat $logs 2>/dev/null | grep -c '^FAIL ')

@@ -10,7 +10,7 @@ set -u
 cd "${DF11_ROOT:-$(dirname "$0")/../..}"
 BUILD="${BUILD:-build}"
 bin="$BUILD/tests/gpu_diff"
-tools="memcheck racecheck initcheck synccheck"
+tools="${GPU_SANITIZER_TOOLS:-memcheck racecheck initcheck synccheck}"
 
 skip_all() { for t in $tools; do echo "SKIP gpu_sanitizer_$t $1"; done; exit 0; }
 
@@ -37,6 +37,8 @@ for t in $tools; do
         echo "PASS gpu_sanitizer_$t  # $((SECONDS - start)) s, $(grep -c '^PASS ' "$log/$t.out") checks"
     else
         echo "FAIL gpu_sanitizer_$t  # exit $rc$([ $rc -eq 124 ] && echo ' (timed out)') after $((SECONDS - start)) s"
-        grep -E '^FAIL |=========' "$log/$t.out" | head -20
+        # Each distinct report once (the device check has one log to read).
+        echo "# $(grep -cE '^========= +(Invalid|Uninitialized|Race|Barrier|Program hit|Error)' "$log/$t.out") reports"
+        grep -E '^FAIL |^========= +[A-Z]|^=========     [A-Z]|Host Frame' "$log/$t.out" | awk '!seen[$0]++' | head -60
     fi
 done
