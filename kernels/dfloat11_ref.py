@@ -26,8 +26,16 @@ Nothing of DFloat11 is copied here: its encoder (get_codec,
 How it is fair
   - the same tensors: every BF16 tensor of the input file with at least
     --min-elements (4096) elements, in file order up to --max-elements,
-    each compressed on its own (as DFloat11 compresses one Linear or
-    Embedding weight per call) by DFloat11's own encoder;
+    compressed by DFloat11's own encoder, with --group tensor (default)
+    each on its own (as DFloat11 compresses one Linear or Embedding weight
+    per call), one launch per tensor; with --group block the tensors of one
+    transformer block (name up to its first numeric component: `h.3`,
+    `model.layers.7`; a tensor without one is a group of its own) are
+    flattened, concatenated in file order and compressed and decoded as one
+    unit, one launch per group. Block grouping is how DFloat11 itself
+    compresses models (compress_model with a pattern_dict: torch.cat of the
+    block's Linear weights, encode_weights of that list), so that its
+    kernel gets full-size grids rather than one small grid per matrix;
   - the same GPU and the same run as our gpu_bench (the device script runs
     both), and a plain device-to-device copy of the same number of output
     bytes timed in this process, so the memory ceiling is measured alongside;
@@ -51,11 +59,11 @@ How it is fair
 Usage
   python3 kernels/dfloat11_ref.py MODEL.safetensors [--min-mib 1024]
       [--reps 20] [--encode-only] [--max-elements N] [--json PATH]
-      [--time-limit 50]
+      [--time-limit 50] [--group {tensor,block}]
   --encode-only (no GPU needed): encodes, then checks on the CPU that the
-  encoded exponent stream decodes back with dahuffman's own decoder (one
-  small tensor) and that sign_mantissa plus exponents rebuild the original
-  BF16 bits (every tensor), and exits.
+  encoded exponent stream decodes back with dahuffman's own decoder (the
+  smallest tensor or group) and that sign_mantissa plus exponents rebuild
+  the original BF16 bits (every tensor or group), and exits.
   On the device (dfloat11 and dahuffman carried as wheels in .whl/; the
   input is the GPT-2 slice that kernels/gpu_check.sh restores, the file our
   gpu_bench is timed on):
@@ -64,10 +72,11 @@ Usage
     PYTHONPATH=/tmp/site python3 kernels/dfloat11_ref.py \
         "$slice_st" --min-mib 1024 --json "$OUT/dfloat11.json"
 Output: `# ` info lines, then
-  dfl11  <MiB> MiB BF16 out in <ms> ms (median of <reps>, <launches> launches): <GB/s> GB/s output; bits/weight <b>
+  dfl11  <MiB> MiB BF16 out in <ms> ms (median of <reps>, <launches> launches): <GB/s> GB/s output; bits/weight <b> group=<mode>
   copy   <MiB> MiB d2d copy in <ms> ms (median): <GB/s> GB/s (read+write <GB/s>)
   dfl11g ... (the same launches replayed from one CUDA graph), and dfl11big
-  ... (tensors >= --big-elements only) when there are such tensors.
+  ... (tensors or groups >= --big-elements only) when there are such; the
+  dfl11, dfl11g and dfl11big lines end in group=<tensor|block>.
   Exit 0; `FAIL dfloat11_ref <reason>` and exit 1 on any error;
   `SKIP dfloat11_ref <reason>` and exit 0 without CUDA or CuPy.
 """
@@ -88,6 +97,7 @@ import io
 import json
 import math
 import multiprocessing
+import re
 import signal
 import statistics
 import struct
@@ -150,53 +160,72 @@ def load_utils():
 
 # ------------------------------------------------------------------ input ---
 
-def pick_tensors(path, min_elems, max_elems):
-    """(name, numel) of the BF16 tensors to use, in file order."""
+def group_key(name, group):
+    """The unit a tensor is encoded in: itself, or its transformer block."""
+    m = re.match(r"^(.*?\.\d+)\.", name) if group == "block" else None
+    return m.group(1) if m else name
+
+
+def pick_tensors(path, min_elems, max_elems, group):
+    """[(key, [(name, numel), ...])]: the units to encode (a tensor each, or
+    a block's tensors in file order), whole units in file order up to
+    max_elems."""
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
         head = json.loads(f.read(n))
     entries = sorted(((k, v) for k, v in head.items() if k != "__metadata__"),
                      key=lambda kv: kv[1]["data_offsets"][0])
-    chosen, total = [], 0
-    other_dtype = small = left = 0
-    for i, (k, v) in enumerate(entries):
+    units = {}  # key -> [(name, numel)], in order of first appearance
+    other_dtype = small = 0
+    for k, v in entries:
         numel = math.prod(v["shape"])
         if v["dtype"] != "BF16":
             other_dtype += 1
-            continue
-        if numel < min_elems:
+        elif numel < min_elems:
             small += 1
+        else:
+            units.setdefault(group_key(k, group), []).append((k, numel))
+    chosen, total, left = [], 0, 0
+    for key, members in units.items():
+        numel = sum(m for _, m in members)
+        if left or (chosen and total + numel > max_elems):
+            left += len(members)
             continue
-        if chosen and total + numel > max_elems:
-            left = sum(1 for _, w in entries[i:]
-                       if w["dtype"] == "BF16" and math.prod(w["shape"]) >= min_elems)
-            break
-        chosen.append((k, numel))
+        chosen.append((key, members))
         total += numel
+    used = sum(len(m) for _, m in chosen)
     info("input %s: %d tensors; using %d BF16 tensors >= %d elements (%d elements); "
          "skipped %d of other dtypes, %d smaller, %d past --max-elements %d"
-         % (path, len(entries), len(chosen), min_elems, total, other_dtype, small,
+         % (path, len(entries), used, min_elems, total, other_dtype, small,
             left, max_elems))
     if not chosen:
         raise Fail("no BF16 tensor with >= %d elements in %s" % (min_elems, path))
+    sizes = [sum(m for _, m in members) for _, members in chosen]
+    info("--group %s: %d %s, one launch each, largest %d elements"
+         % (group, len(chosen), "groups by transformer block" if group == "block"
+            else "tensors each encoded on its own", max(sizes)))
     return chosen
 
 
 def load_tensors(path, chosen):
+    """[(key, parts, flat)]: each unit's 1-D BF16 tensors and their concatenation."""
     import torch
     from safetensors import safe_open
     out = []
     with safe_open(path, framework="pt") as f:
-        for name, numel in chosen:
-            t = f.get_tensor(name).reshape(-1).contiguous()
-            assert t.dtype == torch.bfloat16 and t.numel() == numel, name
-            out.append((name, t))
+        for key, members in chosen:
+            parts = []
+            for name, numel in members:
+                t = f.get_tensor(name).reshape(-1).contiguous()
+                assert t.dtype == torch.bfloat16 and t.numel() == numel, name
+                parts.append(t)
+            out.append((key, parts, torch.cat(parts) if len(parts) > 1 else parts[0]))
     return out
 
 
 # ----------------------------------------------------------------- encode ---
 
-_TENSORS = []  # (name, 1-D BF16 torch tensor); set before the pool forks
+_TENSORS = []  # (key, parts, flat) as load_tensors; set before the pool forks
 _UTILS = None
 
 
@@ -208,21 +237,22 @@ def _rebuild(exponent, sign_mantissa):
 
 
 def encode_one(job):
-    """Worker: one tensor through DFloat11's own encoder (a process each)."""
+    """Worker: one tensor or group through DFloat11's own encoder (a process each)."""
     i, verify = job
     import torch
     torch.set_num_threads(1)
-    name, w = _TENSORS[i]
+    name, parts, w = _TENSORS[i]
     U = _UTILS
     t0 = time.perf_counter()
     sink = io.StringIO()  # their code prints code tables, LUT dicts, ratios
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        # As compress_model does for one module's weight.
+        # As compress_model does for one module: get_codec(torch.cat(weights)),
+        # encode_weights(weights, ...); w is that concatenation.
         _codec, counter = U.get_codec(w)
         codec, _counter, table = U.get_32bit_codec(counter)
         luts = U.get_luts(table)
         encoded, sign_mantissa, output_positions, gaps, _split = U.encode_weights(
-            [w], codec, BYTES_PER_THREAD, THREADS_PER_BLOCK)
+            parts, codec, BYTES_PER_THREAD, THREADS_PER_BLOCK)
     sec = time.perf_counter() - t0
 
     # Copies: encode() returns np.frombuffer views (read-only), which would
@@ -270,6 +300,10 @@ def encode_one(job):
                 sec=sec, problems=problems, verified=verified, max_len=max_len)
 
 
+def units_word(group):
+    return "groups" if group == "block" else "tensors"
+
+
 def compressed_bytes(r):
     # encoded_exponent + sign_mantissa + output_positions (uint32) + gaps + luts
     return sum(r[k].nbytes for k in ("enc", "sm", "op", "gaps", "luts"))
@@ -281,13 +315,13 @@ def shared_mem(r):
     return THREADS_PER_BLOCK * 4 + 4 + int((op[1:] - op[:-1]).max()) * 2
 
 
-def encode_all(tensors, encode_only, deadline):
+def encode_all(tensors, encode_only, deadline, what):
     global _TENSORS, _UTILS
     _TENSORS = tensors
     _UTILS = load_utils()
-    smallest = min(range(len(tensors)), key=lambda i: tensors[i][1].numel())
+    smallest = min(range(len(tensors)), key=lambda i: tensors[i][2].numel())
     jobs = [(i, encode_only and i == smallest) for i in range(len(tensors))]
-    jobs.sort(key=lambda j: -tensors[j[0]][1].numel())  # largest first
+    jobs.sort(key=lambda j: -tensors[j[0]][2].numel())  # largest first
     nproc = max(1, min(os.cpu_count() or 1, len(jobs)))
     t0 = time.perf_counter()
     ctx = multiprocessing.get_context("fork")
@@ -304,9 +338,9 @@ def encode_all(tensors, encode_only, deadline):
     cb = sum(compressed_bytes(r) for r in results)
     parts = {k: sum(r[k].nbytes for r in results) for k in ("enc", "sm", "op", "gaps", "luts")}
     bits = cb * 8.0 / n
-    info("DFloat11 %s encoder (%s): %d tensors, %d elements in %.2f s wall on %d processes "
+    info("DFloat11 %s encoder (%s): %d %s, %d elements in %.2f s wall on %d processes "
          "(%.2f s of process time, %.2f us/element)"
-         % (dfl_version(), dfl_dir(), len(results), n, wall, nproc,
+         % (dfl_version(), dfl_dir(), len(results), what, n, wall, nproc,
             sum(r["sec"] for r in results), sum(r["sec"] for r in results) / n * 1e6))
     info("compressed %d bytes = encoded_exponent %d + sign_mantissa %d + output_positions %d "
          "+ gaps %d + luts %d" % (cb, parts["enc"], parts["sm"], parts["op"],
@@ -350,6 +384,7 @@ def ms_stats(ms):
 
 def gpu_phase(args, tensors, results, enc_stats, deadline, report):
     import torch
+    what = units_word(args.group)
     try:
         import cupy as cp
     except Exception as e:
@@ -392,7 +427,7 @@ def gpu_phase(args, tensors, results, enc_stats, deadline, report):
         raise Fail("K=%d copies need %.1f GiB, %.1f GiB free" % (K, need / 2**30, free / 2**30))
     base = []
     orig = []
-    for r, (name, w) in zip(results, tensors):
+    for r, (name, _parts, w) in zip(results, tensors):
         assert r["name"] == name
         base.append(dict(
             luts=torch.from_numpy(r["luts"]).to(dev),                    # uint8 (n_luts, 256)
@@ -412,7 +447,7 @@ def gpu_phase(args, tensors, results, enc_stats, deadline, report):
 
     # ---- the launches, exactly as decode_hook makes them.
     block = (THREADS_PER_BLOCK,)
-    jobs = []  # (grid, shared_mem, args, out slice, tensor index)
+    jobs = []  # (grid, shared_mem, args, out slice, unit index)
     for k in range(K):
         for t, r in enumerate(results):
             b = copies[k][t]
@@ -431,10 +466,10 @@ def gpu_phase(args, tensors, results, enc_stats, deadline, report):
     out_bytes = K * out_set
     grids = [j[0][0] for j in jobs[:T]]
     info("K=%d copies (output >= %d MiB: %d; compressed >= 4x L2: %d): %.1f MiB compressed "
-         "in device memory, %.1f MiB BF16 out, %d launches a repetition, grid %d..%d blocks "
-         "of %d threads, shared memory up to %d bytes"
+         "in device memory, %.1f MiB BF16 out, %d launches a repetition (group=%s), grid "
+         "%d..%d blocks of %d threads, shared memory up to %d bytes"
          % (K, args.min_mib, k_out, k_l2, K * cset / 2**20, out_bytes / 2**20, launches,
-            min(grids), max(grids), THREADS_PER_BLOCK, max_shm))
+            args.group, min(grids), max(grids), THREADS_PER_BLOCK, max_shm))
 
     ts = torch.cuda.Stream()
     cs = cp.cuda.ExternalStream(ts.cuda_stream)
@@ -488,7 +523,7 @@ def gpu_phase(args, tensors, results, enc_stats, deadline, report):
         poison(POISON_B)
         w_ms, w_host = time_reps(lambda: launch(jobs), 1)
         check(jobs, "second decode")
-        info("every output of %d launches equals its original tensor bit for bit "
+        info("every output of %d launches equals its original tensor(s) bit for bit "
              "(poisoned 0x%04x, then 0x%04x)" % (launches, POISON_A, POISON_B))
 
         # ---- the pre-fill: a spin kernel longer than enqueueing a repetition
@@ -542,8 +577,8 @@ def gpu_phase(args, tensors, results, enc_stats, deadline, report):
             statistics.median(d_host) * 1e3 / launches, nst["median_ms"],
             out_bytes / (nst["median_ms"] * 1e6)))
     print("dfl11  %.1f MiB BF16 out in %.3f ms (median of %d, %d launches): %.1f GB/s output; "
-          "bits/weight %.3f" % (mib, d["median_ms"], reps, launches, gbs,
-                                enc_stats["bits_per_weight"]), flush=True)
+          "bits/weight %.3f group=%s" % (mib, d["median_ms"], reps, launches, gbs,
+                                         enc_stats["bits_per_weight"], args.group), flush=True)
     print("copy   %.1f MiB d2d copy in %.3f ms (median): %.1f GB/s (read+write %.1f)"
           % (mib, c["median_ms"], cgbs, 2 * cgbs), flush=True)
     report.update(
@@ -560,14 +595,14 @@ def gpu_phase(args, tensors, results, enc_stats, deadline, report):
     if b_ms:
         bb = sum(2 * results[j[4]]["n"] for j in big_jobs)
         b = ms_stats(b_ms)
-        print("dfl11big %.1f MiB BF16 out in %.3f ms (median of %d, %d launches, tensors >= %d "
-              "elements): %.1f GB/s output" % (bb / 2**20, b["median_ms"], reps, len(big_jobs),
-                                               args.big_elements, bb / (b["median_ms"] * 1e6)),
-              flush=True)
+        print("dfl11big %.1f MiB BF16 out in %.3f ms (median of %d, %d launches, %s >= %d "
+              "elements): %.1f GB/s output group=%s"
+              % (bb / 2**20, b["median_ms"], reps, len(big_jobs), what, args.big_elements,
+                 bb / (b["median_ms"] * 1e6), args.group), flush=True)
         report["dfl11_big"] = dict(b, out_bytes=bb, launches=len(big_jobs),
                                    gbs=bb / (b["median_ms"] * 1e6))
     else:
-        info("no tensor has >= %d elements: no dfl11big line" % args.big_elements)
+        info("no %s has >= %d elements: no dfl11big line" % (what[:-1], args.big_elements))
 
     # ---- the same launches as one CUDA graph (last: a failure here is only noted)
     if deadline - elapsed() < 3.0:
@@ -586,8 +621,8 @@ def gpu_phase(args, tensors, results, enc_stats, deadline, report):
         gs = ms_stats(g_ms)
         ggbs = out_bytes / (gs["median_ms"] * 1e6)
         print("dfl11g %.1f MiB BF16 out in %.3f ms (median of %d, %d launches in one CUDA "
-              "graph): %.1f GB/s output" % (mib, gs["median_ms"], reps, launches, ggbs),
-              flush=True)
+              "graph): %.1f GB/s output group=%s" % (mib, gs["median_ms"], reps, launches, ggbs,
+                                                     args.group), flush=True)
         report["dfl11_graph"] = dict(gs, gbs=ggbs)
     except Fail:
         raise
@@ -599,7 +634,7 @@ def gpu_phase(args, tensors, results, enc_stats, deadline, report):
 
 def run(args, report):
     deadline = args.time_limit
-    chosen = pick_tensors(args.model, args.min_elements, args.max_elements)
+    chosen = pick_tensors(args.model, args.min_elements, args.max_elements, args.group)
     if not args.encode_only:
         # Before spending seconds on encoding: is there a GPU path at all?
         if importlib.util.find_spec("cupy") is None:
@@ -608,8 +643,12 @@ def run(args, report):
         if not torch.cuda.is_available():  # no CUDA context is created here
             raise Skip("torch sees no CUDA device")
     tensors = load_tensors(args.model, chosen)
-    results, enc_stats = encode_all(tensors, args.encode_only, deadline)
-    report.update(model=args.model, dfloat11=dfl_version(), tensors=len(results),
+    what = units_word(args.group)
+    results, enc_stats = encode_all(tensors, args.encode_only, deadline, what)
+    n_tensors = sum(len(parts) for _, parts, _w in tensors)
+    report.update(model=args.model, dfloat11=dfl_version(), tensors=n_tensors,
+                  group=args.group, units=len(results),
+                  largest_unit_elements=max(r["n"] for r in results),
                   **{k: v for k, v in enc_stats.items()})
     problems = ["%s: %s" % (r["name"], p) for r in results for p in r["problems"]]
     if args.encode_only:
@@ -618,13 +657,14 @@ def run(args, report):
             raise Fail("encoder output: " + "; ".join(problems[:4]))
         ok, sec, nsym = v[0]["verified"]
         info("dahuffman decoded %s's encoded_exponent (%d symbols) back to its exponents in "
-             "%.2f s; sign_mantissa + exponents rebuild the BF16 bits of all %d tensors; "
+             "%.2f s; sign_mantissa + exponents rebuild the BF16 bits of all %d %s; "
              "output_positions, gaps, luts shaped as the kernel reads them"
-             % (v[0]["name"], nsym, sec, len(results)))
+             % (v[0]["name"], nsym, sec, len(results), what))
         print("PASS dfloat11_ref encode-only: %d tensors, %d elements, bits/weight %.3f "
-              "(%.2f%% of BF16), encode %.2f s"
-              % (len(results), enc_stats["elements"], enc_stats["bits_per_weight"],
-                 enc_stats["ratio_percent"], enc_stats["encode_wall_s"]), flush=True)
+              "(%.2f%% of BF16), encode %.2f s, %d launch units, largest %d elements group=%s"
+              % (n_tensors, enc_stats["elements"], enc_stats["bits_per_weight"],
+                 enc_stats["ratio_percent"], enc_stats["encode_wall_s"], len(results),
+                 max(r["n"] for r in results), args.group), flush=True)
         return
     for p in problems[:4]:
         info("warning: encoder output " + p)
@@ -642,11 +682,15 @@ def main():
     ap.add_argument("--encode-only", action="store_true",
                     help="encode and check on the CPU only (no GPU)")
     ap.add_argument("--max-elements", type=int, default=16 << 20,
-                    help="encode at most this many elements (tensors in file order)")
+                    help="encode at most this many elements (whole tensors or groups "
+                    "in file order)")
+    ap.add_argument("--group", choices=("tensor", "block"), default="tensor",
+                    help="encode and launch per tensor, or per transformer block (all "
+                    "its tensors concatenated, as DFloat11's compress_model does)")
     ap.add_argument("--min-elements", type=int, default=4096,
                     help="smallest tensor used (DFloat11 compresses weight matrices)")
     ap.add_argument("--big-elements", type=int, default=1 << 20,
-                    help="the dfl11big line times only tensors with this many elements")
+                    help="the dfl11big line times only tensors (groups) with this many elements")
     ap.add_argument("--time-limit", type=float, default=50.0,
                     help="seconds for the whole run (checked between phases)")
     ap.add_argument("--json", help="write every number to this file")
