@@ -302,8 +302,12 @@ if want bench || want gpu_bench || want gpu_bench_max || want gpu_bench_ans_il |
     elif [ -d .whl ] && [ "$mode" = run ]; then
         rm -rf /tmp/site
         python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl >>"$OUT/bench.log" 2>&1
-        step dfloat11 75 bench.log env PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1 python3 kernels/dfloat11_ref.py \
-            "$bench_in" --min-mib $mib
+        # Per tensor (as its decode_hook runs an nn.Linear), and per
+        # transformer block (as its compress_model packs a model).
+        for g in tensor block; do
+            step "dfloat11_$g" 75 bench.log env PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1 python3 kernels/dfloat11_ref.py \
+                "$bench_in" --min-mib $mib --group $g
+        done
     else
         say "SKIP dfloat11: on the device only (carry .whl)"
     fi
