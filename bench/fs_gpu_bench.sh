@@ -35,9 +35,7 @@ trap cleanup EXIT
 mkdir -p "$W/store" "$MNT"
 name=$(basename "$BIG" .safetensors)
 if [ -n "${2:-}" ]; then
-    ln -s "$(realpath "$2")" "$W/store/$name.df11" 2>/dev/null || cp "$2" "$W/store/$name.df11"
-    # df11fs does not follow links out of the store: copy instead.
-    [ -L "$W/store/$name.df11" ] && { rm "$W/store/$name.df11"; cp "$2" "$W/store/$name.df11"; }
+    cp "$2" "$W/store/$name.df11" # a copy: df11fs follows no link out of its store
 else
     "$DF11" compress -q -o "$W/store/$name.df11" "$BIG" || { echo "FAIL fs_gpu_bench compress"; exit 1; }
 fi
@@ -55,6 +53,7 @@ mount_mode() {
         kill -0 "$PID" 2>/dev/null || { PID=""; return 1; }
         sleep 0.1
     done
+    kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID="" # not up in 10 s: no daemon left behind
     return 1
 }
 umount_mode() {
@@ -98,12 +97,12 @@ for mode in off on; do
 done
 for r in $(seq "$RUNS"); do
     drop
-    T[orig]+="$(read_once "$BIG" 0) "
+    if t=$(read_once "$BIG" 0); then T[orig]+="$t "; else fails=$((fails + 1)); fi
     for mode in off on; do
         [ "$mode" = on ] && [ $gpu_ok = 0 ] && continue
         drop
         mount_mode "$mode" || { echo "FAIL fs_gpu_bench gpu=$mode did not mount (run $r)"; fails=$((fails + 1)); continue; }
-        T[$mode]+="$(read_once "$MNT/$name.safetensors" 0) "
+        if t=$(read_once "$MNT/$name.safetensors" 0); then T[$mode]+="$t "; else fails=$((fails + 1)); fi
         umount_mode
     done
 done
@@ -114,9 +113,10 @@ row() {
         "$RUNS" "$(echo "${T[$1]}" | xargs)" "$(awk -v s="$size" -v t="$3" 'BEGIN {print s / t / 1e9}')"
 }
 o=$(med orig) f=$(med off)
-row orig "original file" "$o"
-row off "df11fs -o gpu=off" "$f"
-if [ $gpu_ok = 1 ] && [ -n "${T[on]:-}" ]; then
+# A mode none of whose reads succeeded has no row (and no division by zero).
+[ -n "$o" ] && row orig "original file" "$o"
+[ -n "$f" ] && row off "df11fs -o gpu=off" "$f"
+if [ $gpu_ok = 1 ] && [ -n "${T[on]:-}" ] && [ -n "$o" ] && [ -n "$f" ]; then
     g=$(med on)
     row on "df11fs -o gpu=on" "$g"
     awk -v f="$f" -v g="$g" -v o="$o" 'BEGIN {printf "fs   time gpu=on / gpu=off = %.2f; gpu=on / original file = %.2f\n", g / f, g / o}'

@@ -26,7 +26,9 @@
  * W..2W-1 after all of lanes 0..W-1 - then the mantissa steps and their
  * refills the same way, and each lane writes its element. The stream
  * position is team-uniform. A word at or past the stream's end reads as 0
- * and the chunk fails (pos ends != nw). Every element is written even then:
+ * and the chunk fails (pos ends != nw). Every element is written even then
+ * (a payload whose geometry is impossible writes nothing, but the host
+ * never launches those: df11_gpu_check_ans_il):
  * device mode copies the whole destination back for its checksum, and an
  * element a failed chunk left unwritten would be a read of uninitialised
  * memory (compute-sanitizer initcheck, on the H200, 2026-11-30). pos grows

@@ -1498,7 +1498,10 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
-    dataset ds[16];
+    /* 4 edge datasets, 3 of the first model, 2 of each of up to 3 more,
+     * 4 goldens. */
+    enum { MAX_DATASETS = 4 + 3 + 2 * 3 + 4 };
+    dataset ds[MAX_DATASETS];
     size_t nds = 0;
     char edge[300];
     snprintf(edge, sizeof edge, "%s/edge.safetensors", tmpdir);
@@ -1552,6 +1555,7 @@ int main(int argc, char **argv)
                                             {"golden_f32hi", "f32hi"}};
     const char *root = getenv("DF11_ROOT");
     for (size_t g = 0; g < sizeof golden / sizeof golden[0]; g++) {
+        if (nds >= MAX_DATASETS) break;
         ds[nds] = (dataset){.label = golden[g][0]};
         snprintf(ds[nds].df11, sizeof ds[nds].df11, "%s/tests/golden/%s.df11", root ? root : ".", golden[g][1]);
         if (access(ds[nds].df11, R_OK) == 0) nds++;

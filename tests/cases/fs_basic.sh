@@ -85,11 +85,12 @@ check "errors counted" [ "$(fs_stat_field "$M" errors)" -ge 1 ]
 # gpu=auto decodes on the CPU (faster through FUSE, doc/FS.md "GPU") and
 # says so in one line, GPU or not; a daemon using the GPU (gpu=on through
 # DF11FS_TEST_OPTS) says nothing of the kind.
-if [ "$(fs_stat_field "$M" gpu)" = on ]; then
-    check "gpu on: no CPU line" [ "$(grep -c 'decoding on the CPU' "$M.log")" = 0 ]
-else
-    check "gpu=auto: one log line, decoding on the CPU" [ "$(grep -c 'gpu=auto: decoding on the CPU' "$M.log")" = 1 ]
-fi
+case " ${DF11FS_TEST_OPTS:-} " in
+*gpu=on*) check "gpu=on: no CPU line" [ "$(grep -c 'decoding on the CPU' "$M.log")" = 0 ] ;;
+*gpu=off*) check "gpu=off: no auto line" [ "$(grep -c 'gpu=auto' "$M.log")" = 0 ] ;;
+*) check "gpu=auto: one log line, decoding on the CPU" [ "$(grep -c 'gpu=auto: decoding on the CPU' "$M.log")" = 1 ]
+   check "gpu=auto: the GPU is not used" [ "$(fs_stat_field "$M" gpu)" = off ] ;;
+esac
 check "unmount exits 0" fs_umount "$M"
 
 # --help lists every option with its default.
