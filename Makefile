@@ -11,7 +11,7 @@ CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?=
 # -fPIC: the same objects make libdf11.a and libdf11.so.
-override CFLAGS += -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -fPIC
+override CFLAGS += -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -fPIC $(KERNEL_DEFS)
 # codec/, kernels/ and the tests see the library's internals; fs/, tools/
 # and bench/ see one folder holding only the public header, so "only
 # codec/df11.h" is enforced by the compiler, not by convention.
@@ -34,7 +34,10 @@ ifeq ($(NO_CUDA),1)
 NVCC :=
 endif
 CUDA_ARCHS  ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
-NVCCFLAGS   ?= -O3 -std=c++17 $(CUDA_ARCHS) -Xcompiler -Wall,-Wextra,-Werror,-fPIC -Icodec -Ikernels
+# KERNEL_DEFS: -D switches of the kernels and their CPU model (e.g.
+# -DDF11_LANE_AHEAD=4, kernels/lane_decode.h), given to nvcc, the fake and cc.
+KERNEL_DEFS ?=
+NVCCFLAGS   ?= -O3 -std=c++17 $(CUDA_ARCHS) -Xcompiler -Wall,-Wextra,-Werror,-fPIC -Icodec -Ikernels $(KERNEL_DEFS)
 
 CODEC_SRC  := $(wildcard codec/common/*.c codec/compress/*.c codec/decompress/*.c)
 STORE_SRC  := $(wildcard store/*.c)
@@ -73,7 +76,7 @@ GPU_BENCH := $(BUILD)/bench/gpu_bench
 GPU_FAKE  := $(BUILD)/tests/gpu_diff_fake
 # bench.cu too: gpu_diff --ans-il-bench times the ANS_IL kernels with it.
 FAKE_OBJ  := $(BUILD)/kernels/fake/batch.o $(BUILD)/kernels/fake/fake_cuda.o $(BUILD)/kernels/fake/bench.o
-FAKE_CXXFLAGS = -std=c++17 $(OPT) -g -Wall -Wextra -Werror -fPIC -pthread -DDF11_FAKE_CUDA -Icodec -Ikernels \
+FAKE_CXXFLAGS = -std=c++17 $(OPT) -g -Wall -Wextra -Werror -fPIC -pthread -DDF11_FAKE_CUDA -Icodec -Ikernels $(KERNEL_DEFS) \
   $(filter -fsanitize% -fno-sanitize% -fno-omit-frame-pointer,$(CFLAGS))
 
 all: $(BUILD)/libdf11.a $(BUILD)/libdf11store.a $(BUILD)/$(SONAME) $(BUILD)/df11 $(BUILD)/df11fs $(TEST_BIN) $(TTOOL_BIN) $(BENCH_BIN) $(GPU_BENCH) $(GPU_FAKE)

@@ -27,6 +27,7 @@
 #include "df11.h"
 #include "decompress/gpu_codec.h"
 #include "decompress/reader.h"
+#include "lane_decode.h" /* DF11_LANE_AHEAD, to say which build this is */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +139,7 @@ int main(int argc, char **argv)
     }
     printf("# %s, %d SMs, %.1f GiB, peak memory bandwidth %.0f GB/s\n", info.name, info.sm_count,
            info.mem_bytes / 1073741824.0, info.mem_bw_gbs);
+    printf("# EXP16 lane reader: %d word(s) loaded ahead (DF11_LANE_AHEAD)\n", DF11_LANE_AHEAD);
 
     char dir[] = "/tmp/gpu_bench.XXXXXX", path[64];
     if (!mkdtemp(dir)) return 1;

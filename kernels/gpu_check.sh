@@ -38,7 +38,8 @@
 #   sanitizer  compute-sanitizer memcheck, racecheck, synccheck, initcheck
 #              over gpu_diff --gpu-only on the small inputs
 #   fs         the fs suite (tests/run fs_) with -o gpu=on, if /dev/fuse works
-#   bench      gpu_bench default and --max on >= 1 GiB of output (d2d against
+#   bench      gpu_bench default (also built with the lane reader 4 words
+#              ahead, d2d only) and --max on >= 1 GiB of output (d2d against
 #              a cudaMemcpy d2d of as many bytes, h2h against pinned copies,
 #              the CPU path), the ANS_IL kernels alone, DFloat11's own kernel
 #              on the same tensors (kernels/dfloat11_ref.py), and df11fs
@@ -110,6 +111,13 @@ prepare() {
     # become about 8), unpacked on the device into $W/bundle.
     local stage
     stage=$(mktemp -d)
+    # gpu_bench once more with the lane reader loading 4 words ahead
+    # (kernels/lane_decode.h), so one run times both readers.
+    rm -f $GB-a4/bench/gpu_bench
+    make -j2 BUILD=$GB-a4 CUDA_ARCHS="$SM90" KERNEL_DEFS=-DDF11_LANE_AHEAD=4 \
+        CFLAGS='-Wl,--disable-new-dtags,-rpath,\$$ORIGIN/../lib:\$$ORIGIN/../../lib' \
+        $GB-a4/bench/gpu_bench $GB-a4/tests/gpu_diff_fake >>/tmp/gpu_check_build.log 2>&1 ||
+        { tail -20 /tmp/gpu_check_build.log; echo "build (DF11_LANE_AHEAD=4) failed"; return 1; }
     rm -rf "$BUNDLE"
     mkdir -p "$stage/build/tests" "$stage/build/bench" "$stage/build/testtools" "$stage/lib" "$stage/bin" \
         "$BUNDLE/data"
@@ -118,6 +126,7 @@ prepare() {
         # Debug sections off (the symbol table stays, for backtraces): size.
         strip --strip-debug -o "$stage/build/$b" "$GB/$b"
     done
+    strip --strip-debug -o "$stage/build/bench/gpu_bench_a4" "$GB-a4/bench/gpu_bench"
     # Every library they load but glibc's and the C++ runtime's, which the
     # device image has newer (glibc 2.39 against our 2.36 symbols).
     for b in "${bins[@]}"; do ldd "$GB/$b"; done | awk '$3 ~ /^\// { print $3 }' | sort -u |
@@ -277,6 +286,8 @@ models=$slice_st:$minilm_st
 diff_bin=$BUILD_DIR/tests/gpu_diff
 [ "$mode" = dry ] && diff_bin=$GB/tests/gpu_diff_fake # the GPU checks on the CPU fake of CUDA
 want gpu_diff && step gpu_diff 150 gpu_diff.log env DF11_TEST_MODEL="$models" "$diff_bin"
+# Here only: the CPU model with the lane reader 4 words ahead (gpu_bench_a4's).
+[ "$mode" = dry ] && want gpu_diff && step gpu_diff_a4 150 gpu_diff.log env DF11_TEST_MODEL="$models" $GB-a4/tests/gpu_diff_fake
 if want gpu_big; then
     if [ "$mode" = run ]; then
         if [ -s "$tiled" ]; then
@@ -292,13 +303,16 @@ want sanitizer && step sanitizer 175 sanitizer.log env DF11_TEST_MODEL=/nonexist
     BUILD="$BUILD_DIR" DF11_ROOT="$ROOT" tests/cases/gpu_sanitizer.sh
 
 # --- throughput ---
-if want bench || want gpu_bench || want gpu_bench_max || want gpu_bench_ans_il || want dfloat11 || want fs_gpu_bench; then
+if want bench || want gpu_bench || want gpu_bench_a4 || want gpu_bench_max || want gpu_bench_ans_il || want dfloat11 || want fs_gpu_bench; then
     bench=$BUILD_DIR/bench/gpu_bench mib=1024 ilb=$BUILD_DIR/tests/gpu_diff
     # On the fake: the same flow, CPU timings (meaningless), little data.
     [ "$mode" = dry ] && bench=$GB/bench/gpu_bench_fake mib=8 ilb=$GB/tests/gpu_diff_fake
     bench_in=$slice_st
     [ -r "$bench_in" ] || bench_in=$MODEL
     want gpu_bench bench && step gpu_bench 60 bench.log "$bench" "$bench_in" $mib
+    # The same with the lane reader 4 words ahead; d2d is what differs.
+    [ -x "$bench"_a4 ] && want gpu_bench_a4 bench &&
+        step gpu_bench_a4 40 bench.log env GPU_BENCH_D2D_ONLY=1 "$bench"_a4 "$bench_in" $mib
     want gpu_bench_max bench && step gpu_bench_max 75 bench.log "$bench" --max "$bench_in" $mib
     want gpu_bench_ans_il bench && step gpu_bench_ans_il 45 bench.log env DF11_TEST_MODEL="$bench_in" "$ilb" --ans-il-bench $mib
     if ! want dfloat11 bench; then
@@ -406,7 +420,7 @@ say "== results ($((SECONDS - start)) s)"
 grep -h '^FAIL ' $logs 2>/dev/null | head -20 | tee -a "$summary"
 grep -h '^PASS gpu_sanitizer\|^SKIP gpu_sanitizer\|^FAIL gpu_sanitizer' "$OUT/sanitizer.log" 2>/dev/null | tee -a "$summary"
 grep -h '^# gpu=\|^PASS gpu_probe\|^FAIL gpu_probe' "$OUT/fs.log" 2>/dev/null | tee -a "$summary"
-grep -h '^# NVIDIA\|^# .*SMs\|^d2d\|^h2h\|^cpu\|^dfl11\|^copy\|^fs  \|^SKIP gpu_bench\|^SKIP dfloat11\|^SKIP fs_gpu' "$OUT/bench.log" 2>/dev/null | tee -a "$summary"
+grep -h '^# EXP16\|^# NVIDIA\|^# .*SMs\|^d2d\|^h2h\|^cpu\|^dfl11\|^copy\|^fs  \|^SKIP gpu_bench\|^SKIP dfloat11\|^SKIP fs_gpu' "$OUT/bench.log" 2>/dev/null | tee -a "$summary"
 for l in gpu_diff fs; do
     [ -f "$OUT/$l.log" ] && say "$l.log: $(grep -c '^PASS ' "$OUT/$l.log") PASS, $(grep -c '^FAIL ' "$OUT/$l.log") FAIL, $(grep -c '^SKIP ' "$OUT/$l.log") SKIP"
 done

@@ -21,10 +21,21 @@
 #define DF11_HD static inline
 #endif
 
+/* Words the reader loads ahead of need. 1 is what ran on the H200
+ * (2026-11-30: 381 GB/s, against 371 with none); one refill, a dozen
+ * symbols, hides far less than an L2 miss, which is where ncu found the
+ * kernel waiting. DF11_LANE_AHEAD=4 (make KERNEL_DEFS=-DDF11_LANE_AHEAD=4)
+ * hides about four times as much; kernels/gpu_check.sh builds and times
+ * both, so the next GPU session can decide. The bits read and the
+ * results are the same for any value. */
+#ifndef DF11_LANE_AHEAD
+#define DF11_LANE_AHEAD 1
+#endif
+
 typedef struct {
     const uint8_t *base; /* payload start, 4-byte aligned */
     uint64_t buf;        /* unread bits, left-aligned */
-    uint32_t nxt;        /* the word after buf's, loaded one refill ahead */
+    uint32_t ahead[DF11_LANE_AHEAD]; /* the words after buf's, in order */
     uint32_t word;       /* next word to load, in words from base */
     uint32_t lim;        /* words at index >= lim read as zero */
     uint32_t have;       /* valid bits in buf */
@@ -52,22 +63,29 @@ DF11_HD void df11_lane_init(df11_lane_reader *r, const uint8_t *base,
     r->lim = (payload_len + 3u) / 4u;
     r->word = start_bit / 32u;
     r->buf = (uint64_t)df11_lane_word(base, r->word, r->lim) << (32u + skip);
-    r->nxt = df11_lane_word(base, r->word + 1u, r->lim);
-    r->word += 2u;
+#ifdef __CUDA_ARCH__
+#pragma unroll
+#endif
+    for (uint32_t k = 0; k < DF11_LANE_AHEAD; k++) r->ahead[k] = df11_lane_word(base, r->word + 1u + k, r->lim);
+    r->word += 1u + DF11_LANE_AHEAD;
     r->have = 32u - skip;
     r->used = 0;
 }
 
 /* One symbol. lut[peek of 12 bits] = symbol | length << 8. A refill takes
- * the word loaded at the previous refill and starts loading the next one,
- * so a global load's latency is spent decoding the dozen symbols in
- * between, not waited for (the kernel's stalls on L1TEX loads, ncu on the
- * H200, 2026-11-30). */
+ * the oldest word loaded ahead and starts loading a new one, so a global
+ * load's latency is spent decoding the symbols in between, not waited for
+ * (the kernel's stalls on L1TEX loads, ncu on the H200, 2026-11-30). The
+ * shifts use constant indices only: the ring stays in registers. */
 DF11_HD uint32_t df11_lane_next(df11_lane_reader *r, const uint16_t *lut)
 {
     if (r->have < 12u) {
-        r->buf |= (uint64_t)r->nxt << (32u - r->have);
-        r->nxt = df11_lane_word(r->base, r->word, r->lim);
+        r->buf |= (uint64_t)r->ahead[0] << (32u - r->have);
+#ifdef __CUDA_ARCH__
+#pragma unroll
+#endif
+        for (uint32_t k = 0; k + 1u < DF11_LANE_AHEAD; k++) r->ahead[k] = r->ahead[k + 1u];
+        r->ahead[DF11_LANE_AHEAD - 1u] = df11_lane_word(r->base, r->word, r->lim);
         r->word++;
         r->have += 32u;
     }
