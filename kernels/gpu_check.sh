@@ -37,6 +37,7 @@
 #   gpu_big    gpu_diff --gpu-only on the tiled 1100 MiB file
 #   sanitizer  compute-sanitizer memcheck, racecheck, synccheck, initcheck
 #              over gpu_diff --gpu-only on the small inputs
+#   python     the Python package's GPU cases (df11.torch into cuda:0)
 #   fs         the fs suite (tests/run fs_) with -o gpu=on, if /dev/fuse works
 #   bench      gpu_bench default (also built with the lane reader 4 words
 #              ahead, d2d only) and --max on >= 1 GiB of output (d2d against
@@ -101,10 +102,10 @@ prepare() {
     # RPATH, not RUNPATH (--disable-new-dtags): the carried libraries find
     # each other too (libcurl's own dependencies), and nothing else on the
     # device (compute-sanitizer, python) sees them.
-    rm -f $GB/df11 $GB/df11fs $GB/testtools/fsx $GB/tests/gpu_diff $GB/bench/gpu_bench # relink: flags
+    rm -f $GB/df11 $GB/df11fs $GB/testtools/fsx $GB/tests/gpu_diff $GB/bench/gpu_bench $GB/libdf11.so.1 # relink: flags
     make -j2 BUILD=$GB CUDA_ARCHS="$SM90" \
         CFLAGS='-Wl,--disable-new-dtags,-rpath,\$$ORIGIN/../lib:\$$ORIGIN/../../lib' \
-        $GB/df11 $GB/df11fs $GB/testtools/fsx $GB/tests/gpu_diff $GB/bench/gpu_bench \
+        $GB/df11 $GB/df11fs $GB/testtools/fsx $GB/tests/gpu_diff $GB/bench/gpu_bench $GB/libdf11.so.1 \
         $GB/tests/gpu_diff_fake $GB/bench/gpu_bench_fake >/tmp/gpu_check_build.log 2>&1 ||
         { tail -20 /tmp/gpu_check_build.log; echo "build failed"; return 1; }
     # Programs, libraries and fusermount3 travel as one xz archive (21 MB
@@ -121,7 +122,7 @@ prepare() {
     rm -rf "$BUNDLE"
     mkdir -p "$stage/build/tests" "$stage/build/bench" "$stage/build/testtools" "$stage/lib" "$stage/bin" \
         "$BUNDLE/data"
-    local b bins=(df11 df11fs testtools/fsx tests/gpu_diff bench/gpu_bench)
+    local b bins=(df11 df11fs testtools/fsx tests/gpu_diff bench/gpu_bench libdf11.so.1)
     for b in "${bins[@]}"; do
         # Debug sections off (the symbol table stays, for backtraces): size.
         strip --strip-debug -o "$stage/build/$b" "$GB/$b"
@@ -209,7 +210,7 @@ step() {
 if [ "$mode" = dry ]; then
     say "== dry run (no device calls): $(head -1 "$BUNDLE/BUILD_INFO" 2>/dev/null)"
     ok=1
-    for b in df11 df11fs testtools/fsx tests/gpu_diff bench/gpu_bench; do
+    for b in df11 df11fs testtools/fsx tests/gpu_diff bench/gpu_bench libdf11.so.1; do
         b=$BUILD_DIR/$b
         [ -x "$b" ] || { say "FAIL bundle: $b missing (run --prepare)"; ok=0; continue; }
         # Only the bundle's libraries and glibc/C++ runtime ones may load.
@@ -301,6 +302,18 @@ if want gpu_big; then
 fi
 want sanitizer && step sanitizer 175 sanitizer.log env DF11_TEST_MODEL=/nonexistent GPU_SANITIZER_TIMEOUT=40 \
     BUILD="$BUILD_DIR" DF11_ROOT="$ROOT" tests/cases/gpu_sanitizer.sh
+
+# --- the Python route into GPU memory (python/tests/test_df11.py's GPU
+# cases: df11.torch.load_file and safe_open with device="cuda:0", against
+# safetensors reading the original) ---
+if want python; then
+    mkdir -p "$W/models" && ln -sf "$slice_st" "$W/models/gpt2-small-partial.bf16.safetensors"
+    py=python3
+    [ "$mode" = dry ] && py=$ROOT/.venv/bin/python # here: torch lives in the venv
+    step python 90 gpu_diff.log env DF11_LIBRARY="$BUILD_DIR/libdf11.so.1" DF11_MODELS="$W/models" \
+        DF11_CLI="$BUILD_DIR/df11" DF11_ROOT="$ROOT" DF11_ONLY=python:gpu PYTHONPATH="$ROOT/python" \
+        PYTHONUNBUFFERED=1 "$py" python/tests/test_df11.py "$W/pytest"
+fi
 
 # --- throughput ---
 if want bench || want gpu_bench || want gpu_bench_a4 || want gpu_bench_max || want gpu_bench_ans_il || want dfloat11 || want fs_gpu_bench; then
@@ -420,6 +433,7 @@ say "== results ($((SECONDS - start)) s)"
 grep -h '^FAIL ' $logs 2>/dev/null | head -20 | tee -a "$summary"
 grep -h '^PASS gpu_sanitizer\|^SKIP gpu_sanitizer\|^FAIL gpu_sanitizer' "$OUT/sanitizer.log" 2>/dev/null | tee -a "$summary"
 grep -h '^# gpu=\|^PASS gpu_probe\|^FAIL gpu_probe' "$OUT/fs.log" 2>/dev/null | tee -a "$summary"
+grep -h '^[A-Z]* python:' "$OUT/gpu_diff.log" 2>/dev/null | cut -c1-160 | tee -a "$summary"
 grep -h '^# EXP16\|^# NVIDIA\|^# .*SMs\|^d2d\|^h2h\|^cpu\|^dfl11\|^copy\|^fs  \|^SKIP gpu_bench\|^SKIP dfloat11\|^SKIP fs_gpu' "$OUT/bench.log" 2>/dev/null | tee -a "$summary"
 for l in gpu_diff fs; do
     [ -f "$OUT/$l.log" ] && say "$l.log: $(grep -c '^PASS ' "$OUT/$l.log") PASS, $(grep -c '^FAIL ' "$OUT/$l.log") FAIL, $(grep -c '^SKIP ' "$OUT/$l.log") SKIP"
