@@ -62,10 +62,32 @@ int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-double median(double *t, int n)
+/* Times reps passes of work() (which enqueues on b.st and returns its
+ * status; name says what it is when it fails), each between its own
+ * events; *sec is the median seconds of a pass. */
+template <typename Work>
+df11_status time_passes(Bench &b, int reps, Work work, const char *name, double *sec, char *why, size_t why_len)
 {
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+    if (reps < 1) reps = 1;
+    double *t = (double *)malloc((size_t)reps * sizeof *t);
+    if (!t) return DF11_E_NOMEM;
+    df11_status st = DF11_OK;
+    for (int r = 0; r < reps && st == DF11_OK; r++) {
+        float ms = 0;
+        if (!df11_ck(cudaEventRecord(b.t0, b.st), "cudaEventRecord", why, why_len) ||
+            !df11_ck(work(), name, why, why_len) ||
+            !df11_ck(cudaEventRecord(b.t1, b.st), "cudaEventRecord", why, why_len) ||
+            !df11_ck(cudaEventSynchronize(b.t1), "cudaEventSynchronize", why, why_len) ||
+            !df11_ck(cudaEventElapsedTime(&ms, b.t0, b.t1), "cudaEventElapsedTime", why, why_len))
+            st = DF11_E_GPU;
+        t[r] = ms / 1e3;
+    }
+    if (st == DF11_OK) {
+        qsort(t, (size_t)reps, sizeof *t, cmp_double);
+        *sec = reps % 2 ? t[reps / 2] : (t[reps / 2 - 1] + t[reps / 2]) / 2;
+    }
+    free(t);
+    return st;
 }
 
 } // namespace
@@ -116,10 +138,8 @@ extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t 
     const size_t lut_bytes = (tables->lut_count ? tables->lut_count : 1) * DF11_CUDA_LUT_ENTRIES * 2u;
     const size_t ans_bytes = (tables->ans_count ? tables->ans_count : 1) * sizeof(df11_cuda_ans_table);
     const size_t il_bytes = (tables->ans_il_count ? tables->ans_il_count : 1) * sizeof(df11_cuda_ans_il_table);
-    if (reps < 1) reps = 1;
-    double *times = (double *)malloc((size_t)reps * sizeof *times);
     df11_status st = DF11_E_NOMEM;
-    if (!hj || !hb || !hl || !hw || !hs || !herr || !out_off || !times) goto out;
+    if (!hj || !hb || !hl || !hw || !hs || !herr || !out_off) goto out;
     st = DF11_E_GPU;
     if (!df11_ck(cudaMallocHost((void **)&b.h_in, in_total), "cudaMallocHost", why, why_len) ||
         !df11_ck(cudaMalloc((void **)&b.d_in, in_total), "cudaMalloc", why, why_len) ||
@@ -205,19 +225,8 @@ extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t 
             goto out;
         }
     }
-    /* Each pass timed on its own (events around it), the median kept. */
-    for (int r = 0; r < reps; r++) {
-        float ms = 0;
-        if (!df11_ck(cudaEventRecord(b.t0, b.st), "cudaEventRecord", why, why_len) ||
-            !df11_ck(launch_all(b, (uint32_t)nblocks, (uint32_t)nlanes, (uint32_t)nilw, (uint32_t)nils), "launch", why, why_len) ||
-            !df11_ck(cudaEventRecord(b.t1, b.st), "cudaEventRecord", why, why_len) ||
-            !df11_ck(cudaEventSynchronize(b.t1), "cudaEventSynchronize", why, why_len) ||
-            !df11_ck(cudaEventElapsedTime(&ms, b.t0, b.t1), "cudaEventElapsedTime", why, why_len))
-            goto out;
-        times[r] = ms / 1e3;
-    }
-    *sec = median(times, reps);
-    st = DF11_OK;
+    st = time_passes(b, reps, [&] { return launch_all(b, (uint32_t)nblocks, (uint32_t)nlanes, (uint32_t)nilw, (uint32_t)nils); },
+                     "launch", sec, why, why_len);
 out:
     free(hj);
     free(hb);
@@ -226,7 +235,6 @@ out:
     free(hs);
     free(herr);
     free(out_off);
-    free(times);
     return st;
 }
 
@@ -262,30 +270,13 @@ extern "C" df11_status df11_cuda_bench_copy(size_t bytes, int reps, double *h2d_
 extern "C" df11_status df11_cuda_bench_d2d_copy(size_t bytes, int reps, double *sec, char *why, size_t why_len)
 {
     Bench b;
-    float ms = 0;
-    if (reps < 1) reps = 1;
-    double *times = (double *)malloc((size_t)reps * sizeof *times);
-    if (!times) return DF11_E_NOMEM;
-    df11_status st = DF11_E_GPU;
-    if (df11_ck(cudaMalloc((void **)&b.d_in, bytes), "cudaMalloc", why, why_len) &&
-        df11_ck(cudaMalloc((void **)&b.d_out, bytes), "cudaMalloc", why, why_len) &&
-        df11_ck(cudaStreamCreate(&b.st), "cudaStreamCreate", why, why_len) &&
-        df11_ck(cudaEventCreate(&b.t0), "cudaEventCreate", why, why_len) &&
-        df11_ck(cudaEventCreate(&b.t1), "cudaEventCreate", why, why_len) &&
-        df11_ck(cudaMemset(b.d_in, 0x5a, bytes), "cudaMemset", why, why_len) &&
-        df11_ck(cudaMemcpyAsync(b.d_out, b.d_in, bytes, cudaMemcpyDeviceToDevice, b.st), "cudaMemcpyAsync", why, why_len)) {
-        st = DF11_OK;
-        for (int r = 0; r < reps && st == DF11_OK; r++) {
-            if (!df11_ck(cudaEventRecord(b.t0, b.st), "cudaEventRecord", why, why_len) ||
-                !df11_ck(cudaMemcpyAsync(b.d_out, b.d_in, bytes, cudaMemcpyDeviceToDevice, b.st), "cudaMemcpyAsync", why, why_len) ||
-                !df11_ck(cudaEventRecord(b.t1, b.st), "cudaEventRecord", why, why_len) ||
-                !df11_ck(cudaEventSynchronize(b.t1), "cudaEventSynchronize", why, why_len) ||
-                !df11_ck(cudaEventElapsedTime(&ms, b.t0, b.t1), "cudaEventElapsedTime", why, why_len))
-                st = DF11_E_GPU;
-            times[r] = ms / 1e3;
-        }
-        if (st == DF11_OK) *sec = median(times, reps);
-    }
-    free(times);
-    return st;
+    CK(cudaMalloc((void **)&b.d_in, bytes));
+    CK(cudaMalloc((void **)&b.d_out, bytes));
+    CK(cudaStreamCreate(&b.st));
+    CK(cudaEventCreate(&b.t0));
+    CK(cudaEventCreate(&b.t1));
+    CK(cudaMemset(b.d_in, 0x5a, bytes));
+    CK(cudaMemcpyAsync(b.d_out, b.d_in, bytes, cudaMemcpyDeviceToDevice, b.st)); /* warm-up */
+    return time_passes(b, reps, [&] { return cudaMemcpyAsync(b.d_out, b.d_in, bytes, cudaMemcpyDeviceToDevice, b.st); },
+                       "cudaMemcpyAsync", sec, why, why_len);
 }
