@@ -58,6 +58,13 @@ MODEL=/work/shared/models/gpt2-small-partial.bf16.safetensors
 MINILM=$ROOT/.data/peers/minilm/model.safetensors
 SM90='-gencode arch=compute_90,code=sm_90'
 GB=build-gpucheck
+# RPATH, not RUNPATH (--disable-new-dtags): the carried libraries find
+# each other too (libcurl's own dependencies), and nothing else on the
+# device (compute-sanitizer, python) sees them.
+RPATH_CFLAGS='-Wl,--disable-new-dtags,-rpath,\$$ORIGIN/../lib:\$$ORIGIN/../../lib'
+# The libraries the device's own are used for (glibc's and the C++
+# runtime's, newer there: glibc 2.39 against our 2.36 symbols).
+SYSTEM_LIBS='/(libc|libm|libpthread|libdl|librt|libresolv|libstdc\+\+|libgcc_s)\.so'
 mode=run
 case "${1:-}" in
 --prepare) mode=prepare; shift ;;
@@ -99,12 +106,9 @@ EOF
 prepare() {
     echo "== building for sm_90 into $GB, bundling into $BUNDLE"
     grep -qx '/.gpucheck/' .git/info/exclude 2>/dev/null || echo '/.gpucheck/' >>.git/info/exclude
-    # RPATH, not RUNPATH (--disable-new-dtags): the carried libraries find
-    # each other too (libcurl's own dependencies), and nothing else on the
-    # device (compute-sanitizer, python) sees them.
     rm -f $GB/df11 $GB/df11fs $GB/testtools/fsx $GB/tests/gpu_diff $GB/bench/gpu_bench $GB/libdf11.so.1 # relink: flags
     make -j2 BUILD=$GB CUDA_ARCHS="$SM90" \
-        CFLAGS='-Wl,--disable-new-dtags,-rpath,\$$ORIGIN/../lib:\$$ORIGIN/../../lib' \
+        CFLAGS="$RPATH_CFLAGS" \
         $GB/df11 $GB/df11fs $GB/testtools/fsx $GB/tests/gpu_diff $GB/bench/gpu_bench $GB/libdf11.so.1 \
         $GB/tests/gpu_diff_fake $GB/bench/gpu_bench_fake >/tmp/gpu_check_build.log 2>&1 ||
         { tail -20 /tmp/gpu_check_build.log; echo "build failed"; return 1; }
@@ -116,7 +120,7 @@ prepare() {
     # (kernels/lane_decode.h), so one run times both readers.
     rm -f $GB-a4/bench/gpu_bench
     make -j2 BUILD=$GB-a4 CUDA_ARCHS="$SM90" KERNEL_DEFS=-DDF11_LANE_AHEAD=4 \
-        CFLAGS='-Wl,--disable-new-dtags,-rpath,\$$ORIGIN/../lib:\$$ORIGIN/../../lib' \
+        CFLAGS="$RPATH_CFLAGS" \
         $GB-a4/bench/gpu_bench $GB-a4/tests/gpu_diff_fake >>/tmp/gpu_check_build.log 2>&1 ||
         { tail -20 /tmp/gpu_check_build.log; echo "build (DF11_LANE_AHEAD=4) failed"; return 1; }
     rm -rf "$BUNDLE"
@@ -128,10 +132,9 @@ prepare() {
         strip --strip-debug -o "$stage/build/$b" "$GB/$b"
     done
     strip --strip-debug -o "$stage/build/bench/gpu_bench_a4" "$GB-a4/bench/gpu_bench"
-    # Every library they load but glibc's and the C++ runtime's, which the
-    # device image has newer (glibc 2.39 against our 2.36 symbols).
+    # Every library they load but the system's.
     for b in "${bins[@]}"; do ldd "$GB/$b"; done | awk '$3 ~ /^\// { print $3 }' | sort -u |
-        grep -vE '/(libc|libm|libpthread|libdl|librt|libresolv|libstdc\+\+|libgcc_s)\.so' |
+        grep -vE "$SYSTEM_LIBS" |
         while read -r lib; do cp -L "$lib" "$stage/lib/"; done
     cp /usr/bin/fusermount3 "$stage/bin/"
     tar -C "$stage" -cJf "$BUNDLE/bundle.tar.xz" build lib bin || return 1
@@ -215,7 +218,7 @@ if [ "$mode" = dry ]; then
         [ -x "$b" ] || { say "FAIL bundle: $b missing (run --prepare)"; ok=0; continue; }
         # Only the bundle's libraries and glibc/C++ runtime ones may load.
         bad=$(ldd "$b" | awk '$3 ~ /^\// { print $3 }' | xargs -r readlink -f | grep -v "^$W/bundle/lib/" |
-            grep -vE '/(libc|libm|libpthread|libdl|librt|libresolv|libstdc\+\+|libgcc_s)\.so')
+            grep -vE "$SYSTEM_LIBS")
         [ -z "$bad" ] || { say "FAIL bundle: $b loads $(echo $bad) from outside the bundle"; ok=0; }
         if ldd "$b" | grep -q 'not found'; then say "FAIL bundle: $b has unresolved libraries"; ok=0; fi
     done
@@ -282,6 +285,8 @@ export BUNDLE BUILD_DIR W slice_st tiled
 want data && [ "$mode" = run ] && step data 60 gpu_diff.log bash -c "$(declare -f restore); restore"
 models=$slice_st:$minilm_st
 [ -r "$slice_st" ] || models=/nonexistent
+# Where the Python and fs tests look for the GPT-2 file: the slice stands in.
+mkdir -p "$W/models" && ln -sf "$slice_st" "$W/models/gpt2-small-partial.bf16.safetensors"
 
 # --- correctness on the GPU ---
 diff_bin=$BUILD_DIR/tests/gpu_diff
@@ -307,7 +312,6 @@ want sanitizer && step sanitizer 175 sanitizer.log env DF11_TEST_MODEL=/nonexist
 # cases: df11.torch.load_file and safe_open with device="cuda:0", against
 # safetensors reading the original) ---
 if want python; then
-    mkdir -p "$W/models" && ln -sf "$slice_st" "$W/models/gpt2-small-partial.bf16.safetensors"
     py=python3
     [ "$mode" = dry ] && py=$ROOT/.venv/bin/python # here: torch lives in the venv
     step python 90 gpu_diff.log env DF11_LIBRARY="$BUILD_DIR/libdf11.so.1" DF11_MODELS="$W/models" \
@@ -412,9 +416,7 @@ if want fs; then
         say "SKIP fs: FUSE does not work here: $why"
     elif [ "$mode" = run ]; then
         [ -z "${FS_CASES:-}" ] && step fs_gpu_probe 45 fs.log bash -c "$(declare -f gpu_read_probe); gpu_read_probe"
-        # The suite's GPT-2 cases take the slice. One case at a time, each
-        # bounded, so that a hang names its case.
-        mkdir -p "$W/models" && ln -sf "$slice_st" "$W/models/gpt2-small-partial.bf16.safetensors"
+        # One case at a time, each bounded, so that a hang names its case.
         for c in tests/cases/fs_*.sh; do
             case $c in *fs_lib.sh) continue ;; esac
             [ -n "${FS_CASES:-}" ] && [[ " $FS_CASES " != *" $(basename "$c" .sh) "* ]] && continue

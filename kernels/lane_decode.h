@@ -5,8 +5,9 @@
  *
  * A lane is a run of MSB-first canonical codes starting at any bit of the
  * payload (FORMAT.md 5.2: lanes are packed bit after bit). The reader loads
- * aligned 32-bit words, one ahead of need; words at or past lim read as zero, so a lane that
- * runs over never reads outside its payload. Whether the lane was consistent
+ * aligned 32-bit words, DF11_LANE_AHEAD of them ahead of need; words at or
+ * past lim read as zero, so a lane that runs over never reads outside its
+ * payload. Whether the lane was consistent
  * is decided once at the end: the bits used must equal its stored length.
  */
 #ifndef DF11_LANE_DECODE_H
