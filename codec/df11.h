@@ -24,7 +24,7 @@ extern "C" {
 
 #define DF11_LIB_VERSION "1.0.0"
 #define DF11_FORMAT_MAJOR 1
-#define DF11_FORMAT_MINOR 3
+#define DF11_FORMAT_MINOR 4
 
 typedef enum {
     DF11_OK = 0,
@@ -260,8 +260,9 @@ typedef struct {
      * mantissa on interleaved lanes, format 1.2), smaller by about 0.7
      * points of the original, decoded at about half the speed; F32 chunks
      * the ANS_IL_LZ codec (the same for their upper halves, zstd-coded low
-     * byte planes, format 1.3) or EXP_LZ. Files that use them need a 1.2
-     * or 1.3 reader. */
+     * byte planes, format 1.3) or EXP_LZ. Since format 1.4 the ANS_IL
+     * lane states carry the signs of each lane's first elements (flag
+     * IL_SIGNS, FORMAT.md 10.1): such files need a 1.4 reader. */
     int level;
 } df11_encode_options;
 #define DF11_LEVEL_DEFAULT 0

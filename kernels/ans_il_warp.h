@@ -108,11 +108,14 @@ DF11_ILD uint32_t df11_il_word(const uint8_t *w, uint32_t o, uint32_t nw)
 }
 
 /* The payload's geometry: 0 when the payload is too short for its header
- * and sign plane or leaves an odd stream (FORMAT.md 10). */
-DF11_ILD int df11_il_geometry(uint32_t plen, uint32_t n, uint32_t *nl, uint32_t *nw)
+ * and sign plane or leaves an odd stream (FORMAT.md 10); *t: the elements
+ * whose signs the lane states carry (10.1, il_signs), 0 without. */
+DF11_ILD int df11_il_geometry(uint32_t plen, uint32_t n, uint32_t il_signs, uint32_t *nl, uint32_t *nw,
+                              uint32_t *t)
 {
     *nl = df11_ans_il_lanes(n);
-    const uint64_t head = 4ull * *nl, signs = ((uint64_t)n + 7u) / 8u;
+    *t = df11_ans_il_carried(n, *nl, il_signs != 0);
+    const uint64_t head = 4ull * *nl, signs = df11_ans_il_plane_bytes(n, *t);
     if (n == 0 || (uint64_t)plen < head + signs || ((plen - head - signs) & 1u)) return 0;
     *nw = (uint32_t)((plen - head - signs) / 2u);
     return 1;
@@ -130,17 +133,21 @@ DF11_ILD uint32_t df11_il_team(uint32_t nl) { return nl <= 16u ? 16u : 32u; }
  * back in state 2^16, the stream read to its last word), the same answer
  * in every thread of the team. Any lane count of the format up to 2W
  * works; nl = 1 chunks go to df11_il_serial instead (one thread). */
-DF11_ILD int df11_il_warp(const uint8_t *p, uint32_t plen, uint32_t n, const uint32_t *eslot,
-                          const uint8_t *ectx, const uint32_t *mslot, uint8_t *out, const uint32_t W)
+DF11_ILD int df11_il_warp(const uint8_t *p, uint32_t plen, uint32_t n, uint32_t il_signs,
+                          const uint32_t *eslot, const uint8_t *ectx, const uint32_t *mslot, uint8_t *out,
+                          const uint32_t W)
 {
     const uint32_t M = (1u << DF11_ANS_IL_BITS) - 1u;
-    uint32_t nl, nw;
-    if ((W != 16u && W != 32u) || !df11_il_geometry(plen, n, &nl, &nw) || nl > 2u * W) return 0;
+    uint32_t nl, nw, tc;
+    if ((W != 16u && W != 32u) || !df11_il_geometry(plen, n, il_signs, &nl, &nw, &tc) || nl > 2u * W)
+        return 0;
 #ifdef __CUDA_ARCH__
     const uint32_t il_base = W == 32u ? 0u : threadIdx.x & 16u;
     const uint32_t il_mask = W == 32u ? 0xFFFFFFFFu : 0xFFFFu << il_base;
 #endif
-    const uint8_t *w = p + 4u * nl, *sg = p + (plen - (uint32_t)(((uint64_t)n + 7u) / 8u));
+    /* sign bits of the carried elements (tc of them) are read from the
+     * lane states and set right at the end */
+    const uint8_t *w = p + 4u * nl, *sg = df11_ans_il_signs_at(p, plen, n, tc);
     IL_DECL(uint32_t, xa); /* lane t */
     IL_DECL(uint32_t, xb); /* lane t + W */
     IL_DECL(uint32_t, ea); /* exponent of the group's element, lane t */
@@ -220,21 +227,28 @@ DF11_ILD int df11_il_warp(const uint8_t *p, uint32_t plen, uint32_t n, const uin
         IL_END
         pos += IL_POPC(ma) + IL_POPC(mb);
     }
+    /* Every lane back in a state the encoder starts from; the signs that
+     * state holds go to the lane's first elements (each thread rewrites
+     * only elements it wrote itself). */
     IL_FOR_T
-        IL_BALLOT(bad, IL_T(xa) != DF11_ANS_LOW || IL_T(xb) != DF11_ANS_LOW);
+        const int oka = t >= nl || df11_ans_il_end_ok(IL_T(xa), df11_ans_il_held(tc, nl, t));
+        const int okb = t + W >= nl || df11_ans_il_end_ok(IL_T(xb), df11_ans_il_held(tc, nl, t + W));
+        if (t < nl) df11_ans_il_put_signs(out, tc, nl, t, IL_T(xa));
+        if (t + W < nl) df11_ans_il_put_signs(out, tc, nl, t + W, IL_T(xb));
+        IL_BALLOT(bad, !oka || !okb);
     IL_END
     return bad == 0 && pos == nw;
 }
 
 /* A one-lane chunk (n < 16384) by one thread: the same steps in a row,
  * tables through the read-only cache. Returns 1 when it decoded exactly. */
-DF11_ILD int df11_il_serial(const uint8_t *p, uint32_t plen, uint32_t n, const uint32_t *eslot,
-                            const uint8_t *ectx, const uint32_t *mslot, uint8_t *out)
+DF11_ILD int df11_il_serial(const uint8_t *p, uint32_t plen, uint32_t n, uint32_t il_signs,
+                            const uint32_t *eslot, const uint8_t *ectx, const uint32_t *mslot, uint8_t *out)
 {
     const uint32_t M = (1u << DF11_ANS_IL_BITS) - 1u;
-    uint32_t nl, nw;
-    if (!df11_il_geometry(plen, n, &nl, &nw) || nl != 1u) return 0;
-    const uint8_t *w = p + 4, *sg = p + (plen - (uint32_t)(((uint64_t)n + 7u) / 8u));
+    uint32_t nl, nw, tc;
+    if (!df11_il_geometry(plen, n, il_signs, &nl, &nw, &tc) || nl != 1u) return 0;
+    const uint8_t *w = p + 4, *sg = df11_ans_il_signs_at(p, plen, n, tc);
     uint32_t x = df11_il_rd32(p), pos = 0;
     if (x < DF11_ANS_LOW) return 0;
     for (uint32_t i = 0; i < n; i++) { /* every element written, as above */
@@ -246,7 +260,8 @@ DF11_ILD int df11_il_serial(const uint8_t *p, uint32_t plen, uint32_t n, const u
         if (x < DF11_ANS_LOW) x = x << 16 | df11_il_word(w, pos++, nw);
         df11_il_put(out, i, (uint32_t)(sg[i >> 3] >> (i & 7u) & 1u) << 15 | (ent & 0xFFu) << 7 | (ms & 0x7Fu));
     }
-    return x == DF11_ANS_LOW && pos == nw;
+    df11_ans_il_put_signs(out, tc, 1u, 0u, x);
+    return df11_ans_il_end_ok(x, tc) && pos == nw;
 }
 
 #undef IL_FOR_T

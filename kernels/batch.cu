@@ -377,6 +377,7 @@ void slot_fill(Slot &s, Call &c, size_t *next)
         d.payload_len = J.payload_len;
         d.n = J.n;
         d.lane_symbols = J.lane_symbols;
+        d.il_signs = J.il_signs;
         d.lut = (uint32_t)tab;
         for (uint32_t b = 0; b < nb; b++)
             s.h_blocks[s.nblocks + b] = df11_dev_block{(uint32_t)s.count, b * DF11_LANES_PER_BLOCK};

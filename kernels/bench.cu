@@ -168,7 +168,7 @@ extern "C" df11_status df11_cuda_bench_decode(const df11_cuda_job *jobs, size_t 
             size_t in_need = align16((size_t)jobs[j].payload_len + DF11_CUDA_SLACK);
             memset(b.h_in + in_off + jobs[j].payload_len, 0, in_need - jobs[j].payload_len);
             hj[j] = df11_dev_job{in_off, b.d_out + o, jobs[j].payload_len, jobs[j].n,
-                                 jobs[j].lane_symbols, jobs[j].table};
+                                 jobs[j].lane_symbols, jobs[j].table, jobs[j].il_signs};
             if (jobs[j].codec == DF11_CUDA_ANS) {
                 for (uint32_t k = 0; k < df11_ans_lanes(jobs[j].n); k++) hl[ln++] = df11_dev_block{(uint32_t)j, k};
             } else if (jobs[j].codec == DF11_CUDA_ANS_IL) {

@@ -53,8 +53,8 @@ df11_ans_il_warp_kernel(const uint8_t *__restrict__ in, const df11_dev_job *__re
     const uint32_t j = W == 32u || threadIdx.x < 16u ? it.job : it.lane0 - 1u;
     if (W == 16u && threadIdx.x >= 16u && it.lane0 == 0) return; /* no partner */
     const df11_dev_job job = jobs[j];
-    const int ok = df11_il_warp(in + job.in_off, job.payload_len, job.n, s_eslot, s_ectx, tab->mslot,
-                                job.out, W);
+    const int ok = df11_il_warp(in + job.in_off, job.payload_len, job.n, job.il_signs, s_eslot, s_ectx,
+                                tab->mslot, job.out, W);
     if (!ok && (threadIdx.x & (W - 1u)) == 0) atomicCAS(&errs[j], 0, 1);
 }
 
@@ -68,7 +68,8 @@ df11_ans_il_serial_kernel(const uint8_t *__restrict__ in, const df11_dev_job *__
     const df11_dev_block it = items[t];
     const df11_dev_job job = jobs[it.job];
     const df11_cuda_ans_il_table *tab = tabs + job.lut;
-    if (!df11_il_serial(in + job.in_off, job.payload_len, job.n, tab->eslot, tab->ectx, tab->mslot, job.out))
+    if (!df11_il_serial(in + job.in_off, job.payload_len, job.n, job.il_signs, tab->eslot, tab->ectx, tab->mslot,
+                        job.out))
         atomicCAS(&errs[it.job], 0, 1);
 }
 

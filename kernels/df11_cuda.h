@@ -72,6 +72,7 @@ typedef struct {
     uint32_t table;        /* EXP16: index into luts; ANS: into ans; ANS_IL: into ans_il */
     uint32_t codec;        /* DF11_CUDA_EXP16, DF11_CUDA_ANS or DF11_CUDA_ANS_IL */
     void *dst;             /* n*2 bytes; host or device memory per mode */
+    uint32_t il_signs;     /* ANS_IL: the file has flag IL_SIGNS (FORMAT.md 10.1) */
 } df11_cuda_job;
 
 /* Callbacks into the codec. j indexes the job array of the call. */

@@ -32,6 +32,7 @@ struct df11_dev_job {
     uint32_t n;
     uint32_t lane_symbols;
     uint32_t lut;          /* EXP16: LUT index; ANS, ANS_IL: table index */
+    uint32_t il_signs;     /* ANS_IL: lane states carry signs (FORMAT.md 10.1) */
 };
 
 /* EXP16: one block's lanes; ANS: one thread's lane (lane0 is the lane);

@@ -333,7 +333,7 @@ cudaError_t df11_ans_il_launch(const uint8_t *in, const df11_dev_job *jobs, cons
         const df11_cuda_ans_il_table *tab = tabs + jobs[it.job].lut; /* the block's table */
         if (b >= nwarps) {
             const df11_dev_job job = jobs[it.job];
-            if (!df11_il_serial(in + job.in_off, job.payload_len, job.n, tab->eslot, tab->ectx, tab->mslot, job.out))
+            if (!df11_il_serial(in + job.in_off, job.payload_len, job.n, job.il_signs, tab->eslot, tab->ectx, tab->mslot, job.out))
                 report(errs, it.job, 1);
             continue;
         }
@@ -342,7 +342,7 @@ cudaError_t df11_ans_il_launch(const uint8_t *in, const df11_dev_job *jobs, cons
             if (half && it.lane0 == 0) break;
             const uint32_t j = half ? it.lane0 - 1u : it.job;
             const df11_dev_job job = jobs[j];
-            if (!df11_il_warp(in + job.in_off, job.payload_len, job.n, tab->eslot, tab->ectx, tab->mslot, job.out, W))
+            if (!df11_il_warp(in + job.in_off, job.payload_len, job.n, job.il_signs, tab->eslot, tab->ectx, tab->mslot, job.out, W))
                 report(errs, j, 1);
         }
     }

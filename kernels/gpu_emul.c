@@ -63,8 +63,8 @@ static df11_status emul_ans_il(const uint8_t *p, const df11_cuda_job *J, const d
                                char *msg, size_t msg_len)
 {
     const int ok = df11_ans_il_lanes(J->n) == 1
-                       ? df11_il_serial(p, J->payload_len, J->n, t->eslot, t->ectx, t->mslot, J->dst)
-                       : df11_il_warp(p, J->payload_len, J->n, t->eslot, t->ectx, t->mslot, J->dst,
+                       ? df11_il_serial(p, J->payload_len, J->n, J->il_signs, t->eslot, t->ectx, t->mslot, J->dst)
+                       : df11_il_warp(p, J->payload_len, J->n, J->il_signs, t->eslot, t->ectx, t->mslot, J->dst,
                                       df11_il_team(df11_ans_il_lanes(J->n)));
     if (ok) return DF11_OK;
     snprintf(msg, msg_len, "ANS_IL chunk does not decode to its declared length");

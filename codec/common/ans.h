@@ -179,19 +179,76 @@ DF11_ANS_FN uint32_t df11_ans_il_step(uint32_t x, uint32_t ent, unsigned fshift,
     return ((ent >> fshift) & 0xFFFu) * (x >> DF11_ANS_IL_BITS) + ((ent >> bshift) & 0xFFFu);
 }
 
+/* ---- Signs in the lane states (FORMAT.md 10.1, format 1.4, flag IL_SIGNS)
+ *
+ * A lane's encoder starts in state 2^16 + b instead of 2^16, and b holds
+ * the signs of the lane's first elements: bit j is the sign of element
+ * k + j*nl of lane k, for the lane's elements among the chunk's first
+ * t = df11_ans_il_carried(n, nl, 1) (16 per lane when the chunk has that
+ * many). The decoder ends in that state, so the 16 bits that every lane's
+ * stored state wasted now hold data, and the sign plane starts at element
+ * t. A decoder reads element i's sign bit at sg[i / 8] where sg =
+ * df11_ans_il_signs_at(...): for i < t those bytes are part of the lane
+ * states or the stream (never outside the payload), and the element is
+ * corrected from the final state afterwards (df11_ans_il_put_signs). */
+#define DF11_ANS_IL_HELD 16u
+
+/* Elements whose signs the states carry: 0 without the flag. */
+DF11_ANS_FN uint32_t df11_ans_il_carried(uint32_t n, uint32_t nl, int signs)
+{
+    uint64_t t = (uint64_t)DF11_ANS_IL_HELD * nl;
+    return !signs ? 0u : t < n ? (uint32_t)t : n;
+}
+/* Of those, the ones on lane k: bits of its final state above 2^16. */
+DF11_ANS_FN uint32_t df11_ans_il_held(uint32_t t, uint32_t nl, uint32_t k)
+{
+    return k < t ? (t - k + nl - 1u) / nl : 0u;
+}
+/* Bytes of the stored sign plane: elements t .. n-1. */
+DF11_ANS_FN uint64_t df11_ans_il_plane_bytes(uint32_t n, uint32_t t)
+{
+    return ((uint64_t)n - t + 7u) / 8u;
+}
+/* Where element i's sign bit is read, sg[i >> 3] >> (i & 7): the plane
+ * ends the payload (p, len), and its first bit is element t's. t is a
+ * multiple of 8 unless t == n (then the plane is empty); reads for i < t
+ * stay inside the lane states, which are at least ceil(t / 8) bytes. */
+DF11_ANS_FN const uint8_t *df11_ans_il_signs_at(const uint8_t *p, uint64_t len, uint32_t n, uint32_t t)
+{
+    return p + len - df11_ans_il_plane_bytes(n, t) - ((uint64_t)t + 7u) / 8u;
+}
+/* Whether lane k's final state x is one the encoder could start from:
+ * 2^16 + b with b below 2^held. */
+DF11_ANS_FN int df11_ans_il_end_ok(uint32_t x, uint32_t held)
+{
+    return x >= DF11_ANS_LOW && ((x - DF11_ANS_LOW) >> held) == 0u;
+}
+/* Sets the sign of lane k's carried elements in dst (2n bytes, any
+ * alignment) from its final state x. */
+DF11_ANS_FN void df11_ans_il_put_signs(uint8_t *dst, uint32_t t, uint32_t nl, uint32_t k, uint32_t x)
+{
+    uint32_t held = df11_ans_il_held(t, nl, k), b = x - DF11_ANS_LOW;
+    for (uint32_t j = 0; j < held; j++) {
+        uint64_t i = k + (uint64_t)j * nl;
+        dst[2 * i + 1] = (uint8_t)((dst[2 * i + 1] & 0x7Fu) | (b >> j & 1u) << 7);
+    }
+}
+
 /* The reference decoder of an ANS_IL payload of len bytes holding n
- * elements, into dst (2n bytes, any alignment), sign plane included.
- * Reads nothing outside the payload. Returns 0, or 1 when the payload is
- * malformed (too short, a lane not back in state 2^16, words left over or
+ * elements, into dst (2n bytes, any alignment), sign plane included;
+ * signs: the file has flag IL_SIGNS (10.1). Reads nothing outside the
+ * payload. Returns 0, or 1 when the payload is malformed (too short, a
+ * lane not back in a state the encoder starts from, words left over or
  * missing); the fast decoders must agree with it on every input. */
 DF11_ANS_FN int df11_ans_il_decode_ref(const uint8_t *p, uint64_t len, uint32_t n,
                                        const uint32_t *eslot, const uint32_t *mslot,
-                                       const uint8_t *ctx, uint8_t *dst)
+                                       const uint8_t *ctx, int signs, uint8_t *dst)
 {
     uint32_t nl = df11_ans_il_lanes(n), x[DF11_ANS_IL_MAX_LANES], ev[DF11_ANS_IL_MAX_LANES];
-    uint64_t head = 4ull * nl, sign = ((uint64_t)n + 7) / 8;
+    uint32_t t = df11_ans_il_carried(n, nl, signs);
+    uint64_t head = 4ull * nl, sign = df11_ans_il_plane_bytes(n, t);
     if (len < head + sign || (len - head - sign) % 2) return 1;
-    const uint8_t *w = p + head, *sg = p + len - sign;
+    const uint8_t *w = p + head, *sg = df11_ans_il_signs_at(p, len, n, t);
     uint64_t nw = (len - head - sign) / 2, pos = 0;
     int bad = 0;
     for (uint32_t k = 0; k < nl; k++) {
@@ -226,7 +283,10 @@ DF11_ANS_FN int df11_ans_il_decode_ref(const uint8_t *p, uint64_t len, uint32_t 
             dst[2 * i + 1] = (uint8_t)(v >> 8);
         }
     }
-    for (uint32_t k = 0; k < nl; k++) bad |= x[k] != DF11_ANS_LOW;
+    for (uint32_t k = 0; k < nl; k++) {
+        bad |= !df11_ans_il_end_ok(x[k], df11_ans_il_held(t, nl, k));
+        df11_ans_il_put_signs(dst, t, nl, k, x[k]);
+    }
     return bad || pos != nw;
 }
 

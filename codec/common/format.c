@@ -105,6 +105,7 @@ const char *df11_fmt_feature_name(uint32_t flags, char buf[16])
     if (flags & DF11_FMT_FLAG_ANS) return "ANS";
     if (flags & DF11_FMT_FLAG_ANS_IL) return "ANS_IL";
     if (flags & DF11_FMT_FLAG_EXP_LZ) return "EXP_LZ";
+    if (flags & DF11_FMT_FLAG_IL_SIGNS) return "IL_SIGNS";
     for (unsigned b = 0; b < 32; b++)
         if (flags >> b & 1) {
             snprintf(buf, 16, "bit %u", b);

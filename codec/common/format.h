@@ -15,19 +15,26 @@
 #define DF11_FMT_SEGMENT_BYTES 160u
 #define DF11_FMT_CHUNK_BYTES 24u
 
-/* Format 1.1 to 1.3 (FORMAT.md 8): header flag bits are required features. A
+/* Format 1.1 to 1.4 (FORMAT.md 8): header flag bits are required features. A
  * file sets a bit only when it uses the feature; a reader that meets a bit
  * it does not know reports DF11_E_VERSION naming it. */
 #define DF11_FMT_FLAG_EXP_HI 0x1u /* chunk codec 4: EXP32 chunk, low halves zero */
 #define DF11_FMT_FLAG_ANS 0x2u    /* chunk codec 3, the table and model area */
 #define DF11_FMT_FLAG_ANS_IL 0x4u /* 1.2: chunk codec 5, the table and model area */
 #define DF11_FMT_FLAG_EXP_LZ 0x8u /* 1.3: chunk codecs 6 and 7, EXP32 with zstd-coded low planes */
-#define DF11_FMT_KNOWN_FLAGS (DF11_FMT_FLAG_EXP_HI | DF11_FMT_FLAG_ANS | DF11_FMT_FLAG_ANS_IL | DF11_FMT_FLAG_EXP_LZ)
+#define DF11_FMT_FLAG_IL_SIGNS 0x10u /* 1.4: ANS_IL lane states carry signs (10.1); needs ANS_IL */
+#define DF11_FMT_KNOWN_FLAGS                                                                     \
+    (DF11_FMT_FLAG_EXP_HI | DF11_FMT_FLAG_ANS | DF11_FMT_FLAG_ANS_IL | DF11_FMT_FLAG_EXP_LZ |    \
+     DF11_FMT_FLAG_IL_SIGNS)
 /* The minor version a file with these flags says (FORMAT.md 8): the one
  * that defined the newest feature it uses; 0 (a 1.0 file) for none. */
 static inline uint16_t df11_fmt_minor_of(uint32_t flags)
 {
-    return flags & DF11_FMT_FLAG_EXP_LZ ? 3 : flags & DF11_FMT_FLAG_ANS_IL ? 2 : flags ? 1 : 0;
+    return flags & DF11_FMT_FLAG_IL_SIGNS ? 4
+           : flags & DF11_FMT_FLAG_EXP_LZ ? 3
+           : flags & DF11_FMT_FLAG_ANS_IL ? 2
+           : flags                        ? 1
+                                          : 0;
 }
 /* "EXP_HI" etc. for the lowest bit set in flags; "bit N" for unknown ones. */
 const char *df11_fmt_feature_name(uint32_t flags, char buf[16]);

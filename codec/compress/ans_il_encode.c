@@ -189,24 +189,31 @@ static T_AVX512 uint32_t z_groups_any(uint32_t nl, const uint8_t *src, uint32_t 
 }
 #endif
 
-size_t df11_ans_il_encode(const uint8_t *src, uint32_t n, const df11_ans_enc *m, uint8_t *out,
-                          size_t cap)
+size_t df11_ans_il_encode(const uint8_t *src, uint32_t n, const df11_ans_enc *m, bool signs,
+                          uint8_t *out, size_t cap)
 {
-    return df11_ans_il_encode_at(src, n, m, out, cap, df11_ans_simd_level());
+    return df11_ans_il_encode_at(src, n, m, signs, out, cap, df11_ans_simd_level());
 }
 
-size_t df11_ans_il_encode_at(const uint8_t *src, uint32_t n, const df11_ans_enc *m, uint8_t *out,
-                             size_t cap, int level)
+size_t df11_ans_il_encode_at(const uint8_t *src, uint32_t n, const df11_ans_enc *m, bool signs,
+                             uint8_t *out, size_t cap, int level)
 {
-    uint32_t nl = df11_ans_il_lanes(n);
-    size_t head = 4 * (size_t)nl, sign = df11_ans_sign_bytes(n);
+    uint32_t nl = df11_ans_il_lanes(n), carried = df11_ans_il_carried(n, nl, signs);
+    size_t head = 4 * (size_t)nl, sign = (size_t)df11_ans_il_plane_bytes(n, carried);
     if (head + sign > cap) return 0;
     /* the words are staged in [w, end), which ends where the sign plane
      * could still follow them; lo is where they start in the payload */
     uint8_t *lo = out + head, *end = lo + ((cap - head - sign) & ~(size_t)1), *w = end;
     uint32_t x[DF11_ANS_IL_MAX_LANES];
     const df11_ans_sym *es[DF11_ANS_IL_MAX_LANES];
-    for (uint32_t k = 0; k < nl; k++) x[k] = DF11_ANS_LOW;
+    /* the decoder ends in these states: with IL_SIGNS (FORMAT.md 10.1)
+     * they hold the signs of each lane's first elements, which the plane
+     * then leaves out */
+    for (uint32_t k = 0; k < nl; k++) {
+        uint32_t b = 0, held = df11_ans_il_held(carried, nl, k);
+        for (uint32_t j = 0; j < held; j++) b |= (uint32_t)(src[2 * ((size_t)k + (size_t)j * nl) + 1] >> 7) << j;
+        x[k] = DF11_ANS_LOW + b;
+    }
     uint32_t bad = 0;
     bool full = false;
     if (n) {
@@ -239,6 +246,6 @@ size_t df11_ans_il_encode_at(const uint8_t *src, uint32_t n, const df11_ans_enc 
     memmove(lo, w, nb);
     /* the encoder's final states are the decoder's initial ones */
     for (uint32_t k = 0; k < nl; k++) df11_wr32(out + 4 * (size_t)k, x[k]);
-    df11_ans_sign_plane(src, n, lo + nb);
+    df11_ans_sign_plane(src + 2 * (size_t)carried, n - carried, lo + nb);
     return head + nb + sign;
 }

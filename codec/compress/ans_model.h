@@ -84,18 +84,19 @@ void df11_ans_enc_build(const df11_ans_book *b, uint32_t mi, df11_ans_enc *out);
  * or 0 when an element's symbol has no frequency or it does not fit. */
 size_t df11_ans_encode(const uint8_t *src, uint32_t n, const df11_ans_enc *m, uint8_t *out,
                        size_t cap, uint16_t *tmp);
-/* Encodes n elements of src as an ANS_IL payload (FORMAT.md 10) into out
+/* Encodes n elements of src as an ANS_IL payload (FORMAT.md 10; signs:
+ * the lane states carry signs, 10.1, for files with flag IL_SIGNS) into out
  * (capacity cap), with a model whose tables all have P = 12 and no
  * frequency 2^12. The words are staged at the end of out itself, so it
  * needs no scratch buffer. Returns the payload size, or 0 when an element's symbol has no
  * frequency or it does not fit. */
-size_t df11_ans_il_encode(const uint8_t *src, uint32_t n, const df11_ans_enc *m, uint8_t *out,
-                          size_t cap);
+size_t df11_ans_il_encode(const uint8_t *src, uint32_t n, const df11_ans_enc *m, bool signs,
+                          uint8_t *out, size_t cap);
 /* The same at a SIMD level of df11_ans_simd_level's (2: the AVX-512
  * path, below 2 the scalar one), at most the CPU's (df11_ans_simd_force
  * says which), for tests: every level writes the same bytes. */
-size_t df11_ans_il_encode_at(const uint8_t *src, uint32_t n, const df11_ans_enc *m, uint8_t *out,
-                             size_t cap, int level);
+size_t df11_ans_il_encode_at(const uint8_t *src, uint32_t n, const df11_ans_enc *m, bool signs,
+                             uint8_t *out, size_t cap, int level);
 /* The sign plane of n elements (FORMAT.md 9): (n + 7) / 8 bytes at sg. */
 void df11_ans_sign_plane(const uint8_t *src, uint32_t n, uint8_t *sg);
 /* After pass 1: the book of a file with nseg segments. freq: exponent

@@ -87,6 +87,9 @@ typedef struct {
     /* --max: which one, CODEC_ANS_IL (FORMAT.md 10) or, through the
      * DF11_ANS_CODEC=3 test hook (ans_codec_of), CODEC_ANS (9) */
     uint8_t ans_codec;
+    /* ANS_IL lane states carry signs (FORMAT.md 10.1, flag IL_SIGNS);
+     * false only through the DF11_ANS_CODEC=5 test hook */
+    bool il_signs;
     /* --max: the segment in progress' joint histogram; per segment the
      * most common exponent and (large ones) eight context histograms; the
      * context histograms of all EXP16 segments; the tables chosen. */
@@ -419,10 +422,10 @@ static size_t ans_chunk(encoder *e, uint64_t i, unsigned worker, const uint8_t *
         uint32_t n = j->length / 4;
         uint8_t *hi = e->hi_tmp[worker];
         for (uint32_t k = 0; k < n; k++) memcpy(hi + 2 * (size_t)k, src + 4 * (size_t)k + 2, 2);
-        size_t a = df11_ans_il_encode(hi, n, m, out + 4, cap - 4);
+        size_t a = df11_ans_il_encode(hi, n, m, e->il_signs, out + 4, cap - 4);
         return a ? lz_payload(e, worker, src, n, a, hi, out, cap, e->lz_effort[i] ? e->lz_effort[i] : LZ_FAST) : 0;
     }
-    if (e->ans_codec == CODEC_ANS_IL) return df11_ans_il_encode(src, j->length / 2, m, out, cap);
+    if (e->ans_codec == CODEC_ANS_IL) return df11_ans_il_encode(src, j->length / 2, m, e->il_signs, out, cap);
     return df11_ans_encode(src, j->length / 2, m, out, cap, e->ans_tmp[worker]);
 }
 
@@ -832,6 +835,7 @@ static df11_status index_and_header(encoder *e, const uint8_t sha[32], uint64_t 
 {
     uint32_t flags = 0;
     for (uint64_t i = 0; i < e->njobs; i++) flags |= df11_fmt_codec_flags(e->chunks[i].codec);
+    if ((flags & DF11_FMT_FLAG_ANS_IL) && e->il_signs) flags |= DF11_FMT_FLAG_IL_SIGNS;
     /* tables only travel in files that use them */
     const df11_ans_book *book = flags & DF11_FMT_FLAGS_MODELS ? &e->book : NULL;
     df11_status s = df11_index_build(&e->plan, e->first_chunk, (const uint8_t(*)[256])e->len, e->chunks,
@@ -951,7 +955,8 @@ static df11_status encode(encoder *e, unsigned threads)
  * --max then writes ANS (codec 3, flag ANS, format 1.1) with 14-bit
  * exponent tables, byte for byte as this encoder did before ANS_IL, so
  * the tests of the ANS decoders, which 1.1 files keep needing, still
- * have files to read. */
+ * have files to read. DF11_ANS_CODEC=5 likewise writes ANS_IL without
+ * signs in the lane states, as format 1.2 and 1.3 files have it. */
 static uint8_t ans_codec_of(void)
 {
     const char *v = getenv("DF11_ANS_CODEC");
@@ -982,6 +987,10 @@ df11_status df11_encode_fd(int in_fd, const char *in_name, int out_fd, const cha
     if (opts) e.o = *opts;
     e.max = e.o.level >= DF11_LEVEL_MAX;
     e.ans_codec = ans_codec_of();
+    {
+        const char *v = getenv("DF11_ANS_CODEC");
+        e.il_signs = !(v && strcmp(v, "5") == 0);
+    }
     if (e.o.chunk_log2 < DF11_CHUNK_LOG2_MIN || e.o.chunk_log2 > DF11_CHUNK_LOG2_MAX)
         return df11_fail(err, DF11_E_ARG, "%s: chunk_log2 %u out of range", out_name, e.o.chunk_log2);
     unsigned threads = e.o.threads > 0 ? (unsigned)e.o.threads : df11_default_threads();

@@ -45,9 +45,10 @@
 
 
 
-void df11_ans_il_dtable_build(const df11_fmt_table *tables, const df11_fmt_model *m,
+void df11_ans_il_dtable_build(const df11_fmt_table *tables, const df11_fmt_model *m, bool signs,
                               df11_ans_il_dtable *t)
 {
+    t->signs = signs;
     const uint16_t *mfreq[DF11_ANS_CONTEXTS];
     for (unsigned c = 0; c < DF11_ANS_CONTEXTS; c++) mfreq[c] = tables[m->mant_table[c]].freq;
     /* the same entries as ans.h's builder, sixteen per store: a tensor of
@@ -65,7 +66,8 @@ const df11_ans_il_dtable *df11_ans_il_dtable_get(const df11_reader *r, uint32_t 
     bool stale;
     df11_ans_il_dtable *t =
         (df11_ans_il_dtable *)df11_thread_table(3, DF11_ANS_IL_TABLES, sizeof *t, r->uid, model, &stale);
-    if (t && stale) df11_ans_il_dtable_build(r->tables, &r->models[model], t);
+    if (t && stale)
+        df11_ans_il_dtable_build(r->tables, &r->models[model], (r->flags & DF11_FMT_FLAG_IL_SIGNS) != 0, t);
     return t;
 }
 
@@ -161,8 +163,8 @@ static bool scalar_tail(il_state *s)
 static bool il_start(il_state *s, const df11_ans_il_dtable *t, const uint8_t *payload, uint64_t len,
                      uint32_t n, void *dst, char *why, size_t why_len)
 {
-    uint32_t nl = df11_ans_il_lanes(n);
-    uint64_t head = 4ull * nl, sign = ((uint64_t)n + 7) / 8;
+    uint32_t nl = df11_ans_il_lanes(n), carried = df11_ans_il_carried(n, nl, t->signs);
+    uint64_t head = 4ull * nl, sign = df11_ans_il_plane_bytes(n, carried);
     if (len < head + sign) {
         snprintf(why, why_len, "payload of %llu bytes too short for %u elements", (unsigned long long)len, n);
         return false;
@@ -182,11 +184,14 @@ static bool il_start(il_state *s, const df11_ans_il_dtable *t, const uint8_t *pa
     }
     s->nl = nl;
     s->n = n;
+    s->carried = carried;
     s->pos = 0;
     s->nw = (len - head - sign) / 2;
     s->i = 0;
     s->w = payload + head;
-    s->sg = payload + len - sign;
+    /* the SIMD loops read every element's sign bit from here; those of
+     * the carried elements are set right in il_finish */
+    s->sg = df11_ans_il_signs_at(payload, len, n, carried);
     s->dst = dst;
     s->t = t;
     return true;
@@ -201,11 +206,19 @@ static bool il_finish(il_state *s, char *why, size_t why_len)
                  (unsigned long long)s->nw);
         return false;
     }
-    for (uint32_t k = 0; k < s->nl; k++)
-        if (s->x[k] != DF11_ANS_LOW) {
-            snprintf(why, why_len, "lane %u of %u does not end in the encoder's initial state", k, s->nl);
-            return false;
-        }
+    /* every lane's carried signs, as the reference sets them whatever its
+     * verdict (its bytes and ours agree whenever both decoded every
+     * element), then the first lane not back in a start state */
+    uint32_t first_bad = UINT32_MAX;
+    for (uint32_t k = s->nl; k-- > 0;) {
+        if (!df11_ans_il_end_ok(s->x[k], df11_ans_il_held(s->carried, s->nl, k))) first_bad = k;
+        df11_ans_il_put_signs(s->dst, s->carried, s->nl, k, s->x[k]);
+    }
+    if (first_bad != UINT32_MAX) {
+        snprintf(why, why_len, "lane %u of %u does not end in a state the encoder starts from", first_bad,
+                 s->nl);
+        return false;
+    }
     if (s->pos != s->nw) {
         snprintf(why, why_len, "%llu of the stream's %llu words are left over",
                  (unsigned long long)(s->nw - s->pos), (unsigned long long)s->nw);

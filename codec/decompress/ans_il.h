@@ -20,6 +20,7 @@ static inline uint32_t rd16(const uint8_t *p)
 typedef struct {
     uint32_t x[DF11_ANS_IL_MAX_LANES];
     uint32_t nl, n;
+    uint32_t carried; /* elements whose signs the final states hold (10.1) */
     uint64_t pos, nw, i;
     const uint8_t *w, *sg;
     uint8_t *dst;

@@ -41,14 +41,15 @@ df11_status df11_gpu_check_ans(const uint8_t *p, uint32_t payload_len, uint32_t 
  * kernels get can be one their slot layout cannot hold. */
 df11_status df11_gpu_build_ans_il(const df11_fmt_table *tables, uint32_t table_count,
                                   const df11_fmt_model *m, df11_cuda_ans_il_table *out);
-/* Whether an ANS_IL payload_len is possible for n elements (before reading):
- * room for the start states and the sign plane, an even stream, and at
+/* Whether an ANS_IL payload_len is possible for n elements (before reading;
+ * il_signs: the file's flag IL_SIGNS, FORMAT.md 10.1): room for the start
+ * states and the sign plane, an even stream, and at
  * most two words per element (one per step). */
-int df11_gpu_ans_il_len_ok(uint32_t payload_len, uint32_t n);
+int df11_gpu_ans_il_len_ok(uint32_t payload_len, uint32_t n, int il_signs);
 /* Validates a read ANS_IL payload: its length, start states >= 2^16. The
  * stream's exact use is checked by the kernel (the lanes share it). */
-df11_status df11_gpu_check_ans_il(const uint8_t *p, uint32_t payload_len, uint32_t n, char *why,
-                                  size_t why_len);
+df11_status df11_gpu_check_ans_il(const uint8_t *p, uint32_t payload_len, uint32_t n, int il_signs,
+                                  char *why, size_t why_len);
 
 /* --- gpu_batch.c --- */
 /* A batch's GPU part, prepared: the jobs the GPU decoders take, their

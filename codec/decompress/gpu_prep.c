@@ -179,17 +179,18 @@ df11_status df11_gpu_build_ans_il(const df11_fmt_table *tables, uint32_t table_c
     return DF11_OK;
 }
 
-int df11_gpu_ans_il_len_ok(uint32_t payload_len, uint32_t n)
+int df11_gpu_ans_il_len_ok(uint32_t payload_len, uint32_t n, int il_signs)
 {
     if (n == 0) return 0;
-    const uint64_t min = 4ull * df11_ans_il_lanes(n) + df11_ans_sign_bytes(n);
+    const uint32_t nl = df11_ans_il_lanes(n);
+    const uint64_t min = 4ull * nl + df11_ans_il_plane_bytes(n, df11_ans_il_carried(n, nl, il_signs));
     return payload_len >= min && (payload_len - min) % 2 == 0 && payload_len - min <= 4ull * n;
 }
 
-df11_status df11_gpu_check_ans_il(const uint8_t *p, uint32_t payload_len, uint32_t n, char *why,
-                                  size_t why_len)
+df11_status df11_gpu_check_ans_il(const uint8_t *p, uint32_t payload_len, uint32_t n, int il_signs,
+                                  char *why, size_t why_len)
 {
-    if (!df11_gpu_ans_il_len_ok(payload_len, n)) {
+    if (!df11_gpu_ans_il_len_ok(payload_len, n, il_signs)) {
         snprintf(why, why_len, "ANS_IL payload of %u bytes impossible for %u elements", payload_len, n);
         return DF11_E_CORRUPT_CHUNK;
     }

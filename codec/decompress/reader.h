@@ -155,9 +155,14 @@ typedef struct {
     uint32_t mslot[DF11_ANS_CONTEXTS << DF11_ANS_IL_BITS];       /* df11_ans_il_mslot */
     uint8_t ctx[256];                                            /* the model's, & 7 */
     uint8_t pad[64]; /* the AVX2 path's 32-bit gathers of ctx read 3 bytes past it */
+    /* The file's flag IL_SIGNS (FORMAT.md 10.1): the payload layout of
+     * every chunk that decodes with these tables, kept beside them because
+     * they are the file's (a thread's tables are per reader and model). */
+    bool signs;
 } df11_ans_il_dtable;
-/* Tables and model must have passed the reader's checks for ANS_IL. */
-void df11_ans_il_dtable_build(const df11_fmt_table *tables, const df11_fmt_model *m,
+/* Tables and model must have passed the reader's checks for ANS_IL;
+ * signs: the file has flag IL_SIGNS. */
+void df11_ans_il_dtable_build(const df11_fmt_table *tables, const df11_fmt_model *m, bool signs,
                               df11_ans_il_dtable *t);
 /* The calling thread's ANS_IL decode table of model `model` of r; NULL
  * when out of memory. Valid until this thread has asked for

@@ -40,13 +40,17 @@ static df11_status check_header(const df11_fmt_header *h, const char *path, df11
     if (h->flags & ~DF11_FMT_KNOWN_FLAGS) {
         char b[16];
         return df11_fail(err, DF11_E_VERSION,
-                         "%s: offset 12: format %u.%u file needs feature %s, which this library (format %u.%u: EXP_HI, ANS, ANS_IL, EXP_LZ) does not have",
+                         "%s: offset 12: format %u.%u file needs feature %s, which this library (format %u.%u: EXP_HI, ANS, ANS_IL, EXP_LZ, IL_SIGNS) does not have",
                          path, h->major, h->minor, df11_fmt_feature_name(h->flags & ~DF11_FMT_KNOWN_FLAGS, b),
                          DF11_FORMAT_MAJOR, DF11_FORMAT_MINOR);
     }
     if (!h->reserved_zero) return fail_at(err, DF11_E_CORRUPT_HEADER, path, 104, "reserved bytes are not zero");
     if (!(h->flags & DF11_FMT_FLAGS_MODELS) && (h->table_count || h->model_count))
         return fail_at(err, DF11_E_CORRUPT_HEADER, path, 96, "ANS table counts without the ANS or ANS_IL flag");
+    /* IL_SIGNS changes ANS_IL payloads; a file without them has no use
+     * for it and sets it only by corruption */
+    if ((h->flags & DF11_FMT_FLAG_IL_SIGNS) && !(h->flags & DF11_FMT_FLAG_ANS_IL))
+        return fail_at(err, DF11_E_CORRUPT_HEADER, path, 12, "flag IL_SIGNS without flag ANS_IL");
     return DF11_OK;
 }
 

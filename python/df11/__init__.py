@@ -7,7 +7,7 @@ Python without a mount, and write them.
         rows = f.get_slice("embed.weight")[1000:1010]          # decodes only those chunks
     sd = df11.torch.load_file("model.df11")                    # all cores, one buffer
     df11.compress("model.safetensors", "model.df11", progress=tqdm(unit="B", unit_scale=True))
-    df11.compress("model.safetensors", "model.df11", max=True)  # smallest (format 1.2/1.3)
+    df11.compress("model.safetensors", "model.df11", max=True)  # smallest (format 1.4)
     df11.verify("model.df11")
     df11.decompress("model.df11", "restored.safetensors")       # the original, byte for byte
 
@@ -74,7 +74,8 @@ def compress(src, dst=None, *, threads=0, zstd_level=3, chunk_log2=18, max=False
     (0: all). max=True is `df11 compress --max`: BF16 and F16 chunks may
     take the ANS_IL codec, about 0.7 points of the original smaller and
     decoded at about half the speed, and F32 chunks ANS_IL_LZ (or
-    EXP_LZ); readable by format 1.2 (1.3 where F32 takes these) readers.
+    EXP_LZ); readable by format 1.4 readers (the ANS_IL lane states carry
+    signs, flag IL_SIGNS).
     progress: callable(done_bytes, total_bytes) or a tqdm bar.
     dst is partial while it is written and removed on failure. Returns dst."""
     src = os.fspath(src)

@@ -48,7 +48,7 @@ static bool agree(const char *name, const uint8_t *p, size_t len, uint32_t n,
     size_t bytes = 2 * (size_t)n + 1;
     uint8_t *ref = malloc(bytes), *got = malloc(bytes);
     memset(ref, 0xEE, bytes);
-    int want = df11_ans_il_decode_ref(p, len, n, t->eslot, t->mslot, t->ctx, ref);
+    int want = df11_ans_il_decode_ref(p, len, n, t->eslot, t->mslot, t->ctx, t->signs, ref);
     if (verdict) *verdict = want;
     bool ok = true;
     for (int lv = 0; lv <= max_level && ok; lv++) {
@@ -91,7 +91,7 @@ static bool agree_guarded(const char *name, const uint8_t *p, size_t len, uint32
         df11_ans_il_dtable *gt = (df11_ans_il_dtable *)(void *)guarded(&rt, sizeof *gt, front);
         memcpy(gt, t, sizeof *gt);
         uint8_t *gd = guarded(&rd, 2 * (size_t)n, front);
-        int want = df11_ans_il_decode_ref(p, len, n, t->eslot, t->mslot, t->ctx, gd);
+        int want = df11_ans_il_decode_ref(p, len, n, t->eslot, t->mslot, t->ctx, t->signs, gd);
         uint8_t *ref = malloc(2 * (size_t)n + 1);
         memcpy(ref, gd, 2 * (size_t)n);
         for (int lv = 0; lv <= max_level && ok; lv++) {
@@ -179,7 +179,7 @@ static bool roundtrip(tu_rng *g, const char *name, const uint16_t *v, uint32_t n
 {
     size_t cap = 4 * (size_t)DF11_ANS_IL_MAX_LANES + 4 * (size_t)n + n / 8 + 64;
     uint8_t *p = malloc(cap);
-    size_t len = il_encode(v, n, m, p, cap);
+    size_t len = il_encode(v, n, m, tab.signs, p, cap);
     bool ok = len > 0;
     if (!ok) tu_result(false, name, "the test encoder failed (n %u)", n);
     int verdict = 1;
@@ -201,16 +201,17 @@ static bool roundtrip(tu_rng *g, const char *name, const uint16_t *v, uint32_t n
     }
     if (ok && guard) ok = agree_guarded(name, p, len, n, &tab);
     uint32_t nl = df11_ans_il_lanes(n);
+    size_t plane = df11_ans_il_plane_bytes(n, df11_ans_il_carried(n, nl, tab.signs));
     uint8_t *q = malloc(cap + 64);
     for (int k = 0; k < damage && ok; k++) {
         size_t ql = len;
         memcpy(q, p, len);
-        switch (tu_below(g, 8)) {
+        switch (tu_below(g, 9)) {
         case 0: /* a byte anywhere */
             q[tu_below(g, len)] ^= (uint8_t)(1 + tu_below(g, 255));
             break;
         case 1: { /* a byte of the stream's last 64 */
-            size_t sl = len - (n + 7) / 8 - 4 * (size_t)nl;
+            size_t sl = len - plane - 4 * (size_t)nl;
             if (sl) q[4 * (size_t)nl + sl - 1 - tu_below(g, sl < 64 ? sl : 64)] ^= 0x5A;
             break;
         }
@@ -227,14 +228,19 @@ static bool roundtrip(tu_rng *g, const char *name, const uint16_t *v, uint32_t n
             break;
         }
         case 5: /* two words of the stream swapped */
-            if (len - (n + 7) / 8 - 4 * nl >= 4) {
-                size_t a = 4 * nl + 2 * tu_below(g, (len - (n + 7) / 8 - 4 * nl) / 2);
+            if (len - plane - 4 * nl >= 4) {
+                size_t a = 4 * nl + 2 * tu_below(g, (len - plane - 4 * nl) / 2);
                 uint8_t t0 = q[a];
                 q[a] = q[4 * nl], q[4 * nl] = t0;
             }
             break;
         case 6: /* a sign byte (stays ok, other bytes) */
-            q[len - 1 - tu_below(g, (n + 7) / 8)] ^= 0xFF;
+            if (plane) q[len - 1 - tu_below(g, plane)] ^= 0xFF;
+            break;
+        case 7: /* a carried sign in a start state: past the lane's held
+                 * bits the payload is bad, within them only an element
+                 * changes */
+            q[4 * tu_below(g, nl) + 2] ^= (uint8_t)(1u << tu_below(g, 2));
             break;
         default: /* several bytes */
             for (int j = 0; j < 8; j++) q[tu_below(g, len)] = (uint8_t)tu_next(g);
@@ -261,6 +267,7 @@ static void test_synthetic(tu_rng *g)
             il_model m;
             make_model(g, kind, &m);
             il_model_finish(&m, &tab);
+            tab.signs = (j + (size_t)kind) % 2; /* both layouts (FORMAT.md 10, 10.1) at every size */
             draw(g, &m, v, ns[j]);
             char name[100];
             snprintf(name, sizeof name, "ans_il_decode.synthetic.%s.n%u", kind_name[kind], ns[j]);
@@ -284,6 +291,7 @@ static void test_arbitrary(tu_rng *g)
     for (int it = 0; it < 40 && ok; it++) {
         df11_ans_il_dtable *t = &tab;
         int mode = it % 4;
+        t->signs = it / 4 % 2;
         for (int k = 0; k < 4096; k++) t->eslot[k] = (uint32_t)tu_next(g);
         for (int k = 0; k < 8 * 4096; k++) t->mslot[k] = (uint32_t)tu_next(g);
         for (int k = 0; k < 256; k++) t->ctx[k] = (uint8_t)tu_next(g);
@@ -297,7 +305,7 @@ static void test_arbitrary(tu_rng *g)
         uint32_t n = ns[tu_below(g, 5)], nl = df11_ans_il_lanes(n);
         bool full = mode != 3;
         uint64_t nw = full ? 2 * (uint64_t)n + tu_below(g, 100) : tu_below(g, 2 * (uint64_t)n + 100);
-        size_t len = 4 * (size_t)nl + 2 * nw + (n + 7) / 8;
+        size_t len = 4 * (size_t)nl + 2 * nw + df11_ans_il_plane_bytes(n, df11_ans_il_carried(n, nl, t->signs));
         for (size_t j = 0; j < len; j++) p[j] = (uint8_t)tu_next(g);
         for (uint32_t k = 0; k < nl; k++) p[4 * k + 3] |= mode == 2 ? 0 : 1; /* states >= 2^24 */
         if (mode == 2)
@@ -356,13 +364,14 @@ static int bench(const char *path, int reps)
         il_model_of(v + c * CHUNK, CHUNK, &ms[c]);
         il_model_finish(&ms[c], NULL);
         pl[c] = malloc(cap);
-        len[c] = il_encode(v + c * CHUNK, CHUNK, &ms[c], pl[c], cap);
+        len[c] = il_encode(v + c * CHUNK, CHUNK, &ms[c], true, pl[c], cap);
         total += len[c];
     }
     printf("# %zu chunks of %u elements, payload %.3f%% of the BF16 bytes\n", chunks, CHUNK,
            100.0 * (double)total / (double)(chunks * CHUNK * 2));
     uint8_t *d = malloc(2 * CHUNK);
     df11_ans_il_dtable *t = aligned_alloc(64, sizeof *t);
+    t->signs = true;
     for (int lv = -1; lv <= max_level; lv++) {
         double el = 0;
         int bad = 0;
@@ -371,7 +380,7 @@ static int bench(const char *path, int reps)
             char why[160];
             double t0 = now();
             for (int r = 0; r < reps; r++)
-                bad |= lv < 0 ? df11_ans_il_decode_ref(pl[c], len[c], CHUNK, t->eslot, t->mslot, t->ctx, (uint8_t *)d)
+                bad |= lv < 0 ? df11_ans_il_decode_ref(pl[c], len[c], CHUNK, t->eslot, t->mslot, t->ctx, true, (uint8_t *)d)
                               : df11_ans_il_decode_level(lv, t, pl[c], len[c], CHUNK, d, why, sizeof why);
             el += now() - t0;
             bad |= memcmp(d, v + c * CHUNK, 2 * CHUNK) != 0;
@@ -390,7 +399,7 @@ static int bench(const char *path, int reps)
     size_t *sl = malloc(ns * sizeof *sl);
     for (size_t q = 0; q < ns; q++) {
         sp[q] = malloc(cap);
-        sl[q] = il_encode(v + q * S, S, all, sp[q], cap);
+        sl[q] = il_encode(v + q * S, S, all, true, sp[q], cap);
     }
     for (int lv = 0; lv <= max_level; lv++)
         for (uint32_t batch = 1; batch <= DF11_ANS_IL_BATCH; batch++) {
@@ -432,6 +441,7 @@ static void test_gpt2(tu_rng *g, const char *path)
             il_model m;
             il_model_of(v + c * CHUNK, sizes[s], &m);
             il_model_finish(&m, &tab);
+            tab.signs = (c + (size_t)s) % 2;
             char name[100];
             snprintf(name, sizeof name, "ans_il_decode.gpt2.chunk%zu.n%u", c, sizes[s]);
             ok = roundtrip(g, name, v + c * CHUNK, sizes[s], &m, s == 0 ? 10 : 4, s == 0 && c == 0);
@@ -461,6 +471,7 @@ static void test_many(tu_rng *g, const uint16_t *v, size_t nv)
     for (int k = 0; k < T; k++) {
         il_model_of(v + (size_t)k * (nv / T), part, &m[k]);
         il_model_finish(&m[k], tabs[k]);
+        tabs[k]->signs = true;
     }
     for (int j = 0; j < J; j++) pl[j] = malloc(cap), dst[j] = malloc(2 * 200000);
     for (int it = 0; it < 100 && ok; it++) {
@@ -471,11 +482,11 @@ static void test_many(tu_rng *g, const uint16_t *v, size_t nv)
             uint32_t n = it < 20 || (it >= 40 && it < 60) ? 131072 : sizes[tu_below(g, 9)];
             uint32_t k = it < 40 ? 0 : (uint32_t)tu_below(g, T);
             size_t at = tu_below(g, nv - n);
-            size_t len = il_encode(v + at, n, &m[k], pl[j], cap);
+            size_t len = il_encode(v + at, n, &m[k], true, pl[j], cap);
             if (!len) {
                 /* an exponent the model lacks: a chunk of the model's own part */
                 at = (size_t)k * (nv / T);
-                len = il_encode(v + at, n < part ? n : (uint32_t)part, &m[k], pl[j], cap);
+                len = il_encode(v + at, n < part ? n : (uint32_t)part, &m[k], true, pl[j], cap);
                 n = n < part ? n : (uint32_t)part;
             }
             if (tu_below(g, 4) == 0) pl[j][tu_below(g, len)] ^= (uint8_t)(1 + tu_below(g, 255));
@@ -664,7 +675,7 @@ static void test_file(tu_rng *g)
 /* The index rules of FORMAT.md 10, on the file of test_file: the index
  * is decompressed, changed, recompressed with its checksums fixed, and
  * the open must fail with the expected status. */
-enum { MUT_CODEC3, MUT_FREQ4096, MUT_EXP14, MUT_NO_IL_FLAG, MUT_NO_MODEL, MUT_KINDS };
+enum { MUT_CODEC3, MUT_FREQ4096, MUT_EXP14, MUT_NO_IL_FLAG, MUT_NO_MODEL, MUT_SIGNS_ALONE, MUT_KINDS };
 
 static df11_status open_mutated(const uint8_t *f, size_t fsize, const char *path, int what,
                                 df11_error *e)
@@ -709,6 +720,9 @@ static df11_status open_mutated(const uint8_t *f, size_t fsize, const char *path
         break;
     }
     case MUT_NO_IL_FLAG: /* codec 5 in a file that says ANS only */
+        h.flags = (h.flags & ~(DF11_FMT_FLAG_ANS_IL | DF11_FMT_FLAG_IL_SIGNS)) | DF11_FMT_FLAG_ANS;
+        break;
+    case MUT_SIGNS_ALONE: /* IL_SIGNS, which only ANS_IL payloads use, without ANS_IL */
         h.flags = (h.flags & ~DF11_FMT_FLAG_ANS_IL) | DF11_FMT_FLAG_ANS;
         break;
     default: /* codec 5 in a segment without a model */
@@ -732,15 +746,18 @@ static df11_status open_mutated(const uint8_t *f, size_t fsize, const char *path
 static void test_index(const uint8_t *f, size_t fsize, const char *path)
 {
     static const char *what[MUT_KINDS] = { "ans_chunk_on_il_model", "freq_4096", "il_chunk_on_ans_model",
-                                           "codec5_without_flag", "codec5_without_model" };
+                                           "codec5_without_flag", "codec5_without_model",
+                                           "il_signs_without_il" };
     for (int k = 0; k < MUT_KINDS; k++) {
         df11_error e = { DF11_OK, "" };
         df11_status s = open_mutated(f, fsize, path, k, &e);
         char name[100];
         snprintf(name, sizeof name, "ans_il_decode.index.%s", what[k]);
         printf("# %s: %s\n", what[k], e.message);
-        tu_result(s == DF11_E_CORRUPT_INDEX && strstr(e.message, "offset"), name, "open says %s: %s",
-                  df11_status_name(s), e.message);
+        /* the last is the header's business (FORMAT.md 8), at the flags */
+        df11_status want = k == MUT_SIGNS_ALONE ? DF11_E_CORRUPT_HEADER : DF11_E_CORRUPT_INDEX;
+        tu_result(s == want && strstr(e.message, k == MUT_SIGNS_ALONE ? "offset 12" : "offset"), name,
+                  "open says %s: %s", df11_status_name(s), e.message);
     }
 }
 

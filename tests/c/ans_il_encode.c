@@ -147,8 +147,13 @@ static void put16(uint8_t *p, uint16_t v)
 
 /* Encodes src with a model of its own, decodes with the reference and
  * checks the bytes; then damages the payload byte by byte. */
+/* The layout direct() writes: FORMAT.md 10.1's (lane states carrying
+ * signs, flag IL_SIGNS, what the library writes) or 10's. */
+static bool cur_signs = true;
+
 static void direct(tu_rng *g, const char *name, const uint8_t *src, uint32_t n, bool damage)
 {
+    const bool sg1 = cur_signs;
     lib_model im;
     char what[96];
     snprintf(what, sizeof what, "direct_%s", name);
@@ -159,10 +164,10 @@ static void direct(tu_rng *g, const char *name, const uint8_t *src, uint32_t n, 
     }
     size_t cap = 4 * (size_t)n + CAP_SLACK;
     uint8_t *out = malloc(cap), *dst = malloc(2 * (size_t)n + 1), *bad = malloc(cap);
-    size_t len = out ? df11_ans_il_encode(src, n, &im.enc, out, cap) : 0;
+    size_t len = out ? df11_ans_il_encode(src, n, &im.enc, sg1, out, cap) : 0;
     const df11_fmt_model *m = &im.book.models[im.model];
     bool ok = len > 0 && dst && bad &&
-              df11_ans_il_decode_ref(out, len, n, im.eslot, im.mslot, m->ctx, dst) == 0 &&
+              df11_ans_il_decode_ref(out, len, n, im.eslot, im.mslot, m->ctx, sg1, dst) == 0 &&
               memcmp(dst, src, 2 * (size_t)n) == 0;
     tu_result(ok, what, "len %zu, n %u", len, n);
     if (!ok) goto done;
@@ -172,7 +177,7 @@ static void direct(tu_rng *g, const char *name, const uint8_t *src, uint32_t n, 
         int hw = df11_ans_simd_force(-1);
         for (int level = 0; level <= hw; level++) {
             memset(bad, 0x5A, cap);
-            size_t l = df11_ans_il_encode_at(src, n, &im.enc, bad, cap, level);
+            size_t l = df11_ans_il_encode_at(src, n, &im.enc, sg1, bad, cap, level);
             snprintf(what, sizeof what, "level%d_%s", level, name);
             tu_result(l == len && memcmp(bad, out, len) == 0, what, "%zu bytes against %zu", l, len);
         }
@@ -190,7 +195,7 @@ static void direct(tu_rng *g, const char *name, const uint8_t *src, uint32_t n, 
         size_t len2 = 0;
         if (v) {
             memcpy(v, src, 2 * (size_t)n);
-            len2 = il_encode(v, n, &um, bad, cap);
+            len2 = il_encode(v, n, &um, sg1, bad, cap);
         }
         snprintf(what, sizeof what, "oracle_%s", name);
         tu_result(len2 == len && memcmp(bad, out, len) == 0, what, "%zu bytes against %zu", len2, len);
@@ -202,7 +207,8 @@ static void direct(tu_rng *g, const char *name, const uint8_t *src, uint32_t n, 
      * stream and of the sign plane (except the last sign byte, whose bits
      * past n the decoder ignores) */
     uint32_t nl = df11_ans_il_lanes(n);
-    size_t head = 4 * (size_t)nl, sign = df11_ans_sign_bytes(n), missed = 0, tried = 0;
+    size_t head = 4 * (size_t)nl, sign = df11_ans_il_plane_bytes(n, df11_ans_il_carried(n, nl, sg1));
+    size_t missed = 0, tried = 0;
     int tries = n > 100000 ? 24 : 160; /* each is a whole decode */
     for (int t = 0; t < tries; t++) {
         size_t at;
@@ -213,7 +219,7 @@ static void direct(tu_rng *g, const char *name, const uint8_t *src, uint32_t n, 
         memcpy(bad, out, len);
         bad[at] ^= (uint8_t)(1u << tu_below(g, 8));
         tried++;
-        if (df11_ans_il_decode_ref(bad, len, n, im.eslot, im.mslot, m->ctx, dst) == 0 &&
+        if (df11_ans_il_decode_ref(bad, len, n, im.eslot, im.mslot, m->ctx, sg1, dst) == 0 &&
             memcmp(dst, src, 2 * (size_t)n) == 0)
             missed++;
     }
@@ -221,13 +227,13 @@ static void direct(tu_rng *g, const char *name, const uint8_t *src, uint32_t n, 
     if (len - sign > head) {
         memcpy(bad, out, len - sign - 2);
         memcpy(bad + len - sign - 2, out + len - sign, sign);
-        missed += df11_ans_il_decode_ref(bad, len - 2, n, im.eslot, im.mslot, m->ctx, dst) == 0;
+        missed += df11_ans_il_decode_ref(bad, len - 2, n, im.eslot, im.mslot, m->ctx, sg1, dst) == 0;
         tried++;
     }
     memcpy(bad, out, len - sign);
     bad[len - sign] = 0, bad[len - sign + 1] = 0;
     memcpy(bad + len - sign + 2, out + len - sign, sign);
-    missed += df11_ans_il_decode_ref(bad, len + 2, n, im.eslot, im.mslot, m->ctx, dst) == 0;
+    missed += df11_ans_il_decode_ref(bad, len + 2, n, im.eslot, im.mslot, m->ctx, sg1, dst) == 0;
     tried++;
     snprintf(what, sizeof what, "damaged_%s", name);
     tu_result(missed == 0, what, "%zu of %zu damaged payloads decoded to the original", missed, tried);
@@ -240,9 +246,9 @@ static void direct(tu_rng *g, const char *name, const uint8_t *src, uint32_t n, 
     for (size_t u = 0; refused && u < sizeof under / sizeof *under && under[u] <= len; u++) {
         size_t c = len - under[u];
         memset(small, 0xA5, len + 16);
-        refused = df11_ans_il_encode(src, n, &im.enc, small, c) == 0 && small[c] == 0xA5;
+        refused = df11_ans_il_encode(src, n, &im.enc, sg1, small, c) == 0 && small[c] == 0xA5;
     }
-    refused = refused && df11_ans_il_encode(src, n, &im.enc, small, len) == len &&
+    refused = refused && df11_ans_il_encode(src, n, &im.enc, sg1, small, len) == len &&
               memcmp(small, out, len) == 0;
     tu_result(refused, what, "a buffer under %zu bytes was not refused, or %zu failed", len, len);
     free(small);
@@ -263,7 +269,7 @@ static void missing_symbol(tu_rng *g)
     lib_model im;
     bool ok = model_of(a, N, &im);
     uint8_t *out = malloc(4 * N + CAP_SLACK);
-    ok = ok && out && df11_ans_il_encode(b, N, &im.enc, out, 4 * N + CAP_SLACK) == 0;
+    ok = ok && out && df11_ans_il_encode(b, N, &im.enc, true, out, 4 * N + CAP_SLACK) == 0;
     tu_result(ok, "missing_symbol_refused", NULL);
     free(out);
     model_free(&im);
@@ -278,10 +284,11 @@ typedef struct {
 } file_check;
 
 /* Reads a .df11 file's index and decodes every ANS_IL chunk with the
- * reference decoder against orig. want_il: the file should be 1.2 with
- * flag ANS_IL; else 1.1 with flag ANS and 14-bit exponent tables. */
+ * reference decoder against orig. want_il: the file should be 1.4 with
+ * flags ANS_IL and IL_SIGNS (want_signs) or 1.2 with flag ANS_IL alone;
+ * else 1.1 with flag ANS and 14-bit exponent tables. */
 static void check_file(const char *path, const uint8_t *orig, size_t orig_size, bool want_il,
-                       file_check *fc)
+                       bool want_signs, file_check *fc)
 {
     memset(fc, 0, sizeof *fc);
     size_t size = 0;
@@ -293,8 +300,9 @@ static void check_file(const char *path, const uint8_t *orig, size_t orig_size, 
         goto out;
     }
     df11_fmt_header_unpack(f, &h);
-    uint32_t want_flag = want_il ? DF11_FMT_FLAG_ANS_IL : DF11_FMT_FLAG_ANS;
-    if (h.minor != (want_il ? 2 : 1) || (h.flags & (DF11_FMT_FLAG_ANS | DF11_FMT_FLAG_ANS_IL)) != want_flag) {
+    uint32_t want_flag = want_il ? DF11_FMT_FLAG_ANS_IL | (want_signs ? DF11_FMT_FLAG_IL_SIGNS : 0) : DF11_FMT_FLAG_ANS;
+    if (h.minor != (want_il ? want_signs ? 4 : 2 : 1) ||
+        (h.flags & (DF11_FMT_FLAG_ANS | DF11_FMT_FLAG_ANS_IL | DF11_FMT_FLAG_IL_SIGNS)) != want_flag) {
         snprintf(fc->why, sizeof fc->why, "version 1.%u flags %#x", h.minor, h.flags);
         goto out;
     }
@@ -346,7 +354,7 @@ static void check_file(const char *path, const uint8_t *orig, size_t orig_size, 
             }
             if (built != sg.model - 1) il_tables(tables, &models[sg.model - 1], eslot, mslot), built = sg.model - 1;
             int r = df11_ans_il_decode_ref(f + c.payload_offset, c.payload_length, (uint32_t)(d / 2), eslot,
-                                           mslot, models[sg.model - 1].ctx, dst);
+                                           mslot, models[sg.model - 1].ctx, want_signs, dst);
             if (r || memcmp(dst, orig + off, d) != 0 || XXH3_64bits(dst, d) != c.xxh3) {
                 snprintf(fc->why, sizeof fc->why, "segment %u chunk %llu (offset %llu): ref %d, bytes %s", s,
                          (unsigned long long)j, (unsigned long long)off, r,
@@ -375,17 +383,19 @@ static void whole_file(const char *name, const char *in, const char *dir, unsign
     o.level = DF11_LEVEL_MAX;
     o.threads = 2;
     o.chunk_log2 = chunk_log2;
-    for (int hook = 0; hook < 2; hook++) {
-        if (hook) setenv("DF11_ANS_CODEC", "3", 1);
+    /* the library's --max (1.4), then the test hooks: 1.1's ANS, 1.2's
+     * ANS_IL without signs in the states */
+    for (int hook = 0; hook < 3; hook++) {
+        if (hook) setenv("DF11_ANS_CODEC", hook == 1 ? "3" : "5", 1);
         df11_error err = {0};
         file_check fc = {0};
-        snprintf(what, sizeof what, "%s_%s", hook ? "file_hook3" : "file_il", name);
+        snprintf(what, sizeof what, "%s_%s", hook == 1 ? "file_hook3" : hook ? "file_hook5" : "file_il", name);
         if (!orig || df11_encode_file(in, out, &o, &err) != DF11_OK) {
             tu_result(false, what, "encode: %s", err.message);
         } else {
-            check_file(out, orig, size, !hook, &fc);
+            check_file(out, orig, size, hook != 1, hook == 0, &fc);
             tu_result(fc.ok, what, "%s", fc.why);
-            if (fc.ok && !hook) printf("# %s: %u ANS_IL chunks decoded by the reference\n", name, fc.il_chunks);
+            if (fc.ok && hook != 1) printf("# %s: %u ANS_IL chunks decoded by the reference\n", name, fc.il_chunks);
         }
         unsetenv("DF11_ANS_CODEC");
         unlink(out);
@@ -415,7 +425,11 @@ int main(void)
         {"n262221", 262221}, {"n400000", 400000}, {"n2p19", BIG},
     };
     tu_fill_bf16(&g, b, BIG, 0.02);
-    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) direct(&g, sizes[i].name, b, sizes[i].n, true);
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        cur_signs = i % 2 == 0; /* both layouts at every lane count */
+        direct(&g, sizes[i].name, b, sizes[i].n, true);
+    }
+    cur_signs = true;
     tu_fill_bf16(&g, b, BIG, 3.0); /* many exponents, long streams */
     direct(&g, "wide_2p19", b, BIG, true);
 
@@ -480,7 +494,9 @@ int main(void)
             uint32_t n = step[k % 3];
             if ((msize - at) / 2 < n) n = (uint32_t)((msize - at) / 2);
             snprintf(nm, sizeof nm, "gpt2_at_%zu", at);
+            cur_signs = k % 4 != 3;
             direct(&g, nm, m + at, n, k < 3);
+            cur_signs = true;
             at += 2 * (size_t)n;
             count++;
         }

@@ -75,15 +75,23 @@ static inline void il_quantize(const uint64_t *cnt, int ns, uint16_t *f)
 }
 
 /* Encodes n elements v into out (cap bytes): the payload, or 0 when an
- * element's exponent or mantissa has frequency 0, or out is too small. */
-static inline size_t il_encode(const uint16_t *v, uint32_t n, const il_model *m, uint8_t *out,
+ * element's exponent or mantissa has frequency 0, or out is too small.
+ * signs: as in a file with flag IL_SIGNS (FORMAT.md 10.1): lane k starts
+ * in 2^16 + b, bit j of b the sign of element k + j*nl for the lane's
+ * first 16 elements, and the plane holds the elements after the first
+ * 16*nl (none when there are no more). */
+static inline size_t il_encode(const uint16_t *v, uint32_t n, const il_model *m, bool signs, uint8_t *out,
                                size_t cap)
 {
     uint32_t nl = df11_ans_il_lanes(n), x[DF11_ANS_IL_MAX_LANES];
+    uint32_t t = signs ? (16 * nl < n ? 16 * nl : n) : 0;
     size_t wcap = 2 * (size_t)n + 16, wpos = wcap;
     uint16_t *w = malloc(wcap * 2);
     if (!w) return 0;
-    for (uint32_t k = 0; k < nl; k++) x[k] = DF11_ANS_LOW;
+    for (uint32_t k = 0; k < nl; k++) {
+        x[k] = DF11_ANS_LOW;
+        for (uint32_t j = 0; k + j * nl < t; j++) x[k] += (uint32_t)(v[k + j * nl] >> 15) << j;
+    }
     uint64_t groups = ((uint64_t)n + nl - 1) / nl;
     for (uint64_t g = groups; g-- > 0;) {
         uint64_t i0 = g * nl;
@@ -105,7 +113,7 @@ static inline size_t il_encode(const uint16_t *v, uint32_t n, const il_model *m,
                 x[k] = ((x[k] / f) << 12) + x[k] % f + c;
             }
     }
-    size_t nw = wcap - wpos, sign = ((size_t)n + 7) / 8, len = 4 * (size_t)nl + 2 * nw + sign;
+    size_t nw = wcap - wpos, sign = ((size_t)(n - t) + 7) / 8, len = 4 * (size_t)nl + 2 * nw + sign;
     if (len > cap) {
         free(w);
         return 0;
@@ -114,7 +122,7 @@ static inline size_t il_encode(const uint16_t *v, uint32_t n, const il_model *m,
     memcpy(out + 4 * (size_t)nl, w + wpos, 2 * nw);
     uint8_t *sg = out + len - sign;
     memset(sg, 0, sign);
-    for (uint32_t i = 0; i < n; i++) sg[i >> 3] |= (uint8_t)((v[i] >> 15) << (i & 7));
+    for (uint32_t i = t; i < n; i++) sg[(i - t) >> 3] |= (uint8_t)((v[i] >> 15) << ((i - t) & 7));
     free(w);
     return len;
 }

@@ -6,9 +6,10 @@
  * 0x01 and 0xFF). A second file, written at --max through the 1.1
  * writer's hook with a BF16-widened F32 tensor and one with structured
  * low halves, gets the same sweep over its ANS, EXP_HI and EXP_LZ chunks
- * and the ANS tables and models in its index, and a third, --max as 1.3
+ * and the ANS tables and models in its index, and a third, --max as the library
  * writes it, over its ANS_IL chunks and the ANS_IL_LZ chunks of its F32
- * tensors (and their models). For each damaged file,
+ * tensors (and their models), written as 1.4 writes them (lane states
+ * carrying signs, flag IL_SIGNS). For each damaged file,
  * df11_open either fails, or every
  * read of the whole original fails or returns exactly the original bytes.
  * Every error message must name the file and an offset.

@@ -863,7 +863,9 @@ static void il_put(uint32_t *x, uint32_t f, uint32_t c, uint16_t *words, size_t 
  * in a group the mantissa steps of lanes cnt-1..0, then the exponent steps
  * of lanes cnt-1..0. The words come out in reverse reading order and the
  * final states are the decoder's initial ones. */
-static uint8_t *il_encode(const uint16_t *v, uint32_t n, const il_model *m, uint32_t *len)
+/* sg: FORMAT.md 10.1's layout (flag IL_SIGNS): lane k starts in 2^16 plus
+ * the signs of its first 16 elements, and the plane leaves those out. */
+static uint8_t *il_encode(const uint16_t *v, uint32_t n, const il_model *m, int sg, uint32_t *len)
 {
     uint16_t ecum[256], mcum[8][256];
     for (unsigned s = 0, a = 0; s < 256; a += m->efreq[s], s++) ecum[s] = (uint16_t)a;
@@ -871,7 +873,11 @@ static uint8_t *il_encode(const uint16_t *v, uint32_t n, const il_model *m, uint
         for (unsigned s = 0, a = 0; s < 256; a += m->mfreq[c][s], s++) mcum[c][s] = (uint16_t)a;
     const uint32_t nl = df11_ans_il_lanes(n);
     uint32_t x[64];
-    for (uint32_t k = 0; k < nl; k++) x[k] = DF11_ANS_LOW;
+    const uint32_t carried = sg ? (16 * nl < n ? 16 * nl : n) : 0;
+    for (uint32_t k = 0; k < nl; k++) {
+        x[k] = DF11_ANS_LOW;
+        for (uint32_t j = 0; k + j * nl < carried; j++) x[k] |= (uint32_t)(v[k + j * nl] >> 15) << j;
+    }
     uint16_t *words = malloc((2 * (size_t)n + 1) * sizeof *words);
     size_t nw = 0;
     const uint32_t groups = (n + nl - 1) / nl;
@@ -886,12 +892,13 @@ static uint8_t *il_encode(const uint16_t *v, uint32_t n, const il_model *m, uint
             il_put(&x[k], m->efreq[e], ecum[e], words, &nw);
         }
     }
-    const uint32_t signs = (n + 7) / 8;
+    const uint32_t signs = (n - carried + 7) / 8;
     *len = 4 * nl + 2 * (uint32_t)nw + signs;
     uint8_t *p = calloc(*len, 1);
     for (uint32_t k = 0; k < nl; k++) df11_wr32(p + 4 * k, x[k]);
     for (size_t i = 0; i < nw; i++) df11_wr16(p + 4 * nl + 2 * i, words[nw - 1 - i]);
-    for (uint32_t i = 0; i < n; i++) p[*len - signs + i / 8] |= (uint8_t)((v[i] >> 15) << (i % 8));
+    for (uint32_t i = carried; i < n; i++)
+        p[*len - signs + (i - carried) / 8] |= (uint8_t)((v[i] >> 15) << ((i - carried) % 8));
     free(words);
     return p;
 }
@@ -916,6 +923,7 @@ typedef struct {
     char name[96];
     uint8_t *p;
     uint32_t len, n, table;
+    int signs;            /* the layout of files with flag IL_SIGNS (10.1) */
     uint8_t *want;        /* the reference's bytes (2n) */
     int ref_bad;          /* df11_ans_il_decode_ref said malformed */
     int host_bad;         /* df11_gpu_check_ans_il refuses it */
@@ -938,7 +946,7 @@ static df11_status il_load(void *ctx, size_t j, uint8_t *buf)
     const il_case *c = &s->c[j];
     memcpy(buf, c->p, c->len);
     char why[160];
-    df11_status st = df11_gpu_check_ans_il(buf, c->len, c->n, why, sizeof why);
+    df11_status st = df11_gpu_check_ans_il(buf, c->len, c->n, c->signs, why, sizeof why);
     if (st != DF11_OK) snprintf(s->msg[j], sizeof s->msg[j], "load: %.150s", why);
     return st;
 }
@@ -956,7 +964,7 @@ static void il_fail(void *ctx, size_t j, df11_status st, const char *msg)
 /* Adds payload p (taken) of n elements under table t, with the reference's
  * verdict and bytes. */
 static void il_add(il_set *s, const char *name, uint8_t *p, uint32_t len, uint32_t n, uint32_t t,
-                   const il_model *m)
+                   const il_model *m, int sg)
 {
     if (s->n == s->cap) {
         s->cap = s->cap ? 2 * s->cap : 64;
@@ -965,11 +973,11 @@ static void il_add(il_set *s, const char *name, uint8_t *p, uint32_t len, uint32
     il_case *c = &s->c[s->n++];
     memset(c, 0, sizeof *c);
     snprintf(c->name, sizeof c->name, "%s", name);
-    c->p = p, c->len = len, c->n = n, c->table = t;
+    c->p = p, c->len = len, c->n = n, c->table = t, c->signs = sg;
     c->want = calloc(2 * (size_t)n + 1, 1);
-    c->ref_bad = df11_ans_il_decode_ref(p, len, n, s->tabs[t].eslot, s->tabs[t].mslot, m->ctx, c->want);
+    c->ref_bad = df11_ans_il_decode_ref(p, len, n, s->tabs[t].eslot, s->tabs[t].mslot, m->ctx, sg, c->want);
     char why[160];
-    c->host_bad = df11_gpu_check_ans_il(p, len, n, why, sizeof why) != DF11_OK;
+    c->host_bad = df11_gpu_check_ans_il(p, len, n, sg, why, sizeof why) != DF11_OK;
 }
 
 /* Runs the whole set through one backend (emul: df11_emul_decode; else
@@ -993,7 +1001,8 @@ static int il_run(il_set *s, const char *backend, int device, int mis, char *det
     uint8_t *base = (device ? dev : host) + mis;
     size_t off = 0;
     for (size_t j = 0; ok && j < s->n; j++) {
-        jobs[j] = (df11_cuda_job){s->c[j].len, s->c[j].n, 0, s->c[j].table, DF11_CUDA_ANS_IL, base + off};
+        jobs[j] = (df11_cuda_job){s->c[j].len, s->c[j].n, 0, s->c[j].table, DF11_CUDA_ANS_IL, base + off,
+                                  (uint32_t)s->c[j].signs};
         off += 2 * (size_t)s->c[j].n + 16;
     }
     df11_cuda_tables t = {.ans_il = s->tabs, .ans_il_count = s->ntabs};
@@ -1068,11 +1077,12 @@ static int il_direct(const il_set *s, char *detail, size_t dlen)
         memcpy(p, c->p, c->len);
         const df11_cuda_ans_il_table *t = &s->tabs[c->table];
         const uint32_t nl = df11_ans_il_lanes(c->n);
-        const int ok = nl == 1 ? df11_il_serial(p, c->len, c->n, t->eslot, t->ectx, t->mslot, out)
-                               : df11_il_warp(p, c->len, c->n, t->eslot, t->ectx, t->mslot, out, df11_il_team(nl));
+        const int ok = nl == 1 ? df11_il_serial(p, c->len, c->n, (uint32_t)c->signs, t->eslot, t->ectx, t->mslot, out)
+                               : df11_il_warp(p, c->len, c->n, (uint32_t)c->signs, t->eslot, t->ectx, t->mslot, out,
+                                              df11_il_team(nl));
         int same = ok == !c->ref_bad && (!ok || memcmp(out, c->want, 2 * (size_t)c->n) == 0);
         if (same && nl == 16) { /* a whole warp on a 16-lane chunk agrees too */
-            const int ok32 = df11_il_warp(p, c->len, c->n, t->eslot, t->ectx, t->mslot, out, 32);
+            const int ok32 = df11_il_warp(p, c->len, c->n, (uint32_t)c->signs, t->eslot, t->ectx, t->mslot, out, 32);
             same = ok32 == ok && (!ok || memcmp(out, c->want, 2 * (size_t)c->n) == 0);
         }
         munmap(map, span + pg);
@@ -1098,49 +1108,51 @@ static uint8_t *il_copy(const il_case *c, uint32_t extra)
 static void il_corrupt(il_set *s, const il_case *c0, const il_model *m)
 {
     const il_case c = *c0; /* il_add may move the array */
-    const uint32_t nl = df11_ans_il_lanes(c.n), signs = (c.n + 7) / 8, sw = (c.len - 4 * nl - signs) / 2;
+    const uint32_t nl = df11_ans_il_lanes(c.n);
+    const uint32_t signs = (uint32_t)df11_ans_il_plane_bytes(c.n, df11_ans_il_carried(c.n, nl, c.signs));
+    const uint32_t sw = (c.len - 4 * nl - signs) / 2;
     char name[80];
     uint8_t *p;
     if (sw > 0) { /* a flipped stream byte, mid-stream and in the last word */
         (p = il_copy(&c, 0))[4 * nl + sw] ^= 0x5A;
         snprintf(name, sizeof name, "%.60s/flip", c.name);
-        il_add(s, name, p, c.len, c.n, c.table, m);
+        il_add(s, name, p, c.len, c.n, c.table, m, c.signs);
         (p = il_copy(&c, 0))[4 * nl + 2 * sw - 1] ^= 0x01;
         snprintf(name, sizeof name, "%.60s/flip_last", c.name);
-        il_add(s, name, p, c.len, c.n, c.table, m);
+        il_add(s, name, p, c.len, c.n, c.table, m, c.signs);
     }
     /* the last lane's state below 2^16 (the host check), and one off */
     df11_wr32((p = il_copy(&c, 0)) + 4 * (nl - 1), 0x1234);
     snprintf(name, sizeof name, "%.60s/state_low", c.name);
-    il_add(s, name, p, c.len, c.n, c.table, m);
+    il_add(s, name, p, c.len, c.n, c.table, m, c.signs);
     df11_wr32((p = il_copy(&c, 0)), df11_rd32(c.p) ^ 1);
     snprintf(name, sizeof name, "%.60s/state_off", c.name);
-    il_add(s, name, p, c.len, c.n, c.table, m);
+    il_add(s, name, p, c.len, c.n, c.table, m, c.signs);
     if (sw > 0) { /* the stream one word short: the last step wants a word past the end */
         p = il_copy(&c, 0);
         memmove(p + c.len - signs - 2, p + c.len - signs, signs);
         snprintf(name, sizeof name, "%.60s/short", c.name);
-        il_add(s, name, p, c.len - 2, c.n, c.table, m);
+        il_add(s, name, p, c.len - 2, c.n, c.table, m, c.signs);
     }
     /* one word too many: not read to its end */
     (p = il_copy(&c, 2));
     memmove(p + c.len - signs + 2, p + c.len - signs, signs);
     p[c.len - signs] = 0x11, p[c.len - signs + 1] = 0x22;
     snprintf(name, sizeof name, "%.60s/long", c.name);
-    il_add(s, name, p, c.len + 2, c.n, c.table, m);
+    il_add(s, name, p, c.len + 2, c.n, c.table, m, c.signs);
     /* an odd stream (the host check and the kernels' geometry) */
     (p = il_copy(&c, 1))[c.len] = 0;
     snprintf(name, sizeof name, "%.60s/odd", c.name);
-    il_add(s, name, p, c.len + 1, c.n, c.table, m);
+    il_add(s, name, p, c.len + 1, c.n, c.table, m, c.signs);
     /* the stream replaced by noise */
     p = il_copy(&c, 0);
     for (uint32_t i = 4 * nl; i < c.len - signs; i++) p[i] = (uint8_t)rnd();
     snprintf(name, sizeof name, "%.60s/noise", c.name);
-    il_add(s, name, p, c.len, c.n, c.table, m);
+    il_add(s, name, p, c.len, c.n, c.table, m, c.signs);
     /* too short for the header and sign plane */
     p = il_copy(&c, 0);
     snprintf(name, sizeof name, "%.60s/truncated", c.name);
-    il_add(s, name, p, 4 * nl + signs - 1, c.n, c.table, m);
+    il_add(s, name, p, 4 * nl + signs - 1, c.n, c.table, m, c.signs);
 }
 
 /* Adds an intact payload of v under a model fitted to it; returns its index. */
@@ -1157,8 +1169,10 @@ static size_t il_add_data(il_set *s, il_model *models, const char *name, const u
         failed = 1;
     }
     uint32_t len;
-    uint8_t *p = il_encode(v, n, &models[t], &len);
-    il_add(s, name, p, len, n, (uint32_t)t, &models[t]);
+    /* both layouts (FORMAT.md 10 and 10.1), model by model */
+    const int sg = t % 2 == 0;
+    uint8_t *p = il_encode(v, n, &models[t], sg, &len);
+    il_add(s, name, p, len, n, (uint32_t)t, &models[t], sg);
     const il_case *c = &s->c[s->n - 1];
     if (c->ref_bad || memcmp(c->want, v, 2 * (size_t)n) != 0) { /* the encoder's own check */
         printf("FAIL gpu_ans_il_encode_%s  # the reference does not decode the test encoder's payload\n", name);
@@ -1183,10 +1197,10 @@ static void il_add_slices(il_set *s, il_model *models, const char *name, const u
     uint32_t at = 0;
     for (size_t k = 0; k < nlen && at + len[k] <= n; at += len[k], k++) {
         uint32_t plen;
-        uint8_t *p = il_encode(v + at, len[k], &models[t], &plen);
+        uint8_t *p = il_encode(v + at, len[k], &models[t], (int)(k % 2), &plen);
         char nm[64];
         snprintf(nm, sizeof nm, "%s@%u.%u", name, at, len[k]);
-        il_add(s, nm, p, plen, len[k], (uint32_t)t, &models[t]);
+        il_add(s, nm, p, plen, len[k], (uint32_t)t, &models[t], (int)(k % 2));
         if (s->c[s->n - 1].ref_bad || memcmp(s->c[s->n - 1].want, v + at, 2 * (size_t)len[k])) {
             printf("FAIL gpu_ans_il_encode_%s  # the reference does not decode the test encoder's payload\n", nm);
             failed = 1;
@@ -1278,7 +1292,7 @@ static void il_bench(il_set *s, const char *what, const size_t *pick, size_t npi
     size_t lanes = 0, bytes = 0;
     for (size_t j = 0; jobs && j < n; j++) {
         const il_case *c = &s->c[pick[j % npick]];
-        jobs[j] = (df11_cuda_job){c->len, c->n, 0, c->table, DF11_CUDA_ANS_IL, NULL};
+        jobs[j] = (df11_cuda_job){c->len, c->n, 0, c->table, DF11_CUDA_ANS_IL, NULL, (uint32_t)c->signs};
         lanes += df11_ans_il_lanes(c->n);
         bytes += 2 * (size_t)c->n;
     }

@@ -215,10 +215,11 @@ int main(void)
             df11_close(r);
             uint16_t minor = 0;
             uint32_t fl = flags_of(out, &minor);
-            uint32_t want = v == 1 ? DF11_FMT_FLAG_ANS_IL | DF11_FMT_FLAG_EXP_LZ
+            /* --max from 1.4: ANS_IL lane states carry signs (IL_SIGNS) */
+            uint32_t want = v == 1 ? DF11_FMT_FLAG_ANS_IL | DF11_FMT_FLAG_EXP_LZ | DF11_FMT_FLAG_IL_SIGNS
                                    : DF11_FMT_FLAG_EXP_HI | (v == 2 ? DF11_FMT_FLAG_ANS : 0);
             snprintf(name, sizeof name, "ratio.features.%s.chunk_log2_%d", lname, o.chunk_log2);
-            tu_result(fl == want && minor == (v == 1 ? 3 : 1) && hi && ans == (level == 1), name,
+            tu_result(fl == want && minor == (v == 1 ? 4 : 1) && hi && ans == (level == 1), name,
                       "flags %#x minor %u, ANS tensors %d, widened F32 as %s %d", fl, minor, ans,
                       v == 1 ? "ANS_IL_LZ" : "EXP_HI", hi);
             if (level == 1 && cl == 1) {
@@ -235,7 +236,7 @@ int main(void)
                 tu_result(st == DF11_E_CORRUPT_HEADER || st == DF11_E_CORRUPT_INDEX, name, "%s: %s",
                           df11_status_name(st), e.message);
                 /* and with the other ANS codec's flag instead of its own */
-                uint32_t other = (fl & ~(DF11_FMT_FLAG_ANS | DF11_FMT_FLAG_ANS_IL)) |
+                uint32_t other = (fl & ~(DF11_FMT_FLAG_ANS | DF11_FMT_FLAG_ANS_IL | DF11_FMT_FLAG_IL_SIGNS)) |
                                  (v == 2 ? DF11_FMT_FLAG_ANS_IL : DF11_FMT_FLAG_ANS);
                 st = patch_header(out, bad, other) ? df11_open(bad, &r, &e) : DF11_E_IO;
                 snprintf(name, sizeof name, "ratio.ans_with_the_other_flag_refused%s", sfx);
@@ -305,11 +306,13 @@ int main(void)
             snprintf(tname, sizeof tname, "ratio.f32_low_structure.%s", label[level]);
             static const df11_codec want[3] = {DF11_CODEC_ZSTD, DF11_CODEC_ANS_IL_LZ, DF11_CODEC_EXP_LZ};
             static const df11_codec want_b[3] = {DF11_CODEC_EXP, DF11_CODEC_ANS_IL_LZ, DF11_CODEC_EXP};
-            static const uint32_t want_fl[3] = {0, DF11_FMT_FLAG_EXP_LZ | DF11_FMT_FLAG_ANS_IL, DF11_FMT_FLAG_EXP_LZ};
+            static const uint32_t want_fl[3] = {0, DF11_FMT_FLAG_EXP_LZ | DF11_FMT_FLAG_ANS_IL | DF11_FMT_FLAG_IL_SIGNS,
+                                                DF11_FMT_FLAG_EXP_LZ};
+            static const uint16_t want_minor[3] = {0, 4, 3};
             if (!level) zstd_bytes = a.stored_bytes;
             uint16_t minor = 0;
             uint32_t fl = flags_of(out, &minor);
-            bool flags_ok = fl == want_fl[level] && minor == (level ? 3 : 0);
+            bool flags_ok = fl == want_fl[level] && minor == want_minor[level];
             tu_result(tok && same && a.name && a.codec == want[level] && a.stored_bytes * 100 < a.length * 66 &&
                           (!level || a.stored_bytes < zstd_bytes) && b.codec == want_b[level] && flags_ok,
                       tname, "%s; tf32 codec %d (want %d) %llu of %llu bytes (ZSTD %llu), f32 codec %d (want %d), round trip %d, flags %#x minor %u",

@@ -10,7 +10,8 @@
  * counts, 1 round trip of element bytes through ans_il_util.h's encoder
  * with one byte then changed, 2 raw payload under arbitrary table entries
  * drawn from d[4..11]; bit 2: n + 131072 (32 lanes); bit 3: n + 393216
- * (64 lanes)), d[1..2] n (mod 65536), d[3] the changed byte's value,
+ * (64 lanes); bit 4: the layout of files with flag IL_SIGNS, FORMAT.md
+ * 10.1, lane states carrying signs), d[1..2] n (mod 65536), d[3] the changed byte's value,
  * d[4..259] exponent counts, d[260..387] mantissa counts (8 contexts x
  * 16 groups of 8), d[388] the mode exponent (contexts are the distance to
  * it, capped at 7), then the payload or the element bytes (whose last 4
@@ -45,9 +46,9 @@ static void fz_compare(const uint8_t *p, size_t len, uint32_t n, const df11_ans_
     if (levels < 0) levels = df11_ans_simd_force(-1);
     uint8_t *ref = malloc(2 * (size_t)n + 1), *got = malloc(2 * (size_t)n + 1);
     fz_require(ref && got, "memory");
-    int want = df11_ans_il_decode_ref(p, len, n, t->eslot, t->mslot, t->ctx, ref);
+    int want = df11_ans_il_decode_ref(p, len, n, t->eslot, t->mslot, t->ctx, t->signs, ref);
     uint32_t nl = df11_ans_il_lanes(n);
-    uint64_t head = 4ull * nl, sign = ((uint64_t)n + 7) / 8;
+    uint64_t head = 4ull * nl, sign = df11_ans_il_plane_bytes(n, df11_ans_il_carried(n, nl, t->signs));
     /* (an odd stream is refused before any element is written: nothing
      * to compare then) */
     bool full = len >= head + sign && (len - head - sign) % 2 == 0 && (len - head - sign) / 2 >= 2 * (uint64_t)n;
@@ -88,6 +89,7 @@ int fuzz_ans_il(const uint8_t *d, size_t size)
     static df11_ans_il_dtable t;
     static il_model m;
     int mode = d[0] & 3;
+    t.signs = (d[0] & 16) != 0;
     if (mode == 2) {
         uint64_t s;
         memcpy(&s, d + 4, 8);
@@ -134,7 +136,7 @@ int fuzz_ans_il(const uint8_t *d, size_t size)
         while (!m.mf[ctx][s]) s = (s + 1) & 0x7F;
         v[i] = (uint16_t)((c & 0x80) << 8 | e << 7 | s);
     }
-    size_t len = il_encode(v, n, &m, p, cap);
+    size_t len = il_encode(v, n, &m, t.signs, p, cap);
     fz_require(len > 0, "the test encoder takes every element the tables have");
     uint8_t *out = malloc(2 * (size_t)n);
     char why[160];
