@@ -127,6 +127,16 @@ uint64_t df11_stored_size(const df11_reader *r);
 /* The path the reader was opened with; owned by the reader. */
 const char *df11_path(const df11_reader *r);
 
+/* What the file says of its format (doc/FORMAT.md 8): the version in its
+ * header, which is the oldest reader version that can read it, and the
+ * features it needs, by name, comma-separated ("ANS_IL,IL_SIGNS"; empty
+ * for a 1.0 file). */
+typedef struct {
+    unsigned major, minor;
+    char features[96];
+} df11_format_info;
+void df11_format(const df11_reader *r, df11_format_info *out);
+
 /* Reads exactly len bytes of the original file starting at off into buf.
  * off + len must not exceed the original size (DF11_E_RANGE otherwise).
  * Every chunk touched is decoded and checked against its checksum.

@@ -41,6 +41,7 @@ static int gather(df11_reader *r, info_data *d)
     d->overhead = df11_overhead_bytes(r);
     d->chunks = df11_chunk_count(r);
     d->chunk_size = df11_chunk_size_max(r);
+    df11_format(r, &d->format);
     d->sha256 = df11_original_sha256(r);
     df11_error err;
     df11_status s = df11_tensor_count(r, &d->ntensors, &err);
@@ -150,6 +151,14 @@ static int print_text(const info_data *d)
     printf("  overhead       %llu bytes (%s of the stored size: header, tables, "
            "lane lengths)\n", (unsigned long long)d->overhead, c);
     printf("  chunks         %u of up to %u bytes\n", d->chunks, d->chunk_size);
+    /* which readers can read it: the version is the oldest one */
+    printf("  format         %u.%u", d->format.major, d->format.minor);
+    for (const char *f = d->format.features, *sep = ", needs "; *f; sep = ", ") {
+        size_t k = strcspn(f, ",");
+        printf("%s%.*s", sep, (int)k, f);
+        f += k + (f[k] == ',');
+    }
+    printf("\n");
     printf("  sha256         ");
     for (int i = 0; i < 32; i++)
         printf("%02x", d->sha256[i]);

@@ -17,6 +17,7 @@ typedef struct {
     const char *path;
     uint64_t original_size, stored_size, overhead;
     uint32_t chunks, chunk_size;
+    df11_format_info format; /* version and features the file needs */
     const uint8_t *sha256;
     int is_safetensors;
     size_t ntensors;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "escape.h"
 #include "exitcodes.h"
@@ -69,6 +70,16 @@ int info_print_json(const info_data *d)
     num(root, "overhead_bytes", d->overhead);
     num(root, "chunk_count", d->chunks);
     num(root, "chunk_size", d->chunk_size);
+    {
+        char v[24];
+        snprintf(v, sizeof v, "%u.%u", d->format.major, d->format.minor);
+        cJSON_AddStringToObject(root, "format", v);
+        cJSON *f = cJSON_AddArrayToObject(root, "features");
+        char names[sizeof d->format.features];
+        memcpy(names, d->format.features, sizeof names);
+        for (char *save = NULL, *t = strtok_r(names, ",", &save); f && t; t = strtok_r(NULL, ",", &save))
+            cJSON_AddItemToArray(f, cJSON_CreateString(t));
+    }
     cJSON_AddStringToObject(root, "sha256", hex);
     cJSON_AddBoolToObject(root, "safetensors", d->is_safetensors);
     num(root, "tensor_count", d->ntensors);

@@ -47,6 +47,7 @@ struct df11_reader {
     df11_segment *segments;
     df11_chunk *chunks;
     uint32_t flags;             /* header flags: the 1.1 features it uses */
+    uint16_t minor;             /* header version_minor (FORMAT.md 2) */
     uint32_t table_count, model_count;
     df11_fmt_table *tables;     /* ANS frequency tables, validated at open */
     df11_fmt_model *models;     /* ANS models, validated at open */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -91,6 +92,7 @@ static df11_status parse_header(df11_reader *r, const df11_fmt_header *h, df11_e
     r->chunk_count = h->chunk_count;
     r->index_offset = h->index_offset;
     r->flags = h->flags;
+    r->minor = h->minor;
     r->table_count = h->table_count;
     r->model_count = h->model_count;
     uint64_t index_length = h->index_length;
@@ -430,6 +432,22 @@ uint64_t df11_original_size(const df11_reader *r) { return r->original_size; }
 const uint8_t *df11_original_sha256(const df11_reader *r) { return r->sha256; }
 uint64_t df11_stored_size(const df11_reader *r) { return r->file_size; }
 const char *df11_path(const df11_reader *r) { return r->path; }
+
+void df11_format(const df11_reader *r, df11_format_info *out)
+{
+    memset(out, 0, sizeof *out);
+    out->major = DF11_FORMAT_MAJOR;
+    out->minor = r->minor;
+    size_t at = 0;
+    for (unsigned b = 0; b < 32; b++) {
+        if (!(r->flags >> b & 1)) continue;
+        char buf[16];
+        int k = snprintf(out->features + at, sizeof out->features - at, "%s%s", at ? "," : "",
+                         df11_fmt_feature_name(1u << b, buf));
+        if (k < 0 || (size_t)k >= sizeof out->features - at) break;
+        at += (size_t)k;
+    }
+}
 uint32_t df11_chunk_count(const df11_reader *r) { return r->chunk_count; }
 uint32_t df11_chunk_size_max(const df11_reader *r) { return 1u << r->chunk_log2; }
 

@@ -68,4 +68,29 @@ text=open(sys.argv[2]).read()
 print(sum(1 for x in names if x not in text))' "$WORK/$base.json" "$WORK/last.out")
     [ "$missing" = 0 ] && pass "cli_info_text_names_$base" || fail "cli_info_text_names_$base" "$missing missing"
 done
+# The format a file needs (version and feature flags), against the header
+# bytes themselves (FORMAT.md 2 and 8): every golden version 1.0 to 1.4.
+for g in bf16 max il lzil il4 lzil4; do
+    f=tests/golden/$g.df11
+    rc "cli_info_format_json_exit_$g" 0 "$DF11" info --json "$f"
+    if why=$("$PY" - "$f" "$WORK/last.out" <<'PYEOF' 2>&1
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read(16)
+major, minor, flags = struct.unpack_from("<HHI", raw, 8)
+names = ["EXP_HI", "ANS", "ANS_IL", "EXP_LZ", "IL_SIGNS"]
+want = [names[b] for b in range(len(names)) if flags >> b & 1]
+d = json.load(open(sys.argv[2]))
+got = (d.get("format"), d.get("features"))
+if got != ("%d.%d" % (major, minor), want):
+    print("json says %r, header %d.%d flags %#x" % (got, major, minor, flags))
+    sys.exit(1)
+PYEOF
+    ); then pass "cli_info_format_json_$g"; else fail "cli_info_format_json_$g" "$why"; fi
+    rc "cli_info_format_text_exit_$g" 0 "$DF11" info "$f"
+    grep -q "^  format         1\.[0-4]" "$WORK/last.out" && pass "cli_info_format_text_$g" ||
+        fail "cli_info_format_text_$g" "no format line"
+done
+"$DF11" info tests/golden/il4.df11 > "$WORK/il4.txt" 2>&1
+grep -q "^  format         1\.4, needs ANS_IL, IL_SIGNS$" "$WORK/il4.txt" && pass "cli_info_format_text_names" ||
+    fail "cli_info_format_text_names" "$(grep format "$WORK/il4.txt")"
 rc "cli_info_two_files_refused" 1 "$DF11" info "$WORK/dtypes.df11" "$WORK/dtypes.df11"
