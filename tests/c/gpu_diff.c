@@ -1512,9 +1512,9 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
-    /* 4 edge datasets, 3 of the first model, 2 of each of up to 3 more,
-     * 4 goldens. */
-    enum { MAX_DATASETS = 4 + 3 + 2 * 3 + 4 };
+    /* 5 edge datasets, 3 of the first model, 2 of each of up to 3 more,
+     * 6 goldens. */
+    enum { MAX_DATASETS = 5 + 3 + 2 * 3 + 6 };
     dataset ds[MAX_DATASETS];
     size_t nds = 0;
     char edge[300];
@@ -1531,6 +1531,10 @@ int main(int argc, char **argv)
      * checks need files with originals too. */
     setenv("DF11_ANS_CODEC", "3", 1);
     if (prepare(&ds[nds], "max_ans3_edge64k", edge, 16, DF11_LEVEL_MAX) == 0) nds++;
+    /* --max writes format 1.4 (signs in the ANS_IL lane states); the hook
+     * DF11_ANS_CODEC=5 writes 1.2's layout, which stays readable */
+    setenv("DF11_ANS_CODEC", "5", 1);
+    if (prepare(&ds[nds], "max_il12_edge64k", edge, 16, DF11_LEVEL_MAX) == 0) nds++;
     unsetenv("DF11_ANS_CODEC");
     char models[4][PATH_MAX];
     const size_t nmodels = test_models(models);
@@ -1562,11 +1566,15 @@ int main(int argc, char **argv)
     /* Golden files: no originals here, their headers' SHA-256 are. max: ANS
      * chunks; many_chunks: 1,500 one-chunk tensors, more codes than a
      * staging slot holds tables for; mixed: every codec and a constant
-     * code; f32hi: EXP_HI chunks, which stay on the CPU. */
+     * code; f32hi: EXP_HI chunks, which stay on the CPU; il and il4: ANS_IL
+     * chunks of 64, 16 and 1 lanes in 1 MiB chunks, as 1.2 and 1.4 lay
+     * them out. */
     static const char *const golden[][2] = {{"max_golden", "max"},
                                             {"golden_many_chunks", "many_chunks"},
                                             {"golden_mixed", "mixed"},
-                                            {"golden_f32hi", "f32hi"}};
+                                            {"golden_f32hi", "f32hi"},
+                                            {"golden_il", "il"},
+                                            {"golden_il4", "il4"}};
     const char *root = getenv("DF11_ROOT");
     for (size_t g = 0; g < sizeof golden / sizeof golden[0]; g++) {
         if (nds >= MAX_DATASETS) break;
