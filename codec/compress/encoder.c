@@ -957,9 +957,10 @@ static df11_status encode(encoder *e, unsigned threads)
  * the tests of the ANS decoders, which 1.1 files keep needing, still
  * have files to read. DF11_ANS_CODEC=5 likewise writes ANS_IL without
  * signs in the lane states, as format 1.2 and 1.3 files have it. */
-static uint8_t ans_codec_of(void)
+static uint8_t ans_codec_of(bool *il_signs)
 {
     const char *v = getenv("DF11_ANS_CODEC");
+    *il_signs = !(v && strcmp(v, "5") == 0);
     return v && strcmp(v, "3") == 0 ? CODEC_ANS : CODEC_ANS_IL;
 }
 
@@ -986,11 +987,7 @@ df11_status df11_encode_fd(int in_fd, const char *in_name, int out_fd, const cha
     df11_encode_options_default(&e.o);
     if (opts) e.o = *opts;
     e.max = e.o.level >= DF11_LEVEL_MAX;
-    e.ans_codec = ans_codec_of();
-    {
-        const char *v = getenv("DF11_ANS_CODEC");
-        e.il_signs = !(v && strcmp(v, "5") == 0);
-    }
+    e.ans_codec = ans_codec_of(&e.il_signs);
     if (e.o.chunk_log2 < DF11_CHUNK_LOG2_MIN || e.o.chunk_log2 > DF11_CHUNK_LOG2_MAX)
         return df11_fail(err, DF11_E_ARG, "%s: chunk_log2 %u out of range", out_name, e.o.chunk_log2);
     unsigned threads = e.o.threads > 0 ? (unsigned)e.o.threads : df11_default_threads();

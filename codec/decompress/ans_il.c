@@ -66,8 +66,7 @@ const df11_ans_il_dtable *df11_ans_il_dtable_get(const df11_reader *r, uint32_t 
     bool stale;
     df11_ans_il_dtable *t =
         (df11_ans_il_dtable *)df11_thread_table(3, DF11_ANS_IL_TABLES, sizeof *t, r->uid, model, &stale);
-    if (t && stale)
-        df11_ans_il_dtable_build(r->tables, &r->models[model], (r->flags & DF11_FMT_FLAG_IL_SIGNS) != 0, t);
+    if (t && stale) df11_ans_il_dtable_build(r->tables, &r->models[model], df11_il_signs(r), t);
     return t;
 }
 

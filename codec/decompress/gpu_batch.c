@@ -93,8 +93,7 @@ static df11_status cb_load(void *ctx, size_t j, uint8_t *buf)
     if (c->codec == DF11_FMT_ANS)
         st = df11_gpu_check_ans(buf, c->payload_length, n, why, sizeof why);
     else if (c->codec == DF11_FMT_ANS_IL)
-        st = df11_gpu_check_ans_il(buf, c->payload_length, n, (r->flags & DF11_FMT_FLAG_IL_SIGNS) != 0, why,
-                                   sizeof why);
+        st = df11_gpu_check_ans_il(buf, c->payload_length, n, df11_il_signs(r), why, sizeof why);
     else
         st = df11_gpu_check_payload(buf, c->payload_length, n, r->lane_symbols, b->constant[j], why, sizeof why);
     if (st != DF11_OK)
@@ -211,8 +210,7 @@ static int gpu_can_take(const df11_reader *r, uint32_t idx)
     if (c->codec == DF11_FMT_ANS)
         return s->model != 0 && df11_gpu_ans_len_ok(c->payload_length, c->decoded_length / 2);
     if (c->codec == DF11_FMT_ANS_IL)
-        return s->model != 0 && df11_gpu_ans_il_len_ok(c->payload_length, c->decoded_length / 2,
-                                                       (r->flags & DF11_FMT_FLAG_IL_SIGNS) != 0);
+        return s->model != 0 && df11_gpu_ans_il_len_ok(c->payload_length, c->decoded_length / 2, df11_il_signs(r));
     return c->codec == DF11_FMT_EXP && r->lane_symbols % 64 == 0 &&
            df11_gpu_payload_len_ok(c->payload_length, c->decoded_length / 2, r->lane_symbols);
 }
@@ -248,7 +246,7 @@ static df11_status gpu_jobs(df11_gpu_plan *p, size_t n)
         if (!ans && !il) df11_huff_check(seg->code_lengths, &constant);
         p->gj[k] = (df11_cuda_job){c->payload_length, c->decoded_length / 2, J->reader->lane_symbols, table,
                                    ans ? DF11_CUDA_ANS : il ? DF11_CUDA_ANS_IL : DF11_CUDA_EXP16, J->dst,
-                                   il && (J->reader->flags & DF11_FMT_FLAG_IL_SIGNS) != 0};
+                                   il && df11_il_signs(J->reader)};
         b->gmap[k] = i;
         b->constant[k] = constant;
         k++;

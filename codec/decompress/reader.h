@@ -56,6 +56,11 @@ struct df11_reader {
     df11_tensor_table *tensors; /* built lazily by df11_tensor_count */
 };
 
+/* Whether r's ANS_IL payloads have their lane states carrying signs
+ * (flag IL_SIGNS, FORMAT.md 10.1): the layout every ANS_IL decoder of r
+ * needs to be told. */
+static inline bool df11_il_signs(const df11_reader *r) { return (r->flags & DF11_FMT_FLAG_IL_SIGNS) != 0; }
+
 /* --- Decode table cache (codec/decompress/dtables.c) --- */
 /* Decode tables live in one process-wide cache keyed by code (not per
  * reader), bounded by df11_set_table_budget. A decode pins the table it
