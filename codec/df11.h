@@ -129,11 +129,12 @@ const char *df11_path(const df11_reader *r);
 
 /* What the file says of its format (doc/FORMAT.md 8): the version in its
  * header, which is the oldest reader version that can read it, and the
- * features it needs, by name, comma-separated ("ANS_IL,IL_SIGNS"; empty
- * for a 1.0 file). */
+ * features it needs, by name ("ANS_IL", "IL_SIGNS"; none for a 1.0 file;
+ * static strings). */
 typedef struct {
     unsigned major, minor;
-    char features[96];
+    unsigned feature_count;
+    const char *features[8];
 } df11_format_info;
 void df11_format(const df11_reader *r, df11_format_info *out);
 

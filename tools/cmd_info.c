@@ -153,11 +153,8 @@ static int print_text(const info_data *d)
     printf("  chunks         %u of up to %u bytes\n", d->chunks, d->chunk_size);
     /* which readers can read it: the version is the oldest one */
     printf("  format         %u.%u", d->format.major, d->format.minor);
-    for (const char *f = d->format.features, *sep = ", needs "; *f; sep = ", ") {
-        size_t k = strcspn(f, ",");
-        printf("%s%.*s", sep, (int)k, f);
-        f += k + (f[k] == ',');
-    }
+    for (unsigned k = 0; k < d->format.feature_count; k++)
+        printf("%s%s", k ? ", " : ", needs ", d->format.features[k]);
     printf("\n");
     printf("  sha256         ");
     for (int i = 0; i < 32; i++)

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "escape.h"
 #include "exitcodes.h"
@@ -75,10 +74,8 @@ int info_print_json(const info_data *d)
         snprintf(v, sizeof v, "%u.%u", d->format.major, d->format.minor);
         cJSON_AddStringToObject(root, "format", v);
         cJSON *f = cJSON_AddArrayToObject(root, "features");
-        char names[sizeof d->format.features];
-        memcpy(names, d->format.features, sizeof names);
-        for (char *save = NULL, *t = strtok_r(names, ",", &save); f && t; t = strtok_r(NULL, ",", &save))
-            cJSON_AddItemToArray(f, cJSON_CreateString(t));
+        for (unsigned k = 0; f && k < d->format.feature_count; k++)
+            cJSON_AddItemToArray(f, cJSON_CreateString(d->format.features[k]));
     }
     cJSON_AddStringToObject(root, "sha256", hex);
     cJSON_AddBoolToObject(root, "safetensors", d->is_safetensors);

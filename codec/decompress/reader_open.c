@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -438,15 +437,13 @@ void df11_format(const df11_reader *r, df11_format_info *out)
     memset(out, 0, sizeof *out);
     out->major = DF11_FORMAT_MAJOR;
     out->minor = r->minor;
-    size_t at = 0;
-    for (unsigned b = 0; b < 32; b++) {
-        if (!(r->flags >> b & 1)) continue;
-        char buf[16];
-        int k = snprintf(out->features + at, sizeof out->features - at, "%s%s", at ? "," : "",
-                         df11_fmt_feature_name(1u << b, buf));
-        if (k < 0 || (size_t)k >= sizeof out->features - at) break;
-        at += (size_t)k;
-    }
+    /* open refused any flag this library does not know, so each has a
+     * static name */
+    for (unsigned b = 0; b < 32 && out->feature_count < sizeof out->features / sizeof *out->features; b++)
+        if (r->flags >> b & 1 & DF11_FMT_KNOWN_FLAGS >> b) {
+            char buf[16];
+            out->features[out->feature_count++] = df11_fmt_feature_name(1u << b, buf);
+        }
 }
 uint32_t df11_chunk_count(const df11_reader *r) { return r->chunk_count; }
 uint32_t df11_chunk_size_max(const df11_reader *r) { return 1u << r->chunk_log2; }
